@@ -1,0 +1,3 @@
+"""wsp: terraform for conda environments."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from wsp.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""Engines: the one place that touches conda packages, behind one small protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, order=True)
+class Package:
+    """One conda package: what a solve picks or what conda-meta records."""
+
+    name: str
+    version: str
+    build: str
+    channel: str = ""
+    subdir: str = ""
+    sha256: str | None = None
+    url: str = ""
+
+    @property
+    def dist(self) -> str:
+        """`name-version-build`, the stem of its conda-meta record."""
+        return f"{self.name}-{self.version}-{self.build}"
+
+    def identity(self) -> tuple[str, str, str, str | None]:
+        return (self.name, self.version, self.build, self.sha256)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel as declared, and the locations it may be fetched from (mirrors first)."""
+
+    name: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    specs: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    channel_priority: str = "strict"
+    platform: str | None = None
+
+
+# (env, event, done, total): event is "start", "link", "unlink" or "done"
+Progress = Callable[[str, int, int], None]
+
+
+class Engine(Protocol):
+    """What the planner and reconciler need from a package engine."""
+
+    name: str
+
+    def solve(
+        self,
+        request: SolveRequest,
+        *,
+        prefix: Path | None = None,
+        prefer: Collection[str] | None = None,
+    ) -> list[Package]:
+        """The exact package set the env should hold. Raises ChannelUnreachable, SolveError.
+
+        Packages in `prefix` whose dist is in `prefer` (all when None) are kept where
+        they still satisfy the specs.
+        """
+        ...
+
+    def install(
+        self, prefix: Path, packages: Sequence[Package], *, progress: Progress | None = None
+    ) -> None:
+        """Make `prefix` hold exactly `packages` (from a previous `solve` of this engine)."""
+        ...
+
+    def installed(self, prefix: Path) -> list[Package]:
+        """What conda-meta of `prefix` records."""
+        ...
+
+
+def get_engine(name: str = "rattler") -> Engine:
+    """The engine registered under `name`."""
+    if name == "rattler":
+        from wsp.engines.rattler import RattlerEngine
+
+        return RattlerEngine()
+    from wsp.errors import WspError
+
+    raise WspError(f"unknown engine {name!r}", hint="the available engine is 'rattler'")

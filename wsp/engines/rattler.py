@@ -1,0 +1,282 @@
+"""The embedded engine: py-rattler in process. The only module that imports rattler.
+
+Every rattler coroutine runs through `_run`, i.e. `asyncio.run` on a worker
+thread: py-rattler can crash at interpreter exit when its runtime was driven
+from the main thread (see shared/RATTLER.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Collection, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import rattler
+from rattler.exceptions import GatewayError, InvalidMatchSpecError, InvalidVersionSpecError
+from rattler.exceptions import SolverError as RattlerSolverError
+from rattler.platform import Subdir
+from rattler.virtual_package import VirtualPackage
+
+from wsp.engines import Channel, Package, Progress, SolveRequest
+from wsp.errors import ChannelUnreachable, SolveError, WspError
+
+T = TypeVar("T")
+
+_PRIORITY = {
+    "strict": rattler.ChannelPriority.Strict,
+    "flexible": rattler.ChannelPriority.Flexible,
+    "disabled": rattler.ChannelPriority.Disabled,
+}
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsp-rattler") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+# -- spec parsing (used by the manifest) ------------------------------------------------
+
+
+def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
+    """None when `spec` is a valid conda match spec, else what is wrong with it."""
+    try:
+        rattler.MatchSpec(spec, strict=strict)
+    except InvalidMatchSpecError as exc:
+        return str(exc)
+    except Exception as exc:  # rattler raises a handful of parse errors
+        return str(exc)
+    return None
+
+
+# Python releases that exist or may: a spec matching none of them is a mistake.
+_PY_CANDIDATES = [
+    f"{major}.{minor}.{micro}"
+    for major, minors in ((2, 8), (3, 31))
+    for minor in range(minors)
+    for micro in range(0, 31)
+]
+
+
+def check_python_spec(spec: str) -> str | None:
+    """None when `spec` is a version spec some Python release matches."""
+    try:
+        vs = rattler.VersionSpec(spec, strict=True)
+    except (InvalidVersionSpecError, Exception) as exc:
+        return str(exc).split(". Did you mean")[0]
+    if not any(vs.matches(rattler.Version(v)) for v in _PY_CANDIDATES):
+        return "no Python release matches it"
+    return None
+
+
+def python_specs_intersect(specs: Sequence[str]) -> bool:
+    """Whether some Python release satisfies every spec in `specs`."""
+    parsed = [rattler.VersionSpec(s, strict=True) for s in specs]
+    return any(all(p.matches(rattler.Version(v)) for p in parsed) for v in _PY_CANDIDATES)
+
+
+def version_matches(spec: str, version: str) -> bool:
+    try:
+        return rattler.VersionSpec(spec, strict=True).matches(rattler.Version(version))
+    except Exception:
+        return False
+
+
+def current_platform() -> str:
+    return str(Subdir.current())
+
+
+# -- the engine --------------------------------------------------------------------------
+
+
+def _to_package(record: Any) -> Package:
+    return Package(
+        name=record.name.normalized,
+        version=str(record.version),
+        build=str(record.build),
+        channel=str(record.channel or ""),
+        subdir=str(record.subdir),
+        sha256=record.sha256.hex() if record.sha256 else None,
+        url=str(record.url),
+    )
+
+
+@cache
+def _virtual_packages() -> list[Any]:
+    return [v.into_generic() for v in VirtualPackage.detect()]
+
+
+def _url_of(location: str) -> str:
+    """file:// URL for local paths; URLs and channel names as they are."""
+    if "://" in location:
+        return location
+    if location.startswith(("/", "~")):
+        return Path(location).expanduser().resolve().as_uri()
+    return location
+
+
+def _channel_base_url(location: str) -> str:
+    url = _url_of(location)
+    if "://" not in url:
+        url = f"https://conda.anaconda.org/{url}"
+    return url.rstrip("/") + "/"
+
+
+class RattlerEngine:
+    """Solve and install with py-rattler, in process."""
+
+    name = "rattler"
+
+    def __init__(self) -> None:
+        cache_root = os.environ.get("WSP_CACHE_DIR")
+        self._cache_dir = Path(cache_root).expanduser() if cache_root else None
+        self._gateway = rattler.Gateway(
+            cache_dir=self._cache_dir / "repodata" if self._cache_dir else None,
+            show_progress=False,
+        )
+        self._records: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # solve ---------------------------------------------------------------------------
+    def solve(
+        self,
+        request: SolveRequest,
+        *,
+        prefix: Path | None = None,
+        prefer: Collection[str] | None = None,
+    ) -> list[Package]:
+        platform = request.platform or current_platform()
+        choice = {ch.name: 0 for ch in request.channels}
+        # Keep what wsp installed before where it still fits (minimal churn), but not
+        # what was changed by hand: `prefer` names the dists wsp recorded.
+        locked = [
+            r
+            for r in (self._prefix_records(prefix) if prefix is not None else [])
+            if prefer is None or f"{r.name.normalized}-{r.version}-{r.build}" in prefer
+        ]
+        while True:
+            sources = [_url_of(ch.urls[choice[ch.name]]) for ch in request.channels]
+            try:
+                records = _run(
+                    rattler.solve(
+                        sources,
+                        list(request.specs),
+                        gateway=self._gateway,
+                        platforms=[platform, "noarch"],
+                        virtual_packages=_virtual_packages(),
+                        channel_priority=_PRIORITY[request.channel_priority],
+                        locked_packages=locked or None,
+                    )
+                )
+            except GatewayError as exc:
+                failed = self._failed_channel(request.channels, choice, str(exc))
+                if failed is not None and choice[failed.name] + 1 < len(failed.urls):
+                    choice[failed.name] += 1  # try the next mirror
+                    continue
+                name = (
+                    failed.name
+                    if failed is not None
+                    else ", ".join(c.name for c in request.channels)
+                )
+                raise ChannelUnreachable(name, _first_line(str(exc))) from None
+            except RattlerSolverError as exc:
+                raise SolveError(_solver_message(str(exc))) from None
+            break
+        packages = []
+        with self._lock:
+            for record in records:
+                pkg = _to_package(record)
+                self._records[pkg.url] = record
+                packages.append(pkg)
+        return sorted(packages)
+
+    @staticmethod
+    def _failed_channel(
+        channels: Sequence[Channel], choice: dict[str, int], message: str
+    ) -> Channel | None:
+        for ch in channels:
+            base = _channel_base_url(ch.urls[choice[ch.name]])
+            if base in message or base.rstrip("/") in message:
+                return ch
+        return None
+
+    # install -------------------------------------------------------------------------
+    def install(
+        self, prefix: Path, packages: Sequence[Package], *, progress: Progress | None = None
+    ) -> None:
+        with self._lock:
+            missing = [p.dist for p in packages if p.url not in self._records]
+            records = [self._records[p.url] for p in packages if p.url in self._records]
+        if missing:
+            raise WspError(f"internal: packages not from this run's solve: {', '.join(missing)}")
+        current = self._prefix_records(prefix)
+        reporter = _Reporter(progress) if progress else None
+        try:
+            _run(
+                rattler.install(
+                    records,
+                    target_prefix=prefix,
+                    cache_dir=self._cache_dir / "pkgs" if self._cache_dir else None,
+                    installed_packages=current,
+                    show_progress=False,
+                    reporter=reporter,
+                    execute_link_scripts=False,
+                )
+            )
+        except Exception as exc:
+            raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
+
+    # observe -------------------------------------------------------------------------
+    @staticmethod
+    def _prefix_records(prefix: Path) -> list[Any]:
+        meta = prefix / "conda-meta"
+        if not meta.is_dir():
+            return []
+        return [rattler.PrefixRecord.from_path(p) for p in sorted(meta.glob("*.json"))]
+
+    def installed(self, prefix: Path) -> list[Package]:
+        return sorted(_to_package(r) for r in self._prefix_records(prefix))
+
+    def installed_records(self, prefix: Path) -> list[Any]:
+        return self._prefix_records(prefix)
+
+
+class _Reporter(rattler.InstallerReporter):
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._total = 0
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def on_transaction_start(self, total_operations: int) -> None:
+        self._total = total_operations
+        self._progress("start", 0, total_operations)
+
+    def on_transaction_operation_complete(self, operation: int) -> None:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        self._progress("op", done, self._total)
+
+    def on_transaction_complete(self) -> None:
+        self._progress("done", self._total, self._total)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return text
+    # rattler chains causes as "Caused by: ..."; the last cause is the most specific
+    causes = [
+        line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")
+    ]
+    return f"{lines[0]}: {causes[-1]}" if causes else lines[0]
+
+
+def _solver_message(text: str) -> str:
+    body = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return body.replace("Cannot solve the request because of: ", "no solution: ")

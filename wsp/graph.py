@@ -1,0 +1,282 @@
+"""The project graph (networkx) and each project's merged, desired env."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from wsp.engines import Channel
+from wsp.errors import ManifestError
+from wsp.fsutil import stable_hash
+from wsp.manifest import Workspace, normalize_python
+
+Node = tuple[str, str]  # ("project" | "template", name)
+
+
+def project(name: str) -> Node:
+    return ("project", name)
+
+
+def template(name: str) -> Node:
+    return ("template", name)
+
+
+@dataclass(frozen=True)
+class DesiredEnv:
+    """What one project's env should be: the input of a solve and of the spec hash."""
+
+    project: str
+    env_name: str
+    prefix: Path
+    python: str | None
+    specs: tuple[str, ...]
+    pip: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    channel_priority: str
+    platform: str
+    spec_hash: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "dependencies": list(self.specs),
+            "pip": list(self.pip),
+            "channels": [c.name for c in self.channels],
+        }
+
+
+def build(ws: Workspace) -> nx.DiGraph:
+    """Edges point from a project to what it needs: its templates and depends-on projects."""
+    g = nx.DiGraph()
+    for name in ws.templates:
+        g.add_node(template(name), kind="template")
+    for name, p in ws.projects.items():
+        g.add_node(project(name), kind="project", env=p.env_name)
+    for name, t in ws.templates.items():
+        for i, ref in enumerate(t.extends):
+            if ref not in ws.templates:
+                raise _unknown(ws, ("templates", name, "extends", i), "template", ref, ws.templates)
+            g.add_edge(template(name), template(ref), kind="extends", index=i)
+    for name, p in ws.projects.items():
+        for i, ref in enumerate(p.extends):
+            if ref not in ws.templates:
+                raise _unknown(ws, ("projects", name, "extends", i), "template", ref, ws.templates)
+            g.add_edge(project(name), template(ref), kind="extends", index=i)
+        for i, ref in enumerate(p.depends_on):
+            if ref not in ws.projects:
+                raise _unknown(ws, ("projects", name, "depends-on", i), "project", ref, ws.projects)
+            if ref == name:
+                raise ws.error(
+                    ("projects", name, "depends-on", i), f"project {name!r} depends on itself"
+                )
+            g.add_edge(project(name), project(ref), kind="depends-on", index=i)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return g
+    names = [n[1] for n, _ in cycle] + [cycle[-1][1][1]]
+    start, to = cycle[0]
+    section = "projects" if start[0] == "project" else "templates"
+    key = g.edges[start, to]["kind"]
+    raise ws.error(
+        (section, start[1], key, g.edges[start, to]["index"]),
+        f"{key} cycle: {' -> '.join(names)}; remove one of these references",
+    )
+
+
+def _unknown(
+    ws: Workspace, path: tuple[Any, ...], kind: str, ref: str, known: Iterable[str]
+) -> ManifestError:
+    import difflib
+
+    close = difflib.get_close_matches(ref, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; declare [{kind}s.{ref}] or remove it"
+    return ws.error(path, f"unknown {kind} {ref!r}{hint}")
+
+
+def order(g: nx.DiGraph, names: Iterable[str] | None = None) -> list[list[str]]:
+    """Projects in generations: each generation needs only earlier ones (so can run in parallel)."""
+    sub = g.subgraph(n for n in g if n[0] == "project").reverse(copy=True)
+    wanted = set(names) if names is not None else None
+    out = []
+    for gen in nx.topological_generations(sub):
+        names_ = sorted(n[1] for n in gen if wanted is None or n[1] in wanted)
+        if names_:
+            out.append(names_)
+    return out
+
+
+def affected(g: nx.DiGraph, changed: Iterable[Node]) -> set[str]:
+    """Projects whose desired env a change to `changed` may alter (themselves and dependents)."""
+    out: set[str] = set()
+    for node in changed:
+        if node not in g:
+            continue
+        for n in {node} | nx.ancestors(g, node):
+            if n[0] == "project":
+                out.add(n[1])
+    return out
+
+
+# -- channels -----------------------------------------------------------------------------
+
+
+def _is_local(location: str) -> bool:
+    return location.startswith(("./", "../", "/", "~", "file:", ".\\", "..\\")) or location == "."
+
+
+def _location(ws: Workspace, location: str) -> str:
+    """Local paths resolved against the workspace root, as file:// URLs."""
+    if location.startswith("file://"):
+        rest = location[len("file://") :]
+        if rest.startswith("/"):
+            return location
+        return (ws.root / rest).resolve().as_uri()
+    if _is_local(location):
+        return (ws.root / Path(location).expanduser()).resolve().as_uri()
+    return location.rstrip("/")
+
+
+def resolve_channel(ws: Workspace, name: str) -> Channel:
+    """A declared channel and where to fetch it: its mirrors when [workspace.mirrors] names it."""
+    candidates = [name, name.rstrip("/")]
+    if "://" not in name and not _is_local(name):
+        candidates.append(f"https://conda.anaconda.org/{name}")
+    for key in candidates:
+        if ws.mirrors.get(key):
+            return Channel(name=name, urls=tuple(_location(ws, m) for m in ws.mirrors[key]))
+    return Channel(name=name, urls=(_location(ws, name),))
+
+
+# -- desired envs -------------------------------------------------------------------------
+
+
+def _template_chain(ws: Workspace, names: Iterable[str], seen: set[str]) -> list[str]:
+    """Templates in merge order: a template's own `extends` before itself."""
+    out: list[str] = []
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        out.extend(_template_chain(ws, ws.templates[name].extends, seen))
+        out.append(name)
+    return out
+
+
+def _spec_name(spec: str) -> str:
+    import re
+
+    body = spec.split("::", 1)[-1].strip()
+    m = re.match(r"[A-Za-z0-9_.\-]+", body)
+    return m.group(0).lower() if m else body
+
+
+def _python_from_spec(spec: str) -> str | None:
+    """The version part of a `python...` match spec ("python=3.9" -> "3.9.*")."""
+    body = spec.split("::", 1)[-1].strip()[len("python") :].strip()
+    if not body:
+        return None
+    body = body.split(" ")[0] if not body.startswith(("=", "<", ">", "!", "~")) else body
+    if body.startswith("=") and not body.startswith("=="):
+        body = body[1:].split("=")[0]
+        return normalize_python(body)
+    return normalize_python(body.replace(" ", ""))
+
+
+def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dict[str, DesiredEnv]:
+    """Every project's merged env: templates, depends-on closure and itself."""
+    from wsp.engines.rattler import current_platform, python_specs_intersect
+
+    platform = platform or current_platform()
+    workspace_channels = [resolve_channel(ws, c) for c in ws.channels]
+    out: dict[str, DesiredEnv] = {}
+    for name, proj in ws.projects.items():
+        deps = [
+            n[1]
+            for n in nx.dfs_postorder_nodes(g, project(name))
+            if n[0] == "project" and n[1] != name
+        ]
+        layers: list[tuple[str, Any]] = []  # (origin, decl) in merge order, lowest priority first
+        for dep in deps:
+            for t in _template_chain(ws, ws.projects[dep].extends, set()):
+                layers.append((f"template {t} (via {dep})", ws.templates[t]))
+            layers.append((f"project {dep}", ws.projects[dep]))
+        for t in _template_chain(ws, proj.extends, set()):
+            layers.append((f"template {t}", ws.templates[t]))
+        layers.append((f"project {name}", proj))
+
+        pythons: list[tuple[str, str]] = []
+        specs: list[str] = []
+        pip: list[str] = []
+        channels: list[str] = []
+        for origin, decl in layers:
+            env_file = getattr(decl, "env_file", None)
+            own_specs = list(decl.dependencies) + (list(env_file.dependencies) if env_file else [])
+            if decl.python:
+                pythons.append((origin, decl.python))
+            for spec in own_specs:
+                if _spec_name(spec) == "python":
+                    if (py := _python_from_spec(spec)) is not None:
+                        pythons.append((origin, py))
+                elif spec not in specs:
+                    specs.append(spec)
+            for req in list(decl.pip) + (list(env_file.pip) if env_file else []):
+                if req not in pip:
+                    pip.append(req)
+            # channels: later layers (higher priority) go first
+            own_channels = list(decl.channels) + (list(env_file.channels) if env_file else [])
+            channels[:0] = [c for c in own_channels if c not in channels]
+        for c in ws.channels:
+            if c not in channels:
+                channels.append(c)
+        channels = list(dict.fromkeys(channels))
+
+        python = None
+        if pythons:
+            for i in range(1, len(pythons)):
+                so_far = [p for _, p in pythons[: i + 1]]
+                if not python_specs_intersect(so_far):
+                    other = next(
+                        (o, p)
+                        for o, p in pythons[:i]
+                        if not python_specs_intersect([p, pythons[i][1]])
+                    )
+                    raise ws.error(
+                        ("projects", name, "python") if proj.python else ("projects", name),
+                        f"no Python satisfies both {other[0]} (python {other[1]}) and "
+                        f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
+                    )
+            python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
+        all_specs = ([f"python {python}"] if python else []) + specs
+        resolved = tuple(
+            resolve_channel(ws, c)
+            if c not in ws.channels
+            else workspace_channels[ws.channels.index(c)]
+            for c in channels
+        )
+        spec_hash = stable_hash(
+            {
+                "specs": sorted(all_specs),
+                "pip": sorted(pip),
+                "channels": [[c.name, *c.urls] for c in resolved],
+                "priority": ws.channel_priority,
+                "platform": platform,
+            }
+        )
+        out[name] = DesiredEnv(
+            project=name,
+            env_name=proj.env_name,
+            prefix=ws.envs_dir / proj.env_name,
+            python=python,
+            specs=tuple(all_specs),
+            pip=tuple(pip),
+            channels=resolved,
+            channel_priority=ws.channel_priority,
+            platform=platform,
+            spec_hash=spec_hash,
+        )
+    return out

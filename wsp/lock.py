@@ -1,0 +1,72 @@
+"""The workspace lock: one `wsp apply` at a time per workspace, never interleaved.
+
+flock(2) on `.wsp/apply.lock`: the kernel drops it when the holder dies, so a lock
+left by a killed process is never stale. Who holds it is written beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from wsp.errors import LockHeld
+from wsp.fsutil import atomic_write_json
+
+DEFAULT_TIMEOUT = 5.0
+
+
+def _holder(info: Path) -> str:
+    try:
+        data = json.loads(info.read_text())
+        return f"pid {data['pid']} ({data.get('command', 'wsp')}, since {data.get('since', '?')})"
+    except (OSError, ValueError, KeyError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def workspace_lock(
+    state_dir: Path, *, timeout: float | None = None, command: str = "wsp apply"
+) -> Iterator[None]:
+    """Hold the workspace lock; wait up to `timeout` seconds (WSP_LOCK_TIMEOUT) for it."""
+    if timeout is None:
+        timeout = float(os.environ.get("WSP_LOCK_TIMEOUT", DEFAULT_TIMEOUT))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "apply.lock"
+    info = state_dir / "apply.lock.json"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(
+                        f"another wsp is applying this workspace: {_holder(info)} holds {path}",
+                        hint="wait for it to finish, then run again",
+                    ) from None
+                time.sleep(0.1)
+        atomic_write_json(
+            info,
+            {
+                "pid": os.getpid(),
+                "command": command,
+                "since": time.strftime("%H:%M:%S"),
+                "argv": sys.argv,
+            },
+        )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                info.unlink()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

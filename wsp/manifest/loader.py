@@ -1,0 +1,355 @@
+"""workspace.toml -> Workspace: read with tomlkit, validate with pydantic, locate every error."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsp.errors import ManifestError, WspError
+from wsp.manifest.envfile import EnvFile, read_env_file
+from wsp.manifest.locate import TomlPositions
+from wsp.manifest.models import Manifest, Policy
+
+MANIFEST_NAME = "workspace.toml"
+
+# An env name lives directly in envs-dir: no separators, no "..", no leading dot.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+_BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
+
+
+@dataclass(frozen=True)
+class TemplateDecl:
+    name: str
+    python: str | None
+    channels: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    pip: tuple[str, ...]
+    extends: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProjectDecl:
+    name: str
+    env_name: str
+    path: Path
+    python: str | None
+    channels: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    pip: tuple[str, ...]
+    extends: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    env_file: EnvFile | None
+    ignore: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A validated workspace.toml, its paths resolved."""
+
+    name: str
+    root: Path
+    manifest_path: Path
+    channels: tuple[str, ...]
+    channel_priority: str
+    platforms: tuple[str, ...]
+    envs_dir: Path
+    env_prefix: str
+    mirrors: dict[str, tuple[str, ...]]
+    templates: dict[str, TemplateDecl]
+    projects: dict[str, ProjectDecl]
+    policy: Policy
+    source_hash: str
+    positions: TomlPositions = field(repr=False, compare=False)
+
+    def error(
+        self, path: tuple[str | int, ...], message: str, *, value: bool = False
+    ) -> ManifestError:
+        """A ManifestError located at `path` in workspace.toml."""
+        line, col = self.positions.find(path, value=value)
+        return ManifestError(self.manifest_path, line, col, message)
+
+
+def find_manifest(start: Path) -> Path:
+    """workspace.toml in `start` or the nearest parent that has one."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / MANIFEST_NAME
+        if candidate.is_file():
+            return candidate
+    raise WspError(
+        f"no {MANIFEST_NAME} in {start} or any parent folder",
+        hint="run `wsp init` to write one, or pass -C DIR",
+    )
+
+
+def normalize_python(spec: str) -> str:
+    """conda's meaning of a bare version: "3.9" is 3.9.*, "3.9.18" exactly that."""
+    spec = spec.strip()
+    if _BARE_VERSION.match(spec):
+        return f"{spec}.*" if spec.count(".") < 2 else f"=={spec}"
+    return spec
+
+
+def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Workspace:
+    """Read, parse and validate `manifest_path`. Raises ManifestError located in the file."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    manifest_path = manifest_path.resolve()
+    root = manifest_path.parent
+    try:
+        raw = manifest_path.read_bytes()
+    except OSError as exc:
+        raise WspError(f"cannot read {manifest_path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ManifestError(
+            manifest_path,
+            line,
+            col,
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+        ) from None
+    try:
+        doc = tomlkit.parse(text)
+    except ParseError as exc:
+        msg = str(exc).split(" at line ")[0]
+        raise ManifestError(manifest_path, exc.line, exc.col, f"invalid TOML: {msg}") from None
+    data = doc.unwrap()
+    positions = TomlPositions(text)
+
+    def err(path: tuple[str | int, ...], message: str, *, value: bool = False) -> ManifestError:
+        line, col = positions.find(path, value=value)
+        return ManifestError(manifest_path, line, col, message)
+
+    model = _validate(data, err)
+    ws = model.workspace
+
+    if not ws.name.strip():
+        raise err(
+            ("workspace", "name"), 'workspace name is empty: set name = "my-workspace"', value=True
+        )
+    for kind, table in (("template", model.templates), ("project", model.projects)):
+        for name in table:
+            if not _NAME_RE.match(name) or ".." in name:
+                raise err(
+                    (f"{kind}s", name),
+                    f"{kind} name {name!r} can't be an env name: use letters, digits, '-', '_' "
+                    "and '.', without '/', '..' or a leading '.'",
+                )
+    if ws.env_prefix and (not _NAME_RE.match(ws.env_prefix + "x") or ".." in ws.env_prefix):
+        raise err(
+            ("workspace", "env-prefix"),
+            f"env-prefix {ws.env_prefix!r} can't start an env name: use letters, digits, '-', '_'",
+            value=True,
+        )
+
+    # Specs: conda match specs parsed by rattler, Python versions checked.
+    from wsp.engines.rattler import check_match_spec, check_python_spec
+
+    def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
+        for i, spec in enumerate(specs):
+            if problem := check_match_spec(spec):
+                raise err((*base, i), f"{spec!r} is not a valid conda match spec: {problem}")
+
+    def check_python(base: tuple[str, ...], spec: str | None) -> str | None:
+        if spec is None:
+            return None
+        normalized = normalize_python(spec)
+        if problem := check_python_spec(normalized):
+            raise err(
+                (*base, "python"),
+                f"python = {spec!r} is not a Python version spec ({problem}); "
+                'write e.g. "3.11", "3.11.*" or ">=3.10"',
+                value=True,
+            )
+        return normalized
+
+    check_specs(("workspace", "channels"), [])
+    templates: dict[str, TemplateDecl] = {}
+    for name, t in model.templates.items():
+        base = ("templates", name)
+        check_specs((*base, "dependencies"), t.dependencies)
+        templates[name] = TemplateDecl(
+            name=name,
+            python=check_python(base, t.python),
+            channels=tuple(t.channels),
+            dependencies=tuple(t.dependencies),
+            pip=tuple(t.pip),
+            extends=tuple(t.extends),
+        )
+
+    envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
+    projects: dict[str, ProjectDecl] = {}
+    env_hashes: list[bytes] = []
+    for name, p in model.projects.items():
+        base = ("projects", name)
+        check_specs((*base, "dependencies"), p.dependencies)
+        path = (root / (p.path if p.path is not None else f"projects/{name}")).resolve()
+        env_file = None
+        if p.environment_file is not None:
+            env_path = (path / p.environment_file).resolve()
+            if not env_path.is_file():
+                raise err(
+                    (*base, "environment-file"),
+                    f"environment-file {p.environment_file!r} not found at {env_path}",
+                    value=True,
+                )
+            env_file = read_env_file(env_path)
+            for spec in env_file.dependencies:
+                if problem := check_match_spec(spec, strict=False):
+                    raise err(
+                        (*base, "environment-file"),
+                        f"{env_path.name}: {spec!r} is not a valid conda match spec: {problem}",
+                        value=True,
+                    )
+            env_hashes.append(env_file.raw)
+        env_name = ws.env_prefix + name
+        prefix = envs_dir / env_name
+        if prefix.parent != envs_dir:  # belt and braces: never leave envs-dir
+            raise err(base, f"env name {env_name!r} would leave envs-dir {envs_dir}")
+        projects[name] = ProjectDecl(
+            name=name,
+            env_name=env_name,
+            path=path,
+            python=check_python(base, p.python),
+            channels=tuple(p.channels),
+            dependencies=tuple(p.dependencies),
+            pip=tuple(p.pip),
+            extends=tuple(p.extends),
+            depends_on=tuple(p.depends_on),
+            env_file=env_file,
+            ignore=tuple(p.ignore),
+        )
+
+    digest = hashlib.sha256(raw)
+    for blob in env_hashes:
+        digest.update(hashlib.sha256(blob).digest())
+    return Workspace(
+        name=ws.name.strip(),
+        root=root,
+        manifest_path=manifest_path,
+        channels=tuple(ws.channels),
+        channel_priority=ws.channel_priority,
+        platforms=tuple(ws.platforms),
+        envs_dir=envs_dir,
+        env_prefix=ws.env_prefix,
+        mirrors={k: tuple(v) for k, v in ws.mirrors.items()},
+        templates=templates,
+        projects=projects,
+        policy=model.policy,
+        source_hash="sha256:" + digest.hexdigest(),
+        positions=positions,
+    )
+
+
+def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:
+    if declared is not None:
+        return (root / Path(declared).expanduser()).resolve()
+    if default is not None:
+        return default.resolve()
+    from wsp.conda import default_envs_dir
+
+    return default_envs_dir(root).resolve()
+
+
+# -- pydantic errors -> one located line -------------------------------------------------
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a table at `loc` accepts, for "did you mean" hints."""
+    from pydantic import BaseModel
+
+    model: Any = Manifest
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        fld = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if fld is None:
+            # a dict key (project or template name): step into the value type
+            return []
+        annotation = fld.annotation
+        args = getattr(annotation, "__args__", ())
+        model = args[-1] if args and getattr(annotation, "__origin__", None) is dict else annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _table_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop dict keys (project/template names) so the path names model fields only."""
+    out: list[Any] = []
+    skip_next = False
+    for part in loc:
+        if skip_next:
+            skip_next = False
+            continue
+        out.append(part)
+        if part in ("projects", "templates") and len(out) == 1:
+            skip_next = True
+    return tuple(out)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not isinstance(p, int))
+
+
+def _validate(data: dict[str, Any], err: Any) -> Manifest:
+    from pydantic import ValidationError
+
+    if "workspace" not in data:
+        raise err((), 'missing [workspace] table: add [workspace] with name = "my-workspace"')
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise _describe(first, err, more) from None
+
+
+def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
+    loc = tuple(e["loc"])
+    kind = e["type"]
+    where = _dotted(loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        table = _dotted(loc[:-1]) or "the top level"
+        allowed = _allowed_keys(_table_path(loc[:-1]))
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else (f"; known keys: {', '.join(allowed)}" if allowed else "")
+        )
+        return err(loc, f"unknown key {key!r} in [{table}]{hint}{more}")
+    if kind == "missing":
+        key = str(loc[-1])
+        table = _dotted(loc[:-1])
+        if loc == ("workspace", "name"):
+            return err(
+                loc[:-1], 'workspace has no name: add name = "my-workspace" under [workspace]'
+            )
+        return err(loc[:-1], f"[{table}] is missing {key!r}{more}")
+    if kind == "literal_error":
+        expected = e.get("ctx", {}).get("expected", "")
+        return err(
+            loc, f"{where} = {e['input']!r} is not allowed; use one of {expected}{more}", value=True
+        )
+    if kind in ("list_type", "string_type", "dict_type", "bool_type", "int_type", "int_parsing"):
+        wanted = {
+            "list_type": "a list",
+            "string_type": "a string",
+            "dict_type": "a table",
+            "bool_type": "true or false",
+            "int_type": "an integer",
+            "int_parsing": "an integer",
+        }[kind]
+        return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
+    return err(loc, f"{where}: {e['msg']}{more}", value=True)

@@ -1,0 +1,185 @@
+"""Where each key and array element of a TOML document starts, as LINE:COL.
+
+tomlkit parses and round-trips the file but does not keep positions, so this
+small scanner walks the (already valid) text once and records the offset of
+every key path, value and array element. Errors found later by validation are
+reported at these positions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+
+Path_ = tuple[str | int, ...]
+
+_BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class TomlPositions:
+    """Offsets of keys and values in a TOML text, looked up by key path."""
+
+    def __init__(self, text: str) -> None:
+        self._t = text
+        self._i = 0
+        self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self.keys: dict[Path_, int] = {}
+        self.values: dict[Path_, int] = {}
+        # malformed text: keep what was found so far
+        with contextlib.suppress(IndexError, ValueError):
+            self._document()
+
+    # -- lookup -------------------------------------------------------------
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def find(self, path: Path_, *, value: bool = False) -> tuple[int, int]:
+        """LINE:COL of `path` (its value when `value`), else of its nearest ancestor found."""
+        path = tuple(path)
+        while path:
+            table = self.values if value else self.keys
+            if path in table:
+                return self.line_col(table[path])
+            if path in self.keys:
+                return self.line_col(self.keys[path])
+            path = path[:-1]
+            value = False
+        return 1, 1
+
+    # -- scanner ------------------------------------------------------------
+    def _peek(self, s: str) -> bool:
+        return self._t.startswith(s, self._i)
+
+    def _skip_ws(self, newlines: bool) -> None:
+        t = self._t
+        while self._i < len(t):
+            ch = t[self._i]
+            if ch in " \t\r" or (newlines and ch == "\n"):
+                self._i += 1
+            elif ch == "#" and newlines:
+                nl = t.find("\n", self._i)
+                self._i = len(t) if nl < 0 else nl + 1
+            else:
+                return
+
+    def _document(self) -> None:
+        t = self._t
+        table: Path_ = ()
+        aot: dict[Path_, int] = {}
+        while True:
+            self._skip_ws(newlines=True)
+            if self._i >= len(t):
+                return
+            start = self._i
+            if self._peek("[["):
+                self._i += 2
+                key = self._key()
+                aot[key] = aot.get(key, -1) + 1
+                self.keys.setdefault(key, start)
+                table = (*key, aot[key])
+                self.keys[table] = start
+                self._i = t.index("]]", self._i) + 2
+            elif self._peek("["):
+                self._i += 1
+                table = self._key()
+                self.keys.setdefault(table, start)
+                self._i = t.index("]", self._i) + 1
+            else:
+                path = table + self._key()
+                self.keys.setdefault(path, start)
+                self._skip_ws(newlines=False)
+                self._i += 1  # '='
+                self._value(path)
+            # rest of the line (comment)
+            nl = t.find("\n", self._i)
+            self._i = len(t) if nl < 0 else nl + 1
+
+    def _key(self) -> tuple[str, ...]:
+        parts: list[str] = []
+        while True:
+            self._skip_ws(newlines=False)
+            t = self._t
+            if t[self._i] in "\"'":
+                parts.append(self._string())
+            else:
+                j = self._i
+                while j < len(t) and t[j] in _BARE:
+                    j += 1
+                parts.append(t[self._i : j])
+                self._i = j
+            self._skip_ws(newlines=False)
+            if self._i < len(t) and t[self._i] == ".":
+                self._i += 1
+                continue
+            return tuple(parts)
+
+    def _string(self) -> str:
+        t = self._t
+        for quote in ('"""', "'''"):
+            if self._peek(quote):
+                end = t.index(quote, self._i + 3)
+                while t.startswith(quote[0], end + 3):  # up to two extra quotes may close
+                    end += 1
+                s = t[self._i + 3 : end]
+                self._i = end + 3
+                return s
+        q = t[self._i]
+        j = self._i + 1
+        out = []
+        while t[j] != q:
+            if q == '"' and t[j] == "\\":
+                out.append(t[j : j + 2])
+                j += 2
+                continue
+            out.append(t[j])
+            j += 1
+        self._i = j + 1
+        raw = "".join(out)
+        if q == '"' and "\\" in raw:
+            with contextlib.suppress(UnicodeDecodeError):
+                raw = raw.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        return raw
+
+    def _value(self, path: Path_) -> None:
+        self._skip_ws(newlines=False)
+        t = self._t
+        self.values[path] = self._i
+        ch = t[self._i]
+        if ch == "[":
+            self._i += 1
+            idx = 0
+            while True:
+                self._skip_ws(newlines=True)
+                if t[self._i] == "]":
+                    self._i += 1
+                    return
+                self.keys[(*path, idx)] = self._i
+                self._value((*path, idx))
+                idx += 1
+                self._skip_ws(newlines=True)
+                if t[self._i] == ",":
+                    self._i += 1
+        elif ch == "{":
+            self._i += 1
+            while True:
+                self._skip_ws(newlines=True)
+                if t[self._i] == "}":
+                    self._i += 1
+                    return
+                start = self._i
+                key = (*path, *self._key())
+                self.keys.setdefault(key, start)
+                self._skip_ws(newlines=False)
+                self._i += 1  # '='
+                self._value(key)
+                self._skip_ws(newlines=True)
+                if t[self._i] == ",":
+                    self._i += 1
+        elif ch in "\"'":
+            self._string()
+        else:
+            j = self._i
+            while j < len(t) and t[j] not in ",]}\n#":
+                j += 1
+            self._i = j

@@ -1,0 +1,142 @@
+"""The workspace.toml schema as pydantic models. Key names are the product's contract."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["error", "warn", "off"]
+ChannelPriority = Literal["strict", "flexible", "disabled"]
+
+DEFAULT_NAMING_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+DEFAULT_FORBIDDEN = ["env", "env1", "test", "tmp", "new", "myenv", "base"]
+DEFAULT_BASE_ALLOWED = ["conda", "mamba", "python", "pip"]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=_kebab,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+class WorkspaceTable(_Model):
+    """`[workspace]`: what the whole workspace shares."""
+
+    name: str = Field(description="Required. Names the workspace; owns the envs it creates.")
+    description: str | None = Field(None, description="Free text, shown by `wsp status`.")
+    channels: list[str] = Field(
+        default_factory=lambda: ["conda-forge"],
+        description="Shared channels, highest priority first: names, URLs or local paths.",
+    )
+    channel_priority: ChannelPriority = Field(
+        "strict", description="strict | flexible | disabled, as in conda."
+    )
+    platforms: list[str] = Field(
+        default_factory=list,
+        description="Platforms `wsp lock` solves for; default: this machine's.",
+    )
+    envs_dir: str | None = Field(
+        None,
+        description="Where envs live (relative to the workspace root). Default: conda's first "
+        "envs dir when conda is found, else `.wsp/envs`.",
+    )
+    env_prefix: str = Field("", description='Prepended to every env name, e.g. "acme-".')
+    mirrors: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Channel name or URL -> where to fetch it from, tried in order.",
+    )
+
+
+class Template(_Model):
+    """`[templates.NAME]`: a reusable block that projects (or other templates) extend."""
+
+    python: str | None = Field(None, description="A conda version spec for Python.")
+    channels: list[str] = Field(
+        default_factory=list, description="Channels added before the workspace's."
+    )
+    dependencies: list[str] = Field(default_factory=list, description="Conda match specs.")
+    pip: list[str] = Field(default_factory=list, description="PEP 508 requirements.")
+    extends: list[str] = Field(default_factory=list, description="Templates merged in, in order.")
+
+
+class Project(_Model):
+    """`[projects.NAME]`: one project, one conda env named after it."""
+
+    path: str | None = Field(None, description="The project's folder; default projects/<name>.")
+    description: str | None = None
+    python: str | None = Field(
+        None, description='A conda version spec: "3.9" means 3.9.*, ">=3.10" any 3.10 or newer.'
+    )
+    channels: list[str] = Field(
+        default_factory=list,
+        description="Channels of this project, before templates' and the workspace's.",
+    )
+    dependencies: list[str] = Field(default_factory=list, description="Conda match specs.")
+    pip: list[str] = Field(
+        default_factory=list, description="PEP 508 requirements, installed after conda packages."
+    )
+    environment_file: str | None = Field(
+        None,
+        description="An existing conda environment.yml (relative to the project path) merged in.",
+    )
+    extends: list[str] = Field(default_factory=list, description="Templates merged in, in order.")
+    depends_on: list[str] = Field(
+        default_factory=list, description="Projects whose dependencies this project needs too."
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="Policy codes silenced for this project."
+    )
+
+
+class NamingPolicy(_Model):
+    pattern: str = DEFAULT_NAMING_PATTERN
+    forbidden: list[str] = Field(default_factory=lambda: list(DEFAULT_FORBIDDEN))
+
+
+class BasePolicy(_Model):
+    auto_activate: bool = False
+    allowed: list[str] = Field(default_factory=lambda: list(DEFAULT_BASE_ALLOWED))
+
+
+class PipPolicy(_Model):
+    pinned: bool = False
+
+
+class ChannelsPolicy(_Model):
+    allowed: list[str] | None = None
+
+
+class Policy(_Model):
+    """`[policy]`: rules checked by `wsp check` (read now, enforced by the policy engine)."""
+
+    naming: NamingPolicy = Field(default_factory=NamingPolicy)
+    base: BasePolicy = Field(default_factory=BasePolicy)
+    pip: PipPolicy = Field(default_factory=PipPolicy)
+    channels: ChannelsPolicy = Field(default_factory=ChannelsPolicy)
+    stale_days: int = Field(90, ge=1)
+    rules: dict[str, Severity] = Field(default_factory=dict)
+
+
+class Manifest(_Model):
+    """The whole workspace.toml."""
+
+    workspace: WorkspaceTable
+    templates: dict[str, Template] = Field(default_factory=dict)
+    projects: dict[str, Project] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+
+
+def json_schema() -> dict:
+    """JSON Schema of workspace.toml, keys as users write them."""
+    schema = Manifest.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "wsp workspace.toml"
+    return schema

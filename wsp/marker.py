@@ -1,0 +1,107 @@
+"""The ownership marker wsp keeps inside every env it creates: `<prefix>/conda-meta/wsp`.
+
+It carries its own format version. It is written twice: `state: building` before wsp
+changes anything in the env, and `state: complete` last, once the env is whole. An env
+whose marker is not complete is half-built. The file has no .json suffix so conda,
+which reads conda-meta/*.json as package records, ignores it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from wsp import __version__
+from wsp.fsutil import atomic_write_json, stable_hash
+
+MARKER_FORMAT = 1
+MARKER_RELPATH = Path("conda-meta") / "wsp"
+
+State = Literal["building", "complete"]
+
+
+def marker_path(prefix: Path) -> Path:
+    return prefix / MARKER_RELPATH
+
+
+def dists_hash(dists: frozenset[str] | set[str] | list[str]) -> str:
+    """The hash of an env's package set, from its conda-meta record names."""
+    return stable_hash(sorted(dists))
+
+
+@dataclass(frozen=True)
+class Marker:
+    workspace: str
+    manifest: str
+    project: str
+    env: str
+    state: State
+    spec_hash: str = ""
+    installed_hash: str = ""
+    packages: tuple[str, ...] = ()
+    python: str | None = None
+    applied_at: str = ""
+    wsp_version: str = __version__
+    format: int = MARKER_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["packages"] = list(self.packages)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Marker:
+        """Parse a marker; raises ValueError when it is not one wsp can read."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        fmt = data.get("format")
+        if fmt != MARKER_FORMAT:
+            raise ValueError(f"marker format {fmt!r} is not {MARKER_FORMAT}")
+        try:
+            return cls(
+                workspace=str(data["workspace"]),
+                manifest=str(data["manifest"]),
+                project=str(data["project"]),
+                env=str(data["env"]),
+                state=data["state"] if data["state"] in ("building", "complete") else "building",
+                spec_hash=str(data.get("spec_hash", "")),
+                installed_hash=str(data.get("installed_hash", "")),
+                packages=tuple(str(p) for p in data.get("packages", ())),
+                python=data.get("python"),
+                applied_at=str(data.get("applied_at", "")),
+                wsp_version=str(data.get("wsp_version", "")),
+                format=MARKER_FORMAT,
+                extra=dict(data.get("extra") or {}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"missing or bad field {exc}") from None
+
+    def building(self) -> Marker:
+        return replace(self, state="building")
+
+
+def read_marker(prefix: Path) -> tuple[Marker | None, bytes | None, str | None]:
+    """(marker, raw bytes, problem): marker None and problem set when unreadable."""
+    path = marker_path(prefix)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as exc:
+        return None, None, f"marker unreadable: {exc.strerror}"
+    try:
+        return Marker.from_json(json.loads(raw)), raw, None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, raw, f"marker is not valid ({exc})"
+
+
+def write_marker(prefix: Path, marker: Marker) -> None:
+    atomic_write_json(marker_path(prefix), marker.to_json())
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -1,0 +1,120 @@
+"""What is on disk: the envs in envs-dir, their ownership markers and package sets.
+
+Reading an env costs one directory listing of conda-meta plus its small marker;
+package records are read only by the engine, and only when the plan needs them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from wsp.fsutil import sha256_hex, stable_hash
+from wsp.manifest import Workspace
+from wsp.marker import Marker, dists_hash, read_marker
+
+TRASH_PREFIX = ".wsp-trash-"
+
+Ownership = Literal["ours", "foreign", "unowned", "unreadable", "symlink", "empty"]
+
+
+@dataclass(frozen=True)
+class ObservedEnv:
+    name: str
+    prefix: Path
+    ownership: Ownership
+    marker: Marker | None = None
+    marker_raw: bytes | None = None
+    problem: str | None = None
+    dists: frozenset[str] = frozenset()
+
+    @property
+    def installed_hash(self) -> str:
+        return dists_hash(self.dists)
+
+    @property
+    def half_built(self) -> bool:
+        return (
+            self.ownership == "ours" and self.marker is not None and self.marker.state != "complete"
+        )
+
+    @property
+    def python_version(self) -> str | None:
+        for dist in self.dists:
+            name, _, rest = dist.partition("-")
+            if name == "python" and rest:
+                return rest.rsplit("-", 1)[0]
+        return None
+
+    def fingerprint(self) -> str:
+        """Changes whenever the env's marker or package set changes."""
+        return stable_hash(
+            {
+                "ownership": self.ownership,
+                "marker": sha256_hex(self.marker_raw) if self.marker_raw is not None else None,
+                "dists": sorted(self.dists),
+            }
+        )
+
+    def why_not_ours(self, ws: Workspace) -> str:
+        if self.ownership == "symlink":
+            return "it is a symlink; wsp never follows env names out of envs-dir"
+        if self.ownership == "unowned":
+            return "it was not created by wsp (no ownership marker)"
+        if self.ownership == "unreadable":
+            return f"its ownership {self.problem}"
+        if self.ownership == "foreign" and self.marker is not None:
+            if self.marker.workspace != ws.name:
+                return f"it belongs to workspace {self.marker.workspace!r} ({self.marker.manifest})"
+            return f"it belongs to another checkout of {ws.name!r} ({self.marker.manifest})"
+        return "it is not owned by this workspace"
+
+
+def _dists(prefix: Path) -> frozenset[str]:
+    try:
+        with os.scandir(prefix / "conda-meta") as it:
+            return frozenset(e.name[:-5] for e in it if e.name.endswith(".json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()
+
+
+def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
+    name = prefix.name
+    if prefix.is_symlink():
+        return ObservedEnv(name, prefix, "symlink")
+    marker, raw, problem = read_marker(prefix)
+    dists = _dists(prefix)
+    if problem is not None:
+        return ObservedEnv(name, prefix, "unreadable", None, raw, problem, dists)
+    if marker is None:
+        try:
+            empty = not any(prefix.iterdir())
+        except OSError:
+            empty = False
+        return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
+    mine = marker.workspace == ws.name and marker.manifest == str(ws.manifest_path)
+    return ObservedEnv(name, prefix, "ours" if mine else "foreign", marker, raw, None, dists)
+
+
+def observe(ws: Workspace) -> dict[str, ObservedEnv]:
+    """Every env directory in envs-dir, by name (wsp's own trash folders left out)."""
+    out: dict[str, ObservedEnv] = {}
+    try:
+        entries = sorted(os.scandir(ws.envs_dir), key=lambda e: e.name)
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        if entry.name.startswith(".") or not (entry.is_dir() or entry.is_symlink()):
+            continue
+        out[entry.name] = observe_env(ws, Path(entry.path))
+    return out
+
+
+def trash_dirs(ws: Workspace) -> list[Path]:
+    """Leftovers of interrupted deletions (wsp's own, safe to remove)."""
+    try:
+        return [Path(e.path) for e in os.scandir(ws.envs_dir) if e.name.startswith(TRASH_PREFIX)]
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,392 @@
+"""desired + observed (+ solved packages) -> Plan. Pure: it reads nothing and runs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wsp.engines import Package
+from wsp.fsutil import stable_hash
+from wsp.graph import DesiredEnv
+from wsp.observe import ObservedEnv
+
+PLAN_FORMAT = "1"
+
+ActionKind = Literal["create", "update", "replace", "prune", "no-op", "blocked"]
+KINDS: tuple[ActionKind, ...] = ("create", "update", "replace", "prune", "no-op", "blocked")
+CHANGES: frozenset[str] = frozenset({"create", "update", "replace", "prune", "blocked"})
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an action is planned: a stable code for machines, a message for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The solve step's answer for one project."""
+
+    packages: tuple[Package, ...] | None = None  # None: not solved (no-op fast path) or unknown
+    installed: tuple[Package, ...] | None = None  # records read from the env, when needed
+    unreachable: str | None = None  # channel that could not be reached
+
+
+@dataclass(frozen=True)
+class PackageDiff:
+    add: tuple[Package, ...] = ()
+    remove: tuple[Package, ...] = ()
+    change: tuple[tuple[Package, Package], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.remove or self.change)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "add": [{"name": p.name, "version": p.version, "build": p.build} for p in self.add],
+            "remove": [
+                {"name": p.name, "version": p.version, "build": p.build} for p in self.remove
+            ],
+            "change": [
+                {
+                    "name": a.name,
+                    "from": a.version,
+                    "to": b.version,
+                    "from_build": a.build,
+                    "to_build": b.build,
+                }
+                for a, b in self.change
+            ],
+        }
+
+
+def diff_packages(installed: Iterable[Package], target: Iterable[Package]) -> PackageDiff:
+    have = {p.name: p for p in installed}
+    want = {p.name: p for p in target}
+    return PackageDiff(
+        add=tuple(sorted(p for n, p in want.items() if n not in have)),
+        remove=tuple(sorted(p for n, p in have.items() if n not in want)),
+        change=tuple(
+            (have[n], want[n])
+            for n in sorted(have.keys() & want.keys())
+            if (have[n].version, have[n].build) != (want[n].version, want[n].build)
+            or (have[n].sha256 and want[n].sha256 and have[n].sha256 != want[n].sha256)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    env: str
+    prefix: Path
+    project: str | None
+    reasons: tuple[Reason, ...] = ()
+    diff: PackageDiff | None = None
+    target: tuple[Package, ...] | None = None  # the env's whole package set after the action
+    unknown: str | None = None  # why package versions are unknown
+    spec_hash: str | None = None
+    python: str | None = None
+
+    @property
+    def is_change(self) -> bool:
+        return self.kind in CHANGES
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "project": self.project,
+            "env": self.env,
+            "prefix": str(self.prefix),
+            "action": self.kind,
+            "reasons": [r.message for r in self.reasons],
+            "reason_codes": [r.code for r in self.reasons],
+            "packages": self.diff.to_json() if self.diff is not None else None,
+        }
+        if self.unknown:
+            data["packages_unknown"] = self.unknown
+        if self.target is not None:
+            data["install"] = [
+                {
+                    "name": p.name,
+                    "version": p.version,
+                    "build": p.build,
+                    "sha256": p.sha256,
+                    "url": p.url,
+                }
+                for p in self.target
+            ]
+        if self.spec_hash:
+            data["spec_hash"] = self.spec_hash
+        return data
+
+
+@dataclass(frozen=True)
+class Plan:
+    workspace: str
+    manifest: str
+    actions: tuple[Action, ...]
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return stable_hash(dict(self.inputs))
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        for a in self.actions:
+            counts[a.kind] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.is_change for a in self.actions)
+
+    @property
+    def unknown(self) -> list[Action]:
+        return [a for a in self.actions if a.unknown]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT,
+            "workspace": self.workspace,
+            "manifest": self.manifest,
+            "fingerprint": self.fingerprint,
+            "targets": list(self.targets),
+            "actions": [a.to_json() for a in self.actions],
+            "summary": self.summary,
+            "notes": list(self.notes),
+            "inputs": dict(self.inputs),
+        }
+
+
+# -- the planning itself ---------------------------------------------------------------------
+
+
+def needs_solve(want: DesiredEnv, have: ObservedEnv | None) -> bool:
+    """False only on the no-op fast path: the marker vouches for spec and package set."""
+    if have is None or have.ownership == "empty":
+        return True
+    if have.ownership != "ours" or have.marker is None:
+        return False  # blocked: nothing will be installed
+    m = have.marker
+    return not (
+        m.state == "complete"
+        and m.spec_hash == want.spec_hash
+        and m.installed_hash == have.installed_hash
+    )
+
+
+def needs_installed(have: ObservedEnv | None) -> bool:
+    """Whether the env's package records must be read (to diff against a solve)."""
+    return have is not None and have.ownership == "ours" and not have.half_built
+
+
+def _major_minor(version: str | None) -> str | None:
+    if not version:
+        return None
+    return ".".join(version.split(".")[:2])
+
+
+def _python_of(packages: Iterable[Package]) -> str | None:
+    return next((p.version for p in packages if p.name == "python"), None)
+
+
+def _drift(have: ObservedEnv) -> list[Reason]:
+    """Packages added or removed since wsp last completed this env."""
+    assert have.marker is not None
+    recorded = set(have.marker.packages)
+    added = sorted(have.dists - recorded)
+    removed = sorted(recorded - have.dists)
+    parts = [f"+ {_pretty_dist(d)}" for d in added] + [f"- {_pretty_dist(d)}" for d in removed]
+    if not parts:
+        return []
+    return [Reason("drift", f"changed outside wsp: {', '.join(parts)}")]
+
+
+def _pretty_dist(dist: str) -> str:
+    name, version, _build = ([*dist.rsplit("-", 2), "", ""])[:3]
+    return f"{name} {version}".strip()
+
+
+def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
+    m = have.marker
+    if m is None or m.spec_hash == want.spec_hash:
+        return []
+    old = m.extra.get("desired") or {}
+    new = want.summary()
+    parts = []
+    for key, label in (("dependencies", "dependencies"), ("pip", "pip"), ("channels", "channels")):
+        before, after = old.get(key) or [], new.get(key) or []
+        if key == "dependencies":
+            before = [s for s in before if not s.startswith("python ")]
+            after = [s for s in after if not s.startswith("python ")]
+        added = [s for s in after if s not in before]
+        dropped = [s for s in before if s not in after]
+        if added or dropped:
+            change = ", ".join([f"+ {s}" for s in added] + [f"- {s}" for s in dropped])
+            parts.append(f"{label} changed: {change}")
+    if old.get("python") != new.get("python"):
+        parts.append(
+            f"python changed: {old.get('python') or 'none'} -> {new.get('python') or 'none'}"
+        )
+    if not parts:
+        parts.append("declaration changed")
+    return [Reason("spec-changed", p) for p in parts]
+
+
+def plan(
+    desired: Mapping[str, DesiredEnv],
+    observed: Mapping[str, ObservedEnv],
+    resolutions: Mapping[str, Resolution],
+    *,
+    workspace: str,
+    manifest: str,
+    source_hash: str,
+    targets: Iterable[str] = (),
+    why_not_ours: Mapping[str, str] | None = None,
+) -> Plan:
+    """The actions that make the envs of `desired` real, each with its reasons."""
+    targets = tuple(targets)
+    why_not_ours = why_not_ours or {}
+    actions: list[Action] = []
+    declared_envs = {d.env_name for d in desired.values()}
+    for name in sorted(desired):
+        if targets and name not in targets:
+            continue
+        want = desired[name]
+        actions.append(
+            _plan_project(want, observed.get(want.env_name), resolutions.get(name), why_not_ours)
+        )
+    for env_name in sorted(observed):
+        have = observed[env_name]
+        if env_name in declared_envs or have.ownership != "ours" or have.marker is None:
+            continue
+        if targets and have.marker.project not in targets and env_name not in targets:
+            continue
+        actions.append(
+            Action(
+                "prune",
+                env_name,
+                have.prefix,
+                have.marker.project,
+                (
+                    Reason(
+                        "undeclared",
+                        f"project {have.marker.project!r} is no longer in workspace.toml",
+                    ),
+                ),
+                diff=PackageDiff(remove=tuple(_dist_packages(have.dists))),
+            )
+        )
+    notes = tuple(
+        f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
+        for env_name, have in sorted(observed.items())
+        if have.ownership not in ("ours", "empty") and env_name not in declared_envs
+    )
+    planned_envs = {a.env for a in actions}
+    inputs = {
+        "workspace_file": source_hash,
+        "envs": {
+            env: (observed[env].fingerprint() if env in observed else "absent")
+            for env in sorted(planned_envs)
+        },
+    }
+    return Plan(workspace, manifest, tuple(actions), inputs, targets, notes)
+
+
+def _dist_packages(dists: Iterable[str]) -> list[Package]:
+    out = []
+    for d in sorted(dists):
+        parts = d.rsplit("-", 2)
+        if len(parts) == 3:
+            out.append(Package(parts[0], parts[1], parts[2]))
+    return out
+
+
+def _plan_project(
+    want: DesiredEnv,
+    have: ObservedEnv | None,
+    res: Resolution | None,
+    why_not_ours: Mapping[str, str],
+) -> Action:
+    res = res or Resolution()
+    unknown = (
+        f"package versions unknown: channel {res.unreachable} could not be reached"
+        if res.unreachable
+        else None
+    )
+
+    def act(kind: ActionKind, reasons: list[Reason], diff: PackageDiff | None = None) -> Action:
+        return Action(
+            kind,
+            want.env_name,
+            want.prefix,
+            want.project,
+            tuple(reasons),
+            diff=diff,
+            target=res.packages,
+            unknown=unknown if kind != "no-op" else None,
+            spec_hash=want.spec_hash,
+            python=want.python,
+        )
+
+    if have is None or have.ownership == "empty":
+        diff = PackageDiff(add=res.packages) if res.packages is not None else None
+        return act("create", [Reason("missing", "env does not exist")], diff)
+    if have.ownership != "ours":
+        reason = why_not_ours.get(have.name, "it is not owned by this workspace")
+        return Action(
+            "blocked",
+            want.env_name,
+            want.prefix,
+            want.project,
+            (
+                Reason(
+                    "not-owned",
+                    f"an env named {want.env_name!r} exists but {reason}; wsp leaves it alone",
+                ),
+            ),
+        )
+    if have.half_built:
+        diff = PackageDiff(add=res.packages) if res.packages is not None else None
+        return act(
+            "replace",
+            [Reason("half-built", "env is half-built: an earlier apply did not finish")],
+            diff,
+        )
+    if not needs_solve(want, have):
+        return act("no-op", [])
+
+    reasons = _spec_reasons(want, have) + _drift(have)
+    installed_mm = _major_minor(have.python_version)
+    if res.packages is not None:
+        target_mm = _major_minor(_python_of(res.packages))
+        python_changed = bool(installed_mm and target_mm and installed_mm != target_mm)
+        shown = target_mm
+    else:  # versions unknown: judge from the spec alone
+        from wsp.engines.rattler import python_specs_intersect
+
+        python_changed = bool(
+            installed_mm
+            and want.python
+            and not python_specs_intersect([want.python, f"{installed_mm}.*"])
+        )
+        shown = want.python
+    if python_changed:
+        reasons.insert(0, Reason("python-changed", f"python {installed_mm} -> {shown}"))
+        diff = PackageDiff(add=res.packages) if res.packages is not None else None
+        return act("replace", reasons, diff)
+
+    diff = diff_packages(res.installed or (), res.packages) if res.packages is not None else None
+    if res.packages is not None and not diff and not reasons:
+        reasons.append(Reason("refresh", "marker out of date; packages already match"))
+    if not reasons:
+        reasons.append(Reason("spec-changed", "declaration changed"))
+    return act("update", reasons, diff)

@@ -1,0 +1,178 @@
+"""Carry a Plan out: prunes first, then envs in graph order, independent ones in parallel.
+
+Every env change is bracketed by its marker: `building` before the first byte changes,
+`complete` after the last, so an interrupted env is seen as half-built and rebuilt. Envs
+are deleted by renaming them into a trash folder inside envs-dir first (one atomic step),
+then removing the trash. Nothing here touches an env that is not owned by this workspace:
+ownership is checked again right before each change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from wsp import conda
+from wsp.engines import Engine
+from wsp.errors import WspError
+from wsp.marker import Marker, now, write_marker
+from wsp.observe import TRASH_PREFIX, observe_env, trash_dirs
+from wsp.planner import Action, Plan
+from wsp.workflow import Context
+
+
+class Reporter(Protocol):
+    def started(self, action: Action) -> None: ...
+    def progress(self, action: Action, done: int, total: int) -> None: ...
+    def finished(self, action: Action, error: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    error: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _inside(envs_dir: Path, prefix: Path) -> None:
+    if prefix.is_symlink() or prefix.parent.resolve() != envs_dir.resolve():
+        raise WspError(f"refusing to touch {prefix}: it is not a folder directly inside {envs_dir}")
+
+
+def _ensure_ours(ctx: Context, action: Action) -> None:
+    """Ownership, checked again right before a change (the disk may have moved on)."""
+    have = observe_env(ctx.ws, action.prefix)
+    if have.ownership != "ours":
+        raise WspError(f"left {action.prefix} alone: {have.why_not_ours(ctx.ws)}")
+
+
+def _delete(envs_dir: Path, prefix: Path) -> None:
+    trash = envs_dir / f"{TRASH_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    os.rename(prefix, trash)  # atomic: the env is gone from its name at once
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> None:
+    """create / update / replace: install exactly `action.target` into the env."""
+    ws, want = ctx.ws, ctx.desired[action.project or ""]
+    prefix = action.prefix
+    _inside(ws.envs_dir, prefix)
+    if action.kind in ("update", "replace") or (prefix.exists() and any(prefix.iterdir())):
+        _ensure_ours(ctx, action)
+    marker = Marker(
+        workspace=ws.name,
+        manifest=str(ws.manifest_path),
+        project=want.project,
+        env=want.env_name,
+        state="building",
+        spec_hash=want.spec_hash,
+        extra={"desired": want.summary()},
+    )
+    if action.kind == "replace":
+        write_marker(prefix, marker)  # half-built from here on, whatever happens
+        _delete(ws.envs_dir, prefix)
+    prefix.mkdir(parents=True, exist_ok=True)
+    write_marker(prefix, marker)
+    assert action.target is not None
+    engine.install(prefix, action.target, progress=lambda _e, d, t: report.progress(action, d, t))
+    have = observe_env(ws, prefix)
+    python = next((p.version for p in action.target if p.name == "python"), None)
+    write_marker(
+        prefix,
+        replace(
+            marker,
+            state="complete",
+            installed_hash=have.installed_hash,
+            packages=tuple(sorted(have.dists)),
+            python=python,
+            applied_at=now(),
+        ),
+    )
+    conda.register_env(prefix)
+
+
+def _prune(ctx: Context, action: Action) -> None:
+    _inside(ctx.ws.envs_dir, action.prefix)
+    _ensure_ours(ctx, action)
+    _delete(ctx.ws.envs_dir, action.prefix)
+    conda.unregister_env(action.prefix)
+
+
+def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
+    start = time.monotonic()
+    report.started(action)
+    error = None
+    try:
+        if action.kind == "prune":
+            _prune(ctx, action)
+        else:
+            _build(ctx, action, engine, report)
+    except WspError as exc:
+        error = str(exc)
+    except OSError as exc:
+        error = f"{exc.strerror or exc} ({exc.filename or action.prefix})"
+    report.finished(action, error)
+    return Outcome(action, error, time.monotonic() - start)
+
+
+def apply_plan(
+    ctx: Context,
+    plan: Plan,
+    engine: Engine,
+    report: Reporter,
+    *,
+    jobs: int = 2,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[Outcome]:
+    """Execute every change of `plan`. The caller holds the workspace lock."""
+    if unknown := plan.unknown:
+        raise WspError(
+            f"cannot apply: {unknown[0].unknown}",
+            hint="nothing was changed; check the channel and the network, then plan again",
+        )
+    for trash in trash_dirs(ctx.ws):  # leftovers of an interrupted deletion
+        shutil.rmtree(trash, ignore_errors=True)
+    outcomes: list[Outcome] = []
+    changes = {
+        a.project or a.env: a for a in plan.actions if a.kind in ("create", "update", "replace")
+    }
+    prunes = [a for a in plan.actions if a.kind == "prune"]
+    for action in prunes:
+        if should_stop():
+            return outcomes
+        outcomes.append(_run_one(ctx, action, engine, report))
+
+    from wsp.graph import order
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="wsp-apply") as pool:
+        for generation in order(ctx.graph, changes):
+            if should_stop():
+                break
+            futures = [
+                pool.submit(_run_one, ctx, changes[name], engine, report) for name in generation
+            ]
+            outcomes.extend(f.result() for f in futures)
+    return outcomes
+
+
+def destroy(ctx: Context, actions: list[Action], report: Reporter) -> list[Outcome]:
+    """Delete owned envs (the caller holds the lock and built `actions` as prunes)."""
+    outcomes = []
+    for action in actions:
+        outcomes.append(_run_one(ctx, action, engine=None, report=report))  # type: ignore[arg-type]
+    with contextlib.suppress(OSError):
+        for trash in trash_dirs(ctx.ws):
+            shutil.rmtree(trash, ignore_errors=True)
+    return outcomes

@@ -1,0 +1,274 @@
+"""Everything wsp prints. Plans, tables and trees go through rich; errors are one plain line."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from rich.console import Console
+
+    from wsp.planner import Action, Plan
+    from wsp.reconciler import Outcome
+
+_SYMBOL = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "replace": ("-/+", "magenta"),
+    "prune": ("-", "red"),
+    "no-op": (" ", "dim"),
+    "blocked": ("!", "red"),
+}
+
+
+@cache
+def out() -> Console:
+    from rich.console import Console
+
+    return Console(soft_wrap=True, highlight=False)
+
+
+@cache
+def err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def esc(text: object) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def error_line(message: str) -> None:
+    """One plain line on stderr, never wrapped or styled: `workspace.toml:3:1: ...` or `error: ...`."""
+    text = " ".join(message.split("\n"))
+    if not text.split(":", 1)[0].endswith((".toml", ".yml", ".yaml", ".json")):
+        text = f"error: {text}"
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def print_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    err().print(message)
+
+
+# -- plan ----------------------------------------------------------------------------------
+
+
+def _pkg(p: Any) -> str:
+    return f"{esc(p.name)} {esc(p.version)} [dim]({esc(p.build)})[/]"
+
+
+def render_plan(plan: Plan, *, show_noop: bool = False) -> None:
+    c = out()
+    for note in plan.notes:
+        c.print(f"[dim]note:[/] {esc(note)}")
+    changes = [a for a in plan.actions if a.is_change or show_noop]
+    if not plan.has_changes:
+        unchanged = plan.summary["no-op"]
+        c.print(
+            f"[green]No changes.[/] {unchanged} env{'s' if unchanged != 1 else ''} match workspace.toml."
+        )
+        return
+    c.print(
+        f"wsp will perform the following actions in workspace [bold]{esc(plan.workspace)}[/]:\n"
+    )
+    for a in changes:
+        _render_action(c, a)
+    c.print(summary_line(plan))
+    for a in plan.unknown:
+        c.print(
+            f"[yellow]warning:[/] {esc(a.env)}: {esc(a.unknown)}; `wsp apply` will not run until it can be reached"
+        )
+        break
+
+
+def _render_action(c: Console, a: Action) -> None:
+    symbol, color = _SYMBOL[a.kind]
+    c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{a.kind}[/]  [dim]{esc(a.prefix)}[/]")
+    for r in a.reasons:
+        c.print(f"      [dim]# {esc(r.message)}[/]")
+    if a.unknown:
+        c.print(f"      [yellow]? {esc(a.unknown)}[/]")
+    if a.diff is not None:
+        for p in a.diff.add:
+            c.print(f"      [green]+ {_pkg(p)}[/]")
+        for old, new in a.diff.change:
+            arrow = f"{esc(old.version)} -> {esc(new.version)}"
+            if old.version == new.version:
+                arrow = f"{esc(old.version)} ({esc(old.build)} -> {esc(new.build)})"
+            c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]")
+        for p in a.diff.remove:
+            c.print(f"      [red]- {_pkg(p)}[/]")
+    c.print()
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    parts = [
+        f"{s['create']} to create",
+        f"{s['update']} to update",
+        f"{s['replace']} to replace",
+        f"{s['prune']} to prune",
+    ]
+    line = f"[bold]Plan:[/] {', '.join(parts)}; {s['no-op']} unchanged."
+    if s["blocked"]:
+        line += f" [red]{s['blocked']} blocked.[/]"
+    return line
+
+
+# -- apply progress --------------------------------------------------------------------------
+
+
+_PAST = {"create": "created", "update": "updated", "replace": "replaced", "prune": "pruned"}
+
+
+class ApplyDisplay:
+    """A rich progress bar per env on a terminal; one line per finished env elsewhere."""
+
+    def __init__(self) -> None:
+        self._live = err().is_terminal
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Any] = {}
+        self._progress: Any = None
+
+    def __enter__(self) -> ApplyDisplay:
+        if self._live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err(),
+                transient=False,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+    def started(self, action: Action) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._tasks[action.env] = self._progress.add_task(
+                    f"{action.kind} {esc(action.env)}", total=None
+                )
+
+    def progress(self, action: Action, done: int, total: int) -> None:
+        if self._progress is not None and action.env in self._tasks:
+            self._progress.update(self._tasks[action.env], completed=done, total=total or None)
+
+    def finished(self, action: Action, error: str | None) -> None:
+        verb = _PAST.get(action.kind, action.kind)
+        if self._progress is not None and action.env in self._tasks:
+            task = self._tasks[action.env]
+            status = "[red]failed[/]" if error else f"[green]{verb}[/]"
+            self._progress.update(
+                task, description=f"{esc(action.env)}: {status}", total=1, completed=1
+            )
+        elif error is None:
+            err().print(f"[green]{esc(action.env)}: {verb}[/] [dim]{esc(action.prefix)}[/]")
+        if error:
+            err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
+
+
+def apply_summary(outcomes: Sequence[Outcome]) -> None:
+    done: dict[str, int] = {}
+    failed = [o for o in outcomes if not o.ok]
+    for o in outcomes:
+        if o.ok:
+            done[_PAST.get(o.action.kind, o.action.kind)] = (
+                done.get(_PAST.get(o.action.kind, o.action.kind), 0) + 1
+            )
+    parts = [f"{n} {verb}" for verb, n in done.items()] or ["nothing changed"]
+    if failed:
+        out().print(
+            f"[red]Apply finished with errors:[/] {', '.join(parts)}, {len(failed)} failed."
+        )
+    else:
+        out().print(f"[green]Apply complete:[/] {', '.join(parts)}.")
+
+
+def confirm(question: str) -> bool:
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=err(), default=False)
+
+
+# -- status and graph ------------------------------------------------------------------------
+
+_STATE_STYLE = {
+    "in sync": "green",
+    "drifted": "yellow",
+    "out of date": "yellow",
+    "missing": "red",
+    "half-built": "red",
+    "not owned": "red",
+    "undeclared": "magenta",
+}
+
+
+def render_status(workspace: str, rows: Iterable[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"workspace {esc(workspace)}", title_justify="left")
+    for col in ("project", "env", "python", "state", "path"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        style = _STATE_STYLE.get(r["state"], "")
+        table.add_row(
+            esc(r["project"] or "—"),
+            esc(r["env"]),
+            esc(r["python"] or "—"),
+            f"[{style}]{esc(r['state'])}[/]",
+            esc(r["prefix"]),
+        )
+    out().print(table)
+
+
+def render_graph(workspace: str, g: nx.DiGraph, pythons: dict[str, str | None]) -> None:
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{esc(workspace)}[/]")
+    for node in sorted(n for n in g if n[0] == "project"):
+        name = node[1]
+        py = pythons.get(name)
+        branch = tree.add(f"[bold]{esc(name)}[/]" + (f" [dim]python {esc(py)}[/]" if py else ""))
+        _graph_children(g, node, branch, set())
+    out().print(tree)
+
+
+def _graph_children(
+    g: nx.DiGraph, node: tuple[str, str], branch: Any, seen: set[tuple[str, str]]
+) -> None:
+    for succ in sorted(g.successors(node), key=lambda n: g.edges[node, n]["index"]):
+        kind = g.edges[node, succ]["kind"]
+        label = f"[cyan]{kind}[/] {esc(succ[1])}" + (
+            " [dim](template)[/]" if succ[0] == "template" else ""
+        )
+        child = branch.add(label)
+        if succ not in seen:
+            _graph_children(g, succ, child, seen | {succ})

@@ -1,0 +1,115 @@
+"""The pipeline, one step per function: load -> graph -> observe -> resolve -> plan.
+
+Each step takes the previous one's data and returns its own; the CLI strings them
+together and the reconciler carries the result out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from wsp import graph as graph_mod
+from wsp.engines import Engine, SolveRequest
+from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.graph import DesiredEnv
+from wsp.manifest import Workspace, find_manifest, load
+from wsp.observe import ObservedEnv, observe
+from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
+
+
+@dataclass(frozen=True)
+class Context:
+    """A loaded workspace: its graph, desired envs and what is on disk."""
+
+    ws: Workspace
+    graph: nx.DiGraph
+    desired: dict[str, DesiredEnv]
+    observed: dict[str, ObservedEnv]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.ws.root / ".wsp"
+
+    def check_targets(self, targets: Iterable[str]) -> tuple[str, ...]:
+        targets = tuple(targets)
+        owned = {
+            o.marker.project for o in self.observed.values() if o.ownership == "ours" and o.marker
+        }
+        for t in targets:
+            if t not in self.ws.projects and t not in owned and t not in self.observed:
+                import difflib
+
+                close = difflib.get_close_matches(t, list(self.ws.projects), n=1)
+                raise WspError(
+                    f"--target {t!r} is not a project of this workspace",
+                    hint=f"did you mean {close[0]!r}?"
+                    if close
+                    else f"projects: {', '.join(self.ws.projects)}",
+                )
+        return targets
+
+
+def load_context(directory: Path) -> Context:
+    ws = load(find_manifest(directory))
+    g = graph_mod.build(ws)
+    desired = graph_mod.desired(ws, g)
+    return Context(ws, g, desired, observe(ws))
+
+
+def refresh(ctx: Context) -> Context:
+    """The same workspace, with what is on disk read again."""
+    return Context(ctx.ws, ctx.graph, ctx.desired, observe(ctx.ws))
+
+
+def resolve(
+    ctx: Context, engine: Engine, projects: Iterable[str], *, force: bool = False
+) -> dict[str, Resolution]:
+    """Solve what the plan needs solved; nothing on the no-op fast path."""
+    out: dict[str, Resolution] = {}
+    for name in projects:
+        want = ctx.desired[name]
+        have = ctx.observed.get(want.env_name)
+        if not force and not needs_solve(want, have):
+            continue
+        installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
+        prefer = set(have.marker.packages) if have and have.marker else None
+        request = SolveRequest(
+            specs=want.specs,
+            channels=want.channels,
+            channel_priority=want.channel_priority,
+            platform=want.platform,
+        )
+        try:
+            packages = engine.solve(
+                request, prefix=want.prefix if installed is not None else None, prefer=prefer
+            )
+        except ChannelUnreachable as exc:
+            out[name] = Resolution(installed=installed, unreachable=exc.channel)
+            continue
+        except SolveError as exc:
+            raise ctx.ws.error(
+                ("projects", name, "dependencies"),
+                f"project {name!r} can't be solved: {exc.message}",
+            ) from None
+        out[name] = Resolution(packages=tuple(packages), installed=installed)
+    return out
+
+
+def make_plan(ctx: Context, engine: Engine, targets: Iterable[str] = ()) -> Plan:
+    targets = ctx.check_targets(targets)
+    names = [n for n in ctx.desired if not targets or n in targets]
+    resolutions = resolve(ctx, engine, names)
+    return plan(
+        ctx.desired,
+        ctx.observed,
+        resolutions,
+        workspace=ctx.ws.name,
+        manifest=str(ctx.ws.manifest_path),
+        source_hash=ctx.ws.source_hash,
+        targets=targets,
+        why_not_ours={name: o.why_not_ours(ctx.ws) for name, o in ctx.observed.items()},
+    )
