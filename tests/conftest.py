@@ -6,22 +6,13 @@ Keep this file sectioned; append new fixtures under their own heading.
 from __future__ import annotations
 
 import shutil
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-# Make ``tests.support`` importable under plain ``pytest`` too (``python -m pytest``
-# already puts the repo root on sys.path).
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
-
-from tests.support.channel import (  # noqa: E402
-    build_channel,
-    current_platform,
-    other_platform,
-)
+from tests.support.channel import build_channel, current_platform, other_platform
+from tests.support.cli import SEED_TOML, Workspace, base_env
 
 # ---------------------------------------------------------------------------
 # Local conda channel (tests/support/channel.py)
@@ -39,3 +30,42 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fresh_channel(channel: Path, tmp_path: Path) -> Path:
     """Private, mutable copy of the seed channel for one test."""
     return Path(shutil.copytree(channel, tmp_path / "channel"))
+
+
+# ---------------------------------------------------------------------------
+# Workspaces driven through the CLI (tests/support/cli.py)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def package_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One rattler cache for the session: installs after the first are warm."""
+    return tmp_path_factory.mktemp("wsp-cache")
+
+
+@pytest.fixture
+def wsp_env(tmp_path: Path, package_cache: Path) -> dict[str, str]:
+    """Environment for `wsp` subprocesses: private HOME, no conda, shared cache."""
+    return base_env(tmp_path / "home", package_cache)
+
+
+@pytest.fixture
+def make_workspace(
+    tmp_path: Path, channel: Path, wsp_env: dict[str, str]
+) -> Callable[..., Workspace]:
+    """`make_workspace(toml=SEED_TOML, name="ws")`: a workspace folder whose conda-forge
+    is mirrored to the session channel; `{channel}` in the text is the channel's file URL."""
+
+    def make(toml: str = SEED_TOML, name: str = "ws", chan: Path | None = None) -> Workspace:
+        ws = Workspace(tmp_path / name, chan or channel, wsp_env)
+        ws.root.mkdir(parents=True, exist_ok=True)
+        ws.write(toml)
+        return ws
+
+    return make
+
+
+@pytest.fixture
+def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
+    """The seed workspace (finance 3.9, vision 3.11, webdev 3.12), not applied yet."""
+    return make_workspace()
