@@ -25,21 +25,11 @@ class _Parser(argparse.ArgumentParser):
         _exit(ExitCode.ERROR)
 
 
-def _common(p: argparse.ArgumentParser, *, json: bool = False, target: bool = False) -> None:
-    if json:
-        p.add_argument("--json", action="store_true", dest="json_sub", help="print data as JSON")
-    if target:
-        p.add_argument(
-            "--target",
-            "-t",
-            action="append",
-            default=[],
-            metavar="NAME",
-            help="limit to this project (repeatable)",
-        )
-
-
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    from wsp.commands import COMMANDS
+
     parser = _Parser(
         prog="wsp",
         description="Terraform for conda environments: declare every project's env in "
@@ -53,38 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("plan", help="show what would change to make the envs match workspace.toml")
-    _common(p, json=True, target=True)
-    p.add_argument("--out", metavar="FILE", help="save the plan for `wsp apply FILE`")
-    p.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when nothing would change, 2 when something would, 1 on error",
-    )
-
-    p = sub.add_parser("apply", help="make the envs match workspace.toml")
-    _common(p, json=True, target=True)
-    p.add_argument(
-        "plan_file", nargs="?", metavar="FILE", help="carry out a plan saved by `wsp plan --out`"
-    )
-    p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="envs built at once (default 2)")
-
-    p = sub.add_parser(
-        "status", help="what is there: every env, its Python and whether it is in sync"
-    )
-    _common(p, json=True)
-
-    p = sub.add_parser("destroy", help="remove every env this workspace owns")
-    _common(p, json=True, target=True)
-    p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
-
-    p = sub.add_parser("graph", help="the project graph: templates and depends-on")
-    p.add_argument("--format", choices=["tree", "mermaid", "dot", "json"], default="tree")
-    _common(p, json=True)
-
-    sub.add_parser("schema", help="print the JSON Schema of workspace.toml")
+    for name in COMMANDS:
+        importlib.import_module(f"wsp.commands.{name}").register(sub)
     return parser
 
 
@@ -110,9 +70,10 @@ def run(argv: list[str] | None = None) -> int:
         directory = Path(args.directory)
         if not directory.is_dir():
             raise WspError(f"-C {args.directory}: no such directory")
-        from wsp import commands
+        import importlib
 
-        return getattr(commands, f"cmd_{args.command}")(args, directory.resolve())
+        command = importlib.import_module(f"wsp.commands.{args.command}")
+        return command.run(args, directory.resolve())
     except WspError as exc:
         ui.error_line(str(exc))
         return exc.exit_code

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wsp.errors import LockHeld
-from wsp.fsutil import atomic_write_json
+from wsp.fsutil import atomic_write_json, atomic_write_text
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -36,7 +36,9 @@ def workspace_lock(
     """Hold the workspace lock; wait up to `timeout` seconds (WSP_LOCK_TIMEOUT) for it."""
     if timeout is None:
         timeout = float(os.environ.get("WSP_LOCK_TIMEOUT", DEFAULT_TIMEOUT))
-    state_dir.mkdir(parents=True, exist_ok=True)
+    if not state_dir.is_dir():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(state_dir / ".gitignore", "# wsp's own state: never commit it\n*\n")
     path = state_dir / "apply.lock"
     info = state_dir / "apply.lock.json"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -43,9 +43,9 @@ class ObservedEnv:
     @property
     def python_version(self) -> str | None:
         for dist in self.dists:
-            name, _, rest = dist.partition("-")
-            if name == "python" and rest:
-                return rest.rsplit("-", 1)[0]
+            parts = dist.rsplit("-", 2)
+            if len(parts) == 3 and parts[0] == "python":
+                return parts[1]
         return None
 
     def fingerprint(self) -> str:

@@ -91,6 +91,8 @@ class Action:
     unknown: str | None = None  # why package versions are unknown
     spec_hash: str | None = None
     python: str | None = None
+    specs: tuple[str, ...] = ()  # the declared conda specs (python included)
+    pip: tuple[str, ...] = ()
 
     @property
     def is_change(self) -> bool:
@@ -121,6 +123,8 @@ class Action:
             ]
         if self.spec_hash:
             data["spec_hash"] = self.spec_hash
+        if self.specs or self.pip:
+            data["specs"] = {"conda": list(self.specs), "pip": list(self.pip)}
         return data
 
 
@@ -318,7 +322,7 @@ def _plan_project(
 ) -> Action:
     res = res or Resolution()
     unknown = (
-        f"package versions unknown: channel {res.unreachable} could not be reached"
+        f"package versions unknown because channel {res.unreachable} could not be reached"
         if res.unreachable
         else None
     )
@@ -335,6 +339,8 @@ def _plan_project(
             unknown=unknown if kind != "no-op" else None,
             spec_hash=want.spec_hash,
             python=want.python,
+            specs=want.specs,
+            pip=want.pip,
         )
 
     if have is None or have.ownership == "empty":
@@ -380,6 +386,7 @@ def _plan_project(
         )
         shown = want.python
     if python_changed:
+        reasons = [r for r in reasons if not r.message.startswith("python changed")]
         reasons.insert(0, Reason("python-changed", f"python {installed_mm} -> {shown}"))
         diff = PackageDiff(add=res.packages) if res.packages is not None else None
         return act("replace", reasons, diff)

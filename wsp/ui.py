@@ -91,7 +91,7 @@ def render_plan(plan: Plan, *, show_noop: bool = False) -> None:
     c.print(summary_line(plan))
     for a in plan.unknown:
         c.print(
-            f"[yellow]warning:[/] {esc(a.env)}: {esc(a.unknown)}; `wsp apply` will not run until it can be reached"
+            f"[yellow]warning:[/] {esc(a.unknown)}: `wsp apply` will change nothing until it can be reached"
         )
         break
 
@@ -103,6 +103,9 @@ def _render_action(c: Console, a: Action) -> None:
         c.print(f"      [dim]# {esc(r.message)}[/]")
     if a.unknown:
         c.print(f"      [yellow]? {esc(a.unknown)}[/]")
+        if a.specs or a.pip:
+            wanted = ", ".join([*a.specs, *(f"{r} (pip)" for r in a.pip)])
+            c.print(f"      [dim]declared: {esc(wanted)}[/]")
     if a.diff is not None:
         for p in a.diff.add:
             c.print(f"      [green]+ {_pkg(p)}[/]")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import rattler
-from rattler.exceptions import GatewayError, InvalidMatchSpecError, InvalidVersionSpecError
+from rattler.exceptions import GatewayError, InvalidMatchSpecError
 from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.platform import Subdir
 from rattler.virtual_package import VirtualPackage
@@ -54,29 +54,37 @@ def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
 
 
 # Python releases that exist or may: a spec matching none of them is a mistake.
-_PY_CANDIDATES = [
-    f"{major}.{minor}.{micro}"
-    for major, minors in ((2, 8), (3, 31))
-    for minor in range(minors)
-    for micro in range(0, 31)
-]
+@cache
+def _python_candidates() -> tuple[Any, ...]:
+    return tuple(
+        rattler.Version(f"{major}.{minor}.{micro}")
+        for major, minors in ((3, 31), (2, 8))
+        for minor in range(minors)
+        for micro in range(31)
+    )
 
 
+@cache
 def check_python_spec(spec: str) -> str | None:
     """None when `spec` is a version spec some Python release matches."""
     try:
         vs = rattler.VersionSpec(spec, strict=True)
-    except (InvalidVersionSpecError, Exception) as exc:
+    except Exception as exc:  # InvalidVersionSpecError and friends
         return str(exc).split(". Did you mean")[0]
-    if not any(vs.matches(rattler.Version(v)) for v in _PY_CANDIDATES):
+    if not any(vs.matches(v) for v in _python_candidates()):
         return "no Python release matches it"
     return None
 
 
 def python_specs_intersect(specs: Sequence[str]) -> bool:
     """Whether some Python release satisfies every spec in `specs`."""
+    return _intersect(tuple(specs))
+
+
+@cache
+def _intersect(specs: tuple[str, ...]) -> bool:
     parsed = [rattler.VersionSpec(s, strict=True) for s in specs]
-    return any(all(p.matches(rattler.Version(v)) for p in parsed) for v in _PY_CANDIDATES)
+    return any(all(p.matches(v) for p in parsed) for v in _python_candidates())
 
 
 def version_matches(spec: str, version: str) -> bool:

@@ -1,0 +1,34 @@
+"""One module per command, each with `register(subparsers)` and `run(args, directory) -> int`.
+
+Modules import only what `--help` needs at the top; the heavy parts load inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+# The order `wsp --help` lists them in.
+COMMANDS = ("plan", "apply", "status", "graph", "destroy", "schema")
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", dest="json_sub", help="print data as JSON")
+
+
+def add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        "-t",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="limit to this project (repeatable)",
+    )
+
+
+def engine() -> Any:
+    """The package engine (rattler, loaded on first use)."""
+    from wsp.engines import get_engine
+
+    return get_engine("rattler")

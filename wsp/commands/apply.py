@@ -1,0 +1,149 @@
+"""`wsp apply [FILE]`: make the envs match, under the workspace lock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsp.planner import Plan
+    from wsp.workflow import Context
+
+from wsp.commands import add_json, add_target
+from wsp.commands import engine as _engine
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("apply", help="make the envs match workspace.toml")
+    add_json(p)
+    add_target(p)
+    p.add_argument(
+        "plan_file", nargs="?", metavar="FILE", help="carry out a plan saved by `wsp plan --out`"
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="envs built at once (default 2)")
+
+
+def _load_saved(path: Path) -> dict[str, Any]:
+    from wsp.errors import WspError
+    from wsp.planner import PLAN_FORMAT
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WspError(f"{path}: no such plan file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise WspError(f"{path}: not a wsp plan ({exc})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format_version") != PLAN_FORMAT
+        or "inputs" not in data
+    ):
+        raise WspError(
+            f"{path}: not a wsp plan of format {PLAN_FORMAT}",
+            hint="make one with `wsp plan --out FILE`",
+        )
+    return data
+
+
+def _check_saved(saved: dict[str, Any], fresh: Plan, ctx: Context, path: Path) -> None:
+    """Refuse a saved plan when the workspace, an env or the channels moved on since."""
+    from wsp.errors import StalePlan
+
+    again = f"run `wsp plan --out {path}` again"
+    if saved.get("workspace") != ctx.ws.name or saved.get("manifest") != str(ctx.ws.manifest_path):
+        raise StalePlan(
+            f"{path} was made for another workspace ({saved.get('manifest')})", hint=again
+        )
+    inputs = saved["inputs"]
+    if inputs.get("workspace_file") != ctx.ws.source_hash:
+        raise StalePlan(
+            f"saved plan {path} is stale: workspace.toml (or an environment file) changed since it was made",
+            hint=again,
+        )
+    now_envs = fresh.inputs["envs"]
+    changed = sorted(
+        env for env, fp in (inputs.get("envs") or {}).items() if now_envs.get(env, "absent") != fp
+    )
+    changed += sorted(env for env in now_envs if env not in (inputs.get("envs") or {}))
+    if changed:
+        raise StalePlan(
+            f"saved plan {path} is stale: env {', '.join(changed)} changed since it was made",
+            hint=again,
+        )
+    old = {
+        a["env"]: (
+            a["action"],
+            [(p["name"], p["version"], p["build"], p["sha256"]) for p in a.get("install") or []],
+        )
+        for a in saved.get("actions", [])
+    }
+    new = {
+        a.env: (a.kind, [(p.name, p.version, p.build, p.sha256) for p in a.target or ()])
+        for a in fresh.actions
+    }
+    differing = sorted(env for env in old.keys() | new.keys() if old.get(env) != new.get(env))
+    if differing:
+        raise StalePlan(
+            f"saved plan {path} is stale: the channels now give other packages for {', '.join(differing)}",
+            hint=again,
+        )
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui
+    from wsp.errors import ExitCode, WspError
+    from wsp.lock import workspace_lock
+    from wsp.reconciler import apply_plan
+    from wsp.workflow import load_context, make_plan, refresh
+
+    saved = _load_saved(Path(args.plan_file)) if args.plan_file else None
+    ctx = load_context(directory)
+    engine = _engine()
+    with workspace_lock(ctx.state_dir):
+        ctx = refresh(ctx)
+        targets = tuple(saved.get("targets") or ()) if saved is not None else tuple(args.target)
+        plan = make_plan(ctx, engine, targets)
+        if saved is not None:
+            _check_saved(saved, plan, ctx, Path(args.plan_file))
+        if not args.json:
+            ui.render_plan(plan)
+        if not plan.has_changes:
+            if args.json:
+                ui.print_json({"plan": plan.to_json(), "outcomes": []})
+            return ExitCode.OK
+        if unknown := plan.unknown:
+            raise WspError(
+                f"cannot apply: {unknown[0].unknown}",
+                hint="nothing was changed; check the channel or the network, then run again",
+            )
+        if saved is None and not args.yes:
+            if not sys.stdin.isatty():
+                raise WspError(
+                    "refusing to apply without confirmation: stdin is not a terminal",
+                    hint="pass --yes to apply without asking, or save the plan with --out and apply that file",
+                )
+            if not ui.confirm("Apply these changes?"):
+                ui.info("Apply cancelled; nothing was changed.")
+                return ExitCode.ERROR
+        with ui.ApplyDisplay() as display:
+            outcomes = apply_plan(ctx, plan, engine, display, jobs=args.jobs)
+    blocked = [a for a in plan.actions if a.kind == "blocked"]
+    if args.json:
+        ui.print_json(
+            {
+                "plan": plan.to_json(),
+                "outcomes": [
+                    {"env": o.action.env, "action": o.action.kind, "ok": o.ok, "error": o.error}
+                    for o in outcomes
+                ],
+            }
+        )
+    else:
+        ui.apply_summary(outcomes)
+        for a in blocked:
+            ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
+    return ExitCode.ERROR if blocked or any(not o.ok for o in outcomes) else ExitCode.OK

@@ -1,0 +1,78 @@
+"""`wsp destroy`: delete every env this workspace owns (and nothing else)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from wsp.commands import add_json, add_target
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("destroy", help="remove every env this workspace owns")
+    add_json(p)
+    add_target(p)
+    p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui
+    from wsp.errors import ExitCode, WspError
+    from wsp.lock import workspace_lock
+    from wsp.planner import Action, PackageDiff, Reason, _dist_packages
+    from wsp.reconciler import destroy
+    from wsp.workflow import load_context, refresh
+
+    ctx = load_context(directory)
+    targets = ctx.check_targets(args.target)
+    with workspace_lock(ctx.state_dir, command="wsp destroy"):
+        ctx = refresh(ctx)
+        actions = [
+            Action(
+                "prune",
+                env,
+                have.prefix,
+                have.marker.project,
+                (Reason("destroy", "wsp destroy"),),
+                diff=PackageDiff(remove=tuple(_dist_packages(have.dists))),
+            )
+            for env, have in sorted(ctx.observed.items())
+            if have.ownership == "ours"
+            and have.marker is not None
+            and (not targets or have.marker.project in targets or env in targets)
+        ]
+        if not actions:
+            if args.json:
+                ui.print_json({"destroyed": []})
+            else:
+                ui.out().print("Nothing to destroy: this workspace owns no env.")
+            return ExitCode.OK
+        if not args.json:
+            ui.out().print(
+                f"wsp will delete {len(actions)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
+            )
+            for a in actions:
+                ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise WspError(
+                    "refusing to destroy without confirmation: stdin is not a terminal",
+                    hint="pass --yes to destroy without asking",
+                )
+            if not ui.confirm("Delete these envs?"):
+                ui.info("Destroy cancelled; nothing was deleted.")
+                return ExitCode.ERROR
+        with ui.ApplyDisplay() as display:
+            outcomes = destroy(ctx, actions, display)
+    if args.json:
+        ui.print_json(
+            {
+                "destroyed": [o.action.env for o in outcomes if o.ok],
+                "failed": [o.action.env for o in outcomes if not o.ok],
+            }
+        )
+    else:
+        ui.apply_summary(outcomes)
+    return ExitCode.ERROR if any(not o.ok for o in outcomes) else ExitCode.OK

@@ -1,0 +1,64 @@
+"""`wsp graph`: the project graph as a tree, mermaid, dot or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from wsp.commands import add_json
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("graph", help="the project graph: templates and depends-on")
+    p.add_argument("--format", choices=["tree", "mermaid", "dot", "json"], default="tree")
+    add_json(p)
+
+
+def _node_id(node: tuple[str, str]) -> str:
+    return ("t_" if node[0] == "template" else "p_") + "".join(
+        c if c.isalnum() else "_" for c in node[1]
+    )
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import graph as graph_mod
+    from wsp import ui
+    from wsp.errors import ExitCode
+    from wsp.manifest import find_manifest, load
+
+    ws = load(find_manifest(directory))
+    g = graph_mod.build(ws)
+    fmt = "json" if args.json else args.format
+    edges = sorted((a, b, d["kind"]) for a, b, d in g.edges(data=True))
+    if fmt == "tree":
+        ui.render_graph(ws.name, g, {n: p.python for n, p in ws.projects.items()})
+    elif fmt == "mermaid":
+        lines = ["graph TD"]
+        for node in sorted(g):
+            label = f"{node[1]} (template)" if node[0] == "template" else node[1]
+            shape = f'(["{label}"])' if node[0] == "template" else f'["{label}"]'
+            lines.append(f"    {_node_id(node)}{shape}")
+        for a, b, kind in edges:
+            lines.append(f"    {_node_id(a)} -->|{kind}| {_node_id(b)}")
+        sys.stdout.write("\n".join(lines) + "\n")
+    elif fmt == "dot":
+        lines = [f'digraph "{ws.name}" {{', "    rankdir=LR;"]
+        for node in sorted(g):
+            shape = "ellipse" if node[0] == "template" else "box"
+            lines.append(f'    "{node[0]}:{node[1]}" [label="{node[1]}", shape={shape}];')
+        for a, b, kind in edges:
+            lines.append(f'    "{a[0]}:{a[1]}" -> "{b[0]}:{b[1]}" [label="{kind}"];')
+        lines.append("}")
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        ui.print_json(
+            {
+                "workspace": ws.name,
+                "nodes": [{"kind": k, "name": n} for k, n in sorted(g)],
+                "edges": [{"from": a[1], "to": b[1], "kind": kind} for a, b, kind in edges],
+                "order": graph_mod.order(g),
+            }
+        )
+    return ExitCode.OK

@@ -1,0 +1,45 @@
+"""`wsp plan`: what would change, for people or as JSON; optionally saved."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from wsp.commands import add_json, add_target
+from wsp.commands import engine as _engine
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("plan", help="show what would change to make the envs match workspace.toml")
+    add_json(p)
+    add_target(p)
+    p.add_argument("--out", metavar="FILE", help="save the plan for `wsp apply FILE`")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when nothing would change, 2 when something would, 1 on error",
+    )
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui
+    from wsp.errors import ExitCode
+    from wsp.fsutil import atomic_write_json
+    from wsp.workflow import load_context, make_plan
+
+    ctx = load_context(directory)
+    plan = make_plan(ctx, _engine(), args.target)
+    if args.out:
+        atomic_write_json(Path(args.out), plan.to_json())
+    if args.json:
+        ui.print_json(plan.to_json())
+    else:
+        ui.render_plan(plan)
+        if args.out:
+            ui.info(
+                f"Saved the plan to {args.out}: run `wsp apply {args.out}` to carry out exactly it."
+            )
+    if args.detailed_exitcode and plan.has_changes:
+        return ExitCode.CHANGES
+    return ExitCode.OK

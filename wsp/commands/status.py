@@ -1,0 +1,73 @@
+"""`wsp status`: every env, its Python and its state, without solving anything."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsp.workflow import Context
+
+from wsp.commands import add_json
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "status", help="what is there: every env, its Python and whether it is in sync"
+    )
+    add_json(p)
+
+
+def status_rows(ctx: Context) -> list[dict[str, Any]]:
+    rows = []
+    for name, want in sorted(ctx.desired.items()):
+        have = ctx.observed.get(want.env_name)
+        if have is None or have.ownership == "empty":
+            state = "missing"
+        elif have.ownership != "ours":
+            state = "not owned"
+        elif have.half_built:
+            state = "half-built"
+        elif have.marker and have.marker.installed_hash != have.installed_hash:
+            state = "drifted"
+        elif have.marker and have.marker.spec_hash != want.spec_hash:
+            state = "out of date"
+        else:
+            state = "in sync"
+        rows.append(
+            {
+                "project": name,
+                "env": want.env_name,
+                "prefix": str(want.prefix),
+                "python": have.python_version if have else None,
+                "state": state,
+            }
+        )
+    declared = {d.env_name for d in ctx.desired.values()}
+    for env, have in sorted(ctx.observed.items()):
+        if env not in declared and have.ownership == "ours" and have.marker:
+            rows.append(
+                {
+                    "project": have.marker.project,
+                    "env": env,
+                    "prefix": str(have.prefix),
+                    "python": have.python_version,
+                    "state": "undeclared",
+                }
+            )
+    return rows
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui
+    from wsp.errors import ExitCode
+    from wsp.workflow import load_context
+
+    ctx = load_context(directory)
+    rows = status_rows(ctx)
+    if args.json:
+        ui.print_json({"workspace": ctx.ws.name, "envs_dir": str(ctx.ws.envs_dir), "envs": rows})
+    else:
+        ui.render_status(ctx.ws.name, rows)
+    return ExitCode.OK
