@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace, normalize_python
+from wsp.pip import PipOptions, source_root
 
 Node = tuple[str, str]  # ("project" | "template", name)
 
@@ -39,12 +40,15 @@ class DesiredEnv:
     channel_priority: str
     platform: str
     spec_hash: str
+    editables: tuple[tuple[str, str], ...] = ()  # (project, source folder) made importable
+    pip_options: PipOptions = field(default_factory=PipOptions)
 
     def summary(self) -> dict[str, Any]:
         return {
             "python": self.python,
             "dependencies": list(self.specs),
             "pip": list(self.pip),
+            "editables": [name for name, _ in self.editables],
             "channels": [c.name for c in self.channels],
         }
 
@@ -258,10 +262,23 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
             else workspace_channels[ws.channels.index(c)]
             for c in channels
         )
+        editables = tuple(
+            (dep, str(source_root(ws.projects[dep].path)))
+            for dep in sorted(deps)
+            if (ws.projects[dep].path / "pyproject.toml").is_file()
+        )
+        if (pip or editables) and not python:
+            raise ws.error(
+                ("projects", name),
+                f"project {name!r} has pip requirements or editable projects but no python: "
+                'add python = "3.x"',
+            )
         spec_hash = stable_hash(
             {
                 "specs": sorted(all_specs),
                 "pip": sorted(pip),
+                "pip_options": ws.pip_options.to_json() if pip else None,
+                "editables": [list(e) for e in editables],
                 "channels": [[c.name, *c.urls] for c in resolved],
                 "priority": ws.channel_priority,
                 "platform": platform,
@@ -278,5 +295,7 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
             channel_priority=ws.channel_priority,
             platform=platform,
             spec_hash=spec_hash,
+            editables=editables,
+            pip_options=ws.pip_options,
         )
     return out

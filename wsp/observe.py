@@ -14,6 +14,7 @@ from typing import Literal
 from wsp.fsutil import sha256_hex, stable_hash
 from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
+from wsp.pip import dist_info_names
 
 TRASH_PREFIX = ".wsp-trash-"
 
@@ -29,10 +30,11 @@ class ObservedEnv:
     marker_raw: bytes | None = None
     problem: str | None = None
     dists: frozenset[str] = frozenset()
+    pip_dists: frozenset[str] = frozenset()  # *.dist-info names in site-packages
 
     @property
     def installed_hash(self) -> str:
-        return dists_hash(self.dists)
+        return dists_hash(self.dists | {f"pip:{d}" for d in self.pip_dists})
 
     @property
     def half_built(self) -> bool:
@@ -55,6 +57,7 @@ class ObservedEnv:
                 "ownership": self.ownership,
                 "marker": sha256_hex(self.marker_raw) if self.marker_raw is not None else None,
                 "dists": sorted(self.dists),
+                "pip": sorted(self.pip_dists),
             }
         )
 
@@ -95,7 +98,16 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
             empty = False
         return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
     mine = marker.workspace == ws.name and marker.manifest == str(ws.manifest_path)
-    return ObservedEnv(name, prefix, "ours" if mine else "foreign", marker, raw, None, dists)
+    return ObservedEnv(
+        name,
+        prefix,
+        "ours" if mine else "foreign",
+        marker,
+        raw,
+        None,
+        dists,
+        dist_info_names(prefix) if mine else frozenset(),
+    )
 
 
 def observe(ws: Workspace) -> dict[str, ObservedEnv]:

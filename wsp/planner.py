@@ -11,6 +11,7 @@ from wsp.engines import Package
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
 from wsp.observe import ObservedEnv
+from wsp.pip import PipDist
 
 PLAN_FORMAT = "1"
 
@@ -34,6 +35,8 @@ class Resolution:
     packages: tuple[Package, ...] | None = None  # None: not solved (no-op fast path) or unknown
     installed: tuple[Package, ...] | None = None  # records read from the env, when needed
     unreachable: str | None = None  # channel that could not be reached
+    pip: Mapping[str, str] | None = None  # pip pins {name: version} uv resolved
+    pip_installed: Mapping[str, PipDist] | None = None  # what site-packages holds now
 
 
 @dataclass(frozen=True)
@@ -45,23 +48,30 @@ class PackageDiff:
     def __bool__(self) -> bool:
         return bool(self.add or self.remove or self.change)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, source: str = "conda") -> dict[str, Any]:
+        def one(p: Package) -> dict[str, Any]:
+            entry: dict[str, Any] = {"name": p.name, "version": p.version, "source": source}
+            if source == "conda":
+                entry["build"] = p.build
+            return entry
+
+        changes = []
+        for a, b in self.change:
+            entry: dict[str, Any] = {"name": a.name, "from": a.version, "to": b.version}
+            entry["source"] = source
+            if source == "conda":
+                entry.update(from_build=a.build, to_build=b.build)
+            changes.append(entry)
         return {
-            "add": [{"name": p.name, "version": p.version, "build": p.build} for p in self.add],
-            "remove": [
-                {"name": p.name, "version": p.version, "build": p.build} for p in self.remove
-            ],
-            "change": [
-                {
-                    "name": a.name,
-                    "from": a.version,
-                    "to": b.version,
-                    "from_build": a.build,
-                    "to_build": b.build,
-                }
-                for a, b in self.change
-            ],
+            "add": [one(p) for p in self.add],
+            "remove": [one(p) for p in self.remove],
+            "change": changes,
         }
+
+
+def pip_packages(pins: Mapping[str, str]) -> tuple[Package, ...]:
+    """pip pins as Packages, so one diff serves both layers."""
+    return tuple(Package(n, v, "pypi", channel="pypi") for n, v in sorted(pins.items()))
 
 
 def diff_packages(installed: Iterable[Package], target: Iterable[Package]) -> PackageDiff:
@@ -93,6 +103,9 @@ class Action:
     python: str | None = None
     specs: tuple[str, ...] = ()  # the declared conda specs (python included)
     pip: tuple[str, ...] = ()
+    pip_diff: PackageDiff | None = None
+    pip_target: Mapping[str, str] | None = None  # exact pip pins after the action
+    editables: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_change(self) -> bool:
@@ -106,7 +119,7 @@ class Action:
             "action": self.kind,
             "reasons": [r.message for r in self.reasons],
             "reason_codes": [r.code for r in self.reasons],
-            "packages": self.diff.to_json() if self.diff is not None else None,
+            "packages": _merge_json(self.diff, self.pip_diff),
         }
         if self.unknown:
             data["packages_unknown"] = self.unknown
@@ -125,7 +138,22 @@ class Action:
             data["spec_hash"] = self.spec_hash
         if self.specs or self.pip:
             data["specs"] = {"conda": list(self.specs), "pip": list(self.pip)}
+        if self.pip_target is not None:
+            data["pip_install"] = dict(sorted(self.pip_target.items()))
+        if self.editables:
+            data["editables"] = {name: path for name, path in self.editables}
         return data
+
+
+def _merge_json(conda: PackageDiff | None, pip: PackageDiff | None) -> dict[str, Any] | None:
+    """One `packages` object: conda entries first, then pip ones (marked `"source": "pip"`)."""
+    if conda is None and pip is None:
+        return None
+    out = conda.to_json() if conda is not None else {"add": [], "remove": [], "change": []}
+    if pip is not None:
+        for key, entries in pip.to_json("pip").items():
+            out[key].extend(entries)
+    return out
 
 
 @dataclass(frozen=True)
@@ -226,7 +254,12 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
     old = m.extra.get("desired") or {}
     new = want.summary()
     parts = []
-    for key, label in (("dependencies", "dependencies"), ("pip", "pip"), ("channels", "channels")):
+    for key, label in (
+        ("dependencies", "dependencies"),
+        ("pip", "pip"),
+        ("editables", "editable projects"),
+        ("channels", "channels"),
+    ):
         before, after = old.get(key) or [], new.get(key) or []
         if key == "dependencies":
             before = [s for s in before if not s.startswith("python ")]
@@ -294,6 +327,15 @@ def plan(
         for env_name, have in sorted(observed.items())
         if have.ownership not in ("ours", "empty") and env_name not in declared_envs
     )
+    notes += tuple(
+        f"{env}: pip packages installed by hand are left alone: "
+        + ", ".join(f"{n} {v}" for n, v in sorted(unmanaged.items()))
+        for env, have in sorted(observed.items())
+        if have.ownership == "ours"
+        and have.marker is not None
+        and env in declared_envs
+        and (unmanaged := have.marker.extra.get("pip_unmanaged") or {})
+    )
     planned_envs = {a.env for a in actions}
     inputs = {
         "workspace_file": source_hash,
@@ -328,6 +370,11 @@ def _plan_project(
     )
 
     def act(kind: ActionKind, reasons: list[Reason], diff: PackageDiff | None = None) -> Action:
+        pip_diff = None
+        if kind in ("create", "replace") and res.pip is not None:
+            pip_diff = PackageDiff(add=pip_packages(res.pip))
+        elif kind == "update" and res.pip is not None:
+            pip_diff = diff_packages(pip_packages(_managed_pip(have, res)), pip_packages(res.pip))
         return Action(
             kind,
             want.env_name,
@@ -341,6 +388,9 @@ def _plan_project(
             python=want.python,
             specs=want.specs,
             pip=want.pip,
+            pip_diff=pip_diff if pip_diff or kind != "no-op" else None,
+            pip_target=res.pip if kind != "no-op" else None,
+            editables=want.editables,
         )
 
     if have is None or have.ownership == "empty":
@@ -370,7 +420,7 @@ def _plan_project(
     if not needs_solve(want, have):
         return act("no-op", [])
 
-    reasons = _spec_reasons(want, have) + _drift(have)
+    reasons = _spec_reasons(want, have) + _drift(have) + _pip_drift(have, res)
     installed_mm = _major_minor(have.python_version)
     if res.packages is not None:
         target_mm = _major_minor(_python_of(res.packages))
@@ -392,8 +442,45 @@ def _plan_project(
         return act("replace", reasons, diff)
 
     diff = diff_packages(res.installed or (), res.packages) if res.packages is not None else None
+    pip_changes = res.pip is not None and bool(
+        diff_packages(pip_packages(_managed_pip(have, res)), pip_packages(res.pip))
+    )
+    if pip_changes and not any(r.code in ("spec-changed", "drift") for r in reasons):
+        reasons.append(Reason("pip", "pip requirements resolve to other versions"))
     if res.packages is not None and not diff and not reasons:
         reasons.append(Reason("refresh", "marker out of date; packages already match"))
     if not reasons:
         reasons.append(Reason("spec-changed", "declaration changed"))
     return act("update", reasons, diff)
+
+
+def _wsp_pip(have: ObservedEnv | None) -> dict[str, str]:
+    """The pip packages wsp itself installed into the env (from its marker)."""
+    if have is None or have.marker is None:
+        return {}
+    return dict(have.marker.extra.get("pip") or {})
+
+
+def _managed_pip(have: ObservedEnv | None, res: Resolution) -> dict[str, str]:
+    """What wsp installed that is still there, at the version found now."""
+    current = res.pip_installed or {}
+    return {n: current[n].version for n in _wsp_pip(have) if n in current}
+
+
+def _pip_drift(have: ObservedEnv, res: Resolution) -> list[Reason]:
+    if res.pip_installed is None or have.marker is None:
+        return []
+    ours = _wsp_pip(have)
+    known = dict(have.marker.extra.get("pip_unmanaged") or {})
+    parts = []
+    for name, dist in sorted(res.pip_installed.items()):
+        if dist.installer == "conda" or name in ours:
+            continue
+        if known.get(name) != dist.version:
+            parts.append(f"+ {name} {dist.version} (pip, installed by hand: wsp leaves it)")
+    for name, version in sorted(ours.items()):
+        if name not in res.pip_installed:
+            parts.append(f"- {name} {version} (pip)")
+        elif res.pip_installed[name].version != version:
+            parts.append(f"~ {name} {version} -> {res.pip_installed[name].version} (pip)")
+    return [Reason("drift", f"changed outside wsp: {', '.join(parts)}")] if parts else []

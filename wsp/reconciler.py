@@ -18,13 +18,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from wsp import conda
+from wsp import conda, pip
 from wsp.engines import Engine
 from wsp.errors import WspError
-from wsp.marker import Marker, now, write_marker
+from wsp.fsutil import atomic_write_bytes
+from wsp.graph import DesiredEnv
+from wsp.marker import Marker, marker_path, now, write_marker
 from wsp.observe import TRASH_PREFIX, observe_env, trash_dirs
+from wsp.pip import PipError
 from wsp.planner import Action, Plan
 from wsp.workflow import Context
 
@@ -80,6 +83,8 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         spec_hash=want.spec_hash,
         extra={"desired": want.summary()},
     )
+    old = observe_env(ws, prefix) if action.kind == "update" else None
+    snapshot = engine.snapshot(prefix) if action.kind == "update" else None
     if action.kind == "replace":
         write_marker(prefix, marker)  # half-built from here on, whatever happens
         _delete(ws.envs_dir, prefix)
@@ -87,6 +92,16 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     write_marker(prefix, marker)
     assert action.target is not None
     engine.install(prefix, action.target, progress=lambda _e, d, t: report.progress(action, d, t))
+    try:
+        pip_state = _pip_step(prefix, action, want, old.marker if old else None)
+    except PipError:
+        # Leave the conda part as it was before this apply (or no env at all).
+        if old is not None and old.marker is not None and old.marker_raw is not None:
+            engine.restore(prefix, snapshot)
+            atomic_write_bytes(marker_path(prefix), old.marker_raw)
+        elif action.kind == "create":
+            _delete(ws.envs_dir, prefix)
+        raise
     have = observe_env(ws, prefix)
     python = next((p.version for p in action.target if p.name == "python"), None)
     write_marker(
@@ -98,9 +113,40 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
             packages=tuple(sorted(have.dists)),
             python=python,
             applied_at=now(),
+            extra={**marker.extra, **pip_state},
         ),
     )
     conda.register_env(prefix)
+
+
+def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None) -> dict[str, Any]:
+    """Install the pip pins, uninstall what wsp installed and no longer wants, sync editables."""
+    if pip.site_packages(prefix) is None:
+        return {}
+    target = dict(action.pip_target or {})
+    before = dict(old.extra.get("pip") or {}) if old is not None else {}
+    current = pip.installed(prefix)
+    to_install = {
+        n: v
+        for n, v in target.items()
+        if n not in current or (current[n].version != v and current[n].installer != "conda")
+    }
+    to_remove = [
+        n for n in before if n not in target and n in current and current[n].installer != "conda"
+    ]
+    pip.install(prefix, to_install, want.pip_options, want.env_name)
+    pip.uninstall(prefix, to_remove, want.env_name)
+    pip.sync_editables(prefix, dict(want.editables))
+    after = pip.installed(prefix)
+    return {
+        "pip": target,
+        "pip_unmanaged": {
+            n: d.version
+            for n, d in sorted(after.items())
+            if d.installer != "conda" and n not in target
+        },
+        "editables": dict(want.editables),
+    }
 
 
 def _prune(ctx: Context, action: Action) -> None:

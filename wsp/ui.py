@@ -68,8 +68,10 @@ def info(message: str) -> None:
 # -- plan ----------------------------------------------------------------------------------
 
 
-def _pkg(p: Any) -> str:
-    return f"{esc(p.name)} {esc(p.version)} [dim]({esc(p.build)})[/]"
+def _pkg(p: Any, color: str, sign: str, tag: str) -> str:
+    """`+ numpy 1.26.4 (py_0)` for conda, `+ tinylib 1.0.0 (pip)` for pip."""
+    detail = tag or f" [dim]({esc(p.build)})[/]"
+    return f"      [{color}]{sign} {esc(p.name)} {esc(p.version)}[/]{detail}"
 
 
 def render_plan(plan: Plan, *, show_noop: bool = False) -> None:
@@ -106,16 +108,21 @@ def _render_action(c: Console, a: Action) -> None:
         if a.specs or a.pip:
             wanted = ", ".join([*a.specs, *(f"{r} (pip)" for r in a.pip)])
             c.print(f"      [dim]declared: {esc(wanted)}[/]")
-    if a.diff is not None:
-        for p in a.diff.add:
-            c.print(f"      [green]+ {_pkg(p)}[/]")
-        for old, new in a.diff.change:
+    for diff, tag in ((a.diff, ""), (a.pip_diff, " [blue](pip)[/]")):
+        if diff is None:
+            continue
+        for p in diff.add:
+            c.print(_pkg(p, "green", "+", tag))
+        for old, new in diff.change:
             arrow = f"{esc(old.version)} -> {esc(new.version)}"
             if old.version == new.version:
                 arrow = f"{esc(old.version)} ({esc(old.build)} -> {esc(new.build)})"
-            c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]")
-        for p in a.diff.remove:
-            c.print(f"      [red]- {_pkg(p)}[/]")
+            c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]{tag}")
+        for p in diff.remove:
+            c.print(_pkg(p, "red", "-", tag))
+    if a.kind in ("create", "replace"):
+        for name, path in a.editables:
+            c.print(f"      [green]+ {esc(name)}[/] [blue](editable)[/] [dim]{esc(path)}[/]")
     c.print()
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import networkx as nx
 
 from wsp import graph as graph_mod
-from wsp.engines import Engine, SolveRequest
+from wsp import pip
+from wsp.engines import Engine, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.graph import DesiredEnv
 from wsp.manifest import Workspace, find_manifest, load
@@ -95,8 +96,32 @@ def resolve(
                 ("projects", name, "dependencies"),
                 f"project {name!r} can't be solved: {exc.message}",
             ) from None
-        out[name] = Resolution(packages=tuple(packages), installed=installed)
+        out[name] = Resolution(
+            packages=tuple(packages),
+            installed=installed,
+            pip=_pip_pins(ctx, want, packages),
+            pip_installed=pip.installed(want.prefix) if installed is not None else None,
+        )
     return out
+
+
+def _pip_pins(ctx: Context, want: DesiredEnv, packages: Iterable[Package]) -> dict[str, str] | None:
+    """uv's exact pins for the env's pip requirements, for the Python the solve picked."""
+    if not want.pip:
+        return {}
+    python = next((p.version for p in packages if p.name == "python"), None)
+    if python is None:
+        raise ctx.ws.error(
+            ("projects", want.project, "pip"),
+            f"env {want.env_name!r} has pip requirements but its solve has no python",
+        )
+    try:
+        return pip.compile_pins(want.pip, python, want.pip_options)
+    except pip.PipError as exc:
+        raise ctx.ws.error(
+            ("projects", want.project, "pip"),
+            f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}",
+        ) from None
 
 
 def make_plan(ctx: Context, engine: Engine, targets: Iterable[str] = ()) -> Plan:

@@ -67,7 +67,7 @@ class Pkg:
     build: str = "0"
     depends: tuple[str, ...] = ()
     noarch: Literal["python", "generic"] | None = None
-    files: dict[str, str] | None = None
+    files: dict[str, str | bytes] | None = None
     subdirs: tuple[str, ...] | None = None
     timestamp: int = DEFAULT_TIMESTAMP
 
@@ -227,7 +227,7 @@ def _write_archive(path: Path, pkg: Pkg, subdir: str) -> None:
     entries = []
     for p, content in files.items():
         entry: dict[str, Any] = {"_path": p, "path_type": "hardlink"}
-        if PREFIX_PLACEHOLDER in content:
+        if isinstance(content, str) and PREFIX_PLACEHOLDER in content:
             entry["prefix_placeholder"] = PREFIX_PLACEHOLDER
             entry["file_mode"] = "text"
         entries.append(entry)
@@ -236,12 +236,12 @@ def _write_archive(path: Path, pkg: Pkg, subdir: str) -> None:
     tmp = path.with_name(path.name + ".part")
     with tarfile.open(tmp, "w:bz2") as tf:
 
-        def add(name: str, data: str) -> None:
-            raw = data.encode()
+        def add(name: str, data: str | bytes) -> None:
+            raw = data.encode() if isinstance(data, str) else data
             ti = tarfile.TarInfo(name)
             ti.size = len(raw)
             ti.mtime = 0
-            ti.mode = 0o644
+            ti.mode = 0o755 if name.startswith("bin/") else 0o644
             tf.addfile(ti, io.BytesIO(raw))
 
         add("info/index.json", json.dumps(idx, indent=2, sort_keys=True))
@@ -314,3 +314,40 @@ def add_packages(channel: Path, packages: Iterable[Pkg]) -> None:
     arch = _arch_subdirs(channel) or [current_platform()]
     _write_packages(channel, packages, arch)
     index(channel)
+
+
+def interpreter_python() -> Pkg:
+    """A `python` package that really runs: the interpreter running the tests, laid out
+    like `python -m venv --copies` (bin/python plus a pyvenv.cfg whose home is that
+    interpreter). Its version is the interpreter's, its build `venv_0`."""
+    import sys
+    import sysconfig
+
+    exe = Path(sys.executable).resolve()
+    binary = exe.read_bytes()
+    version = ".".join(str(v) for v in sys.version_info[:3])
+    short = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    cfg = (
+        f"home = {exe.parent}\n"
+        "include-system-site-packages = false\n"
+        f"version = {version}\n"
+        f"executable = {exe}\n"
+    )
+    files: dict[str, str | bytes] = {
+        "bin/python": binary,
+        "bin/python3": binary,
+        f"bin/python{short}": binary,
+        "pyvenv.cfg": cfg,
+        f"lib/python{short}/site-packages/.keep": "",
+    }
+    assert sysconfig.get_config_var("VERSION") == short
+    return Pkg("python", version, "venv_0", files=files)
+
+
+def build_runnable_channel(root: Path) -> Path:
+    """The seed channel with the real interpreter as its only python of that minor."""
+    import sys
+
+    short = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    packages = [p for p in SEED_PACKAGES if not (p.name == "python" and p.version.startswith(short + "."))]
+    return build_channel(root, [*packages, interpreter_python()])

@@ -78,6 +78,14 @@ class Engine(Protocol):
         """What conda-meta of `prefix` records."""
         ...
 
+    def snapshot(self, prefix: Path) -> object:
+        """An opaque record of the env's packages, for `restore`."""
+        ...
+
+    def restore(self, prefix: Path, snapshot: object) -> None:
+        """Put the env's packages back as `snapshot` recorded them."""
+        ...
+
 
 def get_engine(name: str = "rattler") -> Engine:
     """The engine registered under `name`."""

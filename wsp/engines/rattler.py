@@ -238,6 +238,23 @@ class RattlerEngine:
         except Exception as exc:
             raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
 
+    def snapshot(self, prefix: Path) -> Any:
+        """What the env holds now, to `restore` it after a failed step."""
+        return self._prefix_records(prefix)
+
+    def restore(self, prefix: Path, snapshot: Any) -> None:
+        """Make `prefix` hold exactly the records of `snapshot` again (from the package cache)."""
+        _run(
+            rattler.install(
+                list(snapshot),
+                target_prefix=prefix,
+                cache_dir=self._cache_dir / "pkgs" if self._cache_dir else None,
+                installed_packages=self._prefix_records(prefix),
+                show_progress=False,
+                execute_link_scripts=False,
+            )
+        )
+
     # observe -------------------------------------------------------------------------
     @staticmethod
     def _prefix_records(prefix: Path) -> list[Any]:
@@ -288,3 +305,36 @@ def _first_line(text: str) -> str:
 def _solver_message(text: str) -> str:
     body = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return body.replace("Cannot solve the request because of: ", "no solution: ")
+
+
+# -- policy queries (wsp/policy) ---------------------------------------------------------
+
+
+def available_names(channels: Sequence[Channel], platform: str, names: Collection[str]) -> set[str]:
+    """Which of `names` (conda package names) one of `channels` has for `platform` or noarch.
+
+    Each channel is read from the first of its locations that answers; ChannelUnreachable
+    when none does. Nothing is solved: this only looks the names up in repodata.
+    """
+    specs = [n for n in dict.fromkeys(names) if check_match_spec(n) is None]
+    if not specs:
+        return set()
+    cache_root = os.environ.get("WSP_CACHE_DIR")
+    gateway = rattler.Gateway(
+        cache_dir=Path(cache_root).expanduser() / "repodata" if cache_root else None,
+        show_progress=False,
+    )
+    found: set[str] = set()
+    for channel in channels:
+        for i, location in enumerate(channel.urls):
+            try:
+                result = _run(
+                    gateway.query([_url_of(location)], [platform, "noarch"], specs, recursive=False)
+                )
+            except GatewayError as exc:
+                if i + 1 < len(channel.urls):
+                    continue  # the next mirror
+                raise ChannelUnreachable(channel.name, _first_line(str(exc))) from None
+            found.update(record.name.normalized for records in result for record in records)
+            break
+    return found & set(specs)

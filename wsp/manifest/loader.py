@@ -13,6 +13,7 @@ from wsp.errors import ManifestError, WspError
 from wsp.manifest.envfile import EnvFile, read_env_file
 from wsp.manifest.locate import TomlPositions
 from wsp.manifest.models import Manifest, Policy
+from wsp.pip import PipOptions
 
 MANIFEST_NAME = "workspace.toml"
 
@@ -63,6 +64,7 @@ class Workspace:
     projects: dict[str, ProjectDecl]
     policy: Policy
     source_hash: str
+    pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False)
 
     def error(
@@ -97,7 +99,7 @@ def normalize_python(spec: str) -> str:
 def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Workspace:
     """Read, parse and validate `manifest_path`. Raises ManifestError located in the file."""
     import tomlkit
-    from tomlkit.exceptions import ParseError
+    from tomlkit.exceptions import ParseError, TOMLKitError
 
     manifest_path = manifest_path.resolve()
     root = manifest_path.parent
@@ -118,9 +120,18 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         ) from None
     try:
         doc = tomlkit.parse(text)
-    except ParseError as exc:
+    except ParseError as exc:  # tomlkit counts columns from 0
         msg = str(exc).split(" at line ")[0]
-        raise ManifestError(manifest_path, exc.line, exc.col, f"invalid TOML: {msg}") from None
+        raise ManifestError(manifest_path, exc.line, exc.col + 1, f"invalid TOML: {msg}") from None
+    except TOMLKitError as exc:  # e.g. a key given twice in one table
+        scan = TomlPositions(text)
+        if not scan.duplicates:
+            raise ManifestError(manifest_path, 1, 1, f"invalid TOML: {exc}") from None
+        path, offset = scan.duplicates[0]
+        where = ".".join(str(p) for p in path)
+        raise ManifestError(
+            manifest_path, *scan.line_col(offset), f"invalid TOML: {where} is set twice; keep one"
+        ) from None
     data = doc.unwrap()
     positions = TomlPositions(text)
 
@@ -245,6 +256,15 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         projects=projects,
         policy=model.policy,
         source_hash="sha256:" + digest.hexdigest(),
+        pip_options=PipOptions(
+            index_url=ws.pip_index_url,
+            extra_index_urls=tuple(ws.pip_extra_index_urls),
+            find_links=tuple(
+                link if "://" in link else str((root / Path(link).expanduser()).resolve())
+                for link in ws.pip_find_links
+            ),
+            no_index=ws.pip_no_index,
+        ),
         positions=positions,
     )
 

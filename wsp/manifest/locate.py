@@ -25,6 +25,7 @@ class TomlPositions:
         self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
         self.keys: dict[Path_, int] = {}
         self.values: dict[Path_, int] = {}
+        self.duplicates: list[tuple[Path_, int]] = []  # keys assigned a second time
         # malformed text: keep what was found so far
         with contextlib.suppress(IndexError, ValueError):
             self._document()
@@ -76,24 +77,33 @@ class TomlPositions:
                 self._i += 2
                 key = self._key()
                 aot[key] = aot.get(key, -1) + 1
-                self.keys.setdefault(key, start)
+                for i in range(1, len(key) + 1):
+                    self.keys.setdefault(key[:i], start)
                 table = (*key, aot[key])
                 self.keys[table] = start
                 self._i = t.index("]]", self._i) + 2
             elif self._peek("["):
                 self._i += 1
                 table = self._key()
-                self.keys.setdefault(table, start)
+                for i in range(1, len(table) + 1):  # [a.b] also locates a
+                    self.keys.setdefault(table[:i], start)
                 self._i = t.index("]", self._i) + 1
             else:
                 path = table + self._key()
-                self.keys.setdefault(path, start)
+                self._record(path, start, len(table))
                 self._skip_ws(newlines=False)
                 self._i += 1  # '='
                 self._value(path)
             # rest of the line (comment)
             nl = t.find("\n", self._i)
             self._i = len(t) if nl < 0 else nl + 1
+
+    def _record(self, path: Path_, start: int, table_len: int) -> None:
+        """A key/value's position, and that of every prefix of a dotted key."""
+        if path in self.values:
+            self.duplicates.append((path, start))
+        for i in range(table_len + 1, len(path) + 1):
+            self.keys.setdefault(path[:i], start)
 
     def _key(self) -> tuple[str, ...]:
         parts: list[str] = []
@@ -169,7 +179,7 @@ class TomlPositions:
                     return
                 start = self._i
                 key = (*path, *self._key())
-                self.keys.setdefault(key, start)
+                self._record(key, start, len(path))
                 self._skip_ws(newlines=False)
                 self._i += 1  # '='
                 self._value(key)

@@ -53,6 +53,19 @@ class WorkspaceTable(_Model):
         default_factory=dict,
         description="Channel name or URL -> where to fetch it from, tried in order.",
     )
+    pip_index_url: str | None = Field(
+        None, description="The Python package index uv uses for pip requirements (default PyPI)."
+    )
+    pip_extra_index_urls: list[str] = Field(
+        default_factory=list, description="More package indexes, after pip-index-url."
+    )
+    pip_find_links: list[str] = Field(
+        default_factory=list,
+        description="Folders (relative to the workspace root) or URLs of wheels uv may use.",
+    )
+    pip_no_index: bool = Field(
+        False, description="Use only pip-find-links, no package index (offline installs)."
+    )
 
 
 class Template(_Model):

@@ -1,0 +1,230 @@
+"""The pip layer: PEP 508 requirements installed by uv into an env's own interpreter.
+
+uv resolves the requirements to exact pins at plan time (`uv pip compile`), so a plan
+names the versions it will install and an unresolvable requirement stops the plan
+before anything changes. At apply, exactly those pins are installed with `--no-deps`.
+wsp uninstalls only what it installed itself (recorded in the env's marker); Python
+packages conda installed are never touched. Local projects a project depends on are
+made importable with a `.pth` file pointing at their source (an editable install
+that needs no build backend and no network).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wsp.errors import WspError
+
+EDITABLE_PREFIX = "__wsp_editable_"
+
+
+class PipError(WspError):
+    """uv could not resolve or install a requirement."""
+
+
+@dataclass(frozen=True)
+class PipOptions:
+    """Where uv finds packages: `[workspace] pip-index-url`, `pip-find-links`, ..."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        if self.no_index:
+            out.append("--no-index")
+        elif self.index_url:
+            out += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            out += ["--extra-index-url", url]
+        for link in self.find_links:
+            out += ["--find-links", link]
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "index_url": self.index_url,
+            "extra_index_urls": list(self.extra_index_urls),
+            "find_links": list(self.find_links),
+            "no_index": self.no_index,
+        }
+
+
+@dataclass(frozen=True)
+class PipDist:
+    """A Python distribution found in site-packages."""
+
+    name: str
+    version: str
+    installer: str  # "conda", "uv", "pip", ... ("" when unknown)
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _uv() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def _run_uv(args: Sequence[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CONDA_PREFIX"))}
+    env.setdefault("UV_NO_PROGRESS", "1")
+    return subprocess.run(
+        [_uv(), *args], input=stdin, capture_output=True, text=True, env=env, check=False
+    )
+
+
+def _uv_problem(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln.removeprefix("╰─▶").strip() for ln in lines if "╰─▶" in ln or "cause:" in ln]
+    body = causes[-1] if causes else (lines[-1] if lines else "uv failed")
+    return body.removeprefix("cause:").strip().removeprefix("error:").strip()
+
+
+def compile_pins(
+    requirements: Sequence[str], python_version: str, options: PipOptions
+) -> dict[str, str]:
+    """Resolve `requirements` for `python_version` to exact pins {name: version}."""
+    if not requirements:
+        return {}
+    major_minor = ".".join(python_version.split(".")[:2])
+    proc = _run_uv(
+        [
+            "pip",
+            "compile",
+            "-",
+            "--python-version",
+            major_minor,
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+            *options.args(),
+        ],
+        stdin="\n".join(requirements) + "\n",
+    )
+    if proc.returncode != 0:
+        raise PipError(_uv_problem(proc.stderr))
+    pins: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, _, version = line.partition("==")
+            pins[canonical(name.split("[", 1)[0].strip())] = version.split(";", 1)[0].strip()
+    return pins
+
+
+def site_packages(prefix: Path) -> Path | None:
+    """`<prefix>/lib/pythonX.Y/site-packages`, when the env has a Python."""
+    lib = prefix / "lib"
+    try:
+        candidates = sorted(p for p in lib.iterdir() if p.name.startswith("python3"))
+    except FileNotFoundError:
+        return None
+    for c in candidates:
+        if (c / "site-packages").is_dir():
+            return c / "site-packages"
+    return None
+
+
+def dist_info_names(prefix: Path) -> frozenset[str]:
+    """The `*.dist-info` folder names of site-packages: one listing, for the fast path."""
+    sp = site_packages(prefix)
+    if sp is None:
+        return frozenset()
+    try:
+        with os.scandir(sp) as it:
+            return frozenset(e.name for e in it if e.name.endswith(".dist-info"))
+    except FileNotFoundError:
+        return frozenset()
+
+
+def installed(prefix: Path) -> dict[str, PipDist]:
+    """Every distribution in site-packages, with who installed it."""
+    sp = site_packages(prefix)
+    out: dict[str, PipDist] = {}
+    if sp is None:
+        return out
+    for name in dist_info_names(prefix):
+        stem = name[: -len(".dist-info")]
+        dist, _, version = stem.partition("-")
+        try:
+            installer = (sp / name / "INSTALLER").read_text().strip()
+        except OSError:
+            installer = ""
+        out[canonical(dist)] = PipDist(canonical(dist), version, installer)
+    return out
+
+
+def _python(prefix: Path) -> Path:
+    return prefix / "bin" / "python"
+
+
+def install(prefix: Path, pins: Mapping[str, str], options: PipOptions, env: str) -> None:
+    """Install exactly `pins` (no dependency resolution: the plan resolved them)."""
+    if not pins:
+        return
+    python = _python(prefix)
+    if not python.exists():
+        raise PipError(
+            f"env {env} has no Python at {python}: declare python for its pip requirements"
+        )
+    proc = _run_uv(
+        [
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--no-deps",
+            *options.args(),
+            *(f"{n}=={v}" for n, v in sorted(pins.items())),
+        ]
+    )
+    if proc.returncode != 0:
+        raise PipError(
+            f"pip requirements for env {env} could not be installed: {_uv_problem(proc.stderr)}"
+        )
+
+
+def uninstall(prefix: Path, names: Iterable[str], env: str) -> None:
+    names = sorted(names)
+    if not names:
+        return
+    proc = _run_uv(["pip", "uninstall", "--python", str(_python(prefix)), *names])
+    if proc.returncode != 0:
+        raise PipError(
+            f"uninstalling {', '.join(names)} from env {env} failed: {_uv_problem(proc.stderr)}"
+        )
+
+
+def source_root(project_path: Path) -> Path:
+    """Where a local project's importable code lives: `src/` when it has one."""
+    src = project_path / "src"
+    return src if src.is_dir() else project_path
+
+
+def sync_editables(prefix: Path, editables: Mapping[str, str]) -> None:
+    """Make site-packages hold exactly one `.pth` per editable project."""
+    sp = site_packages(prefix)
+    if sp is None:
+        if editables:
+            raise PipError(f"{prefix} has no site-packages for editable projects: declare python")
+        return
+    from wsp.fsutil import atomic_write_text
+
+    wanted = {f"{EDITABLE_PREFIX}{canonical(name)}.pth": path for name, path in editables.items()}
+    for entry in sp.glob(f"{EDITABLE_PREFIX}*.pth"):
+        if entry.name not in wanted:
+            entry.unlink()
+    for filename, path in wanted.items():
+        atomic_write_text(sp / filename, f"{path}\n")
