@@ -215,6 +215,24 @@ def needs_solve(want: DesiredEnv, have: ObservedEnv | None) -> bool:
     )
 
 
+EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date", "in sync"]
+
+
+def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
+    """What `wsp status` says of an env, from its marker alone (no solve)."""
+    if have is None or have.ownership == "empty":
+        return "missing"
+    if have.ownership != "ours" or have.marker is None:
+        return "not owned"
+    if have.half_built:
+        return "half-built"
+    if have.marker.installed_hash != have.installed_hash:
+        return "drifted"
+    if have.marker.spec_hash != want.spec_hash:
+        return "out of date"
+    return "in sync"
+
+
 def needs_installed(have: ObservedEnv | None) -> bool:
     """Whether the env's package records must be read (to diff against a solve)."""
     return have is not None and have.ownership == "ours" and not have.half_built

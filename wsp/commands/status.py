@@ -20,21 +20,12 @@ def register(sub: Any) -> None:
 
 
 def status_rows(ctx: Context) -> list[dict[str, Any]]:
+    from wsp.planner import env_state
+
     rows = []
     for name, want in sorted(ctx.desired.items()):
         have = ctx.observed.get(want.env_name)
-        if have is None or have.ownership == "empty":
-            state = "missing"
-        elif have.ownership != "ours":
-            state = "not owned"
-        elif have.half_built:
-            state = "half-built"
-        elif have.marker and have.marker.installed_hash != have.installed_hash:
-            state = "drifted"
-        elif have.marker and have.marker.spec_hash != want.spec_hash:
-            state = "out of date"
-        else:
-            state = "in sync"
+        state = env_state(want, have)
         rows.append(
             {
                 "project": name,

@@ -1,0 +1,118 @@
+"""`wsp run PROJECT -- CMD ARGS…`: run a command inside a project's env.
+
+The command replaces wsp's process (exec), so its output streams live, signals reach
+it directly and its exit code is wsp's. Activation scripts of the env
+(`etc/conda/activate.d/*.sh`) are sourced by a shell first when there are any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsp.graph import DesiredEnv
+    from wsp.workflow import Context
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a command inside a project's env",
+        usage="wsp run [--sync] PROJECT -- CMD [ARGS...]",
+    )
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument(
+        "--sync", action="store_true", help="apply the project's env first when it is not in sync"
+    )
+    p.add_argument(
+        "cmd", nargs=argparse.REMAINDER, metavar="CMD", help="the command and its arguments"
+    )
+
+
+def ready_env(
+    directory: Path, project: str, *, sync: bool, purpose: str
+) -> tuple[Context, DesiredEnv]:
+    """The project's env, checked: missing or half-built stops, out of date warns
+    (or, with `sync`, is applied first)."""
+    from wsp import ui
+    from wsp.errors import WspError
+    from wsp.planner import env_state
+    from wsp.workflow import load_context
+
+    ctx = load_context(directory)
+    if project not in ctx.desired:
+        import difflib
+
+        close = difflib.get_close_matches(project, list(ctx.desired), n=1)
+        raise WspError(
+            f"no project {project!r} in {ctx.ws.manifest_path.name}",
+            hint=f"did you mean {close[0]!r}?" if close else f"projects: {', '.join(ctx.desired)}",
+        )
+    want = ctx.desired[project]
+    state = env_state(want, ctx.observed.get(want.env_name))
+    if state != "in sync" and sync and state != "not owned":
+        from wsp.commands import apply
+
+        ui.info(f"env {want.env_name} is {state}: applying it first (--sync)")
+        args = argparse.Namespace(plan_file=None, target=[project], yes=True, json=False, jobs=2)
+        if apply.run(args, directory) != 0:
+            raise WspError(f"could not bring env {want.env_name} in sync; nothing was run")
+        ctx = load_context(directory)
+        state = env_state(want, ctx.observed.get(want.env_name))
+    if state in ("missing", "half-built"):
+        raise WspError(
+            f"env {want.env_name} is {state}: nothing to {purpose}",
+            hint=f"run `wsp apply --target {project}` first, or pass --sync",
+        )
+    if state == "not owned":
+        raise WspError(f"env {want.env_name} at {want.prefix} is not managed by this workspace")
+    if state != "in sync":
+        ui.err().print(
+            f"[yellow]warning:[/] env {ui.esc(want.env_name)} is {state}: "
+            f"run `wsp apply` (or pass --sync) to match workspace.toml"
+        )
+    return ctx, want
+
+
+def exec_in_env(want: DesiredEnv, argv: list[str]) -> int:
+    """Replace this process with `argv` running in the env; returns only on failure."""
+    from wsp import activate
+    from wsp.errors import WspError
+
+    env = activate.activation_env(want.prefix, want.env_name, os.environ)
+    scripts = activate.activate_scripts(want.prefix)
+    activate.record_use(want.prefix)
+    if scripts:
+        sources = "".join(f". {shlex.quote(str(s))}\n" for s in scripts)
+        argv = ["/bin/sh", "-c", f'{sources}exec "$@"', "wsp-run", *argv]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise WspError(f"command not found in env {want.env_name}: {argv[0]}") from None
+    except PermissionError:
+        raise WspError(f"command not executable: {argv[0]}") from None
+    return 1  # not reached
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp.errors import WspError
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise WspError("no command given", hint=f"write `wsp run {args.project} -- CMD [ARGS...]`")
+    _ctx, want = ready_env(directory, args.project, sync=args.sync, purpose="run")
+    try:
+        return exec_in_env(want, cmd)
+    except WspError as exc:
+        if exc.message.startswith("command not found"):
+            exc.exit_code = 127
+        raise
