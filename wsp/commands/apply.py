@@ -74,21 +74,16 @@ def _check_saved(saved: dict[str, Any], fresh: Plan, ctx: Context, path: Path) -
             f"saved plan {path} is stale: env {', '.join(changed)} changed since it was made",
             hint=again,
         )
-    old = {
-        a["env"]: (
-            a["action"],
-            [(p["name"], p["version"], p["build"], p["sha256"]) for p in a.get("install") or []],
-        )
-        for a in saved.get("actions", [])
-    }
-    new = {
-        a.env: (a.kind, [(p.name, p.version, p.build, p.sha256) for p in a.target or ()])
-        for a in fresh.actions
-    }
+
+    def exact(actions: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per env: the action and the exact conda and pip packages it installs."""
+        return {a["env"]: (a["action"], a.get("install"), a.get("pip_install")) for a in actions}
+
+    old, new = exact(saved.get("actions", [])), exact(fresh.to_json()["actions"])
     differing = sorted(env for env in old.keys() | new.keys() if old.get(env) != new.get(env))
     if differing:
         raise StalePlan(
-            f"saved plan {path} is stale: the channels now give other packages for {', '.join(differing)}",
+            f"saved plan {path} is stale: the channels or indexes now give other packages for {', '.join(differing)}",
             hint=again,
         )
 
