@@ -82,6 +82,10 @@ def run(argv: list[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.OK
+    except OSError as exc:  # a file wsp was asked to read or write
+        where = f": {exc.filename}" if exc.filename else ""
+        ui.error_line(f"{exc.strerror or exc}{where}")
+        return ExitCode.ERROR
     except Exception as exc:  # a bug: say so in one line; WSP_DEBUG=1 shows the traceback
         if os.environ.get("WSP_DEBUG"):
             import traceback

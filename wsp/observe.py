@@ -115,7 +115,7 @@ def observe(ws: Workspace) -> dict[str, ObservedEnv]:
     out: dict[str, ObservedEnv] = {}
     try:
         entries = sorted(os.scandir(ws.envs_dir), key=lambda e: e.name)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return out
     for entry in entries:
         if entry.name.startswith(".") or not (entry.is_dir() or entry.is_symlink()):

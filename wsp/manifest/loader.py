@@ -19,6 +19,7 @@ MANIFEST_NAME = "workspace.toml"
 
 # An env name lives directly in envs-dir: no separators, no "..", no leading dot.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+MAX_NAME = 100  # env names become folder names (255 bytes at most, with room to spare)
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
 
 
@@ -108,7 +109,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     except OSError as exc:
         raise WspError(f"cannot read {manifest_path}: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM some editors write
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -120,12 +121,14 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         ) from None
     try:
         doc = tomlkit.parse(text)
-    except ParseError as exc:  # tomlkit counts columns from 0
-        msg = str(exc).split(" at line ")[0]
-        raise ManifestError(manifest_path, exc.line, exc.col + 1, f"invalid TOML: {msg}") from None
-    except TOMLKitError as exc:  # e.g. a key given twice in one table
+    except TOMLKitError as exc:  # a syntax error, or a key or table given twice
         scan = TomlPositions(text)
         if not scan.duplicates:
+            if isinstance(exc, ParseError):  # tomlkit counts columns from 0
+                msg = str(exc).split(" at line ")[0]
+                raise ManifestError(
+                    manifest_path, exc.line, exc.col + 1, f"invalid TOML: {msg}"
+                ) from None
             raise ManifestError(manifest_path, 1, 1, f"invalid TOML: {exc}") from None
         path, offset = scan.duplicates[0]
         where = ".".join(str(p) for p in path)
@@ -148,6 +151,11 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
     for kind, table in (("template", model.templates), ("project", model.projects)):
         for name in table:
+            if len(name) > MAX_NAME:
+                raise err(
+                    (f"{kind}s", name),
+                    f"{kind} name is {len(name)} characters long; keep it under {MAX_NAME + 1}",
+                )
             if not _NAME_RE.match(name) or ".." in name:
                 raise err(
                     (f"{kind}s", name),
@@ -197,6 +205,12 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
+    if envs_dir.exists() and not envs_dir.is_dir():
+        raise err(
+            ("workspace", "envs-dir"),
+            f"envs-dir {envs_dir} is a file, not a folder: point envs-dir at a folder",
+            value=True,
+        )
     projects: dict[str, ProjectDecl] = {}
     env_hashes: list[bytes] = []
     for name, p in model.projects.items():
@@ -343,6 +357,9 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
         table = _dotted(loc[:-1]) or "the top level"
         allowed = _allowed_keys(_table_path(loc[:-1]))
         close = difflib.get_close_matches(key, allowed, n=1)
+        if key == "depends-on" and loc[0] == "templates":
+            close = []
+            allowed = ["(templates can't depend on projects: put depends-on on the project)"]
         hint = (
             f"; did you mean {close[0]!r}?"
             if close
@@ -362,11 +379,20 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
         return err(
             loc, f"{where} = {e['input']!r} is not allowed; use one of {expected}{more}", value=True
         )
-    if kind in ("list_type", "string_type", "dict_type", "bool_type", "int_type", "int_parsing"):
+    if kind in (
+        "list_type",
+        "string_type",
+        "dict_type",
+        "model_type",
+        "bool_type",
+        "int_type",
+        "int_parsing",
+    ):
         wanted = {
             "list_type": "a list",
             "string_type": "a string",
             "dict_type": "a table",
+            "model_type": "a table",
             "bool_type": "true or false",
             "int_type": "an integer",
             "int_parsing": "an integer",

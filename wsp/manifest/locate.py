@@ -25,7 +25,8 @@ class TomlPositions:
         self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
         self.keys: dict[Path_, int] = {}
         self.values: dict[Path_, int] = {}
-        self.duplicates: list[tuple[Path_, int]] = []  # keys assigned a second time
+        self.duplicates: list[tuple[Path_, int]] = []  # keys or tables defined a second time
+        self._headers: set[Path_] = set()
         # malformed text: keep what was found so far
         with contextlib.suppress(IndexError, ValueError):
             self._document()
@@ -85,6 +86,9 @@ class TomlPositions:
             elif self._peek("["):
                 self._i += 1
                 table = self._key()
+                if table in self._headers:
+                    self.duplicates.append((table, start))
+                self._headers.add(table)
                 for i in range(1, len(table) + 1):  # [a.b] also locates a
                     self.keys.setdefault(table[:i], start)
                 self._i = t.index("]", self._i) + 1
