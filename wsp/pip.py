@@ -71,6 +71,25 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# conda package names whose PyPI project is named otherwise (the rest are the same name).
+CONDA_TO_PYPI = {
+    "pytorch": "torch",
+    "opencv": "opencv-python",
+    "py-opencv": "opencv-python",
+    "matplotlib-base": "matplotlib",
+    "msgpack-python": "msgpack",
+    "tensorflow-base": "tensorflow",
+    "pyqt": "pyqt5",
+    "typing_extensions": "typing-extensions",
+}
+
+
+def conda_provided(conda_names: Iterable[str]) -> set[str]:
+    """The PyPI names the env's conda packages stand for: pip never installs over them
+    nor uninstalls them."""
+    return {canonical(CONDA_TO_PYPI.get(n, n)) for n in conda_names} - {"python"}
+
+
 def _uv() -> str:
     from uv import find_uv_bin
 

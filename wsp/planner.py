@@ -37,6 +37,7 @@ class Resolution:
     unreachable: str | None = None  # channel that could not be reached
     pip: Mapping[str, str] | None = None  # pip pins {name: version} uv resolved
     pip_installed: Mapping[str, PipDist] | None = None  # what site-packages holds now
+    pip_provided: Mapping[str, str] = field(default_factory=dict)  # pins conda already provides
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Action:
     pip: tuple[str, ...] = ()
     pip_diff: PackageDiff | None = None
     pip_target: Mapping[str, str] | None = None  # exact pip pins after the action
+    pip_provided: tuple[str, ...] = ()  # pip dependencies left to the conda package
     editables: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -140,6 +142,8 @@ class Action:
             data["specs"] = {"conda": list(self.specs), "pip": list(self.pip)}
         if self.pip_target is not None:
             data["pip_install"] = dict(sorted(self.pip_target.items()))
+        if self.pip_provided:
+            data["pip_provided_by_conda"] = list(self.pip_provided)
         if self.editables:
             data["editables"] = {name: path for name, path in self.editables}
         return data
@@ -408,6 +412,7 @@ def _plan_project(
             pip=want.pip,
             pip_diff=pip_diff if pip_diff or kind != "no-op" else None,
             pip_target=res.pip if kind != "no-op" else None,
+            pip_provided=tuple(sorted(res.pip_provided)) if kind != "no-op" else (),
             editables=want.editables,
         )
 

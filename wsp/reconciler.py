@@ -123,17 +123,20 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None
     """Install the pip pins, uninstall what wsp installed and no longer wants, sync editables."""
     if pip.site_packages(prefix) is None:
         return {}
-    target = dict(action.pip_target or {})
+    by_conda = pip.conda_provided(p.name for p in action.target or ())
+    target = {n: v for n, v in (action.pip_target or {}).items() if n not in by_conda}
     before = dict(old.extra.get("pip") or {}) if old is not None else {}
     current = pip.installed(prefix)
+
+    def condas(name: str) -> bool:  # never install over, nor uninstall, conda's packages
+        return name in by_conda or (name in current and current[name].installer == "conda")
+
     to_install = {
         n: v
         for n, v in target.items()
-        if n not in current or (current[n].version != v and current[n].installer != "conda")
+        if not condas(n) and (n not in current or current[n].version != v)
     }
-    to_remove = [
-        n for n in before if n not in target and n in current and current[n].installer != "conda"
-    ]
+    to_remove = [n for n in before if n not in target and n in current and not condas(n)]
     pip.install(prefix, to_install, want.pip_options, want.env_name)
     pip.uninstall(prefix, to_remove, want.env_name)
     pip.sync_editables(prefix, dict(want.editables))
@@ -141,9 +144,7 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None
     return {
         "pip": target,
         "pip_unmanaged": {
-            n: d.version
-            for n, d in sorted(after.items())
-            if d.installer != "conda" and n not in target
+            n: d.version for n, d in sorted(after.items()) if not condas(n) and n not in target
         },
         "editables": dict(want.editables),
     }

@@ -120,6 +120,8 @@ def _render_action(c: Console, a: Action) -> None:
             c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]{tag}")
         for p in diff.remove:
             c.print(_pkg(p, "red", "-", tag))
+    for name in a.pip_provided:
+        c.print(f"      [dim]= {esc(name)} (a pip dependency conda already provides)[/]")
     if a.kind in ("create", "replace"):
         for name, path in a.editables:
             c.print(f"      [green]+ {esc(name)}[/] [blue](editable)[/] [dim]{esc(path)}[/]")

@@ -96,19 +96,25 @@ def resolve(
                 ("projects", name, "dependencies"),
                 f"project {name!r} can't be solved: {exc.message}",
             ) from None
+        pins, provided = _pip_pins(ctx, want, packages)
         out[name] = Resolution(
             packages=tuple(packages),
             installed=installed,
-            pip=_pip_pins(ctx, want, packages),
+            pip=pins,
+            pip_provided=provided,
             pip_installed=pip.installed(want.prefix) if installed is not None else None,
         )
     return out
 
 
-def _pip_pins(ctx: Context, want: DesiredEnv, packages: Iterable[Package]) -> dict[str, str] | None:
-    """uv's exact pins for the env's pip requirements, for the Python the solve picked."""
+def _pip_pins(
+    ctx: Context, want: DesiredEnv, packages: Iterable[Package]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """uv's exact pins for the env's pip requirements, for the Python the solve picked:
+    (pins pip installs, pins left to the conda package of the same name)."""
     if not want.pip:
-        return {}
+        return {}, {}
+    packages = list(packages)
     python = next((p.version for p in packages if p.name == "python"), None)
     if python is None:
         raise ctx.ws.error(
@@ -116,12 +122,17 @@ def _pip_pins(ctx: Context, want: DesiredEnv, packages: Iterable[Package]) -> di
             f"env {want.env_name!r} has pip requirements but its solve has no python",
         )
     try:
-        return pip.compile_pins(want.pip, python, want.pip_options)
+        pins = pip.compile_pins(want.pip, python, want.pip_options)
     except pip.PipError as exc:
         raise ctx.ws.error(
             ("projects", want.project, "pip"),
             f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}",
         ) from None
+    by_conda = pip.conda_provided(p.name for p in packages)
+    return (
+        {n: v for n, v in pins.items() if n not in by_conda},
+        {n: v for n, v in pins.items() if n in by_conda},
+    )
 
 
 def make_plan(ctx: Context, engine: Engine, targets: Iterable[str] = ()) -> Plan:

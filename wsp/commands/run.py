@@ -105,6 +105,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp.errors import WspError
 
     cmd = list(args.cmd)
+    if cmd and cmd[0] == "--sync":  # `wsp run PROJECT --sync -- CMD` reads as well
+        args.sync, cmd = True, cmd[1:]
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
