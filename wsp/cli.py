@@ -67,13 +67,14 @@ def run(argv: list[str] | None = None) -> int:
     from wsp import ui
 
     try:
-        directory = Path(args.directory)
+        directory = Path(args.directory).resolve()
         if not directory.is_dir():
             raise WspError(f"-C {args.directory}: no such directory")
+        os.chdir(directory)  # like git -C and make -C: relative paths (--out, FILE) too
         import importlib
 
         command = importlib.import_module(f"wsp.commands.{args.command}")
-        return command.run(args, directory.resolve())
+        return command.run(args, directory)
     except WspError as exc:
         ui.error_line(str(exc))
         return exc.exit_code

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -75,23 +78,39 @@ def _is_in_conda_envs_dirs(prefix: Path) -> bool:
     return any(prefix.parent.resolve() == d.resolve() for d in conda_envs_dirs())
 
 
+_TXT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _environments_txt_locked() -> Iterator[Path]:
+    """environments.txt, read-modify-written by one thread of one process at a time."""
+    path = environments_txt()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _TXT_LOCK:
+        fd = os.open(path.parent / ".environments.txt.wsp-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield path
+        finally:
+            os.close(fd)  # releases the flock
+
+
 def register_env(prefix: Path) -> None:
     """List `prefix` in ~/.conda/environments.txt so `conda env list` shows it."""
     if _is_in_conda_envs_dirs(prefix):
         return
-    path = environments_txt()
-    lines = path.read_text().splitlines() if path.exists() else []
-    if str(prefix) in lines:
-        return
-    atomic_write_text(path, "\n".join([*lines, str(prefix)]) + "\n")
+    with _environments_txt_locked() as path:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if str(prefix) not in lines:
+            atomic_write_text(path, "".join(f"{line}\n" for line in [*lines, str(prefix)]))
 
 
 def unregister_env(prefix: Path) -> None:
     """Remove `prefix` from ~/.conda/environments.txt (if it is there)."""
-    path = environments_txt()
-    if not path.exists():
+    if not environments_txt().exists():
         return
-    lines = path.read_text().splitlines()
-    kept = [line for line in lines if line.strip() != str(prefix)]
-    if kept != lines:
-        atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    with _environments_txt_locked() as path:
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if line.strip() != str(prefix)]
+        if kept != lines:
+            atomic_write_text(path, "".join(f"{line}\n" for line in kept))

@@ -18,7 +18,7 @@ from wsp.pip import dist_info_names
 
 TRASH_PREFIX = ".wsp-trash-"
 
-Ownership = Literal["ours", "foreign", "unowned", "unreadable", "symlink", "empty"]
+Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ class ObservedEnv:
     def why_not_ours(self, ws: Workspace) -> str:
         if self.ownership == "symlink":
             return "it is a symlink; wsp never follows env names out of envs-dir"
+        if self.ownership == "file":
+            return "it is a file, not an env folder"
+        if self.ownership == "copy" and self.marker is not None:
+            return f"its marker was written for env {self.marker.env!r}: it looks like a copy"
         if self.ownership == "unowned":
             return "it was not created by wsp (no ownership marker)"
         if self.ownership == "unreadable":
@@ -87,6 +91,8 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
     name = prefix.name
     if prefix.is_symlink():
         return ObservedEnv(name, prefix, "symlink")
+    if prefix.exists() and not prefix.is_dir():
+        return ObservedEnv(name, prefix, "file")
     marker, raw, problem = read_marker(prefix)
     dists = _dists(prefix)
     if problem is not None:
@@ -98,6 +104,8 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
             empty = False
         return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
     mine = marker.workspace == ws.name and marker.manifest == str(ws.manifest_path)
+    if mine and marker.env != name:  # a copy of an owned env is not owned
+        return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
     return ObservedEnv(
         name,
         prefix,
@@ -118,7 +126,7 @@ def observe(ws: Workspace) -> dict[str, ObservedEnv]:
     except (FileNotFoundError, NotADirectoryError):
         return out
     for entry in entries:
-        if entry.name.startswith(".") or not (entry.is_dir() or entry.is_symlink()):
+        if entry.name.startswith("."):
             continue
         out[entry.name] = observe_env(ws, Path(entry.path))
     return out

@@ -349,5 +349,7 @@ def build_runnable_channel(root: Path) -> Path:
     import sys
 
     short = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    packages = [p for p in SEED_PACKAGES if not (p.name == "python" and p.version.startswith(short + "."))]
+    packages = [
+        p for p in SEED_PACKAGES if not (p.name == "python" and p.version.startswith(short + "."))
+    ]
     return build_channel(root, [*packages, interpreter_python()])

@@ -1,0 +1,100 @@
+"""Drift: packages added to or removed from an owned env by hand are found and undone."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+
+from tests.support.cli import Result, Workspace
+
+DRIFT = """\
+[workspace]
+name = "acme-research"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.finance]
+python = "3.9"
+dependencies = ["six"]
+
+[projects.webdev]
+python = "3.12"
+dependencies = ["zlib", "click"]
+"""
+
+
+def run_all(ws: Workspace, *argvs: tuple[str, ...]) -> list[Result]:
+    """Run several read-only `wsp` commands at once and wait for all of them."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wsp", *argv],
+            cwd=ws.root,
+            env=ws.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        results.append(Result(proc.returncode, out, err))
+    return results
+
+
+def test_hand_made_changes_are_drift_and_apply_undoes_them(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(DRIFT)
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    finance, webdev = ws.envs_dir / "finance", ws.envs_dir / "webdev"
+
+    # by hand: "install" zlib into finance (its record and its file, copied from webdev) ...
+    zlib_record = "zlib-1.3.1-h0_0.json"
+    shutil.copy2(webdev / "conda-meta" / zlib_record, finance / "conda-meta" / zlib_record)
+    (finance / "share" / "zlib").mkdir(parents=True)
+    shutil.copy2(webdev / "share" / "zlib" / "VERSION", finance / "share" / "zlib" / "VERSION")
+    # ... and "remove" click from webdev (its record deleted, as a careless tool would)
+    click_record = webdev / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json"
+    click_record.unlink()
+
+    plan, status = run_all(ws, ("plan", "--json", "--detailed-exitcode"), ("status", "--json"))
+    assert plan.code == 2, plan
+    acts = {a["env"]: a for a in plan.json["actions"]}
+
+    fin = acts["finance"]
+    assert fin["action"] == "update", fin
+    assert any("changed outside wsp" in r and "zlib" in r for r in fin["reasons"]), fin
+    assert [p["name"] for p in fin["packages"]["remove"]] == ["zlib"]
+    assert fin["packages"]["add"] == [] and fin["packages"]["change"] == []
+
+    web = acts["webdev"]
+    assert web["action"] == "update", web
+    assert any("changed outside wsp" in r and "click" in r for r in web["reasons"]), web
+    assert [(p["name"], p["version"]) for p in web["packages"]["add"]] == [("click", "8.1.7")]
+    assert web["packages"]["remove"] == []
+
+    assert status.code == 0, status
+    states = {row["env"]: row["state"] for row in status.json["envs"]}
+    assert states == {"finance": "drifted", "webdev": "drifted"}
+
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert not (finance / "conda-meta" / zlib_record).exists()
+    assert not (finance / "share" / "zlib" / "VERSION").exists(), "the hand-installed file stayed"
+    assert "zlib" in ws.versions("webdev"), "undoing drift in finance touched webdev"
+    assert click_record.is_file(), "click's record was not restored"
+    assert (webdev / "lib" / "python3.12" / "site-packages" / "click" / "__init__.py").is_file()
+    assert ws.versions("finance") == {"python": "3.9.18", "six": "1.16.0"}
+
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r
+    assert "No changes" in r.stdout
