@@ -478,3 +478,51 @@ def test_spec_hash_changes_when_a_dependency_project_changes(tmp_path: Path) -> 
     assert a["vision"].spec_hash != b["vision"].spec_hash
     assert a["core"].spec_hash != b["core"].spec_hash
     assert a["webdev"].spec_hash == b["webdev"].spec_hash
+
+
+# -- channel priority, conda's meta-channels, python clashes, own package -------------------
+
+
+def test_a_project_listing_a_templates_channel_puts_it_first(tmp_path: Path) -> None:
+    d = desired(
+        tmp_path,
+        HEAD
+        + '[templates.t]\nchannels = ["x", "y"]\n\n'
+        + '[projects.p]\nextends = ["t"]\nchannels = ["y"]\n',
+    )
+    assert [c.name for c in d["p"].channels] == ["y", "x", "conda-forge"]
+
+
+def test_nodefaults_is_dropped_and_defaults_means_anacondas_channels(tmp_path: Path) -> None:
+    d = desired(tmp_path, HEAD + '[projects.p]\nchannels = ["nodefaults", "defaults"]\n')
+    assert [c.name for c in d["p"].channels] == [*graph.DEFAULTS, "conda-forge"]
+
+
+def test_defaults_stays_one_channel_when_mirrored(tmp_path: Path) -> None:
+    text = (
+        '[workspace]\nname = "acme"\nchannels = ["defaults"]\n\n'
+        '[workspace.mirrors]\n"defaults" = ["./mirror"]\n\n[projects.p]\n'
+    )
+    d = desired(tmp_path, text)
+    [chan] = d["p"].channels
+    assert chan.name == "defaults"
+    assert chan.urls == ((tmp_path / "mirror").resolve().as_uri(),)
+
+
+def test_python_specs_clashing_only_all_together_are_one_located_error(tmp_path: Path) -> None:
+    text = (
+        HEAD
+        + '[templates.a]\npython = "!=3.11.0"\n\n[templates.b]\npython = "!=3.11.1"\n\n'
+        + '[projects.p]\nextends = ["a", "b"]\npython = ">=3.11,<=3.11.1"\n'
+    )
+    exc = graph_error(tmp_path, text)
+    assert "no Python satisfies all of" in exc.message
+    assert exc.line == line_of(text, 'python = ">=3.11')
+
+
+def test_a_projects_own_package_is_importable_in_its_env(tmp_path: Path) -> None:
+    (tmp_path / "projects" / "p" / "src").mkdir(parents=True)
+    (tmp_path / "projects" / "p" / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    d = desired(tmp_path, HEAD + '[projects.p]\npython = "3.11"\n\n[projects.q]\n')
+    assert d["p"].editables == (("p", str((tmp_path / "projects" / "p" / "src").resolve())),)
+    assert d["q"].editables == ()  # no python: nothing to import with

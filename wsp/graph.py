@@ -145,6 +145,21 @@ def _location(ws: Workspace, location: str) -> str:
     return location.rstrip("/")
 
 
+DEFAULTS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+
+
+def _expand_defaults(ws: Workspace, channels: list[str]) -> list[str]:
+    """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r
+    (unless [workspace.mirrors] names `defaults`)."""
+    out: list[str] = []
+    for c in channels:
+        if c == "nodefaults":
+            continue
+        expanded = [c] if c != "defaults" or "defaults" in ws.mirrors else list(DEFAULTS)
+        out.extend(e for e in expanded if e not in out)
+    return out
+
+
 def resolve_channel(ws: Workspace, name: str) -> Channel:
     """A declared channel and where to fetch it: its mirrors when [workspace.mirrors] names it."""
     candidates = [name, name.rstrip("/")]
@@ -196,7 +211,6 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
     from wsp.engines.rattler import current_platform, python_specs_intersect
 
     platform = platform or current_platform()
-    workspace_channels = [resolve_channel(ws, c) for c in ws.channels]
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
         deps = [
@@ -233,45 +247,44 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
                     pip.append(req)
             # channels: later layers (higher priority) go first
             own_channels = list(decl.channels) + (list(env_file.channels) if env_file else [])
-            channels[:0] = [c for c in own_channels if c not in channels]
-        for c in ws.channels:
-            if c not in channels:
-                channels.append(c)
-        channels = list(dict.fromkeys(channels))
+            channels = [*own_channels, *(c for c in channels if c not in own_channels)]
+        channels = _expand_defaults(ws, [*channels, *(c for c in ws.channels if c not in channels)])
 
         python = None
         if pythons:
             for i in range(1, len(pythons)):
                 so_far = [p for _, p in pythons[: i + 1]]
                 if not python_specs_intersect(so_far):
+                    where = ("projects", name, "python") if proj.python else ("projects", name)
                     other = next(
-                        (o, p)
-                        for o, p in pythons[:i]
-                        if not python_specs_intersect([p, pythons[i][1]])
+                        (
+                            (o, p)
+                            for o, p in pythons[:i]
+                            if not python_specs_intersect([p, pythons[i][1]])
+                        ),
+                        None,
                     )
+                    if other is None:  # they clash only all together
+                        listed = "; ".join(f"{o} (python {p})" for o, p in pythons[: i + 1])
+                        raise ws.error(where, f"no Python satisfies all of {listed}")
                     raise ws.error(
-                        ("projects", name, "python") if proj.python else ("projects", name),
+                        where,
                         f"no Python satisfies both {other[0]} (python {other[1]}) and "
                         f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
                     )
             python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
         all_specs = ([f"python {python}"] if python else []) + specs
-        resolved = tuple(
-            resolve_channel(ws, c)
-            if c not in ws.channels
-            else workspace_channels[ws.channels.index(c)]
-            for c in channels
-        )
+        resolved = tuple(resolve_channel(ws, c) for c in channels)
+        # The project's own package and those of its depends-on projects are importable.
         editables = tuple(
-            (dep, str(source_root(ws.projects[dep].path)))
-            for dep in sorted(deps)
-            if (ws.projects[dep].path / "pyproject.toml").is_file()
+            (p, str(source_root(ws.projects[p].path)))
+            for p in sorted({*deps, name})
+            if python and (ws.projects[p].path / "pyproject.toml").is_file()
         )
-        if (pip or editables) and not python:
+        if pip and not python:
             raise ws.error(
-                ("projects", name),
-                f"project {name!r} has pip requirements or editable projects but no python: "
-                'add python = "3.x"',
+                ("projects", name, "pip"),
+                f'project {name!r} has pip requirements but no python: add python = "3.x"',
             )
         spec_hash = stable_hash(
             {

@@ -31,6 +31,7 @@ class ObservedEnv:
     problem: str | None = None
     dists: frozenset[str] = frozenset()
     pip_dists: frozenset[str] = frozenset()  # *.dist-info names in site-packages
+    moved_from: str | None = None  # the workspace.toml its marker names, now gone
 
     @property
     def installed_hash(self) -> str:
@@ -41,6 +42,14 @@ class ObservedEnv:
         return (
             self.ownership == "ours" and self.marker is not None and self.marker.state != "complete"
         )
+
+    @property
+    def relocated_from(self) -> str | None:
+        """The path the env was built at, when it has been moved since (conda envs can't be)."""
+        if self.marker is None:
+            return None
+        built = self.marker.extra.get("prefix")
+        return built if built and built != str(self.prefix) else None
 
     @property
     def python_version(self) -> str | None:
@@ -72,6 +81,11 @@ class ObservedEnv:
             return "it was not created by wsp (no ownership marker)"
         if self.ownership == "unreadable":
             return f"its ownership {self.problem}"
+        if self.moved_from:
+            return (
+                f"its marker names {self.moved_from}, which is gone; wsp adopts it when a "
+                "project of this workspace declares it"
+            )
         if self.ownership == "foreign" and self.marker is not None:
             if self.marker.workspace != ws.name:
                 return f"it belongs to workspace {self.marker.workspace!r} ({self.marker.manifest})"
@@ -103,7 +117,11 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
         except OSError:
             empty = False
         return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
-    mine = marker.workspace == ws.name and marker.manifest == str(ws.manifest_path)
+    same = marker.manifest == str(ws.manifest_path)
+    # The workspace was moved (or renamed) when the file its marker names is gone: the env
+    # is still ours. Another checkout whose workspace.toml exists keeps its envs.
+    moved = not same and marker.workspace == ws.name and not Path(marker.manifest).exists()
+    mine = marker.workspace == ws.name and (same or moved)
     if mine and marker.env != name:  # a copy of an owned env is not owned
         return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
     return ObservedEnv(
@@ -115,6 +133,7 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
         None,
         dists,
         dist_info_names(prefix) if mine else frozenset(),
+        marker.manifest if moved else None,
     )
 
 

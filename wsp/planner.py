@@ -212,7 +212,7 @@ def needs_solve(want: DesiredEnv, have: ObservedEnv | None) -> bool:
     if have.ownership != "ours" or have.marker is None:
         return False  # blocked: nothing will be installed
     m = have.marker
-    return not (
+    return bool(have.moved_from or have.relocated_from) or not (
         m.state == "complete"
         and m.spec_hash == want.spec_hash
         and m.installed_hash == have.installed_hash
@@ -295,7 +295,7 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
         parts.append(
             f"python changed: {old.get('python') or 'none'} -> {new.get('python') or 'none'}"
         )
-    if not parts:
+    if not parts and not have.moved_from:
         parts.append("declaration changed")
     return [Reason("spec-changed", p) for p in parts]
 
@@ -327,6 +327,8 @@ def plan(
         have = observed[env_name]
         if env_name in declared_envs or have.ownership != "ours" or have.marker is None:
             continue
+        if have.moved_from:  # adopted only when declared: never pruned on a guess
+            continue
         if targets and have.marker.project not in targets and env_name not in targets:
             continue
         actions.append(
@@ -347,7 +349,8 @@ def plan(
     notes = tuple(
         f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
         for env_name, have in sorted(observed.items())
-        if have.ownership not in ("ours", "empty") and env_name not in declared_envs
+        if (have.ownership not in ("ours", "empty") or have.moved_from)
+        and env_name not in declared_envs
     )
     notes += tuple(
         f"{env}: pip packages installed by hand are left alone: "
@@ -440,10 +443,23 @@ def _plan_project(
             [Reason("half-built", "env is half-built: an earlier apply did not finish")],
             diff,
         )
+    if have.relocated_from:
+        diff = PackageDiff(add=res.packages) if res.packages is not None else None
+        return act(
+            "replace",
+            [
+                Reason(
+                    "moved", f"env was moved from {have.relocated_from}: conda envs hold their path"
+                )
+            ],
+            diff,
+        )
     if not needs_solve(want, have):
         return act("no-op", [])
 
     reasons = _spec_reasons(want, have) + _drift(have) + _pip_drift(have, res)
+    if have.moved_from:
+        reasons.append(Reason("moved", f"workspace moved from {have.moved_from}: marker updated"))
     installed_mm = _major_minor(have.python_version)
     if res.packages is not None:
         target_mm = _major_minor(_python_of(res.packages))

@@ -81,7 +81,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         env=want.env_name,
         state="building",
         spec_hash=want.spec_hash,
-        extra={"desired": want.summary()},
+        extra={"desired": want.summary(), "prefix": str(prefix)},
     )
     old = observe_env(ws, prefix) if action.kind == "update" else None
     snapshot = engine.snapshot(prefix) if action.kind == "update" else None

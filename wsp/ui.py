@@ -243,10 +243,15 @@ _STATE_STYLE = {
 }
 
 
-def render_status(workspace: str, rows: Iterable[dict[str, Any]]) -> None:
+def render_status(
+    workspace: str, rows: Iterable[dict[str, Any]], *, description: str | None = None
+) -> None:
     from rich.table import Table
 
-    table = Table(title=f"workspace {esc(workspace)}", title_justify="left")
+    title = f"workspace {esc(workspace)}" + (
+        f" [dim]— {esc(description)}[/]" if description else ""
+    )
+    table = Table(title=title, title_justify="left")
     for col in ("project", "env", "python", "state", "path"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -284,3 +289,205 @@ def _graph_children(
         child = branch.add(label)
         if succ not in seen:
             _graph_children(g, succ, child, seen | {succ})
+
+
+# -- watch -----------------------------------------------------------------------------------
+
+_json_lock = threading.RLock()
+
+
+def json_line(data: Any) -> None:
+    """One JSON object on one line of stdout (`wsp watch --json`: one event per line)."""
+    import json
+
+    with _json_lock:
+        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+
+class JsonEvents:
+    """`wsp watch --json`: every event as a JSON line; install progress is left out."""
+
+    def __enter__(self) -> JsonEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def emit(self, event: dict[str, Any]) -> None:
+        json_line(event)
+
+    def progress(self, env: str, done: int, total: int) -> None:
+        pass
+
+
+_WATCH_VERB = {"create": "+", "update": "~", "replace": "-/+", "prune": "-"}
+
+
+class WatchView:
+    """`wsp watch` for people: a live panel on a terminal, one plain line per event elsewhere."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._live: Any = None
+        self.stopping = False  # set from the signal handler: no I/O there
+        self._head = ""
+        self._status = "starting"
+        self._change = ""
+        self._results: list[str] = []
+        self._pending: list[dict[str, Any]] = []
+        self._error = ""
+
+    def __enter__(self) -> WatchView:
+        if out().is_terminal:
+            from rich.live import Live
+
+            self._live = Live(self, console=out(), refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        with self._lock:
+            status = self._status
+            if self.stopping and status != "stopped":
+                status = "stopping…"
+            lines = [self._head, f"[bold]status:[/] {status}"]
+            if self._change:
+                lines.append(f"[bold]last change:[/] {self._change}")
+            lines += [f"  {r}" for r in self._results]
+            if self._pending:
+                lines.append("[magenta]pending (start with --allow-destroy to apply):[/]")
+                lines += [f"  [magenta]{_pending_line(a)}[/]" for a in self._pending]
+            if self._error:
+                lines.append(f"[red]error:[/] {esc(self._error)}")
+            return Group(*lines)
+
+    def _say(self, line: str) -> None:
+        if self._live is None:
+            out().print(line)
+
+    def progress(self, env: str, done: int, total: int) -> None:
+        with self._lock:
+            self._status = f"applying {esc(env)} ({done}/{total})"
+
+    def emit(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            getattr(self, "_on_" + event["event"].replace("-", "_"), lambda e: None)(event)
+
+    def _on_watching(self, e: dict[str, Any]) -> None:
+        files = ", ".join(esc(f) for f in e["files"])
+        self._head = (
+            f"[bold]wsp watch[/] {esc(e['root'])} [dim]· debounce {e['debounce_ms']} ms"
+            f"{' · --allow-destroy' if e['allow_destroy'] else ''} · Ctrl-C stops[/]\n"
+            f"[dim]watching: {files}[/]"
+        )
+        self._status = "watching"
+        self._say(f"Watching {len(e['files'])} files in {esc(e['root'])}; Ctrl-C stops.")
+
+    def _on_change(self, e: dict[str, Any]) -> None:
+        import time
+
+        when = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
+        whom = ", ".join(e["projects"]) or "no project"
+        self._change = f"{when} {esc(', '.join(e['files']))} [dim]->[/] {esc(whom)}"
+        self._results, self._status = [], "planning"
+        self._say(f"{when} changed: {esc(', '.join(e['files']))} -> {esc(whom)}")
+
+    def _on_plan(self, e: dict[str, Any]) -> None:
+        if not e["apply"]:
+            same = e["summary"]["no-op"]
+            line = "[green]nothing to apply[/]"
+            if same:
+                line += f" [dim]({same} env{'s' if same != 1 else ''} in sync)[/]"
+            self._results = [line]
+            self._say(f"  {line}")
+
+    def _on_pending(self, e: dict[str, Any]) -> None:
+        if e["actions"] != self._pending and self._live is None:
+            for a in e["actions"]:
+                out().print(f"  [magenta]pending: {_pending_line(a)}[/]")
+            if e["actions"] and e.get("hint"):
+                out().print(f"  [dim]{esc(e['hint'])}[/]")
+        self._pending = e["actions"]
+
+    def _on_error(self, e: dict[str, Any]) -> None:
+        self._error = e["message"]
+        if self._live is None:
+            error_line(e["message"])
+
+    def _on_apply(self, e: dict[str, Any]) -> None:
+        self._status = "applying" if e["phase"] == "start" else "watching"
+        if e["phase"] == "done" and e["not_started"]:
+            line = f"[yellow]not started: {esc(', '.join(e['not_started']))}[/]"
+            self._results.append(line)
+            self._say(f"  {line}")
+
+    def _on_env(self, e: dict[str, Any]) -> None:
+        if e["status"] == "started":
+            self._status = f"applying {esc(e['env'])}"
+            return
+        sign = _WATCH_VERB.get(e["action"], "")
+        if e["status"] == "ok":
+            line = f"[green]{sign} {esc(e['env'])} {_PAST.get(e['action'], e['action'])}[/] [dim]({e['seconds']:.1f} s)[/]"
+        else:
+            line = f"[red]{sign} {esc(e['env'])} {e['action']} failed:[/] {esc(e['error'])}"
+        self._results.append(line)
+        self._say(f"  {line}")
+
+    def _on_idle(self, e: dict[str, Any]) -> None:
+        self._status = "watching"
+        if e["ok"]:
+            self._error = ""
+
+    def _on_stopped(self, e: dict[str, Any]) -> None:
+        self._status = "stopped"
+        if e["reason"] == "interrupted":
+            self._say("Stopped watching.")
+
+
+def _pending_line(a: dict[str, Any]) -> str:
+    why = f" [dim]# {esc(a['reasons'][0])}[/]" if a["reasons"] else ""
+    return f"{_WATCH_VERB.get(a['action'], '')} {esc(a['env'])} {a['action']}{why}"
+
+
+# -- policy findings (wsp check) -------------------------------------------------------------
+
+_SEVERITY_STYLE = {"error": "red", "warn": "yellow"}
+
+
+def render_findings(
+    findings: Sequence[Any], notes: Sequence[str] = (), *, summary: bool = True
+) -> None:
+    """Policy findings grouped by what they are about: code, severity, message, fix."""
+    c = out()
+    for note in notes:
+        c.print(f"[dim]note:[/] {esc(note)}")
+    groups: dict[str, list[Any]] = {}
+    for f in findings:
+        groups.setdefault(f.subject, []).append(f)
+    for subject, items in groups.items():
+        c.print(f"[bold]{esc(subject)}[/]")
+        for f in items:
+            style = _SEVERITY_STYLE.get(f.severity, "")
+            c.print(f"  [{style}]{f.code} {f.severity:<5}[/] {esc(f.message)}")
+            if f.hint:
+                c.print(f"               [dim]fix: {esc(f.hint)}[/]")
+        c.print()
+    if not summary:
+        return
+    errors = sum(1 for f in findings if f.severity == "error")
+    warns = len(findings) - errors
+    if not findings:
+        c.print("[green]No findings:[/] every policy holds.")
+    else:
+        parts = [
+            f"{errors} error{'s' if errors != 1 else ''}",
+            f"{warns} warning{'s' if warns != 1 else ''}",
+        ]
+        c.print(f"[{'red' if errors else 'yellow'}]Policy check:[/] {', '.join(parts)}.")

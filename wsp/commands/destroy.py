@@ -41,6 +41,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             for env, have in sorted(ctx.observed.items())
             if have.ownership == "ours"
             and have.marker is not None
+            and not have.moved_from
             and (not targets or have.marker.project in targets or env in targets)
         ]
         if not actions:

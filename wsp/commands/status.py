@@ -58,7 +58,14 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     ctx = load_context(directory)
     rows = status_rows(ctx)
     if args.json:
-        ui.print_json({"workspace": ctx.ws.name, "envs_dir": str(ctx.ws.envs_dir), "envs": rows})
+        ui.print_json(
+            {
+                "workspace": ctx.ws.name,
+                "description": ctx.ws.description,
+                "envs_dir": str(ctx.ws.envs_dir),
+                "envs": rows,
+            }
+        )
     else:
-        ui.render_status(ctx.ws.name, rows)
+        ui.render_status(ctx.ws.name, rows, description=ctx.ws.description)
     return ExitCode.OK

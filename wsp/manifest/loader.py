@@ -55,6 +55,7 @@ class Workspace:
     name: str
     root: Path
     manifest_path: Path
+    description: str | None
     channels: tuple[str, ...]
     channel_priority: str
     platforms: tuple[str, ...]
@@ -260,6 +261,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         name=ws.name.strip(),
         root=root,
         manifest_path=manifest_path,
+        description=ws.description,
         channels=tuple(ws.channels),
         channel_priority=ws.channel_priority,
         platforms=tuple(ws.platforms),
