@@ -9,7 +9,19 @@ import argparse
 from typing import Any
 
 # The order `wsp --help` lists them in.
-COMMANDS = ("init", "plan", "apply", "status", "run", "shell", "env", "graph", "destroy", "schema")
+COMMANDS = (
+    "init",
+    "plan",
+    "apply",
+    "check",
+    "status",
+    "run",
+    "shell",
+    "env",
+    "graph",
+    "destroy",
+    "schema",
+)
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

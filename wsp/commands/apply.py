@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
     from wsp.errors import ExitCode, WspError
     from wsp.lock import workspace_lock
+    from wsp.policy import gate
     from wsp.reconciler import apply_plan
     from wsp.workflow import load_context, make_plan, refresh
 
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     engine = _engine()
     with workspace_lock(ctx.state_dir):
         ctx = refresh(ctx)
+        gate(ctx, show=not args.json)  # an error-severity policy finding stops here
         targets = tuple(saved.get("targets") or ()) if saved is not None else tuple(args.target)
         plan = make_plan(ctx, engine, targets)
         if saved is not None:
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             }
         )
     else:
-        ui.apply_summary(outcomes)
+        if outcomes:
+            ui.apply_summary(outcomes)
         for a in blocked:
             ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
     return ExitCode.ERROR if blocked or any(not o.ok for o in outcomes) else ExitCode.OK

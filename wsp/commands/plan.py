@@ -24,17 +24,22 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
-    from wsp.errors import ExitCode
+    from wsp.errors import ExitCode, WspError
     from wsp.fsutil import atomic_write_json
+    from wsp.policy import plan_findings, run_checks
     from wsp.workflow import load_context, make_plan
 
+    if args.out and Path(args.out).is_dir():
+        raise WspError(f"--out {args.out} is a folder", hint="name a file, e.g. --out plan.json")
     ctx = load_context(directory)
     plan = make_plan(ctx, _engine(), args.target)
+    findings = plan_findings(run_checks(ctx))  # shown above the plan
     if args.out:
         atomic_write_json(Path(args.out), plan.to_json())
     if args.json:
-        ui.print_json(plan.to_json())
+        ui.print_json({**plan.to_json(), "findings": [f.to_json() for f in findings]})
     else:
+        ui.render_findings(findings, summary=False)
         ui.render_plan(plan)
         if args.out:
             ui.info(

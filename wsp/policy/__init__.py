@@ -8,7 +8,7 @@ under `[policy.rules]` (`error`, `warn` or `off`) and a project silences a code 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 Severity = Literal["error", "warn"]
 Scope = Literal["project", "workspace", "base", "envs-dir"]
+
+
+def q(text: object) -> str:
+    """A name as messages quote it: "env1"."""
+    return f'"{text}"'
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,7 @@ class Rule:
     fixable: bool = False  # `wsp check --fix` can mend it
     blocks_apply: bool = True  # an error of this rule stops `wsp apply`
     locked: bool = False  # can't be turned off or ignored
-
-    @property
-    def family(self) -> str:
-        return self.code[:4] + "xx"
+    plan_says_it: bool = False  # the plan reports this itself: plan and apply don't repeat it
 
 
 _RULES: dict[str, Rule] = {}
@@ -101,13 +103,16 @@ def rule(
     fixable: bool = False,
     blocks_apply: bool = True,
     locked: bool = False,
+    plan_says_it: bool = False,
 ) -> Callable[[Callable[[Facts], Iterable[Issue]]], Callable[[Facts], Iterable[Issue]]]:
     """Register a rule function under `code`."""
 
     def register(fn: Callable[[Facts], Iterable[Issue]]) -> Callable[[Facts], Iterable[Issue]]:
         if code in _RULES:
             raise RuntimeError(f"policy code {code} registered twice")
-        _RULES[code] = Rule(code, title, severity, reason, fn, fixable, blocks_apply, locked)
+        _RULES[code] = Rule(
+            code, title, severity, reason, fn, fixable, blocks_apply, locked, plan_says_it
+        )
         return fn
 
     return register
@@ -148,7 +153,9 @@ def _severities(ctx: Context, rules: dict[str, Rule]) -> dict[str, str]:
     for code, severity in ws.policy.rules.items():
         where = ("policy", "rules", code)
         if code not in rules:
-            raise ws.error(where, f"unknown policy code {code!r} in [policy.rules]; {_known(code, rules)}")
+            raise ws.error(
+                where, f"unknown policy code {code!r} in [policy.rules]; {_known(code, rules)}"
+            )
         if rules[code].locked and severity != "error":
             raise ws.error(
                 where, f"{code} can't be set to {severity!r}: {rules[code].title}", value=True
@@ -164,7 +171,11 @@ def _ignores(ctx: Context, rules: dict[str, Rule]) -> dict[str, set[str]]:
         for i, code in enumerate(proj.ignore):
             where = ("projects", name, "ignore", i)
             if code not in rules:
-                raise ws.error(where, f"unknown policy code {code!r} in ignore; {_known(code, rules)}", value=True)
+                raise ws.error(
+                    where,
+                    f"unknown policy code {code!r} in ignore; {_known(code, rules)}",
+                    value=True,
+                )
             if rules[code].locked:
                 raise ws.error(where, f"{code} can't be ignored: {rules[code].title}", value=True)
             out.setdefault(name, set()).add(code)
@@ -222,7 +233,10 @@ def run_checks(ctx: Context, *, now: datetime | None = None) -> Report:
                 )
             )
     order = {f"project {name}": i for i, name in enumerate(ctx.ws.projects)}
-    findings.sort(key=lambda f: (order.get(f.subject, len(order)), f.scope != "project", f.subject))
+    scopes = ("project", "workspace", "envs-dir", "base")
+    findings.sort(
+        key=lambda f: (scopes.index(f.scope), order.get(f.subject, len(order)), f.subject)
+    )
     return Report(findings=findings, notes=facts.notes, facts=facts)
 
 
@@ -232,6 +246,12 @@ def blocking(report: Report) -> list[Finding]:
     return [f for f in report.errors if rules[f.code].blocks_apply]
 
 
+def plan_findings(report: Report) -> list[Finding]:
+    """What `wsp plan` and `wsp apply` show above the plan: all but what the plan says itself."""
+    rules = all_rules()
+    return [f for f in report.findings if not rules[f.code].plan_says_it]
+
+
 def gate(ctx: Context, *, show: bool = True) -> Report:
     """Before `wsp apply` changes anything: show the findings; refuse while an error stands."""
     from wsp import ui
@@ -239,7 +259,7 @@ def gate(ctx: Context, *, show: bool = True) -> Report:
     report = run_checks(ctx)
     stops = blocking(report)
     if show:
-        ui.render_findings([f for f in report.findings if f not in stops], summary=False)
+        ui.render_findings([f for f in plan_findings(report) if f not in stops], summary=False)
     if stops:
         first = stops[0]
         more = f" ({len(stops) - 1} more: run `wsp check`)" if len(stops) > 1 else ""
@@ -248,7 +268,3 @@ def gate(ctx: Context, *, show: bool = True) -> Report:
             hint=f"{first.hint}; nothing was changed{more}",
         )
     return report
-
-
-def iter_codes(rules: dict[str, Rule] | None = None) -> Iterator[str]:
-    yield from (rules or all_rules())

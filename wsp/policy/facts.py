@@ -1,0 +1,83 @@
+"""What the rules look at: the workspace, what is on disk, and conda's installation.
+
+Each part is read once, and only when a rule that is not off asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wsp.policy.condarc import AutoActivate, RcFile, auto_activate, read_rc, search_path
+
+if TYPE_CHECKING:
+    from wsp.workflow import Context
+
+NO_CONDA = (
+    "no conda installation found (looked at WSP_CONDA_ROOT, CONDA_EXE, MAMBA_ROOT_PREFIX, "
+    "`conda info`, ~/miniforge3, ~/miniconda3, ~/anaconda3, /opt/conda): "
+    "the base-env rules (WSP2xx) had nothing to check"
+)
+
+
+def dist_name(dist: str) -> str:
+    """`numpy-1.26.4-py_0` -> `numpy`."""
+    parts = dist.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else dist
+
+
+class Facts:
+    def __init__(self, ctx: Context, *, now: datetime | None = None) -> None:
+        self.ctx = ctx
+        self.ws = ctx.ws
+        self.now = now or datetime.now(UTC)
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    # conda's installation --------------------------------------------------------------
+    @cached_property
+    def conda_root(self) -> Path | None:
+        from wsp.conda import find_conda_root
+
+        return find_conda_root()
+
+    def base_or_note(self) -> Path | None:
+        """The conda root for a base rule; None (and a note saying so) without one."""
+        if self.conda_root is None:
+            self.note(NO_CONDA)
+        return self.conda_root
+
+    @cached_property
+    def base_dists(self) -> dict[str, str]:
+        """name -> dist of every package conda-meta records in base."""
+        if self.conda_root is None:
+            return {}
+        try:
+            with os.scandir(self.conda_root / "conda-meta") as it:
+                dists = [e.name[:-5] for e in it if e.name.endswith(".json")]
+        except OSError:
+            return {}
+        return {dist_name(d).lower(): d for d in sorted(dists)}
+
+    @cached_property
+    def conda_version(self) -> str | None:
+        dist = self.base_dists.get("conda")
+        return dist.rsplit("-", 2)[1] if dist and dist.count("-") >= 2 else None
+
+    @cached_property
+    def condarc_files(self) -> list[RcFile]:
+        files = [read_rc(p) for p in search_path(self.conda_root)]
+        for rc in files:
+            if rc.problem:
+                self.note(f"{rc.path}: {rc.problem}; conda would stop on it too")
+        return files
+
+    @cached_property
+    def auto_activate(self) -> AutoActivate:
+        return auto_activate([f for f in self.condarc_files if not f.problem], self.conda_version)
