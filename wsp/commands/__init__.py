@@ -13,6 +13,7 @@ COMMANDS = (
     "init",
     "plan",
     "apply",
+    "watch",
     "check",
     "status",
     "run",

@@ -1,0 +1,559 @@
+"""`wsp watch`: follow workspace.toml and the projects' files, reconcile after every change.
+
+A round reads the watched files again, reloads the workspace and works out which projects
+the change affects: those whose merged declaration differs from the last good load, those
+whose own files changed (environment-file, pyproject.toml, requirements*.txt), and every
+project that depends on one of them. It plans only those, applies the non-destructive part
+(create, update) under the workspace lock and keeps replace and prune pending unless
+destruction is allowed. A broken save (invalid TOML, an unsolvable spec, an unreachable
+channel, a policy error) is reported and changes nothing; the projects it touched stay
+dirty and are planned again with the next save.
+
+File events are only triggers. What changed is decided by comparing the watched files'
+contents with those seen at the start of the last round, so saves made while a round runs
+are picked up right after it, once, and nothing is lost when the set of watched folders
+changes and the watcher restarts. Folders are watched one level deep, never recursively:
+`.git`, envs-dir and `.wsp/` are never looked at, and editor temp files never match a
+watched name.
+
+Everything the user sees leaves as an event (a dict) through a `Sink`; `wsp.ui` renders
+them for people, `--json` prints one per line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from wsp.engines import Engine
+from wsp.errors import LockHeld, WspError
+from wsp.planner import Action, Plan
+from wsp.workflow import Context
+
+DEFAULT_DEBOUNCE_MS = 300
+STEP_MS = 50  # how often the watcher looks at its queue; also its idle tick
+REQUIREMENTS = "requirements*.txt"
+DESTRUCTIVE = frozenset({"replace", "prune"})
+LOCK_RETRY_SECONDS = 1.0
+MAX_BURST_SECONDS = 5.0  # a round starts after this long even if saves keep coming
+
+K = TypeVar("K")
+
+
+class Sink(Protocol):
+    """Where a watcher's events go: the terminal view, or JSON lines."""
+
+    def emit(self, event: dict[str, Any]) -> None: ...
+    def progress(self, env: str, done: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    allow_destroy: bool = False
+    jobs: int = 2
+
+
+# -- what is watched ------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.is_dir() and path.parent != path:
+        path = path.parent
+    return path
+
+
+@dataclass(frozen=True)
+class WatchSet:
+    """The files a workspace's envs depend on, and the projects each one belongs to.
+
+    Read from the raw TOML (not the validated workspace), so a project whose
+    environment-file does not exist yet is watched for it to appear.
+    """
+
+    root: Path
+    manifest: Path
+    files: Mapping[Path, frozenset[str]]  # file -> projects; workspace.toml belongs to none
+    project_dirs: Mapping[Path, frozenset[str]]  # where requirements*.txt may appear
+
+    @classmethod
+    def of(cls, manifest: Path, previous: WatchSet | None = None) -> WatchSet:
+        """The watch set `manifest` declares; `previous` (or just the manifest) when unreadable."""
+        root = manifest.parent
+        try:
+            data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return previous or cls(root, manifest, {manifest: frozenset()}, {})
+        files: dict[Path, set[str]] = {manifest: set()}
+        dirs: dict[Path, set[str]] = {}
+        projects = data.get("projects")
+        for name, decl in (projects if isinstance(projects, dict) else {}).items():
+            if not isinstance(decl, dict):
+                continue
+            path = decl.get("path")
+            folder = (root / (path if isinstance(path, str) else f"projects/{name}")).resolve()
+            dirs.setdefault(folder, set()).add(name)
+            files.setdefault(folder / "pyproject.toml", set()).add(name)
+            env_file = decl.get("environment-file")
+            if isinstance(env_file, str):
+                files.setdefault((folder / env_file).resolve(), set()).add(name)
+        return cls(
+            root,
+            manifest,
+            {p: frozenset(n) for p, n in files.items()},
+            {p: frozenset(n) for p, n in dirs.items()},
+        )
+
+    def current_files(self) -> dict[Path, frozenset[str]]:
+        """The declared files plus the requirements files that exist right now."""
+        out = dict(self.files)
+        for folder, names in self.project_dirs.items():
+            try:
+                found = sorted(folder.glob(REQUIREMENTS))
+            except OSError:
+                continue
+            for path in found:
+                out[path] = out.get(path, frozenset()) | names
+        return out
+
+    @cached_property
+    def _wanted_dirs(self) -> frozenset[Path]:
+        return frozenset({p.parent for p in self.files} | set(self.project_dirs))
+
+    def dirs(self) -> tuple[Path, ...]:
+        """The folders to watch, one level deep: each wanted one, or its nearest existing parent."""
+        return tuple(sorted({_existing_ancestor(d) for d in self._wanted_dirs}))
+
+    @cached_property
+    def _on_the_way(self) -> frozenset[Path]:
+        """Every folder above a wanted one: its creation or removal moves the watch."""
+        return frozenset(a for d in self._wanted_dirs for a in (d, *d.parents))
+
+    def accepts(self, _change: object, path: str) -> bool:
+        """The watchfiles filter: only watched files, requirements files and wanted folders."""
+        p = Path(path)
+        return (
+            p in self.files
+            or (_is_requirements(p) and p.parent in self.project_dirs)
+            or p in self._on_the_way
+        )
+
+    def describe(self) -> list[str]:
+        """The watched files (and patterns), relative to the workspace root where below it."""
+        paths = [*self.files, *(d / REQUIREMENTS for d in self.project_dirs)]
+        return sorted({_rel(p, self.root) for p in paths})
+
+
+def _is_requirements(path: Path) -> bool:
+    return fnmatch.fnmatch(path.name, REQUIREMENTS)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def differing(before: Mapping[K, object], after: Mapping[K, object]) -> set[K]:
+    """The keys added, removed, or whose value differs."""
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+# -- what a change affects --------------------------------------------------------------------
+
+
+def declarations(ctx: Context) -> dict[str, tuple[str, str, str]]:
+    """Per project, what its env must match: spec hash, env name and prefix."""
+    return {n: (d.spec_hash, d.env_name, str(d.prefix)) for n, d in ctx.desired.items()}
+
+
+def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
+    """`dirty` projects and their dependents; removed ones only while they still own an env."""
+    from wsp.graph import affected, project
+
+    dirty = set(dirty)
+    out = affected(ctx.graph, [project(n) for n in dirty if n in ctx.ws.projects])
+    owned = {o.marker.project for o in ctx.observed.values() if o.ownership == "ours" and o.marker}
+    return out | {n for n in dirty if n not in ctx.ws.projects and n in owned}
+
+
+def split(plan: Plan, *, allow_destroy: bool) -> tuple[list[Action], list[Action], list[Action]]:
+    """(to apply now, pending destructive, blocked)."""
+    now, pending, blocked = [], [], []
+    for a in plan.actions:
+        if a.kind == "blocked":
+            blocked.append(a)
+        elif a.kind in DESTRUCTIVE and not allow_destroy:
+            pending.append(a)
+        elif a.is_change:
+            now.append(a)
+    return now, pending, blocked
+
+
+def _action_json(a: Action) -> dict[str, Any]:
+    return {
+        "project": a.project,
+        "env": a.env,
+        "action": a.kind,
+        "reasons": [r.message for r in a.reasons],
+    }
+
+
+# -- the watcher ------------------------------------------------------------------------------
+
+
+class _Reporter:
+    """The reconciler's Reporter, turned into `env` events."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._w = watcher
+        self._started: dict[str, float] = {}
+
+    def started(self, action: Action) -> None:
+        self._started[action.env] = time.monotonic()
+        self._w.emit("env", round=self._w.rounds, status="started", **_action_json(action))
+
+    def progress(self, action: Action, done: int, total: int) -> None:
+        self._w.sink.progress(action.env, done, total)
+
+    def finished(self, action: Action, error: str | None) -> None:
+        seconds = time.monotonic() - self._started.get(action.env, time.monotonic())
+        self._w.emit(
+            "env",
+            round=self._w.rounds,
+            status="failed" if error else "ok",
+            error=error,
+            seconds=round(seconds, 3),
+            **_action_json(action),
+        )
+
+
+@dataclass
+class Watcher:
+    """One watched workspace: its last good state, what is dirty, what is pending."""
+
+    manifest: Path
+    sink: Sink
+    options: Options = field(default_factory=Options)
+    engine_factory: Callable[[], Engine] | None = None
+    # the policy gate: raises WspError to stop the round, returns warnings to show
+    gate: Callable[[Context], Iterable[str]] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    rounds: int = 0
+    errors: int = 0  # rounds that ended in an error
+    watched: WatchSet = field(init=False)
+    files: dict[Path, frozenset[str]] = field(default_factory=dict)  # as of the last check
+    seen: dict[Path, str | None] = field(default_factory=dict)  # their content hashes
+    base: dict[str, tuple[str, str, str]] | None = None  # None: the next round plans everything
+    dirty: set[str] = field(default_factory=set)
+    pending: dict[str, Action] = field(default_factory=dict)
+    retry_at: float | None = None
+    _announced: list[str] | None = None
+    _warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root = self.manifest.parent
+        self.watched = WatchSet.of(self.manifest)
+
+    def emit(self, event: str, **data: Any) -> None:
+        self.sink.emit({"event": event, "ts": round(time.time(), 3), **data})
+
+    def _engine(self) -> Engine:
+        if self.engine_factory is not None:
+            return self.engine_factory()
+        from wsp.commands import engine
+
+        return engine()
+
+    # rounds -------------------------------------------------------------------------------
+    def check(self, *, full: bool = False) -> bool:
+        """Read the watched files; run a round when they changed (or `full`). True if one ran."""
+        self.watched = WatchSet.of(self.manifest, previous=self.watched)
+        before, files = self.files, self.watched.current_files()
+        now = {path: _digest(path) for path in files}
+        changed = differing(self.seen, now)
+        self.files, self.seen = files, now
+        retry = self.retry_at is not None and time.monotonic() >= self.retry_at
+        if not (changed or full or retry):
+            return False
+        self.retry_at = None
+        for path in changed:  # a file that went belonged to the projects it had before
+            self.dirty |= before.get(path, frozenset()) | files.get(path, frozenset())
+        files = [] if full else sorted(_rel(p, self.root) for p in changed)
+        self.reconcile(files=files, full=full)
+        return True
+
+    def reconcile(self, *, files: list[str], full: bool) -> None:
+        """One round: load, work out the targets, plan, apply what may be applied."""
+        self.rounds += 1
+        start = time.monotonic()
+        ok = False
+        try:
+            ok = self._reconcile(files, full)
+        finally:
+            if not ok:
+                self.errors += 1
+            self.emit(
+                "idle",
+                round=self.rounds,
+                ok=ok,
+                seconds=round(time.monotonic() - start, 3),
+                dirty=sorted(self.dirty) if self.base is not None else None,
+                pending=sorted(self.pending),
+            )
+
+    def _error(self, stage: str, exc: WspError) -> bool:
+        self.emit("error", round=self.rounds, stage=stage, message=str(exc))
+        return False
+
+    def _reconcile(self, files: list[str], full: bool) -> bool:
+        from wsp.workflow import load_context
+
+        try:
+            ctx = load_context(self.root)
+        except WspError as exc:
+            if files:  # which projects it touches is known once the workspace loads again
+                self.emit("change", round=self.rounds, files=files, projects=[])
+            return self._error("load", exc)
+        now = declarations(ctx)
+        if full or self.base is None:
+            everything = True
+        else:
+            everything = False
+            self.dirty |= differing(self.base, now)
+        self.base = now
+        if files:
+            shown = targets_for(ctx, self.dirty) if not everything else set(ctx.ws.projects)
+            self.emit("change", round=self.rounds, files=files, projects=sorted(shown))
+        if not everything and not self.dirty:
+            return True  # nothing a project depends on changed (a comment, say)
+        return self._plan_and_apply(ctx, everything)
+
+    def _plan_and_apply(self, ctx: Context, everything: bool) -> bool:
+        from wsp.lock import workspace_lock
+        from wsp.workflow import make_plan, refresh
+
+        engine = self._engine()
+        try:
+            with workspace_lock(ctx.state_dir, command="wsp watch"):
+                ctx = refresh(ctx)
+                targets = None if everything else targets_for(ctx, self.dirty)
+                if targets is not None and not targets:
+                    self.dirty.clear()
+                    return True
+                try:
+                    self._policies(ctx)
+                except WspError as exc:
+                    self._keep_dirty(targets)
+                    return self._error("policy", exc)
+                try:
+                    plan = make_plan(ctx, engine, sorted(targets or ()))
+                except WspError as exc:
+                    self._keep_dirty(targets)
+                    return self._error("plan", exc)
+                now, pending, blocked = split(plan, allow_destroy=self.options.allow_destroy)
+                self._track_pending(plan, pending, everything)
+                self.emit(
+                    "plan",
+                    round=self.rounds,
+                    targets=sorted(targets) if targets is not None else None,
+                    summary=plan.summary,
+                    actions=[_action_json(a) for a in plan.actions if a.is_change],
+                    apply=[a.env for a in now],
+                )
+                if pending or self.pending:
+                    self.emit(
+                        "pending",
+                        round=self.rounds,
+                        actions=[_action_json(a) for _, a in sorted(self.pending.items())],
+                        hint=None
+                        if self.options.allow_destroy
+                        else "start `wsp watch --allow-destroy` (or run `wsp apply`) to carry these out",
+                    )
+                for a in blocked:
+                    self.emit(
+                        "error",
+                        round=self.rounds,
+                        stage="blocked",
+                        message=f"{a.env}: not applied: {a.reasons[0].message}",
+                    )
+                if unknown := plan.unknown:
+                    self._keep_dirty(targets)
+                    return self._error(
+                        "plan",
+                        WspError(
+                            f"cannot apply: {unknown[0].unknown}",
+                            hint="nothing was changed; the next save tries again",
+                        ),
+                    )
+                self.dirty.clear()
+                if not now:
+                    return not blocked
+                if self.stop.is_set():
+                    self.dirty |= {a.project for a in now if a.project}
+                    return True
+                applied = self._apply(ctx, replace(plan, actions=tuple(now)), engine)
+                return applied and not blocked
+        except LockHeld as exc:
+            self.retry_at = time.monotonic() + LOCK_RETRY_SECONDS
+            if everything:
+                self.base = None
+            return self._error("lock", exc)
+
+    def _apply(self, ctx: Context, plan: Plan, engine: Engine) -> bool:
+        from wsp.reconciler import apply_plan
+
+        self.emit(
+            "apply",
+            round=self.rounds,
+            phase="start",
+            actions=[_action_json(a) for a in plan.actions],
+        )
+        start = time.monotonic()
+        try:
+            outcomes = apply_plan(
+                ctx,
+                plan,
+                engine,
+                _Reporter(self),
+                jobs=self.options.jobs,
+                should_stop=self.stop.is_set,
+            )
+        except WspError as exc:
+            self.dirty |= {a.project or a.env for a in plan.actions}
+            return self._error("apply", exc)
+        done = {o.action.env for o in outcomes}
+        not_started = [a for a in plan.actions if a.env not in done]
+        failed = [o for o in outcomes if not o.ok]
+        self.dirty |= {o.action.project or o.action.env for o in failed}
+        self.dirty |= {a.project or a.env for a in not_started}
+        self.emit(
+            "apply",
+            round=self.rounds,
+            phase="done",
+            ok=not failed,
+            seconds=round(time.monotonic() - start, 3),
+            outcomes=[
+                {"env": o.action.env, "action": o.action.kind, "ok": o.ok, "error": o.error}
+                for o in outcomes
+            ],
+            not_started=[a.env for a in not_started],
+        )
+        for a in plan.actions:
+            if a.env in done:
+                self.pending.pop(a.env, None)
+        return not failed
+
+    def _policies(self, ctx: Context) -> None:
+        """The policy gate, as `wsp apply` runs it; its warnings shown when they change."""
+        if self.gate is None:
+            return
+        warnings = list(self.gate(ctx))
+        if warnings != self._warnings:
+            self._warnings = warnings
+            self.emit("warnings", round=self.rounds, messages=warnings)
+
+    def _keep_dirty(self, targets: set[str] | None) -> None:
+        if targets is None:
+            self.base = None  # a failed full round: plan everything next time
+        else:
+            self.dirty |= targets
+
+    def _track_pending(self, plan: Plan, pending: list[Action], everything: bool) -> None:
+        if everything:
+            self.pending.clear()
+        for a in plan.actions:
+            self.pending.pop(a.env, None)
+        for a in pending:
+            self.pending[a.env] = a
+
+    # the loop -----------------------------------------------------------------------------
+    def announce(self) -> None:
+        """A `watching` event, when the watched files are not those last announced."""
+        files = self.watched.describe()
+        if files != self._announced:
+            self._announced = files
+            self.emit(
+                "watching",
+                root=str(self.root),
+                files=files,
+                debounce_ms=self.options.debounce_ms,
+                allow_destroy=self.options.allow_destroy,
+            )
+
+    def once(self) -> int:
+        """One full reconcile; 0 when it went through, 1 when it did not."""
+        self.check(full=True)
+        self.emit("stopped", reason="once", rounds=self.rounds)
+        return 1 if self.errors else 0
+
+    def run(self) -> int:
+        """Reconcile everything, then after every change until `stop` is set."""
+        self.check(full=True)
+        while not self.stop.is_set():
+            self._watch_until_moved()
+        self.emit("stopped", reason="interrupted", rounds=self.rounds)
+        return 0
+
+    def _watch_until_moved(self) -> None:
+        """Watch the current folders; return when stopped or when the folders must change."""
+        import watchfiles
+
+        dirs = self.watched.dirs()
+        quiet = max(0, self.options.debounce_ms - STEP_MS) / 1000
+        due: float | None = None  # when the files will have been quiet long enough
+        burst = 0.0  # when the current burst of events began
+        started = False
+        try:
+            for batch in watchfiles.watch(
+                *dirs,
+                watch_filter=lambda change, path: self.watched.accepts(change, path),
+                debounce=max(1600, self.options.debounce_ms),
+                step=STEP_MS,
+                rust_timeout=STEP_MS,
+                yield_on_timeout=True,
+                stop_event=self.stop,
+                raise_interrupt=False,
+                recursive=False,
+            ):
+                if not started:  # the watcher runs: catch up on what changed without one
+                    started = True
+                    self.check()
+                    self.announce()  # from here on, every save is seen and debounced
+                now = time.monotonic()
+                if batch:
+                    burst = burst if due is not None else now
+                    due = now + quiet
+                    if now - burst < MAX_BURST_SECONDS:
+                        continue
+                    due = now  # the files never settle: plan what they hold now
+                if (due is not None and now >= due) or (
+                    self.retry_at is not None and now >= self.retry_at
+                ):
+                    due = None
+                    self.check()
+                    if self.watched.dirs() != dirs:
+                        return  # a watched folder appeared or went: watch the new set
+                    self.announce()
+                if self.stop.is_set():
+                    return
+        except OSError:  # a folder went away between listing and watching it
+            if not self.stop.is_set():
+                time.sleep(STEP_MS / 1000)
