@@ -1,0 +1,5 @@
+"""Returns and volatility of price series."""
+
+from finance.returns import annualised_volatility, simple_returns
+
+__all__ = ["annualised_volatility", "simple_returns"]

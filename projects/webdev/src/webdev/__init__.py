@@ -1,0 +1,3 @@
+"""A small FastAPI service."""
+
+__version__ = "0.1.0"
