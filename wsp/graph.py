@@ -12,7 +12,7 @@ import networkx as nx
 from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
-from wsp.manifest import Workspace, normalize_python
+from wsp.manifest import Workspace
 from wsp.pip import PipOptions, source_root
 
 Node = tuple[str, str]  # ("project" | "template", name)
@@ -42,6 +42,7 @@ class DesiredEnv:
     spec_hash: str
     editables: tuple[tuple[str, str], ...] = ()  # (project, source folder) made importable
     pip_options: PipOptions = field(default_factory=PipOptions)
+    lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -196,19 +197,18 @@ def _spec_name(spec: str) -> str:
 
 def _python_from_spec(spec: str) -> str | None:
     """The version part of a `python...` match spec ("python=3.9" -> "3.9.*")."""
-    body = spec.split("::", 1)[-1].strip()[len("python") :].strip()
-    if not body:
-        return None
-    body = body.split(" ")[0] if not body.startswith(("=", "<", ">", "!", "~")) else body
-    if body.startswith("=") and not body.startswith("=="):
-        body = body[1:].split("=")[0]
-        return normalize_python(body)
-    return normalize_python(body.replace(" ", ""))
+    from wsp.engines.rattler import match_spec_version
+
+    return match_spec_version(spec)
 
 
 def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dict[str, DesiredEnv]:
     """Every project's merged env: templates, depends-on closure and itself."""
-    from wsp.engines.rattler import current_platform, python_specs_intersect
+    from wsp.engines.rattler import (
+        canonical_match_spec,
+        current_platform,
+        python_specs_intersect,
+    )
 
     platform = platform or current_platform()
     out: dict[str, DesiredEnv] = {}
@@ -233,7 +233,9 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
         channels: list[str] = []
         for origin, decl in layers:
             env_file = getattr(decl, "env_file", None)
-            own_specs = list(decl.dependencies) + (list(env_file.dependencies) if env_file else [])
+            own_specs = list(decl.dependencies) + (
+                [canonical_match_spec(d) for d in env_file.dependencies] if env_file else []
+            )
             if decl.python:
                 pythons.append((origin, decl.python))
             for spec in own_specs:
@@ -286,6 +288,14 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
                 ("projects", name, "pip"),
                 f'project {name!r} has pip requirements but no python: add python = "3.x"',
             )
+        lock_hash = stable_hash(
+            {
+                "specs": sorted(all_specs),
+                "pip": sorted(pip),
+                "channels": [c.name for c in resolved],
+                "priority": ws.channel_priority,
+            }
+        )
         spec_hash = stable_hash(
             {
                 "specs": sorted(all_specs),
@@ -310,5 +320,6 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
             spec_hash=spec_hash,
             editables=editables,
             pip_options=ws.pip_options,
+            lock_hash=lock_hash,
         )
     return out

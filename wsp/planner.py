@@ -38,6 +38,8 @@ class Resolution:
     pip: Mapping[str, str] | None = None  # pip pins {name: version} uv resolved
     pip_installed: Mapping[str, PipDist] | None = None  # what site-packages holds now
     pip_provided: Mapping[str, str] = field(default_factory=dict)  # pins conda already provides
+    lock_id: str | None = None  # set when the packages come from wsp.lock
+    behind: bool = False  # from a lock older than the declaration (apply --frozen)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Action:
     pip_target: Mapping[str, str] | None = None  # exact pip pins after the action
     pip_provided: tuple[str, ...] = ()  # pip dependencies left to the conda package
     editables: tuple[tuple[str, str], ...] = ()
+    lock_id: str | None = None  # the packages come from wsp.lock
 
     @property
     def is_change(self) -> bool:
@@ -142,6 +145,8 @@ class Action:
             data["specs"] = {"conda": list(self.specs), "pip": list(self.pip)}
         if self.pip_target is not None:
             data["pip_install"] = dict(sorted(self.pip_target.items()))
+        if self.lock_id:
+            data["from_lock"] = True
         if self.pip_provided:
             data["pip_provided_by_conda"] = list(self.pip_provided)
         if self.editables:
@@ -409,13 +414,15 @@ def _plan_project(
             diff=diff,
             target=res.packages,
             unknown=unknown if kind != "no-op" else None,
-            spec_hash=want.spec_hash,
+            # An env built from a lock older than its declaration must not pass for in sync.
+            spec_hash=f"behind:{want.spec_hash}" if res.behind else want.spec_hash,
             python=want.python,
             specs=want.specs,
             pip=want.pip,
             pip_diff=pip_diff if pip_diff or kind != "no-op" else None,
             pip_target=res.pip if kind != "no-op" else None,
             pip_provided=tuple(sorted(res.pip_provided)) if kind != "no-op" else (),
+            lock_id=res.lock_id if kind != "no-op" else None,
             editables=want.editables,
         )
 
@@ -454,7 +461,7 @@ def _plan_project(
             ],
             diff,
         )
-    if not needs_solve(want, have):
+    if not needs_solve(want, have) and res.lock_id is None:
         return act("no-op", [])
 
     reasons = _spec_reasons(want, have) + _drift(have) + _pip_drift(have, res)
@@ -486,6 +493,8 @@ def _plan_project(
     )
     if pip_changes and not any(r.code in ("spec-changed", "drift") for r in reasons):
         reasons.append(Reason("pip", "pip requirements resolve to other versions"))
+    if res.lock_id and not reasons and (diff or pip_changes):
+        reasons.append(Reason("lock", "wsp.lock holds other versions"))
     if res.packages is not None and not diff and not reasons:
         reasons.append(Reason("refresh", "marker out of date; packages already match"))
     if not reasons:

@@ -80,7 +80,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         project=want.project,
         env=want.env_name,
         state="building",
-        spec_hash=want.spec_hash,
+        spec_hash=action.spec_hash or want.spec_hash,
         extra={"desired": want.summary(), "prefix": str(prefix)},
     )
     old = observe_env(ws, prefix) if action.kind == "update" else None
@@ -113,7 +113,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
             packages=tuple(sorted(have.dists)),
             python=python,
             applied_at=now(),
-            extra={**marker.extra, **pip_state},
+            extra={**marker.extra, **pip_state, "lock_id": action.lock_id},
         ),
     )
     conda.register_env(prefix)

@@ -103,6 +103,8 @@ def _render_action(c: Console, a: Action) -> None:
     c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{a.kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
+    if a.lock_id:
+        c.print("      [dim]# packages from wsp.lock[/]")
     if a.unknown:
         c.print(f"      [yellow]? {esc(a.unknown)}[/]")
         if a.specs or a.pip:

@@ -14,7 +14,7 @@ import networkx as nx
 
 from wsp import graph as graph_mod
 from wsp import pip
-from wsp.engines import Engine, Package, SolveRequest
+from wsp.engines import Engine, LockData, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.graph import DesiredEnv
 from wsp.manifest import Workspace, find_manifest, load
@@ -67,13 +67,61 @@ def refresh(ctx: Context) -> Context:
 
 
 def resolve(
-    ctx: Context, engine: Engine, projects: Iterable[str], *, force: bool = False
+    ctx: Context,
+    engine: Engine,
+    projects: Iterable[str],
+    *,
+    force: bool = False,
+    lock: LockData | None = None,
+    frozen: bool = False,
 ) -> dict[str, Resolution]:
-    """Solve what the plan needs solved; nothing on the no-op fast path."""
+    """Solve what the plan needs solved; nothing on the no-op fast path.
+
+    With a `lock`, a project it still matches (or any project it has, when `frozen`)
+    takes its packages from the lock instead of a solve.
+    """
+    from wsp.lockfile import lock_id
+
     out: dict[str, Resolution] = {}
     for name in projects:
         want = ctx.desired[name]
         have = ctx.observed.get(want.env_name)
+        locked = lock.envs.get(name) if lock is not None else None
+        usable = (
+            locked is not None
+            and lock is not None
+            and want.platform in locked.packages
+            and (frozen or lock.hashes.get(name) == want.lock_hash)
+        )
+        if usable and locked is not None:
+            packages = locked.packages[want.platform]
+            pins = {n: v for n, (v, _) in locked.pip.get(want.platform, {}).items()}
+            ident = lock_id(packages, pins)
+            marker = have.marker if have is not None else None
+            if (
+                not force
+                and not needs_solve(want, have)
+                and marker is not None
+                and (
+                    marker.extra.get("lock_id") == ident
+                    or (
+                        have is not None
+                        and {p.dist for p in packages} == set(have.dists)
+                        and pins == dict(marker.extra.get("pip") or {})
+                    )
+                )
+            ):
+                continue
+            installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
+            out[name] = Resolution(
+                packages=packages,
+                installed=installed,
+                pip=pins,
+                pip_installed=pip.installed(want.prefix) if installed is not None else None,
+                lock_id=ident,
+                behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
+            )
+            continue
         if not force and not needs_solve(want, have):
             continue
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
@@ -84,9 +132,13 @@ def resolve(
             channel_priority=want.channel_priority,
             platform=want.platform,
         )
+        keep = locked.packages.get(want.platform, ()) if locked is not None else ()
         try:
             packages = engine.solve(
-                request, prefix=want.prefix if installed is not None else None, prefer=prefer
+                request,
+                prefix=want.prefix if installed is not None else None,
+                prefer=prefer,
+                keep=keep,
             )
         except ChannelUnreachable as exc:
             out[name] = Resolution(installed=installed, unreachable=exc.channel)
@@ -96,7 +148,7 @@ def resolve(
                 ("projects", name, "dependencies"),
                 f"project {name!r} can't be solved: {exc.message}",
             ) from None
-        pins, provided = _pip_pins(ctx, want, packages)
+        pins, provided = pip_pins(ctx, want, packages)
         out[name] = Resolution(
             packages=tuple(packages),
             installed=installed,
@@ -107,7 +159,7 @@ def resolve(
     return out
 
 
-def _pip_pins(
+def pip_pins(
     ctx: Context, want: DesiredEnv, packages: Iterable[Package]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """uv's exact pins for the env's pip requirements, for the Python the solve picked:
@@ -135,10 +187,17 @@ def _pip_pins(
     )
 
 
-def make_plan(ctx: Context, engine: Engine, targets: Iterable[str] = ()) -> Plan:
+def make_plan(
+    ctx: Context,
+    engine: Engine,
+    targets: Iterable[str] = (),
+    *,
+    lock: LockData | None = None,
+    frozen: bool = False,
+) -> Plan:
     targets = ctx.check_targets(targets)
     names = [n for n in ctx.desired if not targets or n in targets]
-    resolutions = resolve(ctx, engine, names)
+    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen)
     return plan(
         ctx.desired,
         ctx.observed,

@@ -13,6 +13,7 @@ COMMANDS = (
     "init",
     "plan",
     "apply",
+    "lock",
     "watch",
     "check",
     "status",

@@ -25,6 +25,15 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
     p.add_argument("--jobs", "-j", type=int, default=2, help="envs built at once (default 2)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--locked",
+        action="store_true",
+        help="install exactly wsp.lock (no solve); refuse when it is out of date",
+    )
+    mode.add_argument(
+        "--frozen", action="store_true", help="install wsp.lock as it is, even if out of date"
+    )
 
 
 def _load_saved(path: Path) -> dict[str, Any]:
@@ -88,6 +97,43 @@ def _check_saved(saved: dict[str, Any], fresh: Plan, ctx: Context, path: Path) -
         )
 
 
+def _lock_for(ctx: Context, engine: Any, args: argparse.Namespace, targets: tuple[str, ...]) -> Any:
+    """wsp.lock when there is one; with --locked or --frozen it must be there (and match)."""
+    from wsp import lockfile
+    from wsp.errors import WspError
+
+    lock = lockfile.read(ctx, engine)
+    if not (args.locked or args.frozen):
+        return lock
+    flag = "--locked" if args.locked else "--frozen"
+    if lock is None:
+        raise WspError(f"{flag}: no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
+    if args.locked:
+        stale = [p for p in lockfile.stale(ctx, lock) if not targets or p in targets]
+        if stale:
+            raise WspError(
+                f"{lockfile.LOCK_NAME} is out of date for {', '.join(stale)}; nothing was changed",
+                hint="run `wsp lock`, or apply --frozen to install the lock as it is",
+            )
+    missing = [p for p in ctx.desired if (not targets or p in targets) and p not in lock.envs]
+    if missing:
+        raise WspError(
+            f"{flag}: {lockfile.LOCK_NAME} has no {', '.join(missing)}", hint="run `wsp lock`"
+        )
+    return lock
+
+
+def _refresh_lock(ctx: Context, engine: Any, lock: Any) -> None:
+    """Keep an existing wsp.lock up to date after a plain apply."""
+    from wsp import lockfile, ui
+    from wsp.workflow import refresh
+
+    stale = lockfile.stale(ctx, lock)
+    if stale:
+        lockfile.write(ctx, engine, lockfile.lock_workspace(refresh(ctx), engine, lock))
+        ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(stale)}.")
+
+
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
     from wsp.errors import ExitCode, WspError
@@ -103,7 +149,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         ctx = refresh(ctx)
         gate(ctx, show=not args.json)  # an error-severity policy finding stops here
         targets = tuple(saved.get("targets") or ()) if saved is not None else tuple(args.target)
-        plan = make_plan(ctx, engine, targets)
+        lock = _lock_for(ctx, engine, args, targets)
+        plan = make_plan(ctx, engine, targets, lock=lock, frozen=args.frozen)
         if saved is not None:
             _check_saved(saved, plan, ctx, Path(args.plan_file))
         if not args.json:
@@ -128,6 +175,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 return ExitCode.ERROR
         with ui.ApplyDisplay() as display:
             outcomes = apply_plan(ctx, plan, engine, display, jobs=args.jobs)
+        ok = all(o.ok for o in outcomes)
+        if ok and lock is not None and not (args.locked or args.frozen):
+            _refresh_lock(ctx, engine, lock)
     blocked = [a for a in plan.actions if a.kind == "blocked"]
     if args.json:
         ui.print_json(

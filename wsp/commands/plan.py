@@ -31,8 +31,17 @@ def run(args: argparse.Namespace, directory: Path) -> int:
 
     if args.out and Path(args.out).is_dir():
         raise WspError(f"--out {args.out} is a folder", hint="name a file, e.g. --out plan.json")
+    from wsp import lockfile
+
     ctx = load_context(directory)
-    plan = make_plan(ctx, _engine(), args.target)
+    engine = _engine()
+    lock = lockfile.read(ctx, engine)
+    plan = make_plan(ctx, engine, args.target, lock=lock)
+    if lock is not None and (stale := lockfile.stale(ctx, lock)) and not args.json:
+        ui.info(
+            f"note: {lockfile.LOCK_NAME} is out of date for {', '.join(stale)}: "
+            "`wsp apply` or `wsp lock` updates it"
+        )
     findings = plan_findings(run_checks(ctx))  # shown above the plan
     if args.out:
         atomic_write_json(Path(args.out), plan.to_json())

@@ -59,7 +59,15 @@ def ready_env(
         from wsp.commands import apply
 
         ui.info(f"env {want.env_name} is {state}: applying it first (--sync)")
-        args = argparse.Namespace(plan_file=None, target=[project], yes=True, json=False, jobs=2)
+        args = argparse.Namespace(
+            plan_file=None,
+            target=[project],
+            yes=True,
+            json=False,
+            jobs=2,
+            locked=False,
+            frozen=False,
+        )
         if apply.run(args, directory) != 0:
             raise WspError(f"could not bring env {want.env_name} in sync; nothing was run")
         ctx = load_context(directory)

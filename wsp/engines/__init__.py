@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class Package:
     subdir: str = ""
     sha256: str | None = None
     url: str = ""
+    md5: str | None = field(default=None, compare=False)
 
     @property
     def dist(self) -> str:
@@ -45,6 +46,24 @@ class SolveRequest:
     platform: str | None = None
 
 
+@dataclass(frozen=True)
+class LockedEnv:
+    """One project's locked packages, per platform."""
+
+    channels: tuple[str, ...]
+    packages: dict[str, tuple[Package, ...]]
+    pip: dict[str, dict[str, tuple[str, str]]]  # platform -> name -> (version, location)
+
+
+@dataclass(frozen=True)
+class LockData:
+    """The content of wsp.lock: every project's packages for every platform."""
+
+    platforms: tuple[str, ...]
+    envs: dict[str, LockedEnv]
+    hashes: dict[str, str]  # project -> lock hash of its declaration when locked
+
+
 # (env, event, done, total): event is "start", "link", "unlink" or "done"
 Progress = Callable[[str, int, int], None]
 
@@ -60,6 +79,7 @@ class Engine(Protocol):
         *,
         prefix: Path | None = None,
         prefer: Collection[str] | None = None,
+        keep: Sequence[Package] = (),
     ) -> list[Package]:
         """The exact package set the env should hold. Raises ChannelUnreachable, SolveError.
 
@@ -76,6 +96,14 @@ class Engine(Protocol):
 
     def installed(self, prefix: Path) -> list[Package]:
         """What conda-meta of `prefix` records."""
+        ...
+
+    def read_lock(self, path: Path, root: Path) -> LockData:
+        """wsp.lock's content; its packages become installable by this engine."""
+        ...
+
+    def write_lock(self, path: Path, root: Path, data: LockData) -> None:
+        """Write `data` (packages of this engine) to `path`, paths under `root` relative."""
         ...
 
     def snapshot(self, prefix: Path) -> object:

@@ -22,7 +22,7 @@ from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.platform import Subdir
 from rattler.virtual_package import VirtualPackage
 
-from wsp.engines import Channel, Package, Progress, SolveRequest
+from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 
 T = TypeVar("T")
@@ -51,6 +51,18 @@ def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
     except Exception as exc:  # rattler raises a handful of parse errors
         return str(exc)
     return None
+
+
+def canonical_match_spec(spec: str) -> str:
+    """A spec as conda's lenient parser reads it (`numpy=1.26.4=py_0`), written in the
+    form the strict parser accepts (`numpy ==1.26.4 py_0`)."""
+    return str(rattler.MatchSpec(spec, strict=False))
+
+
+def match_spec_version(spec: str) -> str | None:
+    """The version constraint of a match spec, leniently read ("python=3.9" -> "3.9.*")."""
+    version = rattler.MatchSpec(spec, strict=False).version
+    return str(version) if version is not None else None
 
 
 # Python releases that exist or may: a spec matching none of them is a mistake.
@@ -110,12 +122,26 @@ def _to_package(record: Any) -> Package:
         subdir=str(record.subdir),
         sha256=record.sha256.hex() if record.sha256 else None,
         url=str(record.url),
+        md5=record.md5.hex() if record.md5 else None,
     )
 
 
 @cache
-def _virtual_packages() -> list[Any]:
-    return [v.into_generic() for v in VirtualPackage.detect()]
+def _virtual_packages(platform: str) -> list[Any]:
+    """This machine's virtual packages; for another platform, typical ones of it."""
+    if platform == current_platform():
+        return [v.into_generic() for v in VirtualPackage.detect()]
+    from rattler import GenericVirtualPackage, PackageName, Version
+    from rattler.package import BuildString
+
+    os_name, _, arch = platform.partition("-")
+    arch = {"64": "x86_64", "arm64": "arm64", "aarch64": "aarch64"}.get(arch, arch)
+    virtual = {"win": [("__win", "0")], "osx": [("__unix", "0"), ("__osx", "13.0")]}.get(
+        os_name, [("__unix", "0"), ("__linux", "5.10"), ("__glibc", "2.28")]
+    )
+    out = [GenericVirtualPackage(PackageName(n), Version(v), BuildString("0")) for n, v in virtual]
+    out.append(GenericVirtualPackage(PackageName("__archspec"), Version("1"), BuildString(arch)))
+    return out
 
 
 def _url_of(location: str) -> str:
@@ -156,16 +182,20 @@ class RattlerEngine:
         *,
         prefix: Path | None = None,
         prefer: Collection[str] | None = None,
+        keep: Sequence[Package] = (),
     ) -> list[Package]:
         platform = request.platform or current_platform()
         choice = {ch.name: 0 for ch in request.channels}
         # Keep what wsp installed before where it still fits (minimal churn), but not
-        # what was changed by hand: `prefer` names the dists wsp recorded.
+        # what was changed by hand: `prefer` names the dists wsp recorded. `keep` are
+        # packages of this engine (e.g. read from a lock) to keep where they still fit.
         locked = [
             r
             for r in (self._prefix_records(prefix) if prefix is not None else [])
             if prefer is None or f"{r.name.normalized}-{r.version}-{r.build}" in prefer
         ]
+        with self._lock:
+            locked += [self._records[p.url] for p in keep if p.url in self._records]
         while True:
             sources = [_url_of(ch.urls[choice[ch.name]]) for ch in request.channels]
             try:
@@ -175,7 +205,7 @@ class RattlerEngine:
                         list(request.specs),
                         gateway=self._gateway,
                         platforms=[platform, "noarch"],
-                        virtual_packages=_virtual_packages(),
+                        virtual_packages=_virtual_packages(platform),
                         channel_priority=_PRIORITY[request.channel_priority],
                         locked_packages=locked or None,
                     )
@@ -254,6 +284,13 @@ class RattlerEngine:
                 execute_link_scripts=False,
             )
         )
+
+    # lock files --------------------------------------------------------------------
+    def read_lock(self, path: Path, root: Path) -> LockData:
+        return LockIO(self).read(path, root)
+
+    def write_lock(self, path: Path, root: Path, data: LockData) -> None:
+        LockIO(self).write(path, root, data)
 
     # observe -------------------------------------------------------------------------
     @staticmethod
@@ -338,3 +375,85 @@ def available_names(channels: Sequence[Channel], platform: str, names: Collectio
             found.update(record.name.normalized for records in result for record in records)
             break
     return found & set(specs)
+
+
+# -- lock files (pixi.lock format, rattler's LockFile) ----------------------------------------
+
+_LOCK_HASH = "# wsp-lock-hash "
+
+
+def _relative(text: str, root: Path) -> str:
+    """Paths under the workspace root written relative, so the lock travels with the repo."""
+    base = str(root).rstrip("/") + "/"
+    return text.replace(f"file://{base}", "file://./").replace(f": {base}", ": ./")
+
+
+def _absolute(text: str, root: Path) -> str:
+    base = str(root).rstrip("/") + "/"
+    return text.replace("file://./", f"file://{base}").replace(": ./", f": {base}")
+
+
+class LockIO:
+    """Write and read wsp.lock. Records read from a lock are installable by `engine`."""
+
+    def __init__(self, engine: RattlerEngine) -> None:
+        self._engine = engine
+
+    def write(self, path: Path, root: Path, data: LockData) -> None:
+        import tempfile
+
+        from wsp.fsutil import atomic_write_text
+
+        lf = rattler.LockFile([rattler.LockPlatform(p) for p in data.platforms])
+        platforms = {p.name: p for p in lf.platforms()}
+        for project, env in sorted(data.envs.items()):
+            lf.set_channels(project, [rattler.LockChannel(_url_of(c)) for c in env.channels])
+            for platform, packages in sorted(env.packages.items()):
+                with self._engine._lock:
+                    records = [self._engine._records[p.url] for p in packages]
+                for record in records:
+                    lf.add_conda_package(project, platforms[platform], record)
+                for name, (version, location) in sorted(env.pip.get(platform, {}).items()):
+                    lf.add_pypi_package(project, platforms[platform], name, version, location)
+        with tempfile.TemporaryDirectory() as tmp:
+            lf.to_path(Path(tmp) / "wsp.lock")
+            body = (Path(tmp) / "wsp.lock").read_text()
+        header = "".join(f"{_LOCK_HASH}{p} {h}\n" for p, h in sorted(data.hashes.items()))
+        note = "# wsp.lock: written by `wsp lock` (pixi.lock format). Commit it; don't edit it.\n"
+        atomic_write_text(path, note + header + _relative(body, root))
+
+    def read(self, path: Path, root: Path) -> LockData:
+        import tempfile
+
+        text = path.read_text()
+        hashes = {}
+        for line in text.splitlines():
+            if line.startswith(_LOCK_HASH):
+                project, _, value = line[len(_LOCK_HASH) :].partition(" ")
+                hashes[project] = value.strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
+            try:
+                lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
+            except Exception as exc:
+                raise WspError(
+                    f"{path.name} can't be read: {_first_line(str(exc))}",
+                    hint="run `wsp lock` to write it again",
+                ) from None
+        envs: dict[str, LockedEnv] = {}
+        for project, env in lf.environments():
+            packages: dict[str, tuple[Package, ...]] = {}
+            pip: dict[str, dict[str, tuple[str, str]]] = {}
+            for platform in env.platforms():
+                records = env.conda_repodata_records_for_platform(platform) or []
+                with self._engine._lock:
+                    for r in records:
+                        self._engine._records[str(r.url)] = r
+                packages[platform.name] = tuple(sorted(_to_package(r) for r in records))
+                pip[platform.name] = {
+                    p.name: (str(p.version), str(p.location))
+                    for p in env.pypi_packages_for_platform(platform) or []
+                }
+            channels = tuple(str(c).rstrip("/") for c in env.channels())
+            envs[project] = LockedEnv(channels=channels, packages=packages, pip=pip)
+        return LockData(platforms=tuple(p.name for p in lf.platforms()), envs=envs, hashes=hashes)

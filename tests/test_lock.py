@@ -1,0 +1,134 @@
+"""wsp lock, --check, --update, apply --locked / --frozen, and a lock that travels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from tests.support.channel import Pkg, add_packages, current_platform, other_platform
+from tests.support.cli import Workspace
+
+TOML = """\
+[workspace]
+name = "lab"
+channels = ["./channel"]
+envs-dir = ".wsp/envs"
+platforms = ["{here}", "{other}"]
+
+[projects.web]
+python = "3.12"
+dependencies = ["requests"]
+
+[projects.calc]
+python = "3.12"
+dependencies = ["numpy"]
+""".replace("{here}", current_platform()).replace("{other}", other_platform())
+
+
+def lab(make_workspace: Callable[..., Workspace], channel: Path, tmp_path: Path) -> Workspace:
+    """A workspace whose channel lives inside it (so the lock can be portable)."""
+    root = tmp_path / "lab"
+    shutil.copytree(channel, root / "channel")
+    return make_workspace(TOML, name="lab", chan=root / "channel")
+
+
+def locked(ws: Workspace, project: str, platform: str) -> dict[str, dict]:
+    """name -> the lock's package entry, for one project and platform."""
+    data = YAML(typ="safe").load((ws.root / "wsp.lock").read_text())
+    urls = [next(iter(e.values())) for e in data["environments"][project]["packages"][platform]]
+    by_url = {e.get("conda"): e for e in data["packages"]}
+    out = {}
+    for url in urls:
+        name = url.rsplit("/", 1)[-1].rsplit("-", 2)[0]
+        out[name] = by_url[url]
+    return out
+
+
+def installed_sha256(ws: Workspace, env: str) -> dict[str, str]:
+    out = {}
+    for record in (ws.envs_dir / env / "conda-meta").glob("*.json"):
+        data = json.loads(record.read_text())
+        out[data["name"]] = data["sha256"]
+    return out
+
+
+def test_lock_check_and_locked_apply(make_workspace, channel, tmp_path) -> None:
+    ws = lab(make_workspace, channel, tmp_path)
+    r = ws.wsp("lock")
+    assert r.code == 0, r
+    text = (ws.root / "wsp.lock").read_text()
+    assert current_platform() in text and other_platform() in text
+    assert str(ws.root) not in text, "paths inside the workspace are written relative"
+    assert "./channel" in text
+    assert ws.wsp("lock", "--check").code == 0
+
+    r = ws.wsp("apply", "--locked", "--yes")
+    assert r.code == 0, r
+    for env in ("web", "calc"):
+        lock = {n: e["sha256"] for n, e in locked(ws, env, current_platform()).items()}
+        assert installed_sha256(ws, env) == lock
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r
+
+    # The file moves on: --check names the project, --locked refuses, nothing changes.
+    ws.edit('dependencies = ["requests"]', 'dependencies = ["requests", "click"]')
+    r = ws.wsp("lock", "--check")
+    assert r.code == 1
+    assert "web" in r.stderr and "calc" not in r.stderr
+    r = ws.wsp("apply", "--locked", "--yes")
+    assert r.code == 1 and "out of date" in r.stderr
+    assert "click" not in ws.versions("web")
+
+    # --frozen installs the lock as it is
+    r = ws.wsp("apply", "--frozen", "--yes")
+    assert r.code == 0, r
+    assert "click" not in ws.versions("web")
+
+    # a plain apply follows the file and keeps the lock up to date
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "click" in ws.versions("web")
+    assert ws.wsp("lock", "--check").code == 0
+    assert "click" in locked(ws, "web", other_platform())
+
+
+def test_relock_keeps_versions_and_update_moves_them(make_workspace, channel, tmp_path) -> None:
+    ws = lab(make_workspace, channel, tmp_path)
+    assert ws.wsp("lock").code == 0
+    assert locked(ws, "calc", current_platform())["numpy"]["conda"].endswith(
+        "numpy-2.0.0-py_0.tar.bz2"
+    )
+    add_packages(ws.root / "channel", [Pkg("numpy", "2.1.0", "py_0", ("python >=3.10,<3.13",))])
+    ws.edit('dependencies = ["numpy"]', 'dependencies = ["numpy", "click"]')
+    assert ws.wsp("lock").code == 0  # calc re-solved: numpy stays where it was
+    assert "numpy-2.0.0" in locked(ws, "calc", current_platform())["numpy"]["conda"]
+    r = ws.wsp("lock", "--update", "calc")
+    assert r.code == 0, r
+    assert "numpy-2.1.0" in locked(ws, "calc", current_platform())["numpy"]["conda"]
+    assert "numpy-2.1.0" in locked(ws, "calc", other_platform())["numpy"]["conda"]
+
+
+def test_the_lock_travels_with_the_workspace(make_workspace, channel, tmp_path) -> None:
+    ws = lab(make_workspace, channel, tmp_path)
+    assert ws.wsp("lock").code == 0
+    moved = tmp_path / "elsewhere" / "lab"
+    shutil.copytree(ws.root, moved)
+    other = Workspace(moved, moved / "channel", ws.env)
+    assert other.wsp("lock", "--check").code == 0
+    r = other.wsp("apply", "--locked", "--yes")
+    assert r.code == 0, r
+    assert installed_sha256(other, "web") == {
+        n: e["sha256"] for n, e in locked(ws, "web", current_platform()).items()
+    }
+
+
+def test_locked_without_a_lock_is_one_clear_error(workspace: Workspace) -> None:
+    r = workspace.wsp("apply", "--locked", "--yes")
+    assert r.code == 1
+    assert r.stderr.count("\n") == 1 and "wsp lock" in r.stderr
+    r = workspace.wsp("lock", "--check")
+    assert r.code == 1 and "wsp lock" in r.stderr

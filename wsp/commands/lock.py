@@ -1,0 +1,58 @@
+"""`wsp lock`: solve every project for every platform into wsp.lock (pixi.lock format)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("lock", help="lock every project for every platform into wsp.lock")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when wsp.lock matches workspace.toml, 1 (naming the projects) when not",
+    )
+    p.add_argument(
+        "--update",
+        nargs="*",
+        metavar="NAME",
+        help="move these projects (all when none named) to the newest versions allowed",
+    )
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import lockfile, ui
+    from wsp.commands import engine as make_engine
+    from wsp.errors import WspError
+    from wsp.workflow import load_context
+
+    ctx = load_context(directory)
+    engine = make_engine()
+    old = lockfile.read(ctx, engine)
+    if args.check:
+        if old is None:
+            raise WspError(f"no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
+        if stale := lockfile.stale(ctx, old):
+            raise WspError(
+                f"{lockfile.LOCK_NAME} is out of date for {', '.join(stale)}",
+                hint="run `wsp lock` and commit the result",
+            )
+        ui.out().print(f"{lockfile.LOCK_NAME} matches workspace.toml.")
+        return 0
+    update: list[str] = []
+    if args.update is not None:
+        update = list(ctx.check_targets(args.update)) or list(ctx.desired)
+    data = lockfile.lock_workspace(ctx, engine, old, update=update)
+    lockfile.write(ctx, engine, data)
+    changed = [
+        name
+        for name in data.envs
+        if old is None or old.envs.get(name) != data.envs[name] or name in update
+    ]
+    ui.out().print(
+        f"Wrote {lockfile.LOCK_NAME}: {len(data.envs)} project(s) for "
+        f"{', '.join(data.platforms)}" + (f"; re-solved {', '.join(changed)}" if changed else "")
+    )
+    return 0
