@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    from wsp.commands import COMMANDS
+    from wsp.commands import COMMANDS, module_name
 
     parser = _Parser(
         prog="wsp",
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"wsp.commands.{name}").register(sub)
+        importlib.import_module(module_name(name)).register(sub)
     return parser
 
 
@@ -73,7 +73,9 @@ def run(argv: list[str] | None = None) -> int:
         os.chdir(directory)  # like git -C and make -C: relative paths (--out, FILE) too
         import importlib
 
-        command = importlib.import_module(f"wsp.commands.{args.command}")
+        from wsp.commands import module_name
+
+        command = importlib.import_module(module_name(args.command))
         return command.run(args, directory)
     except WspError as exc:
         ui.error_line(str(exc))

@@ -20,10 +20,21 @@ COMMANDS = (
     "run",
     "shell",
     "env",
+    "add",
+    "remove",
+    "import",
+    "export",
     "graph",
     "destroy",
     "schema",
 )
+
+
+def module_name(command: str) -> str:
+    """The module of a command: `wsp.commands.import_` for `import` (a Python keyword)."""
+    import keyword
+
+    return f"wsp.commands.{command}_" if keyword.iskeyword(command) else f"wsp.commands.{command}"
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

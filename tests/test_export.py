@@ -1,0 +1,177 @@
+"""`wsp export` (issue 6): a fresh solve written as environment.yml, conda's explicit spec,
+pip requirements or a Dockerfile, each read back and checked against the solve.
+
+The solve the exports are compared with is the engine's own, made in the test process
+against the same session channel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import rattler
+
+from tests.support.cli import Workspace
+from tests.support.wheels import build_wheelhouse
+
+EXPORT_TOML = """\
+[workspace]
+name = "exports"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+pip-find-links = ["{wheelhouse}"]
+pip-no-index = true
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.finance]
+python = "3.11"
+dependencies = ["pandas>=2", "six"]
+pip = ["tinyapp"]
+
+[projects.webdev]
+python = "3.12"
+dependencies = ["fastapi"]
+"""
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheelhouse(tmp_path_factory.mktemp("export-wheels") / "wheels")
+
+
+@pytest.fixture
+def ws(make_workspace: Callable[..., Workspace], wheelhouse: Path) -> Workspace:
+    return make_workspace(EXPORT_TOML.replace("{wheelhouse}", str(wheelhouse)))
+
+
+def solved(ws: Workspace, project: str) -> dict[str, object]:
+    """{dist: Package} of the engine's solve of `project`, as `wsp export` makes it."""
+    from wsp.commands import engine
+    from wsp.workflow import load_context, resolve
+
+    ctx = load_context(ws.root)
+    res = resolve(ctx, engine(), [project], force=True)[project]
+    assert res.packages, res
+    return {p.dist: p for p in res.packages}
+
+
+def read_yaml(text: str) -> dict:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
+
+
+def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
+    r = ws.wsp("export", "finance")
+    assert r.code == 0, r
+    data = read_yaml(r.stdout)
+    assert data["name"] == "finance"
+    assert data["channels"] == ["conda-forge"]  # the declared name, not the mirror
+    conda = [d for d in data["dependencies"] if isinstance(d, str)]
+    [pip_block] = [d for d in data["dependencies"] if isinstance(d, dict)]
+    want = solved(ws, "finance")
+    exact = [d for d in conda if d != "pip"]
+    for spec in exact:
+        rattler.MatchSpec(spec)  # strict parse
+        assert spec.count("=") == 2, spec
+    assert {s.replace("=", "-") for s in exact} == set(want)
+    assert pip_block["pip"] == ["tinyapp==0.5.0", "tinylib==1.1.0"]
+
+
+def test_exported_environment_yml_reinstalls_with_wsp(
+    ws: Workspace, make_workspace: Callable[..., Workspace]
+) -> None:
+    r = ws.wsp("export", "finance")
+    assert r.code == 0, r
+    conda = [d for d in read_yaml(r.stdout)["dependencies"] if isinstance(d, str)]
+    want = solved(ws, "finance")
+    # A new workspace (same mirror) whose project merges the exported file; its pip block
+    # is left out: the fixture python can't run pip.
+    other = make_workspace(
+        EXPORT_TOML.split("[projects.finance]")[0].replace("{wheelhouse}", "wheels")
+        + '[projects.again]\npath = "."\nenvironment-file = "finance.yml"\n',
+        name="again",
+    )
+    listed = "".join(f"  - {d}\n" for d in conda)
+    (other.root / "finance.yml").write_text(
+        f"name: finance\nchannels: [conda-forge]\ndependencies:\n{listed}"
+    )
+    applied = other.wsp("apply", "--yes")
+    assert applied.code == 0, applied
+    assert other.dists("again") == set(want)
+
+
+def test_explicit_lists_the_solved_urls_with_their_hashes(ws: Workspace) -> None:
+    out = ws.root / "finance.txt"
+    r = ws.wsp("export", "finance", "--format", "explicit", "-o", "finance.txt")
+    assert r.code == 0, r
+    assert r.stdout == ""
+    lines = out.read_text().splitlines()
+    assert "@EXPLICIT" in lines
+    assert any(re.fullmatch(r"# platform: [a-z0-9]+-[a-z0-9]+", ln) for ln in lines)
+    urls = lines[lines.index("@EXPLICIT") + 1 :]
+    want = solved(ws, "finance")
+    expected = set()
+    for p in want.values():
+        assert p.url.startswith("file://")
+        expected.add(f"{p.url}#{p.md5}" if p.md5 else f"{p.url}#sha256:{p.sha256}")
+    assert set(urls) == expected
+    assert all("#" in u for u in urls)
+    assert not list(ws.root.glob(".finance.txt.*"))  # atomic write left no temporary
+
+
+def test_requirements_and_dockerfile(ws: Workspace) -> None:
+    r = ws.wsp("export", "finance", "--format", "requirements")
+    assert r.code == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("# ")
+    assert [ln for ln in lines if not ln.startswith("#")] == ["tinyapp==0.5.0", "tinylib==1.1.0"]
+
+    r = ws.wsp("export", "finance", "--format", "dockerfile", "-o", "docker/Dockerfile")
+    assert r.code == 0, r
+    text = (ws.root / "docker" / "Dockerfile").read_text()
+    [base] = [ln for ln in text.splitlines() if ln.startswith("FROM ")]
+    image, _, tag = base.split()[1].partition(":")
+    assert image and tag and tag != "latest"
+    assert "--name finance" in text
+    assert '"conda", "run", "-n", "finance", "--no-capture-output"' in text
+    assert "SHELL [" in text and "ENTRYPOINT [" in text
+    # what it COPYs is written beside it
+    copied = re.findall(r"^COPY (\S+) ", text, re.M)
+    assert copied and all((ws.root / "docker" / c).is_file() for c in copied)
+    assert any("pip install" in ln for ln in text.splitlines())
+
+
+def test_all_writes_one_file_per_project(ws: Workspace) -> None:
+    r = ws.wsp("export", "--all")
+    assert r.code == 0, r
+    files = sorted(p.name for p in (ws.root / "exports").iterdir())
+    assert files == ["finance.environment.yml", "webdev.environment.yml"]
+    webdev = read_yaml((ws.root / "exports" / "webdev.environment.yml").read_text())
+    assert webdev["name"] == "webdev"
+    assert not any(isinstance(d, dict) for d in webdev["dependencies"])
+
+    r = ws.wsp("export", "--all", "--format", "requirements", "-o", "reqs")
+    assert r.code == 0, r
+    assert sorted(p.name for p in (ws.root / "reqs").iterdir()) == [
+        "finance.requirements.txt",
+        "webdev.requirements.txt",
+    ]
+
+
+def test_errors_are_one_line(ws: Workspace) -> None:
+    r = ws.wsp("export", "financ")
+    assert r.code == 1
+    assert r.stderr.count("\n") == 1 and "did you mean 'finance'" in r.stderr
+    text = ws.manifest.read_text()
+    ws.manifest.write_text(text.replace(ws.channel.as_uri(), "file:///nonexistent/wsp-channel"))
+    r = ws.wsp("export", "webdev")
+    assert r.code == 1, r
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "could not be reached" in r.stderr
+    assert r.stdout == ""

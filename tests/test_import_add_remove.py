@@ -1,0 +1,230 @@
+"""`wsp import`, `wsp add`, `wsp remove` (issue 6): round-trip edits of workspace.toml.
+
+What an edit does not touch stays byte for byte: comments, blank lines, layout. Every
+edit is validated before it is written; a refused edit leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+import pytest
+import tomlkit
+
+from tests.support.cli import Workspace
+
+COMMENTED_TOML = """\
+# Acme's envs: one per project.   (a comment at the top)
+
+[workspace]
+name = "acme-research"   # owns the envs
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+# --- finance ---------------------------------------------------------------
+[projects.finance]
+python = "3.9"    # pinned for the old models
+dependencies = [
+    "pandas>=2",      # dataframes
+    "scikit-learn",   # models
+]
+
+
+# two blank lines above, and a comment that ends the file's projects
+[projects.webdev]
+python = "3.12"
+dependencies = ["fastapi"]  # the API
+
+# the end
+"""
+
+ENV_YML = """\
+name: Old Analysis
+channels:
+  - conda-forge
+  - bioconda
+dependencies:
+  - python=3.11
+  - numpy>=1.26
+  - requests
+  - pip
+  - pip:
+    - tinylib==1.0.0
+"""
+
+
+@pytest.fixture
+def ws(make_workspace: Callable[..., Workspace]) -> Workspace:
+    return make_workspace(COMMENTED_TOML)
+
+
+def removed_lines(before: str, after: str) -> list[str]:
+    """Lines of `before` that are not in `after`, in order (difflib)."""
+    return [
+        ln[2:]
+        for ln in difflib.ndiff(before.splitlines(), after.splitlines())
+        if ln.startswith("- ")
+    ]
+
+
+def project(ws: Workspace, name: str) -> dict:
+    return tomlkit.parse(ws.manifest.read_text()).unwrap()["projects"][name]
+
+
+def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> None:
+    before = ws.manifest.read_text()
+    (ws.root / "analysis").mkdir()
+    (ws.root / "analysis" / "environment.yml").write_text(ENV_YML)
+    r = ws.wsp("import", "--file", "analysis/environment.yml")
+    assert r.code == 0, r
+    after = ws.manifest.read_text()
+    assert after.startswith(before)  # untouched: every line, comment and blank line
+    assert project(ws, "old-analysis") == {
+        "path": "analysis",
+        "python": "3.11",
+        "channels": ["bioconda"],  # conda-forge is already the workspace's
+        "dependencies": ["numpy>=1.26", "requests"],
+        "pip": ["tinylib==1.0.0"],
+    }
+    assert "old-analysis" in r.stdout and "numpy>=1.26" in r.stdout
+    status = ws.wsp("status", "--json")  # the workspace loads, the project is there
+    assert status.code == 0, status
+    assert "old-analysis" in status.stdout
+
+    # the project exists now: refused, --as suggested, the file unchanged
+    r = ws.wsp("import", "--file", "analysis/environment.yml")
+    assert r.code == 1
+    assert r.stderr.count("\n") == 1 and "--as" in r.stderr
+    assert ws.manifest.read_text() == after
+    r = ws.wsp("import", "--file", "analysis/environment.yml", "--as", "Analysis 2")
+    assert r.code == 0, r
+    assert project(ws, "analysis-2")["python"] == "3.11"
+    assert ws.manifest.read_text().startswith(after)
+
+
+def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
+    before = ws.manifest.read_text()
+    (ws.root / "bad.yml").write_text("name: bad\ndependencies:\n  - python=3.11\n  - 'num py>>='\n")
+    r = ws.wsp("import", "--file", "bad.yml")
+    assert r.code == 1, r
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "nothing was written" in r.stderr
+    assert ws.manifest.read_text() == before
+    assert sorted(p.name for p in ws.root.iterdir() if p.name.startswith(".workspace")) == []
+
+
+def test_import_env_takes_what_the_user_asked_for(
+    make_workspace: Callable[..., Workspace], ws: Workspace
+) -> None:
+    # A real env, made by `wsp apply` in a scratch workspace.
+    scratch = make_workspace(
+        COMMENTED_TOML.split("# --- finance")[0]
+        + '[projects.labenv]\npython = "3.11"\ndependencies = ["requests", "six"]\n',
+        name="scratch",
+    )
+    r = scratch.wsp("apply", "--yes")
+    assert r.code == 0, r
+    prefix = scratch.envs_dir / "labenv"
+    assert "urllib3" in scratch.versions("labenv")  # a dependency nobody asked for
+    # What conda would have written, had the user made and changed it by hand.
+    (prefix / "conda-meta" / "history").write_text(
+        "==> 2024-05-01 10:00:00 <==\n"
+        "# cmd: /opt/conda/bin/conda create -n labenv -c conda-forge python=3.11 requests six zlib\n"
+        "# conda version: 24.5.0\n"
+        "+conda-forge/linux-64::python-3.11.9-0\n"
+        "==> 2024-05-02 10:00:00 <==\n"
+        "# cmd: /opt/conda/bin/conda install -n labenv 'requests>=2.31'\n"
+        "# conda version: 24.5.0\n"
+        '# update specs: ["requests>=2.31"]\n'
+        "==> 2024-05-03 10:00:00 <==\n"
+        "# cmd: /opt/conda/bin/conda remove -n labenv zlib\n"
+        "# conda version: 24.5.0\n"
+        '# remove specs: ["zlib"]\n'
+    )
+    # pip packages: one uv installed, one conda did (not a pip requirement)
+    site = next((prefix / "lib").glob("python3.*")) / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    for dist, installer in (("tinylib-1.0.0", "uv"), ("six-1.16.0", "conda")):
+        (site / f"{dist}.dist-info").mkdir(exist_ok=True)
+        (site / f"{dist}.dist-info" / "INSTALLER").write_text(installer + "\n")
+    env_before = {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()}
+
+    before = ws.manifest.read_text()
+    r = ws.wsp("import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert ws.manifest.read_text().startswith(before)
+    assert project(ws, "labenv") == {
+        "python": "3.11",
+        "dependencies": ["requests>=2.31", "six"],
+        "pip": ["tinylib==1.0.0"],
+    }
+    # import never writes into the env
+    assert {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()} == env_before
+
+    # by name: looked up in the workspace's envs-dir
+    (ws.envs_dir).mkdir(parents=True, exist_ok=True)
+    prefix.rename(ws.envs_dir / "labenv")
+    r = ws.wsp("import", "--env", "labenv", "--as", "lab-two")
+    assert r.code == 0, r
+    assert project(ws, "lab-two")["dependencies"] == ["requests>=2.31", "six"]
+    r = ws.wsp("import", "--env", "no-such-env")
+    assert r.code == 1 and r.stderr.count("\n") == 1 and "no conda env" in r.stderr
+
+
+def test_add_and_remove_round_trip(ws: Workspace) -> None:
+    before = ws.manifest.read_text()
+    r = ws.wsp("add", "finance", "numpy>=1.26", "pandas>=2.2")
+    assert r.code == 0, r
+    assert project(ws, "finance")["dependencies"] == ["pandas>=2.2", "scikit-learn", "numpy>=1.26"]
+    after = ws.manifest.read_text()
+    # only the edited entry changed; comments (even on the edited array) survive
+    assert removed_lines(before, after) == ['    "pandas>=2",      # dataframes']
+    assert '    "pandas>=2.2",      # dataframes' in after
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    r = ws.wsp("add", "webdev", "--pip", "tinylib==1.0.0")
+    assert r.code == 0, r
+    assert project(ws, "webdev")["pip"] == ["tinylib==1.0.0"]
+    assert 'dependencies = ["fastapi"]  # the API\npip = ["tinylib==1.0.0"]\n' in (
+        ws.manifest.read_text()
+    )
+
+    r = ws.wsp("remove", "finance", "numpy")
+    assert r.code == 0, r
+    r = ws.wsp("remove", "finance", "pandas")
+    assert r.code == 0, r
+    r = ws.wsp("add", "finance", "pandas>=2")
+    assert r.code == 0, r
+    r = ws.wsp("remove", "webdev", "--pip", "TinyLib")
+    assert r.code == 0, r
+    assert project(ws, "finance")["dependencies"] == ["scikit-learn", "pandas>=2"]
+    assert project(ws, "webdev")["pip"] == []
+    text = ws.manifest.read_text()
+    for line in before.splitlines():
+        if line.strip().startswith("#") or not line.strip():
+            assert line in text.splitlines(), line
+
+    # removing what is not there: one line, exit 1, the file unchanged
+    r = ws.wsp("remove", "finance", "opencv")
+    assert r.code == 1
+    assert r.stderr.count("\n") == 1 and "'opencv' is not in dependencies" in r.stderr
+    assert ws.manifest.read_text() == text
+
+
+def test_add_refuses_an_invalid_spec_and_leaves_the_file(ws: Workspace) -> None:
+    before = ws.manifest.read_bytes()
+    for argv in (
+        ("add", "finance", "numpy", "num py>>="),
+        ("add", "finance", "--pip", "not a requirement!"),
+        ("add", "finance", "python=2.1.7.9"),  # no Python release: refused by the load
+        ("add", "nosuch", "numpy"),
+    ):
+        r = ws.wsp(*argv)
+        assert r.code == 1, (argv, r)
+        assert r.stderr.count("\n") == 1, (argv, r.stderr)
+        assert ws.manifest.read_bytes() == before, argv
+    assert not [p for p in ws.root.iterdir() if p.name.startswith(".workspace")]

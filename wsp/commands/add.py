@@ -1,0 +1,49 @@
+"""`wsp add PROJECT SPEC...`: add conda specs (or, with --pip, pip requirements) to a
+project in workspace.toml, keeping every comment and the layout of the file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "add",
+        help="add dependencies to a project in workspace.toml (comments kept)",
+        usage="wsp add [--pip] PROJECT SPEC [SPEC...]",
+    )
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument(
+        "specs", metavar="SPEC", nargs="+", help="conda match specs (a spec replaces its package's)"
+    )
+    p.add_argument("--pip", action="store_true", help="PEP 508 requirements for `pip` instead")
+
+
+def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
+    """`wsp add` and `wsp remove`: one edit of workspace.toml, validated, then written."""
+    from wsp import ui
+    from wsp.manifest import find_manifest
+    from wsp.manifest.edit import Edit, add_specs, check_specs, remove_specs
+
+    doc = Edit.open(find_manifest(directory))
+    if command == "add":
+        check_specs(args.specs, pip=args.pip)
+        add_specs(doc, args.project, args.specs, pip=args.pip)
+    else:
+        remove_specs(doc, args.project, args.specs, pip=args.pip)
+    key = "pip" if args.pip else "dependencies"
+    if all(c.startswith("=") for c in doc.changes):
+        ui.out().print(f"No changes: project {ui.esc(args.project)} already has that.")
+        return 0
+    doc.save(command)
+    ui.out().print(f"Updated {key} of project [bold]{ui.esc(args.project)}[/] in workspace.toml:")
+    for change in doc.changes:
+        ui.out().print(f"  {ui.esc(change)}")
+    ui.out().print("[dim]Next: `wsp plan` to see what it changes in the env.[/]")
+    return 0
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    return edit(args, directory, "add")

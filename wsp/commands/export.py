@@ -1,0 +1,127 @@
+"""`wsp export`: a project's env, freshly solved for this machine, as environment.yml,
+conda's explicit spec, pip requirements or a Dockerfile."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsp.exporters import SolvedEnv
+    from wsp.workflow import Context
+
+_FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="a project's env as environment.yml, explicit spec, requirements or Dockerfile",
+        usage="wsp export (PROJECT | --all) [--format FORMAT] [-o PATH]",
+    )
+    p.add_argument("project", metavar="PROJECT", nargs="?", help="the project to export")
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=_FORMATS,
+        default="environment-yml",
+        help="what to write (default: environment-yml)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write to this file (with --all: this folder, default exports/) instead of stdout",
+    )
+    p.add_argument(
+        "--all", action="store_true", help="export every project into a folder, one file each"
+    )
+
+
+def solve_env(ctx: Context, engine: Any, project: str) -> SolvedEnv:
+    """One project solved afresh for this machine's platform."""
+    from wsp.errors import WspError
+    from wsp.exporters import SolvedEnv
+    from wsp.workflow import resolve
+
+    want = ctx.desired[project]
+    res = resolve(ctx, engine, [project], force=True)[project]
+    if res.unreachable:
+        raise WspError(
+            f"can't export {project}: channel {res.unreachable} could not be reached",
+            hint="export needs a solve; check the channel or its [workspace.mirrors] entry",
+        )
+    return SolvedEnv(
+        project=project,
+        env_name=want.env_name,
+        workspace=ctx.ws.name,
+        platform=want.platform,
+        channels=tuple(c.name for c in want.channels),
+        packages=tuple(res.packages or ()),
+        pip=dict(res.pip or {}),
+    )
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    import sys
+
+    from wsp import exporters, ui
+    from wsp.commands import engine
+    from wsp.errors import WspError
+    from wsp.fsutil import atomic_write_text
+    from wsp.workflow import load_context
+
+    if args.all and args.project:
+        raise WspError("give a PROJECT or --all, not both")
+    if not args.all and not args.project:
+        raise WspError("which project? give PROJECT, or --all to export every project")
+    ctx = load_context(directory)
+    if args.project and args.project not in ctx.ws.projects:
+        import difflib
+
+        close = difflib.get_close_matches(args.project, list(ctx.ws.projects), n=1)
+        raise WspError(
+            f"{args.project!r} is not a project of this workspace",
+            hint=f"did you mean {close[0]!r}?"
+            if close
+            else f"projects: {', '.join(ctx.ws.projects) or '(none)'}",
+        )
+    eng = engine()
+
+    if args.all:
+        folder = Path(args.output or "exports")
+        if folder.exists() and not folder.is_dir():
+            raise WspError(f"-o {folder}: not a folder; --all writes one file per project")
+        files: dict[Path, str] = {}
+        for name in ctx.ws.projects:
+            env = solve_env(ctx, eng, name)
+            for fname, text in exporters.render_all(env, args.format).items():
+                files[folder / fname] = text
+        for path, text in files.items():
+            atomic_write_text(path, text)
+        ui.out().print(
+            f"Exported {len(ctx.ws.projects)} project(s) as {args.format} "
+            f"to {ui.esc(folder)}/ ({len(files)} file(s))"
+        )
+        for path in files:
+            ui.out().print(f"  [dim]{ui.esc(path)}[/]")
+        return 0
+
+    env = solve_env(ctx, eng, args.project)
+    if args.output is None:
+        sys.stdout.write(exporters.render(env, args.format))
+        sys.stdout.flush()
+        return 0
+    target = Path(args.output)
+    if target.is_dir():
+        raise WspError(f"-o {target}: is a folder; give a file name (or use --all)")
+    written = exporters.render_all(env, args.format)
+    main_text = written.pop(exporters.file_name(env, args.format))
+    atomic_write_text(target, main_text)
+    for fname, text in written.items():  # what the Dockerfile COPYs, beside it
+        atomic_write_text(target.parent / fname, text)
+    ui.info(f"Exported {args.project} as {args.format} to {ui.esc(target)}")
+    for fname in written:
+        ui.info(f"  [dim]with {ui.esc(target.parent / fname)}[/]")
+    return 0

@@ -1,0 +1,203 @@
+"""A solved env written in the formats other tools read: environment.yml, conda's
+explicit spec, pip requirements and a Dockerfile.
+
+Pure functions: a solved env in, text out. `wsp export` solves and writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from wsp.engines import Package
+
+FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
+
+# The base image of exported Dockerfiles: a pinned tag, never `latest`.
+DOCKER_BASE = "condaforge/miniforge3:24.9.2-0"
+
+# What `wsp export --all` names each project's file.
+SUFFIX = {
+    "environment-yml": ".environment.yml",
+    "explicit": ".explicit.txt",
+    "requirements": ".requirements.txt",
+    "dockerfile": ".Dockerfile",
+}
+
+
+@dataclass(frozen=True)
+class SolvedEnv:
+    """One project's env as a solve picked it: what every format is written from."""
+
+    project: str
+    env_name: str
+    workspace: str
+    platform: str
+    channels: tuple[str, ...]  # as declared (a mirrored channel by its declared name)
+    packages: tuple[Package, ...]
+    pip: Mapping[str, str] = field(default_factory=dict)  # exact pins {name: version}
+
+    @property
+    def pip_lines(self) -> list[str]:
+        return [f"{name}=={version}" for name, version in sorted(self.pip.items())]
+
+    @property
+    def conda_packages(self) -> list[Package]:
+        return sorted(self.packages, key=lambda p: (p.name, p.version, p.build))
+
+
+def file_name(env: SolvedEnv, fmt: str) -> str:
+    """The file `--all` writes for `env` in `fmt`."""
+    return env.env_name + SUFFIX[fmt]
+
+
+def environment_yml(env: SolvedEnv, *, builds: bool = True) -> str:
+    """An environment.yml `conda env create -f` accepts: every solved package pinned
+    `name=version=build` (only `name=version` when `builds` is False)."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    deps: list = [
+        f"{p.name}={p.version}={p.build}" if builds else f"{p.name}={p.version}"
+        for p in env.conda_packages
+    ]
+    if env.pip:
+        deps.append({"pip": env.pip_lines})
+    doc = CommentedMap(name=env.env_name, channels=list(env.channels), dependencies=deps)
+    doc.yaml_set_start_comment(
+        f"env {env.env_name} of workspace {env.workspace}, exported by wsp for {env.platform}"
+    )
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def _hash_fragment(p: Package) -> str:
+    """What conda's explicit format checks a download against: md5, else sha256."""
+    if p.md5:
+        return f"#{p.md5}"
+    if p.sha256:
+        return f"#sha256:{p.sha256}"
+    return ""
+
+
+def explicit(env: SolvedEnv) -> str:
+    """conda's `@EXPLICIT` spec: `conda create -n NAME --file THIS` installs exactly these."""
+    lines = [
+        f"# env {env.env_name} of workspace {env.workspace}, exported by wsp",
+        "# This file may be used to create an environment using:",
+        "# $ conda create --name <env> --file <this file>",
+        f"# platform: {env.platform}",
+    ]
+    if env.pip:
+        lines.append(
+            f"# pip requirements are not part of this format: "
+            f"wsp export {env.project} --format requirements"
+        )
+    lines.append("@EXPLICIT")
+    lines.extend(p.url + _hash_fragment(p) for p in env.conda_packages)
+    return "\n".join(lines) + "\n"
+
+
+def requirements(env: SolvedEnv) -> str:
+    """The env's pip pins, one `name==version` per line."""
+    lines = [
+        f"# pip requirements of env {env.env_name} (workspace {env.workspace}), "
+        "exact pins resolved by wsp",
+        "# install them after the conda packages: pip install --no-deps -r <this file>",
+    ]
+    if not env.pip:
+        lines.append("# (this env has no pip requirements)")
+    lines.extend(env.pip_lines)
+    return "\n".join(lines) + "\n"
+
+
+def dockerfile_uses_explicit(env: SolvedEnv) -> bool:
+    """An explicit spec only installs on its own platform: linux ones, in a linux image."""
+    return env.platform.startswith("linux-")
+
+
+def dockerfile_companions(env: SolvedEnv) -> dict[str, str]:
+    """The files a Dockerfile COPYs, by name: {file name: format}."""
+    out = {}
+    if dockerfile_uses_explicit(env):
+        out[file_name(env, "explicit")] = "explicit"
+    else:
+        out[file_name(env, "environment-yml")] = "environment-yml"
+    if env.pip:
+        out[file_name(env, "requirements")] = "requirements"
+    return out
+
+
+def dockerfile(env: SolvedEnv) -> str:
+    """A Dockerfile recreating the env on a pinned conda base image."""
+    name = env.env_name
+    q = json.dumps
+    companions = dockerfile_companions(env)
+    lines = [
+        f"# env {name} of workspace {env.workspace}, exported by wsp ({env.platform})",
+        "# Build it next to the files it copies (written with it by `wsp export -o`):",
+        *(
+            f"#   {fname}  (wsp export {env.project} --format {fmt} -o {fname})"
+            for fname, fmt in companions.items()
+        ),
+        f"FROM {DOCKER_BASE}",
+    ]
+    if dockerfile_uses_explicit(env):
+        spec = file_name(env, "explicit")
+        lines += [
+            f"COPY {spec} /tmp/{spec}",
+            f"RUN conda create --yes --name {name} --file /tmp/{spec} && conda clean --all --yes",
+        ]
+    else:
+        spec = file_name(env, "environment-yml")
+        lines += [
+            f"# {env.platform} builds don't install on linux: versions pinned, builds left to conda",
+            f"COPY {spec} /tmp/{spec}",
+            f"RUN conda env create --name {name} --file /tmp/{spec} && conda clean --all --yes",
+        ]
+    if env.pip:
+        reqs = file_name(env, "requirements")
+        lines += [
+            f"COPY {reqs} /tmp/{reqs}",
+            f"RUN conda run -n {name} --no-capture-output "
+            f"python -m pip install --no-deps --no-cache-dir -r /tmp/{reqs}",
+        ]
+    run = ["conda", "run", "-n", name, "--no-capture-output"]
+    lines += [
+        f"SHELL [{', '.join(q(a) for a in [*run, '/bin/bash', '-c'])}]",
+        f"ENTRYPOINT [{', '.join(q(a) for a in run)}]",
+        'CMD ["python"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(env: SolvedEnv, fmt: str) -> str:
+    if fmt == "environment-yml":
+        return environment_yml(env)
+    if fmt == "explicit":
+        return explicit(env)
+    if fmt == "requirements":
+        return requirements(env)
+    if fmt == "dockerfile":
+        return dockerfile(env)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def render_all(env: SolvedEnv, fmt: str) -> dict[str, str]:
+    """{file name: text} of `fmt` and the files it needs beside it (a Dockerfile's COPYs)."""
+    out = {file_name(env, fmt): render(env, fmt)}
+    if fmt == "dockerfile":
+        for fname, companion in dockerfile_companions(env).items():
+            text = (
+                environment_yml(env, builds=False)
+                if companion == "environment-yml"
+                else render(env, companion)
+            )
+            out[fname] = text
+    return out

@@ -1,0 +1,298 @@
+"""Round-trip edits of workspace.toml (tomlkit): what is not edited stays byte for byte.
+
+Every edit is validated by loading the edited text (from a temporary file beside
+workspace.toml, so relative paths resolve as they will) before it is written, and the
+write is atomic: a failed edit leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsp.errors import ManifestError, WspError, display_path
+
+_BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
+
+
+# -- names and versions of specs ----------------------------------------------------------
+
+
+def conda_name(spec: str) -> str:
+    """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy")."""
+    try:
+        import rattler
+
+        m = rattler.MatchSpec(spec, strict=False)
+        if m.name is not None:
+            return m.name.normalized
+    except Exception:
+        pass
+    body = spec.split("::", 1)[-1].strip()
+    found = re.match(r"[A-Za-z0-9_.\-]+", body)
+    return found.group(0).lower() if found else body.lower()
+
+
+def pip_name(requirement: str) -> str:
+    """The PEP 503 name of a PEP 508 requirement ("Foo_Bar[x]>=1" -> "foo-bar")."""
+    from wsp.pip import canonical
+
+    found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return canonical(found.group(1) if found else requirement.strip())
+
+
+def check_pip_requirement(requirement: str) -> str | None:
+    """None when `requirement` is a valid PEP 508 requirement, else what is wrong."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(requirement)
+    except InvalidRequirement as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+def python_version(spec: str) -> str | None:
+    """The `python = ...` value of a `python...` match spec, in workspace.toml's style:
+    "python=3.11" -> "3.11", "python=3.11.4=h1_0" -> "3.11.4", "python>=3.10" -> ">=3.10";
+    None for a bare "python"."""
+    import rattler
+
+    version = rattler.MatchSpec(spec, strict=False).version
+    if version is None:
+        return None
+    text = str(version).replace(" ", "")
+    if text.endswith(".*") and _BARE_VERSION.match(text[:-2]):
+        return text[:-2]
+    if text.startswith("==") and _BARE_VERSION.match(text[2:]) and text.count(".") >= 2:
+        return text[2:]
+    return text
+
+
+# -- the document -------------------------------------------------------------------------
+
+
+@dataclass
+class Edit:
+    """workspace.toml read for editing: its text, its tomlkit document and what changed."""
+
+    path: Path
+    text: str
+    doc: Any
+    changes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: Path) -> Edit:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        from wsp.manifest import load
+
+        load(path)  # a broken file is reported as it is, before any edit
+        text = path.read_bytes().decode("utf-8")
+        try:
+            doc = tomlkit.parse(text)
+        except TOMLKitError as exc:  # load() already refused anything tomlkit refuses
+            raise WspError(f"{display_path(path)}: invalid TOML: {exc}") from None
+        return cls(path, text, doc)
+
+    def project(self, name: str) -> Any:
+        """The table of [projects.NAME]; an error naming the projects when there is none."""
+        projects = self.doc.get("projects")
+        if projects is None or name not in projects:
+            import difflib
+
+            known = list(projects or ())
+            close = difflib.get_close_matches(name, known, n=1)
+            raise WspError(
+                f"{name!r} is not a project of this workspace",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"projects: {', '.join(known) or '(none)'}",
+            )
+        return projects[name]
+
+    def dumps(self) -> str:
+        import tomlkit
+
+        return tomlkit.dumps(self.doc)
+
+    def save(self, command: str, text: str | None = None) -> None:
+        """Validate the edited text, then write it atomically."""
+        from wsp.fsutil import atomic_write_text
+
+        text = self.dumps() if text is None else text
+        validate(self.path, text, command)
+        # keep the file's own mode (atomic writes create 0600 temporaries)
+        mode = self.path.stat().st_mode & 0o7777
+        atomic_write_text(self.path, text)
+        os.chmod(self.path, mode)
+
+
+def set_key(table: Any, key: str, value: Any) -> None:
+    """Set `key` of a table; a new key goes after the table's last key (not after the
+    comments and blank lines that end the table, which belong to what follows)."""
+    import tomlkit
+    from tomlkit.items import AoT, Table
+
+    if key in table:
+        table[key] = value
+        return
+    if isinstance(table, Table):
+        body = table.value.body
+        keys = [k for k, v in body if k is not None and not isinstance(v, (Table, AoT))]
+        if keys:
+            table.value._insert_after(keys[-1].key, key, tomlkit.item(value))
+            return
+    table[key] = value
+
+
+def _array(items: Sequence[str]) -> Any:
+    import tomlkit
+
+    arr = tomlkit.array()
+    arr.extend(items)
+    if len(items) > 3:
+        arr.multiline(True)
+    return arr
+
+
+def add_specs(edit: Edit, project: str, specs: Iterable[str], *, pip: bool = False) -> None:
+    """Add `specs` to the project's dependencies (or pip); a spec of a package already
+    listed replaces it. A `python...` conda spec with a version sets `python`."""
+    table = edit.project(project)
+    key = "pip" if pip else "dependencies"
+    name_of = pip_name if pip else conda_name
+    for spec in specs:
+        spec = spec.strip()
+        if not pip and conda_name(spec) == "python" and (version := python_version(spec)):
+            old = table.get("python")
+            set_key(table, "python", version)
+            edit.changes.append(
+                f"python = {version!r}" + (f" (was {str(old)!r})" if old is not None else "")
+            )
+            continue
+        if key not in table:
+            set_key(table, key, _array([]))
+        arr = table[key]
+        name = name_of(spec)
+        at = [i for i, s in enumerate(arr) if isinstance(s, str) and name_of(str(s)) == name]
+        if at:
+            old = str(arr[at[0]])
+            if old == spec:
+                edit.changes.append(f"= {spec} (already there)")
+                continue
+            arr[at[0]] = spec
+            for i in reversed(at[1:]):
+                del arr[i]
+            edit.changes.append(f"~ {old} -> {spec}")
+        else:
+            arr.append(spec)
+            edit.changes.append(f"+ {spec}")
+
+
+def remove_specs(edit: Edit, project: str, names: Iterable[str], *, pip: bool = False) -> None:
+    """Remove the specs of these packages from the project's dependencies (or pip)."""
+    table = edit.project(project)
+    key = "pip" if pip else "dependencies"
+    name_of = pip_name if pip else conda_name
+    for given in names:
+        name = name_of(given.strip())
+        arr = table.get(key)
+        at = (
+            [i for i, s in enumerate(arr) if isinstance(s, str) and name_of(str(s)) == name]
+            if arr is not None
+            else []
+        )
+        if not at:
+            raise WspError(
+                f"{name!r} is not in {key} of project {project!r}",
+                hint=f"{key}: {', '.join(str(s) for s in arr)}"
+                if arr
+                else f"project {project!r} has no {key}",
+            )
+        for i in reversed(at):
+            edit.changes.append(f"- {arr[i]}")
+            del arr[i]
+
+
+def render_project(name: str, fields: dict[str, Any]) -> str:
+    """`[projects.NAME]` with `fields` (None values and empty lists left out), as TOML."""
+    import tomlkit
+
+    table = tomlkit.table()
+    for key, value in fields.items():
+        if value is None or value == []:
+            continue
+        table[key] = _array(value) if isinstance(value, list) else value
+    doc = tomlkit.document()
+    projects = tomlkit.table(is_super_table=True)
+    projects[name] = table
+    doc["projects"] = projects
+    return tomlkit.dumps(doc)
+
+
+def append_text(text: str, addition: str) -> str:
+    """`addition` after the whole of `text`, one blank line between them."""
+    if not text.strip():
+        return addition
+    if not text.endswith("\n"):
+        text += "\n"
+    if not text.endswith("\n\n"):
+        text += "\n"
+    return text + addition
+
+
+def validate(manifest_path: Path, text: str, command: str) -> None:
+    """Load `text` as if it were `manifest_path` (from a temporary file beside it), with
+    the project graph built; a problem is one error naming the command."""
+    from wsp import graph as graph_mod
+    from wsp.manifest import load
+
+    folder = manifest_path.parent
+    fd, tmp = tempfile.mkstemp(prefix=".workspace.", suffix=".wsp-edit.toml", dir=folder)
+    probe = Path(tmp)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            ws = load(probe)
+            graph_mod.desired(ws, graph_mod.build(ws))
+        except ManifestError as exc:
+            message = str(exc.message)
+            prefix = f"{display_path(exc.path)}:{exc.line}:{exc.col}: "
+            message = message.removeprefix(prefix)
+            where = (
+                f"{manifest_path.name}:{exc.line}:{exc.col}"
+                if exc.path.resolve() == probe.resolve()
+                else f"{display_path(exc.path)}:{exc.line}:{exc.col}"
+            )
+            raise WspError(
+                f"wsp {command} would make {manifest_path.name} invalid ({where}: {message}); "
+                "nothing was written"
+            ) from None
+        except WspError as exc:
+            raise WspError(
+                f"wsp {command} would make {manifest_path.name} invalid: {exc}; nothing was written"
+            ) from None
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def check_specs(specs: Iterable[str], *, pip: bool = False) -> None:
+    """Refuse a spec that is not a conda match spec (or, with `pip`, a PEP 508 requirement)."""
+    from wsp.engines.rattler import check_match_spec
+
+    for spec in specs:
+        if not spec.strip():
+            raise WspError("an empty spec; give a package name, e.g. numpy>=1.26")
+        if pip:
+            if problem := check_pip_requirement(spec):
+                raise WspError(f"{spec!r} is not a valid pip requirement: {problem}")
+        elif problem := check_match_spec(spec.strip()):
+            raise WspError(f"{spec!r} is not a valid conda match spec: {problem}")
