@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 
-from tests.support.cli import Result, Workspace
+from tests.support.cli import Workspace, run_all
 
 DRIFT = """\
 [workspace]
@@ -26,27 +24,6 @@ dependencies = ["six"]
 python = "3.12"
 dependencies = ["zlib", "click"]
 """
-
-
-def run_all(ws: Workspace, *argvs: tuple[str, ...]) -> list[Result]:
-    """Run several read-only `wsp` commands at once and wait for all of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=ws.root,
-            env=ws.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argvs
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
 
 
 def test_hand_made_changes_are_drift_and_apply_undoes_them(

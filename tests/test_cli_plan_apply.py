@@ -7,36 +7,13 @@ channel; envs are really solved and installed by the rattler engine.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.channel import Pkg, add_packages
-from tests.support.cli import Result, Workspace, snapshot
+from tests.support.cli import Result, Workspace, run_all, snapshot
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def run_all(ws: Workspace, *argvs: tuple[str, ...], cwd: Path | None = None) -> list[Result]:
-    """Run several `wsp` commands at once (read-only ones only) and wait for all of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=cwd or ws.root,
-            env=ws.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argvs
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(input="", timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
 
 
 def actions(plan: dict) -> dict[str, dict]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.cli import Result, Workspace, snapshot
+from tests.support.cli import Result, Workspace, run_all, snapshot
 
 GRAPHED = """\
 [workspace]
@@ -42,29 +40,6 @@ dependencies = ["python-dateutil"]
 python = "3.12"
 dependencies = ["click"]
 """
-
-
-def run_all(
-    ws: Workspace, *argvs: tuple[str, ...], env: list[dict[str, str]] | None = None
-) -> list[Result]:
-    """Run several read-only `wsp` commands at once and wait for all of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=ws.root,
-            env={**ws.env, **(env[i] if env else {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i, argv in enumerate(argvs)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
 
 
 def environments_txt(ws: Workspace) -> list[str]:

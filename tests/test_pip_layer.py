@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.channel import build_runnable_channel
-from tests.support.cli import Result, Workspace, snapshot
+from tests.support.cli import Result, Workspace, run_all, snapshot
 from tests.support.wheels import build_wheel, build_wheelhouse
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -158,27 +158,6 @@ def must(ok: object, why: object) -> None:
     a test is about, so an `xfail(raises=AssertionError)` cannot pass on a broken setup."""
     if not ok:
         raise RuntimeError(str(why))
-
-
-def run_all(ws: Workspace, *argvs: tuple[str, ...]) -> list[Result]:
-    """Run several read-only `wsp` commands at once and wait for all of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=ws.root,
-            env=ws.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argvs
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
 
 
 def applied(ws: Workspace) -> Result:

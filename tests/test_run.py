@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.channel import build_runnable_channel
-from tests.support.cli import Result, Workspace
+from tests.support.cli import Workspace, run_all
 from tests.support.wheels import build_wheelhouse
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -76,27 +76,6 @@ def run_ws(
     (finance / "pyproject.toml").write_text('[project]\nname = "finance"\nversion = "0.1.0"\n')
     (finance / "src" / "finance" / "__init__.py").write_text('VALUE = "one"\n')
     return ws
-
-
-def run_all(ws: Workspace, *argvs: tuple[str, ...]) -> list[Result]:
-    """Run several `wsp` commands at once (none of them applies) and wait for all of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=ws.root,
-            env=ws.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argvs
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
 
 
 def one_line(stderr: str) -> str:

@@ -121,3 +121,30 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
             st = path.stat()
             out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+def run_all(
+    ws: Workspace,
+    *argvs: tuple[str, ...],
+    cwd: Path | None = None,
+    env: list[dict[str, str]] | None = None,
+) -> list[Result]:
+    """Run several `wsp` commands at once (none of them applying) and wait for all;
+    `env` gives each its own extra variables."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wsp", *argv],
+            cwd=cwd or ws.root,
+            env={**ws.env, **(env[i] if env else {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, argv in enumerate(argvs)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        results.append(Result(proc.returncode, out, err))
+    return results
