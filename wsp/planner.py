@@ -336,21 +336,8 @@ def plan(
             continue
         if targets and have.marker.project not in targets and env_name not in targets:
             continue
-        actions.append(
-            Action(
-                "prune",
-                env_name,
-                have.prefix,
-                have.marker.project,
-                (
-                    Reason(
-                        "undeclared",
-                        f"project {have.marker.project!r} is no longer in workspace.toml",
-                    ),
-                ),
-                diff=PackageDiff(remove=tuple(_dist_packages(have.dists))),
-            )
-        )
+        reason = f"project {have.marker.project!r} is no longer in workspace.toml"
+        actions.append(prune_action(have, Reason("undeclared", reason)))
     notes = tuple(
         f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
         for env_name, have in sorted(observed.items())
@@ -375,6 +362,13 @@ def plan(
         },
     }
     return Plan(workspace, manifest, tuple(actions), inputs, targets, notes)
+
+
+def prune_action(have: ObservedEnv, reason: Reason) -> Action:
+    """Delete an owned env (the caller checked it is ours)."""
+    project = have.marker.project if have.marker is not None else None
+    diff = PackageDiff(remove=tuple(_dist_packages(have.dists)))
+    return Action("prune", have.name, have.prefix, project, (reason,), diff=diff)
 
 
 def _dist_packages(dists: Iterable[str]) -> list[Package]:

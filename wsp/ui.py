@@ -232,6 +232,17 @@ def confirm(question: str) -> bool:
     return Confirm.ask(question, console=err(), default=False)
 
 
+def confirmed(question: str, *, verb: str, hint: str) -> bool:
+    """Ask `question`; when stdin is not a terminal, refuse at once instead of waiting."""
+    if not sys.stdin.isatty():
+        from wsp.errors import WspError
+
+        raise WspError(
+            f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
+        )
+    return confirm(question)
+
+
 # -- status and graph ------------------------------------------------------------------------
 
 _STATE_STYLE = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,15 +163,18 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 f"cannot apply: {unknown[0].unknown}",
                 hint="nothing was changed; check the channel or the network, then run again",
             )
-        if saved is None and not args.yes:
-            if not sys.stdin.isatty():
-                raise WspError(
-                    "refusing to apply without confirmation: stdin is not a terminal",
-                    hint="pass --yes to apply without asking, or save the plan with --out and apply that file",
-                )
-            if not ui.confirm("Apply these changes?"):
-                ui.info("Apply cancelled; nothing was changed.")
-                return ExitCode.ERROR
+        if (
+            saved is None
+            and not args.yes
+            and not ui.confirmed(
+                "Apply these changes?",
+                verb="apply",
+                hint="pass --yes to apply without asking, "
+                "or save the plan with --out and apply that file",
+            )
+        ):
+            ui.info("Apply cancelled; nothing was changed.")
+            return ExitCode.ERROR
         with ui.ApplyDisplay() as display:
             outcomes = apply_plan(ctx, plan, engine, display, jobs=args.jobs)
         ok = all(o.ok for o in outcomes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
-    from wsp.errors import ExitCode, WspError
+    from wsp.errors import ExitCode
     from wsp.lock import workspace_lock
-    from wsp.planner import Action, PackageDiff, Reason, _dist_packages
+    from wsp.planner import Reason, prune_action
     from wsp.reconciler import destroy
     from wsp.workflow import load_context, refresh
 
@@ -30,14 +29,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     with workspace_lock(ctx.state_dir, command="wsp destroy"):
         ctx = refresh(ctx)
         actions = [
-            Action(
-                "prune",
-                env,
-                have.prefix,
-                have.marker.project,
-                (Reason("destroy", "wsp destroy"),),
-                diff=PackageDiff(remove=tuple(_dist_packages(have.dists))),
-            )
+            prune_action(have, Reason("destroy", "wsp destroy"))
             for env, have in sorted(ctx.observed.items())
             if have.ownership == "ours"
             and have.marker is not None
@@ -56,15 +48,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             )
             for a in actions:
                 ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise WspError(
-                    "refusing to destroy without confirmation: stdin is not a terminal",
-                    hint="pass --yes to destroy without asking",
-                )
-            if not ui.confirm("Delete these envs?"):
-                ui.info("Destroy cancelled; nothing was deleted.")
-                return ExitCode.ERROR
+        if not args.yes and not ui.confirmed(
+            "Delete these envs?", verb="destroy", hint="pass --yes to destroy without asking"
+        ):
+            ui.info("Destroy cancelled; nothing was deleted.")
+            return ExitCode.ERROR
         with ui.ApplyDisplay() as display:
             outcomes = destroy(ctx, actions, display)
     if args.json:
