@@ -175,3 +175,31 @@ def test_errors_are_one_line(ws: Workspace) -> None:
     assert r.stderr.count("\n") == 1, r.stderr
     assert "could not be reached" in r.stderr
     assert r.stdout == ""
+
+
+def test_explicit_file_reinstalls_the_same_packages(ws: Workspace, tmp_path: Path) -> None:
+    """conda's explicit format, read back by rattler, installs exactly the solved set."""
+    from urllib.parse import urlparse
+
+    from rattler.explicit_environment import ExplicitEnvironmentSpec
+
+    from tests.support.channel import run_async
+
+    out = ws.root / "finance.txt"
+    assert ws.wsp("export", "finance", "--format", "explicit", "-o", str(out)).code == 0
+    spec = ExplicitEnvironmentSpec.from_path(out)
+    records = [
+        run_async(
+            rattler.RepoDataRecord.from_package_archive(urlparse(entry.url.split("#")[0]).path)
+        )
+        for entry in spec.packages
+    ]
+    prefix = tmp_path / "from-explicit"
+    run_async(
+        rattler.install(
+            records, target_prefix=prefix, cache_dir=tmp_path / "pkgs", show_progress=False
+        )
+    )
+    got = {p.name[: -len(".json")] for p in (prefix / "conda-meta").glob("*.json")}
+    want = {f"{p.name}-{p.version}-{p.build}" for p in solved(ws, "finance").values()}
+    assert got == want
