@@ -132,3 +132,15 @@ def test_locked_without_a_lock_is_one_clear_error(workspace: Workspace) -> None:
     assert r.stderr.count("\n") == 1 and "wsp lock" in r.stderr
     r = workspace.wsp("lock", "--check")
     assert r.code == 1 and "wsp lock" in r.stderr
+
+
+def test_watch_keeps_the_lock_up_to_date(make_workspace, channel, tmp_path) -> None:
+    ws = lab(make_workspace, channel, tmp_path)
+    assert ws.wsp("lock").code == 0
+    ws.edit('dependencies = ["requests"]', 'dependencies = ["requests", "click"]')
+    r = ws.wsp("watch", "--once", "--json")
+    assert r.code == 0, r
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert any(e["event"] == "lock" and e["updated"] == ["web"] for e in events)
+    assert ws.wsp("lock", "--check").code == 0
+    assert "click" in ws.versions("web")

@@ -112,3 +112,14 @@ def lock_workspace(
 
 def write(ctx: Context, engine: Engine, data: LockData) -> None:
     engine.write_lock(lock_path(ctx), ctx.ws.root, data)
+
+
+def refresh_after_apply(ctx: Context, engine: Engine, lock: LockData) -> list[str]:
+    """Keep an existing wsp.lock up to date after envs were applied from the file;
+    returns the projects re-locked."""
+    from wsp.workflow import refresh
+
+    stale_projects = stale(ctx, lock)
+    if stale_projects:
+        write(ctx, engine, lock_workspace(refresh(ctx), engine, lock))
+    return stale_projects

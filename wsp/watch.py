@@ -347,6 +347,7 @@ class Watcher:
         return self._plan_and_apply(ctx, everything)
 
     def _plan_and_apply(self, ctx: Context, everything: bool) -> bool:
+        from wsp import lockfile
         from wsp.lock import workspace_lock
         from wsp.workflow import make_plan, refresh
 
@@ -364,7 +365,8 @@ class Watcher:
                     self._keep_dirty(targets)
                     return self._error("policy", exc)
                 try:
-                    plan = make_plan(ctx, engine, sorted(targets or ()))
+                    lock = lockfile.read(ctx, engine)  # as plain `wsp apply` does
+                    plan = make_plan(ctx, engine, sorted(targets or ()), lock=lock)
                 except WspError as exc:
                     self._keep_dirty(targets)
                     return self._error("plan", exc)
@@ -410,6 +412,12 @@ class Watcher:
                     self.dirty |= {a.project for a in now if a.project}
                     return True
                 applied = self._apply(ctx, replace(plan, actions=tuple(now)), engine)
+                if applied and lock is not None:
+                    try:
+                        if updated := lockfile.refresh_after_apply(ctx, engine, lock):
+                            self.emit("lock", round=self.rounds, updated=updated)
+                    except WspError as exc:
+                        return self._error("lock", exc)
                 return applied and not blocked
         except LockHeld as exc:
             self.retry_at = time.monotonic() + LOCK_RETRY_SECONDS

@@ -122,17 +122,6 @@ def _lock_for(ctx: Context, engine: Any, args: argparse.Namespace, targets: tupl
     return lock
 
 
-def _refresh_lock(ctx: Context, engine: Any, lock: Any) -> None:
-    """Keep an existing wsp.lock up to date after a plain apply."""
-    from wsp import lockfile, ui
-    from wsp.workflow import refresh
-
-    stale = lockfile.stale(ctx, lock)
-    if stale:
-        lockfile.write(ctx, engine, lockfile.lock_workspace(refresh(ctx), engine, lock))
-        ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(stale)}.")
-
-
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
     from wsp.errors import ExitCode, WspError
@@ -179,7 +168,10 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             outcomes = apply_plan(ctx, plan, engine, display, jobs=args.jobs)
         ok = all(o.ok for o in outcomes)
         if ok and lock is not None and not (args.locked or args.frozen):
-            _refresh_lock(ctx, engine, lock)
+            from wsp import lockfile
+
+            if updated := lockfile.refresh_after_apply(ctx, engine, lock):
+                ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(updated)}.")
     blocked = [a for a in plan.actions if a.kind == "blocked"]
     if args.json:
         ui.print_json(
