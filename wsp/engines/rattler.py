@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import rattler
-from rattler.exceptions import GatewayError, InvalidMatchSpecError
+from rattler.exceptions import GatewayError
 from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.platform import Subdir
 from rattler.virtual_package import VirtualPackage
@@ -43,13 +43,11 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
-    """None when `spec` is a valid conda match spec, else what is wrong with it."""
+    """None when `spec` is a valid conda match spec, else what is wrong with it (one line)."""
     try:
         rattler.MatchSpec(spec, strict=strict)
-    except InvalidMatchSpecError as exc:
-        return str(exc)
-    except Exception as exc:  # rattler raises a handful of parse errors
-        return str(exc)
+    except Exception as exc:  # InvalidMatchSpecError and the parse errors behind it
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return None
 
 
@@ -82,7 +80,7 @@ def check_python_spec(spec: str) -> str | None:
     try:
         vs = rattler.VersionSpec(spec, strict=True)
     except Exception as exc:  # InvalidVersionSpecError and friends
-        return str(exc).split(". Did you mean")[0]
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". Did you mean")[0]
     if not any(vs.matches(v) for v in _python_candidates()):
         return "no Python release matches it"
     return None
