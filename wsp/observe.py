@@ -16,7 +16,8 @@ from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
 from wsp.pip import dist_info_names
 
-TRASH_PREFIX = ".wsp-trash-"
+TRASH_PREFIX = ".wsp-trash-"  # an env being deleted
+STAGING_PREFIX = ".wsp-new-"  # an env being claimed
 
 Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
@@ -152,8 +153,12 @@ def observe(ws: Workspace) -> dict[str, ObservedEnv]:
 
 
 def trash_dirs(ws: Workspace) -> list[Path]:
-    """Leftovers of interrupted deletions (wsp's own, safe to remove)."""
+    """Leftovers of an interrupted deletion or claim (wsp's own, safe to remove)."""
     try:
-        return [Path(e.path) for e in os.scandir(ws.envs_dir) if e.name.startswith(TRASH_PREFIX)]
+        return [
+            Path(e.path)
+            for e in os.scandir(ws.envs_dir)
+            if e.name.startswith((TRASH_PREFIX, STAGING_PREFIX))
+        ]
     except FileNotFoundError:
         return []

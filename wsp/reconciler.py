@@ -26,7 +26,7 @@ from wsp.errors import WspError
 from wsp.fsutil import atomic_write_bytes
 from wsp.graph import DesiredEnv
 from wsp.marker import Marker, marker_path, now, write_marker
-from wsp.observe import TRASH_PREFIX, observe_env, trash_dirs
+from wsp.observe import STAGING_PREFIX, TRASH_PREFIX, observe_env, trash_dirs
 from wsp.pip import PipError
 from wsp.planner import Action, Plan
 from wsp.workflow import Context
@@ -67,6 +67,14 @@ def _delete(envs_dir: Path, prefix: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _claim(envs_dir: Path, prefix: Path, marker: Marker) -> None:
+    """Make `prefix` appear together with its `building` marker, in one rename: an env
+    folder without wsp's marker is never taken for one of wsp's, whenever wsp is killed."""
+    staging = envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    write_marker(staging, marker)
+    os.rename(staging, prefix)  # onto nothing, or onto an empty folder
+
+
 def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> None:
     """create / update / replace: install exactly `action.target` into the env."""
     ws, want = ctx.ws, ctx.desired[action.project or ""]
@@ -88,8 +96,10 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     if action.kind == "replace":
         write_marker(prefix, marker)  # half-built from here on, whatever happens
         _delete(ws.envs_dir, prefix)
-    prefix.mkdir(parents=True, exist_ok=True)
-    write_marker(prefix, marker)
+    if action.kind == "update":
+        write_marker(prefix, marker)  # half-built until the complete marker replaces it
+    else:
+        _claim(ws.envs_dir, prefix, marker)
     assert action.target is not None
     engine.install(prefix, action.target, progress=lambda _e, d, t: report.progress(action, d, t))
     try:
