@@ -200,8 +200,10 @@ class ApplyDisplay:
         if self._progress is not None and action.env in self._tasks:
             task = self._tasks[action.env]
             status = "[red]failed[/]" if error else f"[green]{verb}[/]"
+            # operations done of those rattler announced (packages linked or unlinked)
+            total = next((t.total for t in self._progress.tasks if t.id == task), None) or 1
             self._progress.update(
-                task, description=f"{esc(action.env)}: {status}", total=1, completed=1
+                task, description=f"{esc(action.env)}: {status}", total=total, completed=total
             )
         elif error is None:
             err().print(f"[green]{esc(action.env)}: {verb}[/] [dim]{esc(action.prefix)}[/]")
