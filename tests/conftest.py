@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.channel import build_channel, current_platform, other_platform
+from tests.support.channel import (
+    build_channel,
+    build_runnable_channel,
+    current_platform,
+    other_platform,
+)
 from tests.support.cli import SEED_TOML, Workspace, base_env
 
 # ---------------------------------------------------------------------------
@@ -24,6 +29,24 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Session-wide seed channel (current platform + one other subdir). Do not mutate."""
     root = tmp_path_factory.mktemp("seed-channel") / "channel"
     return build_channel(root, subdirs=[current_platform(), other_platform()])
+
+
+@pytest.fixture(scope="session")
+def runnable_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed channel whose python of this interpreter's major.minor really runs
+    (bin/python is this interpreter, venv-style), for the pip layer and `wsp run`."""
+    return build_runnable_channel(tmp_path_factory.mktemp("runnable") / "channel")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SEED_WHEELS plus `httpthing`, a wheel that needs `requests` (also a seed wheel):
+    a find-links folder for uv, no index, no network."""
+    from tests.support.wheels import build_wheel, build_wheelhouse
+
+    out = build_wheelhouse(tmp_path_factory.mktemp("wheelhouse") / "wheels")
+    build_wheel(out, "httpthing", "1.0.0", ("requests>=2",))
+    return out
 
 
 @pytest.fixture

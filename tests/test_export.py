@@ -15,7 +15,6 @@ import pytest
 import rattler
 
 from tests.support.cli import Workspace
-from tests.support.wheels import build_wheelhouse
 
 EXPORT_TOML = """\
 [workspace]
@@ -37,11 +36,6 @@ pip = ["tinyapp"]
 python = "3.12"
 dependencies = ["fastapi"]
 """
-
-
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("export-wheels") / "wheels")
 
 
 @pytest.fixture

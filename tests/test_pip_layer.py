@@ -14,11 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.channel import build_runnable_channel
 from tests.support.cli import Result, Workspace, run_all, snapshot
-from tests.support.wheels import build_wheel, build_wheelhouse
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SITE = Path("lib") / f"python{PY}" / "site-packages"
@@ -63,20 +59,6 @@ dependencies:
 
 
 # -- session fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def runnable_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seed channel whose python of this interpreter's major.minor really runs."""
-    return build_runnable_channel(tmp_path_factory.mktemp("pip-runnable") / "channel")
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SEED_WHEELS, plus `httpthing`, a wheel that needs `requests` (also a seed wheel)."""
-    out = build_wheelhouse(tmp_path_factory.mktemp("pip-wheels") / "wheels")
-    build_wheel(out, "httpthing", "1.0.0", ("requests>=2",))
-    return out
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.channel import build_runnable_channel
 from tests.support.cli import Workspace, run_all
-from tests.support.wheels import build_wheelhouse
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -47,17 +45,6 @@ ACTIVATE_SCRIPT = 'export WSP_FROM_ACTIVATE="sourced by $CONDA_DEFAULT_ENV"\n'
 
 
 # -- session fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def runnable_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seed channel whose python of this interpreter's major.minor really runs."""
-    return build_runnable_channel(tmp_path_factory.mktemp("run-runnable") / "channel")
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("run-wheels") / "wheels")
 
 
 # -- helpers ------------------------------------------------------------------------------------
