@@ -393,12 +393,14 @@ def _plan_project(
         else None
     )
 
-    def act(kind: ActionKind, reasons: list[Reason], diff: PackageDiff | None = None) -> Action:
-        pip_diff = None
+    def act(
+        kind: ActionKind,
+        reasons: list[Reason],
+        diff: PackageDiff | None = None,
+        pip_diff: PackageDiff | None = None,
+    ) -> Action:
         if kind in ("create", "replace") and res.pip is not None:
             pip_diff = PackageDiff(add=pip_packages(res.pip))
-        elif kind == "update" and res.pip is not None:
-            pip_diff = diff_packages(pip_packages(_managed_pip(have, res)), pip_packages(res.pip))
         return Action(
             kind,
             want.env_name,
@@ -482,9 +484,12 @@ def _plan_project(
         return act("replace", reasons, diff)
 
     diff = diff_packages(res.installed or (), res.packages) if res.packages is not None else None
-    pip_changes = res.pip is not None and bool(
+    pip_diff = (
         diff_packages(pip_packages(_managed_pip(have, res)), pip_packages(res.pip))
+        if res.pip is not None
+        else None
     )
+    pip_changes = bool(pip_diff)
     if pip_changes and not any(r.code in ("spec-changed", "drift") for r in reasons):
         reasons.append(Reason("pip", "pip requirements resolve to other versions"))
     if res.lock_id and not reasons and (diff or pip_changes):
@@ -493,7 +498,7 @@ def _plan_project(
         reasons.append(Reason("refresh", "marker out of date; packages already match"))
     if not reasons:
         reasons.append(Reason("spec-changed", "declaration changed"))
-    return act("update", reasons, diff)
+    return act("update", reasons, diff, pip_diff)
 
 
 def _wsp_pip(have: ObservedEnv | None) -> dict[str, str]:

@@ -112,19 +112,19 @@ def resolve(
                 )
             ):
                 continue
-            installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
+            installed, pip_installed = _what_is_installed(engine, want, have)
             out[name] = Resolution(
                 packages=packages,
                 installed=installed,
                 pip=pins,
-                pip_installed=pip.installed(want.prefix) if installed is not None else None,
+                pip_installed=pip_installed,
                 lock_id=ident,
                 behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
             )
             continue
         if not force and not needs_solve(want, have):
             continue
-        installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
+        installed, pip_installed = _what_is_installed(engine, want, have)
         prefer = set(have.marker.packages) if have and have.marker else None
         request = SolveRequest(
             specs=want.specs,
@@ -154,9 +154,18 @@ def resolve(
             installed=installed,
             pip=pins,
             pip_provided=provided,
-            pip_installed=pip.installed(want.prefix) if installed is not None else None,
+            pip_installed=pip_installed,
         )
     return out
+
+
+def _what_is_installed(
+    engine: Engine, want: DesiredEnv, have: ObservedEnv | None
+) -> tuple[tuple[Package, ...] | None, dict[str, pip.PipDist] | None]:
+    """The env's conda records and site-packages, when the plan must diff against them."""
+    if not needs_installed(have):
+        return None, None
+    return tuple(engine.installed(want.prefix)), pip.installed(want.prefix)
 
 
 def pip_pins(
