@@ -9,7 +9,7 @@ which reads conda-meta/*.json as package records, ignores it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -79,9 +79,6 @@ class Marker:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"missing or bad field {exc}") from None
-
-    def building(self) -> Marker:
-        return replace(self, state="building")
 
 
 def read_marker(prefix: Path) -> tuple[Marker | None, bytes | None, str | None]:

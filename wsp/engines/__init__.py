@@ -26,9 +26,6 @@ class Package:
         """`name-version-build`, the stem of its conda-meta record."""
         return f"{self.name}-{self.version}-{self.build}"
 
-    def identity(self) -> tuple[str, str, str, str | None]:
-        return (self.name, self.version, self.build, self.sha256)
-
 
 @dataclass(frozen=True)
 class Channel:

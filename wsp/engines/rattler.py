@@ -97,13 +97,6 @@ def _intersect(specs: tuple[str, ...]) -> bool:
     return any(all(p.matches(v) for p in parsed) for v in _python_candidates())
 
 
-def version_matches(spec: str, version: str) -> bool:
-    try:
-        return rattler.VersionSpec(spec, strict=True).matches(rattler.Version(version))
-    except Exception:
-        return False
-
-
 def current_platform() -> str:
     return str(Subdir.current())
 
@@ -300,9 +293,6 @@ class RattlerEngine:
 
     def installed(self, prefix: Path) -> list[Package]:
         return sorted(_to_package(r) for r in self._prefix_records(prefix))
-
-    def installed_records(self, prefix: Path) -> list[Any]:
-        return self._prefix_records(prefix)
 
 
 class _Reporter(rattler.InstallerReporter):
