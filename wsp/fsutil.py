@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,38 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE).
+
+    False where the system or file system cannot: the caller then falls back to two renames.
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def remove_tree(path: Path, *, settle: float = 0.2, limit: float = 5.0) -> None:
+    """Remove the folder `path` after a failed install, and again while files still appear
+    in it: rattler's linking threads can outlive the error they failed with by a moment."""
+    deadline = time.monotonic() + limit
+    while True:
+        shutil.rmtree(path, ignore_errors=True)
+        time.sleep(settle)
+        if not os.path.lexists(path) or time.monotonic() > deadline:
+            return
 
 
 def atomic_write_text(path: Path, text: str) -> None:

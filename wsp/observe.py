@@ -33,6 +33,7 @@ class ObservedEnv:
     dists: frozenset[str] = frozenset()
     pip_dists: frozenset[str] = frozenset()  # *.dist-info names in site-packages
     moved_from: str | None = None  # the workspace.toml its marker names, now gone
+    read_only: str | None = None  # why wsp must not write into it (owned envs only)
 
     @property
     def installed_hash(self) -> str:
@@ -102,6 +103,20 @@ def _dists(prefix: Path) -> frozenset[str]:
         return frozenset()
 
 
+def _read_only(prefix: Path) -> str | None:
+    """Why the env must not be written to: its folder or conda-meta has no write bit
+    (frozen on purpose; honoured even for root), or the system refuses writes (a
+    read-only mount, an immutable folder)."""
+    for path in (prefix, prefix / "conda-meta"):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if not mode & 0o222 or not os.access(path, os.W_OK):
+            return f"{path} is not writable"
+    return None
+
+
 def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
     name = prefix.name
     if prefix.is_symlink():
@@ -135,6 +150,7 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
         dists,
         dist_info_names(prefix) if mine else frozenset(),
         marker.manifest if moved else None,
+        _read_only(prefix) if mine else None,
     )
 
 

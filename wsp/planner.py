@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +10,7 @@ from typing import Any, Literal
 from wsp.engines import Package
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
+from wsp.marker import Marker
 from wsp.observe import ObservedEnv
 from wsp.pip import PipDist
 
@@ -325,8 +326,9 @@ def plan(
         if targets and name not in targets:
             continue
         want = desired[name]
+        have = observed.get(want.env_name)
         actions.append(
-            _plan_project(want, observed.get(want.env_name), resolutions.get(name), why_not_ours)
+            unless_read_only(_plan_project(want, have, resolutions.get(name), why_not_ours), have)
         )
     for env_name in sorted(observed):
         have = observed[env_name]
@@ -337,7 +339,7 @@ def plan(
         if targets and have.marker.project not in targets and env_name not in targets:
             continue
         reason = f"project {have.marker.project!r} is no longer in workspace.toml"
-        actions.append(prune_action(have, Reason("undeclared", reason)))
+        actions.append(unless_read_only(prune_action(have, Reason("undeclared", reason)), have))
     notes = tuple(
         f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
         for env_name, have in sorted(observed.items())
@@ -362,6 +364,43 @@ def plan(
         },
     }
     return Plan(workspace, manifest, tuple(actions), inputs, targets, notes)
+
+
+def unless_read_only(action: Action, have: ObservedEnv | None) -> Action:
+    """A change to a read-only env is blocked, with the reason: wsp never forces its way in."""
+    if have is None or have.read_only is None or action.kind in ("no-op", "blocked"):
+        return action
+    why = (
+        f"env is read-only ({have.read_only}); wsp leaves it alone: "
+        f"make it writable to let wsp {action.kind} it"
+    )
+    return Action("blocked", action.env, action.prefix, action.project, (Reason("read-only", why),))
+
+
+def rollback_action(
+    have: ObservedEnv,
+    previous: Marker,
+    installed: Sequence[Package],
+    packages: Sequence[Package],
+) -> Action:
+    """Put an owned env back to its `previous` build: its packages and wsp's pip pins."""
+    pins = dict(previous.extra.get("pip") or {})
+    now_pins = dict(have.marker.extra.get("pip") or {}) if have.marker is not None else {}
+    when = previous.applied_at or "at an unknown time"
+    return Action(
+        "update",
+        have.name,
+        have.prefix,
+        previous.project,
+        (Reason("rollback", f"back to its previous build, applied {when}"),),
+        diff=diff_packages(installed, packages),
+        target=tuple(packages),
+        spec_hash=previous.spec_hash,
+        python=previous.python,
+        pip_diff=diff_packages(pip_packages(now_pins), pip_packages(pins)),
+        pip_target=pins,
+        lock_id=previous.extra.get("lock_id"),
+    )
 
 
 def prune_action(have: ObservedEnv, reason: Reason) -> Action:

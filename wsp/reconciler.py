@@ -1,9 +1,11 @@
 """Carry a Plan out: prunes first, then envs in graph order, independent ones in parallel.
 
-Every env change is bracketed by its marker: `building` before the first byte changes,
-`complete` after the last, so an interrupted env is seen as half-built and rebuilt. Envs
-are deleted by renaming them into a trash folder inside envs-dir first (one atomic step),
-then removing the trash. Nothing here touches an env that is not owned by this workspace:
+A new or replaced env is built under a hidden staging name beside its place, with its
+`building` marker from the first moment, and swapped in once whole (one atomic
+rename); an update changes the env in place after fetching every package, bracketed by
+its marker: `building` before the first byte changes, `complete` after the last, so an
+interrupted env is seen as half-built and rebuilt. Envs are deleted by renaming them
+into a trash folder inside envs-dir first (one atomic step), then removing the trash. Nothing here touches an env that is not owned by this workspace:
 ownership is checked again right before each change.
 """
 
@@ -21,13 +23,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wsp import conda, pip
-from wsp.engines import Engine
-from wsp.errors import WspError
-from wsp.fsutil import atomic_write_bytes
+from wsp.engines import Engine, Progress
+from wsp.errors import ChannelUnreachable, WspError
+from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
 from wsp.graph import DesiredEnv
-from wsp.marker import Marker, marker_path, now, write_marker
-from wsp.observe import STAGING_PREFIX, TRASH_PREFIX, observe_env, trash_dirs
-from wsp.pip import PipError
+from wsp.marker import Marker, marker_path, now, record_files, save_previous, write_marker
+from wsp.observe import STAGING_PREFIX, TRASH_PREFIX, ObservedEnv, observe_env, trash_dirs
 from wsp.planner import Action, Plan
 from wsp.workflow import Context
 
@@ -59,6 +60,8 @@ def _ensure_ours(ctx: Context, action: Action) -> None:
     have = observe_env(ctx.ws, action.prefix)
     if have.ownership != "ours":
         raise WspError(f"left {action.prefix} alone: {have.why_not_ours(ctx.ws)}")
+    if have.read_only:
+        raise WspError(f"left {action.prefix} alone: it is read-only ({have.read_only})")
 
 
 def _delete(envs_dir: Path, prefix: Path) -> None:
@@ -67,16 +70,62 @@ def _delete(envs_dir: Path, prefix: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _claim(envs_dir: Path, prefix: Path, marker: Marker) -> None:
-    """Make `prefix` appear together with its `building` marker, in one rename: an env
-    folder without wsp's marker is never taken for one of wsp's, whenever wsp is killed."""
-    staging = envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
-    write_marker(staging, marker)
-    os.rename(staging, prefix)  # onto nothing, or onto an empty folder
+def _swap_in(envs_dir: Path, staging: Path, prefix: Path) -> Path | None:
+    """Put the env built at `staging` in place at `prefix` in one step. Returns where the
+    env that was there is now (a staging name, to delete or swap back), or None."""
+    if not prefix.exists() or (prefix.is_dir() and not any(prefix.iterdir())):
+        os.rename(staging, prefix)  # onto nothing, or onto an empty folder
+        return None
+    if exchange(staging, prefix):
+        return staging
+    aside = envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    os.rename(prefix, aside)
+    try:
+        os.rename(staging, prefix)
+    except OSError:
+        os.rename(aside, prefix)
+        raise
+    return aside
 
 
-def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> None:
-    """create / update / replace: install exactly `action.target` into the env."""
+def _swap_back(envs_dir: Path, prefix: Path, aside: Path | None) -> None:
+    """Undo `_swap_in`: the old env back at `prefix` (or none), the new one deleted."""
+    if aside is None:
+        _delete(envs_dir, prefix)
+    elif exchange(aside, prefix):
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        _delete(envs_dir, prefix)
+        os.rename(aside, prefix)
+
+
+def _declared_channel(want: DesiredEnv, exc: ChannelUnreachable) -> str:
+    """The channel as workspace.toml names it, for a location rattler failed to fetch from."""
+
+    def norm(location: str) -> str:
+        return location.removeprefix("file://").rstrip("/")
+
+    for channel in want.channels:
+        if norm(exc.channel) in {norm(u) for u in channel.urls} | {channel.name}:
+            return channel.name
+    return exc.channel
+
+
+def _build(
+    ctx: Context,
+    action: Action,
+    engine: Engine,
+    report: Reporter,
+    *,
+    base: Marker | None = None,
+) -> None:
+    """create / update / replace: make the env hold exactly `action.target`.
+
+    A new or replaced env is built beside its final place and swapped in once whole, so
+    the env at `prefix` is the old one or the new one, never a mix. An update changes
+    the env in place, with every package fetched first: a channel that fails leaves it
+    untouched, and a failure while linking puts the old packages back.
+    """
     ws, want = ctx.ws, ctx.desired[action.project or ""]
     prefix = action.prefix
     _inside(ws.envs_dir, prefix)
@@ -91,29 +140,27 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         spec_hash=action.spec_hash or want.spec_hash,
         extra={"desired": want.summary(), "prefix": str(prefix)},
     )
-    old = observe_env(ws, prefix) if action.kind == "update" else None
-    snapshot = engine.snapshot(prefix) if action.kind == "update" else None
-    if action.kind == "replace":
-        write_marker(prefix, marker)  # half-built from here on, whatever happens
-        _delete(ws.envs_dir, prefix)
-    if action.kind == "update":
-        write_marker(prefix, marker)  # half-built until the complete marker replaces it
-    else:
-        _claim(ws.envs_dir, prefix, marker)
+    if base is not None:  # a rollback: the env becomes its previous build again
+        marker = replace(base, state="building", extra={**base.extra, "prefix": str(prefix)})
+        want = replace(want, editables=tuple(dict(base.extra.get("editables") or {}).items()))
     assert action.target is not None
-    engine.install(prefix, action.target, progress=lambda _e, d, t: report.progress(action, d, t))
+    target = action.target
+
+    def progress(_event: str, done: int, total: int) -> None:
+        report.progress(action, done, total)
+
     try:
-        pip_state = _pip_step(prefix, action, want, old.marker if old else None)
-    except PipError:
-        # Leave the conda part as it was before this apply (or no env at all).
-        if old is not None and old.marker is not None and old.marker_raw is not None:
-            engine.restore(prefix, snapshot)
-            atomic_write_bytes(marker_path(prefix), old.marker_raw)
-        elif action.kind == "create":
-            _delete(ws.envs_dir, prefix)
-        raise
+        if action.kind == "update":
+            pip_state = _update_in_place(ctx, action, want, engine, marker, progress)
+        else:
+            pip_state = _build_beside(ctx, action, want, engine, marker, progress)
+    except ChannelUnreachable as exc:
+        raise WspError(
+            f"channel {_declared_channel(want, exc)} could not be reached ({exc.detail}); "
+            "the env was left as it was",
+        ) from None
     have = observe_env(ws, prefix)
-    python = next((p.version for p in action.target if p.name == "python"), None)
+    python = next((p.version for p in target if p.name == "python"), None)
     write_marker(
         prefix,
         replace(
@@ -127,6 +174,84 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         ),
     )
     conda.register_env(prefix)
+
+
+def _update_in_place(
+    ctx: Context,
+    action: Action,
+    want: DesiredEnv,
+    engine: Engine,
+    marker: Marker,
+    progress: Progress,
+) -> dict[str, Any]:
+    ws, prefix = ctx.ws, action.prefix
+    assert action.target is not None
+    engine.fetch(action.target, ws.envs_dir)  # a channel gone: nothing is touched yet
+    old = observe_env(ws, prefix)
+    snapshot = engine.snapshot(prefix)
+    records = record_files(prefix)
+    write_marker(prefix, marker)  # half-built until the complete marker replaces it
+    try:
+        engine.install(prefix, action.target, progress=progress)
+        state = _pip_step(prefix, action, want, old.marker)
+        _keep_previous(prefix, records, old)
+        return state
+    except WspError:
+        # Put the conda part back as it was; if even that fails, the `building` marker
+        # stays and the env is reported half-built and rebuilt by the next apply.
+        with contextlib.suppress(Exception):
+            engine.restore(prefix, snapshot)
+            if old.marker_raw is not None:
+                atomic_write_bytes(marker_path(prefix), old.marker_raw)
+        raise
+
+
+def _build_beside(
+    ctx: Context,
+    action: Action,
+    want: DesiredEnv,
+    engine: Engine,
+    marker: Marker,
+    progress: Progress,
+) -> dict[str, Any]:
+    ws, prefix = ctx.ws, action.prefix
+    assert action.target is not None
+    staging = ws.envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    write_marker(staging, marker)  # the folder is wsp's from its first moment
+    try:
+        engine.install(staging, action.target, progress=progress, relocate_to=prefix)
+        if prefix.exists() and any(prefix.iterdir()):
+            _ensure_ours(ctx, action)  # again, right before the swap
+        aside = _swap_in(ws.envs_dir, staging, prefix)
+    except BaseException:
+        remove_tree(staging)
+        raise
+    try:
+        state = _pip_step(prefix, action, want, None)
+    except WspError:
+        _swap_back(ws.envs_dir, prefix, aside)
+        raise
+    if aside is not None:
+        _keep_previous(prefix, record_files(aside), observe_env(ws, aside))
+        shutil.rmtree(aside, ignore_errors=True)
+    return state
+
+
+def _keep_previous(prefix: Path, records: dict[str, bytes], old: ObservedEnv) -> None:
+    """Keep the build an update or replace superseded, for `wsp rollback`: only a whole
+    one. Losing it (a full disk) costs the rollback, never the apply."""
+    if old.marker is None or old.marker.state != "complete" or old.marker_raw is None:
+        return
+    with contextlib.suppress(OSError):
+        save_previous(prefix, records, old.marker_raw)
+
+
+def rollback(
+    ctx: Context, action: Action, previous: Marker, engine: Engine, report: Reporter
+) -> Outcome:
+    """Put an env back to its previous build (`action` from planner.rollback_action);
+    the build it replaces becomes the previous one, so a second rollback undoes the first."""
+    return _run_one(ctx, action, engine, report, base=previous)
 
 
 def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None) -> dict[str, Any]:
@@ -167,7 +292,9 @@ def _prune(ctx: Context, action: Action) -> None:
     conda.unregister_env(action.prefix)
 
 
-def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
+def _run_one(
+    ctx: Context, action: Action, engine: Engine, report: Reporter, *, base: Marker | None = None
+) -> Outcome:
     start = time.monotonic()
     report.started(action)
     error = None
@@ -175,7 +302,7 @@ def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> 
         if action.kind == "prune":
             _prune(ctx, action)
         else:
-            _build(ctx, action, engine, report)
+            _build(ctx, action, engine, report, base=base)
     except WspError as exc:
         error = str(exc)
     except OSError as exc:

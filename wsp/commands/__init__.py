@@ -13,6 +13,7 @@ COMMANDS = (
     "init",
     "plan",
     "apply",
+    "rollback",
     "lock",
     "watch",
     "check",

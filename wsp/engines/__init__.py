@@ -85,14 +85,33 @@ class Engine(Protocol):
         """
         ...
 
+    def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
+        """Put every one of `packages` in the package cache, touching no env (a scratch
+        folder may be made under `scratch`). Raises ChannelUnreachable."""
+        ...
+
     def install(
-        self, prefix: Path, packages: Sequence[Package], *, progress: Progress | None = None
+        self,
+        prefix: Path,
+        packages: Sequence[Package],
+        *,
+        progress: Progress | None = None,
+        relocate_to: Path | None = None,
     ) -> None:
-        """Make `prefix` hold exactly `packages` (from a previous `solve` of this engine)."""
+        """Make `prefix` hold exactly `packages` (from a previous `solve` of this engine).
+
+        With `relocate_to`, the env is built at `prefix` to be renamed to `relocate_to`:
+        that path is what its files record. Raises ChannelUnreachable when a package
+        can't be fetched.
+        """
         ...
 
     def installed(self, prefix: Path) -> list[Package]:
         """What conda-meta of `prefix` records."""
+        ...
+
+    def adopt(self, prefix: Path) -> list[Package]:
+        """What conda-meta of `prefix` records, made installable by `install`."""
         ...
 
     def read_lock(self, path: Path, root: Path) -> LockData:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sys
+import tempfile
 import threading
 from collections.abc import Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +27,7 @@ from rattler.virtual_package import VirtualPackage
 
 from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.fsutil import remove_tree
 
 T = TypeVar("T")
 
@@ -97,6 +101,22 @@ def _intersect(specs: tuple[str, ...]) -> bool:
     return any(all(p.matches(v) for p in parsed) for v in _python_candidates())
 
 
+def cache_dir() -> Path:
+    """Where packages and repodata are cached: WSP_CACHE_DIR, else rattler's own default
+    (RATTLER_CACHE_DIR, else the user cache folder), so wsp shares pixi's cache."""
+    if root := os.environ.get("WSP_CACHE_DIR"):
+        return Path(root).expanduser()
+    if root := os.environ.get("RATTLER_CACHE_DIR"):
+        return Path(root).expanduser()
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "rattler" / "cache"
+
+
 def current_platform() -> str:
     return str(Subdir.current())
 
@@ -157,12 +177,8 @@ class RattlerEngine:
     name = "rattler"
 
     def __init__(self) -> None:
-        cache_root = os.environ.get("WSP_CACHE_DIR")
-        self._cache_dir = Path(cache_root).expanduser() if cache_root else None
-        self._gateway = rattler.Gateway(
-            cache_dir=self._cache_dir / "repodata" if self._cache_dir else None,
-            show_progress=False,
-        )
+        self._cache_dir = cache_dir()
+        self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
         self._records: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -234,14 +250,66 @@ class RattlerEngine:
         return None
 
     # install -------------------------------------------------------------------------
-    def install(
-        self, prefix: Path, packages: Sequence[Package], *, progress: Progress | None = None
-    ) -> None:
+    def _records_of(self, packages: Sequence[Package]) -> list[Any]:
         with self._lock:
             missing = [p.dist for p in packages if p.url not in self._records]
             records = [self._records[p.url] for p in packages if p.url in self._records]
         if missing:
             raise WspError(f"internal: packages not from this run's solve: {', '.join(missing)}")
+        return records
+
+    def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
+        """Download and extract into the package cache whatever of `packages` it lacks,
+        before any env is touched; raises ChannelUnreachable naming the package's channel."""
+        self._cache(self._records_of(packages), scratch)
+
+    def _cache(self, records: list[Any], scratch: Path) -> None:
+        pkgs = self._cache_dir / "pkgs"
+        index = _run(rattler.PackageCache(pkgs).index())
+        missing = [r for r in records if not index.contains_record(r)]
+        if not missing:
+            return
+        # rattler has no download-only call: link the missing packages into a scratch
+        # prefix, which fills the cache. A noarch: python package links only beside a python.
+        names = {r.name.normalized for r in missing}
+        if "python" not in names and any(r.noarch.python for r in missing):
+            missing += [r for r in records if r.name.normalized == "python"]
+        scratch.mkdir(parents=True, exist_ok=True)
+        where = Path(tempfile.mkdtemp(prefix=".wsp-new-fetch-", dir=scratch))
+        try:
+            _run(
+                rattler.install(
+                    missing,
+                    target_prefix=where,
+                    cache_dir=pkgs,
+                    installed_packages=[],
+                    show_progress=False,
+                    execute_link_scripts=False,
+                )
+            )
+        except Exception as exc:
+            remove_tree(where)
+            raise self._fetch_error([_to_package(r) for r in records], str(exc)) from None
+        shutil.rmtree(where, ignore_errors=True)
+
+    @staticmethod
+    def _fetch_error(packages: Sequence[Package], message: str) -> WspError:
+        """ChannelUnreachable for the channel of the package rattler could not fetch."""
+        for pkg in packages:
+            name = pkg.url.rsplit("/", 1)[-1]
+            if name and name in message:
+                return ChannelUnreachable(pkg.channel or pkg.url, _first_line(message))
+        return WspError(f"fetching packages failed: {_first_line(message)}")
+
+    def install(
+        self,
+        prefix: Path,
+        packages: Sequence[Package],
+        *,
+        progress: Progress | None = None,
+        relocate_to: Path | None = None,
+    ) -> None:
+        records = self._records_of(packages)
         current = self._prefix_records(prefix)
         reporter = _Reporter(progress) if progress else None
         try:
@@ -249,7 +317,8 @@ class RattlerEngine:
                 rattler.install(
                     records,
                     target_prefix=prefix,
-                    cache_dir=self._cache_dir / "pkgs" if self._cache_dir else None,
+                    alternative_target_prefix=relocate_to,
+                    cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
                     show_progress=False,
                     reporter=reporter,
@@ -257,6 +326,8 @@ class RattlerEngine:
                 )
             )
         except Exception as exc:
+            if "failed to fetch" in str(exc):
+                raise self._fetch_error(packages, str(exc)) from None
             raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
 
     def snapshot(self, prefix: Path) -> Any:
@@ -264,17 +335,22 @@ class RattlerEngine:
         return self._prefix_records(prefix)
 
     def restore(self, prefix: Path, snapshot: Any) -> None:
-        """Make `prefix` hold exactly the records of `snapshot` again (from the package cache)."""
-        _run(
-            rattler.install(
-                list(snapshot),
-                target_prefix=prefix,
-                cache_dir=self._cache_dir / "pkgs" if self._cache_dir else None,
-                installed_packages=self._prefix_records(prefix),
-                show_progress=False,
-                execute_link_scripts=False,
+        """Make `prefix` hold exactly the records of `snapshot` again: fetched first (they
+        are usually still in the package cache), then linked."""
+        self._cache(list(snapshot), prefix.parent)
+        try:
+            _run(
+                rattler.install(
+                    list(snapshot),
+                    target_prefix=prefix,
+                    cache_dir=self._cache_dir / "pkgs",
+                    installed_packages=self._prefix_records(prefix),
+                    show_progress=False,
+                    execute_link_scripts=False,
+                )
             )
-        )
+        except Exception as exc:
+            raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
 
     # lock files --------------------------------------------------------------------
     def read_lock(self, path: Path, root: Path) -> LockData:
@@ -293,6 +369,17 @@ class RattlerEngine:
 
     def installed(self, prefix: Path) -> list[Package]:
         return sorted(_to_package(r) for r in self._prefix_records(prefix))
+
+    def adopt(self, prefix: Path) -> list[Package]:
+        """The packages `prefix`'s conda-meta records, made installable by this engine
+        (an env's previous build, for rollback)."""
+        packages = []
+        with self._lock:
+            for record in self._prefix_records(prefix):
+                pkg = _to_package(record)
+                self._records[pkg.url] = record
+                packages.append(pkg)
+        return sorted(packages)
 
 
 class _Reporter(rattler.InstallerReporter):

@@ -1,0 +1,88 @@
+"""`wsp rollback PROJECT`: an env goes back to the build its last update or replace
+superseded, and a second rollback undoes the first. A replaced env is built beside the
+old one: its files name its final path, never the staging folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.support.cli import Workspace
+
+
+def whole(ws: Workspace, env: str) -> None:
+    """The env's marker is complete and lists exactly what conda-meta holds."""
+    import json
+
+    marker = json.loads((ws.envs_dir / env / "conda-meta" / "wsp").read_text())
+    assert marker["state"] == "complete"
+    assert set(marker["packages"]) == ws.dists(env)
+
+
+def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace()
+    assert ws.wsp("apply", "--yes").code == 0
+    nothing = ws.wsp("rollback", "webdev", "--yes")
+    assert nothing.code == 1
+    assert "env 'webdev' has no previous build to roll back to" in nothing.stderr, nothing
+
+    ws.edit('dependencies = ["fastapi", "uvicorn"]', 'dependencies = ["fastapi"]')
+    assert ws.wsp("apply", "--yes").code == 0
+    assert "uvicorn" not in ws.versions("webdev")
+
+    refused = ws.wsp("rollback", "webdev")  # stdin is not a terminal: no silent yes
+    assert refused.code == 1 and "refusing to roll back" in refused.stderr, refused
+
+    back = ws.wsp("rollback", "webdev", "--yes")
+    assert back.code == 0, back
+    assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
+    assert "Rolled webdev back to its build of" in back.stderr, back
+    assert "uvicorn" in ws.versions("webdev")
+    whole(ws, "webdev")
+    plan = ws.wsp("plan", "--json").json
+    changes = [(a["env"], a["action"]) for a in plan["actions"] if a["action"] != "no-op"]
+    assert changes == [("webdev", "update")]
+    states = {r["env"]: r["state"] for r in ws.wsp("status", "--json").json["envs"]}
+    assert states["webdev"] == "out of date" and states["finance"] == "in sync"
+
+    forward = ws.wsp("rollback", "webdev", "--yes")
+    assert forward.code == 0, forward
+    assert "uvicorn" not in ws.versions("webdev")
+    whole(ws, "webdev")
+    assert ws.wsp("plan", "--detailed-exitcode").code == 0  # in sync with the file again
+
+
+def test_a_replaced_env_is_built_beside_and_can_be_rolled_back(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace()
+    assert ws.wsp("apply", "--yes").code == 0
+    vision = ws.envs_dir / "vision"
+    ws.edit('python = "3.11"', 'python = "3.12"')
+    result = ws.wsp("apply", "--yes")
+    assert result.code == 0, result
+    assert ws.versions("vision")["python"].startswith("3.12")
+    # the python package's prefix placeholder names the env's own path
+    assert (vision / "share" / "python" / "PREFIX").read_text().strip() == str(vision)
+    assert [p.name for p in ws.envs_dir.iterdir() if p.name.startswith(".")] == []
+
+    back = ws.wsp("rollback", "vision", "--yes")
+    assert back.code == 0, back
+    assert ws.versions("vision")["python"].startswith("3.11")
+    assert (vision / "share" / "python" / "PREFIX").read_text().strip() == str(vision)
+    whole(ws, "vision")
+    assert ws.wsp("apply", "--yes").code == 0
+    assert ws.versions("vision")["python"].startswith("3.12")
+    assert ws.wsp("plan", "--detailed-exitcode").code == 0
+
+
+def test_rollback_of_what_is_not_there_is_one_clear_error(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace()
+    missing = ws.wsp("rollback", "webdev", "--yes")
+    assert missing.code == 1
+    assert "cannot roll back env 'webdev': it does not exist" in missing.stderr, missing
+    unknown = ws.wsp("rollback", "nope", "--yes")
+    assert unknown.code == 1 and "is not a project of this workspace" in unknown.stderr
