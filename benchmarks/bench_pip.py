@@ -44,10 +44,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
+from bench_watch import wsp_env  # noqa: E402
 from run import _ms, load, machine  # noqa: E402
 
 from tests.support.channel import build_runnable_channel  # noqa: E402
-from tests.support.cli import base_env  # noqa: E402
 from tests.support.wheels import build_wheel  # noqa: E402
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -76,7 +76,7 @@ class Bench:
             build_wheel(self.wheelhouse, name, "1.0.0", REQUIRES.get(name, ()))
         self.root = tmp / "ws"
         self.root.mkdir()
-        self.env = base_env(tmp / "home", tmp / "cache")
+        self.env = wsp_env(tmp / "home", tmp / "cache")
         self.env.pop("COLUMNS", None)
         self.env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         from uv import find_uv_bin

@@ -15,12 +15,15 @@ the watch's events:
 
 Event times are the watch's own `ts` (wall clock, ms), the save time this script's.
 The aim: the apply starts within 0.5 s of the last save with the default debounce.
+benchmarks/run.py imports `measure` for its two watch rows (default debounce only);
+this script is the place to compare debounces.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import signal
 import statistics
@@ -39,6 +42,15 @@ from tests.support.channel import build_channel  # noqa: E402
 from tests.support.cli import base_env  # noqa: E402
 
 AIM_SECONDS = 0.5
+
+
+def wsp_env(home: Path, cache: Path) -> dict[str, str]:
+    """tests/support/cli.py's `base_env`, with this checkout first on PYTHONPATH: the
+    `python -m wsp` measured is the code next to this script, whatever is installed."""
+    env = base_env(home, cache)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
 
 TOML = """\
 [workspace]
@@ -92,13 +104,19 @@ class Watch:
         self.proc.wait(timeout=15)
 
 
-def measure(tmp: Path, channel: Path, debounce: int, runs: int) -> tuple[list[float], list[float]]:
+def measure(
+    tmp: Path, channel: Path, debounce: int, runs: int, cache: Path | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds from each save to the apply starting, and to the env being ready.
+
+    The workspace, HOME and (unless `cache` names one) package cache go under `tmp`.
+    benchmarks/run.py calls this for its watch rows."""
     root = tmp / f"ws-{debounce}"
     root.mkdir()
     manifest = root / "workspace.toml"
     plain = TOML.replace("{channel}", channel.as_uri())
     manifest.write_text(plain)
-    watch = Watch(root, base_env(tmp / "home", tmp / "cache"), debounce)
+    watch = Watch(root, wsp_env(tmp / "home", cache or tmp / "cache"), debounce)
     watch.wait("watching")  # after the first reconcile built the env
     starts, ready = [], []
     for i in range(runs):
