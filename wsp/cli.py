@@ -73,10 +73,15 @@ def run(argv: list[str] | None = None) -> int:
         os.chdir(directory)  # like git -C and make -C: relative paths (--out, FILE) too
         import importlib
 
+        from wsp import deferred
         from wsp.commands import module_name
 
         command = importlib.import_module(module_name(args.command))
-        return command.run(args, directory)
+        deferred.hold()  # wsp's caches are written only when the command succeeds
+        code = command.run(args, directory)
+        if code in (ExitCode.OK, ExitCode.CHANGES):
+            deferred.flush()
+        return code
     except WspError as exc:
         ui.error_line(str(exc))
         return exc.exit_code

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from wsp import probe
 from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
 from wsp.pip import PipOptions, source_root
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Node = tuple[str, str]  # ("project" | "template", name)
 
@@ -54,23 +56,16 @@ class DesiredEnv:
         }
 
 
-def build(ws: Workspace) -> nx.DiGraph:
-    """Edges point from a project to what it needs: its templates and depends-on projects."""
-    g = nx.DiGraph()
-    for name in ws.templates:
-        g.add_node(template(name), kind="template")
-    for name, p in ws.projects.items():
-        g.add_node(project(name), kind="project", env=p.env_name)
+def _check_refs(ws: Workspace) -> None:
+    """Raise the first `extends` or `depends-on` naming a template or project that isn't one."""
     for name, t in ws.templates.items():
         for i, ref in enumerate(t.extends):
             if ref not in ws.templates:
                 raise _unknown(ws, ("templates", name, "extends", i), "template", ref, ws.templates)
-            g.add_edge(template(name), template(ref), kind="extends", index=i)
     for name, p in ws.projects.items():
         for i, ref in enumerate(p.extends):
             if ref not in ws.templates:
                 raise _unknown(ws, ("projects", name, "extends", i), "template", ref, ws.templates)
-            g.add_edge(project(name), template(ref), kind="extends", index=i)
         for i, ref in enumerate(p.depends_on):
             if ref not in ws.projects:
                 raise _unknown(ws, ("projects", name, "depends-on", i), "project", ref, ws.projects)
@@ -78,6 +73,42 @@ def build(ws: Workspace) -> nx.DiGraph:
                 raise ws.error(
                     ("projects", name, "depends-on", i), f"project {name!r} depends on itself"
                 )
+
+
+def _may_cycle(ws: Workspace) -> bool:
+    """Edges from projects to templates alone can't close a cycle."""
+    return any(t.extends for t in ws.templates.values()) or any(
+        p.depends_on for p in ws.projects.values()
+    )
+
+
+def check(ws: Workspace) -> nx.DiGraph | None:
+    """Raise what `build` raises (unknown references, cycles). The graph (networkx) is built,
+    and returned, only when a cycle is possible: when a template extends another or a project
+    depends on another."""
+    if _may_cycle(ws):
+        return build(ws)
+    _check_refs(ws)
+    return None
+
+
+def build(ws: Workspace) -> nx.DiGraph:
+    """Edges point from a project to what it needs: its templates and depends-on projects."""
+    import networkx as nx
+
+    _check_refs(ws)
+    g = nx.DiGraph()
+    for name in ws.templates:
+        g.add_node(template(name), kind="template")
+    for name, p in ws.projects.items():
+        g.add_node(project(name), kind="project", env=p.env_name)
+    for name, t in ws.templates.items():
+        for i, ref in enumerate(t.extends):
+            g.add_edge(template(name), template(ref), kind="extends", index=i)
+    for name, p in ws.projects.items():
+        for i, ref in enumerate(p.extends):
+            g.add_edge(project(name), template(ref), kind="extends", index=i)
+        for i, ref in enumerate(p.depends_on):
             g.add_edge(project(name), project(ref), kind="depends-on", index=i)
     try:
         cycle = nx.find_cycle(g)
@@ -105,6 +136,8 @@ def _unknown(
 
 def order(g: nx.DiGraph, names: Iterable[str] | None = None) -> list[list[str]]:
     """Projects in generations: each generation needs only earlier ones (so can run in parallel)."""
+    import networkx as nx
+
     sub = g.subgraph(n for n in g if n[0] == "project").reverse(copy=True)
     wanted = set(names) if names is not None else None
     out = []
@@ -117,6 +150,8 @@ def order(g: nx.DiGraph, names: Iterable[str] | None = None) -> list[list[str]]:
 
 def affected(g: nx.DiGraph, changed: Iterable[Node]) -> set[str]:
     """Projects whose desired env a change to `changed` may alter (themselves and dependents)."""
+    import networkx as nx
+
     out: set[str] = set()
     for node in changed:
         if node not in g:
@@ -140,9 +175,9 @@ def _location(ws: Workspace, location: str) -> str:
         rest = location[len("file://") :]
         if rest.startswith("/"):
             return location
-        return (ws.root / rest).resolve().as_uri()
+        return probe.resolve(ws.root / rest).as_uri()
     if _is_local(location):
-        return (ws.root / Path(location).expanduser()).resolve().as_uri()
+        return probe.resolve(ws.root / probe.expanduser(Path(location))).as_uri()
     return location.rstrip("/")
 
 
@@ -202,8 +237,22 @@ def _python_from_spec(spec: str) -> str | None:
     return match_spec_version(spec)
 
 
-def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dict[str, DesiredEnv]:
-    """Every project's merged env: templates, depends-on closure and itself."""
+def _depends_on(g: nx.DiGraph, name: str) -> list[str]:
+    """The projects `name` depends on, directly or not, dependencies first."""
+    import networkx as nx
+
+    return [
+        n[1] for n in nx.dfs_postorder_nodes(g, project(name)) if n[0] == "project" and n[1] != name
+    ]
+
+
+def desired(
+    ws: Workspace, g: nx.DiGraph | None = None, *, platform: str | None = None
+) -> dict[str, DesiredEnv]:
+    """Every project's merged env: templates, depends-on closure and itself.
+
+    `g` is `build(ws)`; without it, the graph is built only when a project has depends-on.
+    """
     from wsp.engines.rattler import (
         canonical_match_spec,
         current_platform,
@@ -211,13 +260,12 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
     )
 
     platform = platform or current_platform()
+    if g is None and any(p.depends_on for p in ws.projects.values()):
+        g = build(ws)
+    known: dict[str, Channel] = {}  # channel -> where it is fetched from
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
-        deps = [
-            n[1]
-            for n in nx.dfs_postorder_nodes(g, project(name))
-            if n[0] == "project" and n[1] != name
-        ]
+        deps = [] if g is None else _depends_on(g, name)
         layers: list[tuple[str, Any]] = []  # (origin, decl) in merge order, lowest priority first
         for dep in deps:
             for t in _template_chain(ws, ws.projects[dep].extends, set()):
@@ -276,12 +324,15 @@ def desired(ws: Workspace, g: nx.DiGraph, *, platform: str | None = None) -> dic
                     )
             python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
         all_specs = ([f"python {python}"] if python else []) + specs
-        resolved = tuple(resolve_channel(ws, c) for c in channels)
+        resolved = tuple(
+            known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
+            for c in channels
+        )
         # The project's own package and those of its depends-on projects are importable.
         editables = tuple(
             (p, str(source_root(ws.projects[p].path)))
             for p in sorted({*deps, name})
-            if python and (ws.projects[p].path / "pyproject.toml").is_file()
+            if python and probe.is_file(ws.projects[p].path / "pyproject.toml")
         )
         if pip and not python:
             raise ws.error(

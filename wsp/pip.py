@@ -228,8 +228,10 @@ def uninstall(prefix: Path, names: Iterable[str], env: str) -> None:
 
 def source_root(project_path: Path) -> Path:
     """Where a local project's importable code lives: `src/` when it has one."""
+    from wsp import probe
+
     src = project_path / "src"
-    return src if src.is_dir() else project_path
+    return src if probe.is_dir(src) else project_path
 
 
 def sync_editables(prefix: Path, editables: Mapping[str, str]) -> None:

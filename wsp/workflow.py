@@ -7,29 +7,40 @@ together and the reconciler carries the result out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from wsp import graph as graph_mod
 from wsp import pip
 from wsp.engines import Engine, LockData, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.graph import DesiredEnv
-from wsp.manifest import Workspace, find_manifest, load
+from wsp.manifest import Workspace, find_manifest
 from wsp.observe import ObservedEnv, observe
 from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
 class Context:
-    """A loaded workspace: its graph, desired envs and what is on disk."""
+    """A loaded workspace: its desired envs, what is on disk, and its graph (built on first use:
+    a no-op plan never needs networkx)."""
 
     ws: Workspace
-    graph: nx.DiGraph
     desired: dict[str, DesiredEnv]
     observed: dict[str, ObservedEnv]
+    _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        g = self._graph
+        if g is None:
+            g = graph_mod.build(self.ws)
+            object.__setattr__(self, "_graph", g)
+        return g
 
     @property
     def state_dir(self) -> Path:
@@ -55,15 +66,17 @@ class Context:
 
 
 def load_context(directory: Path) -> Context:
-    ws = load(find_manifest(directory))
-    g = graph_mod.build(ws)
-    desired = graph_mod.desired(ws, g)
-    return Context(ws, g, desired, observe(ws))
+    """The workspace around `directory`: its desired envs come from `.wsp/desired.json`
+    when nothing they were computed from has changed (wsp.manifest.cache)."""
+    from wsp.manifest.cache import load_desired
+
+    ws, desired, g = load_desired(find_manifest(directory))
+    return Context(ws, desired, observe(ws), g)
 
 
 def refresh(ctx: Context) -> Context:
     """The same workspace, with what is on disk read again."""
-    return Context(ctx.ws, ctx.graph, ctx.desired, observe(ctx.ws))
+    return Context(ctx.ws, ctx.desired, observe(ctx.ws), ctx._graph)
 
 
 def resolve(

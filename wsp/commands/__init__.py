@@ -53,8 +53,27 @@ def add_target(p: argparse.ArgumentParser) -> None:
     )
 
 
-def engine() -> Any:
-    """The package engine (rattler, loaded on first use)."""
-    from wsp.engines import get_engine
+class _LazyEngine:
+    """The engine, created when first used: a no-op plan never loads rattler."""
 
-    return get_engine("rattler")
+    def __init__(self, name: str) -> None:
+        import threading
+
+        self._name = name
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # copy, pickle and the like: not the engine's
+            raise AttributeError(attr)
+        with self._lock:
+            if self._engine is None:
+                from wsp.engines import get_engine
+
+                self._engine = get_engine(self._name)
+        return getattr(self._engine, attr)
+
+
+def engine() -> Any:
+    """The package engine (rattler), loaded on first use."""
+    return _LazyEngine("rattler")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wsp import probe
 from wsp.errors import ManifestError, WspError
+from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
 from wsp.manifest.locate import TomlPositions
-from wsp.manifest.models import Manifest, Policy
 from wsp.pip import PipOptions
+
+if TYPE_CHECKING:  # pydantic loads only when workspace.toml is validated
+    from wsp.manifest.models import Manifest, Policy
 
 MANIFEST_NAME = "workspace.toml"
 
@@ -49,6 +52,53 @@ class ProjectDecl:
 
 
 @dataclass(frozen=True)
+class NamingRules:
+    pattern: str
+    forbidden: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BaseRules:
+    auto_activate: bool
+    allowed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PipRules:
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    allowed: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class PolicyDecl:
+    """`[policy]` as validated, defaults filled in."""
+
+    naming: NamingRules
+    base: BaseRules
+    pip: PipRules
+    channels: ChannelRules
+    stale_days: int
+    rules: dict[str, str]
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyDecl:
+        return cls(
+            naming=NamingRules(policy.naming.pattern, tuple(policy.naming.forbidden)),
+            base=BaseRules(policy.base.auto_activate, tuple(policy.base.allowed)),
+            pip=PipRules(policy.pip.pinned),
+            channels=ChannelRules(
+                tuple(policy.channels.allowed) if policy.channels.allowed is not None else None
+            ),
+            stale_days=policy.stale_days,
+            rules=dict(policy.rules),
+        )
+
+
+@dataclass(frozen=True)
 class Workspace:
     """A validated workspace.toml, its paths resolved."""
 
@@ -64,7 +114,7 @@ class Workspace:
     mirrors: dict[str, tuple[str, ...]]
     templates: dict[str, TemplateDecl]
     projects: dict[str, ProjectDecl]
-    policy: Policy
+    policy: PolicyDecl
     source_hash: str
     pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False)
@@ -103,12 +153,13 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError
 
-    manifest_path = manifest_path.resolve()
+    manifest_path = probe.resolve(manifest_path)
     root = manifest_path.parent
     try:
         raw = manifest_path.read_bytes()
     except OSError as exc:
         raise WspError(f"cannot read {manifest_path}: {exc.strerror}") from None
+    probe.note("sha256", str(manifest_path), sha256_hex(raw))
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM some editors write
     except UnicodeDecodeError as exc:
@@ -206,7 +257,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
-    if envs_dir.exists() and not envs_dir.is_dir():
+    if probe.ask("blocked_by_file", str(envs_dir)):
         raise err(
             ("workspace", "envs-dir"),
             f"envs-dir {envs_dir} is a file, not a folder: point envs-dir at a folder",
@@ -217,17 +268,18 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     for name, p in model.projects.items():
         base = ("projects", name)
         check_specs((*base, "dependencies"), p.dependencies)
-        path = (root / (p.path if p.path is not None else f"projects/{name}")).resolve()
+        path = probe.resolve(root / (p.path if p.path is not None else f"projects/{name}"))
         env_file = None
         if p.environment_file is not None:
-            env_path = (path / p.environment_file).resolve()
-            if not env_path.is_file():
+            env_path = probe.resolve(path / p.environment_file)
+            if not probe.is_file(env_path):
                 raise err(
                     (*base, "environment-file"),
                     f"environment-file {p.environment_file!r} not found at {env_path}",
                     value=True,
                 )
             env_file = read_env_file(env_path)
+            probe.note("sha256", str(env_path), sha256_hex(env_file.raw))
             for spec in env_file.dependencies:
                 if problem := check_match_spec(spec, strict=False):
                     raise err(
@@ -270,13 +322,13 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         mirrors={k: tuple(v) for k, v in ws.mirrors.items()},
         templates=templates,
         projects=projects,
-        policy=model.policy,
+        policy=PolicyDecl.of(model.policy),
         source_hash="sha256:" + digest.hexdigest(),
         pip_options=PipOptions(
             index_url=ws.pip_index_url,
             extra_index_urls=tuple(ws.pip_extra_index_urls),
             find_links=tuple(
-                link if "://" in link else str((root / Path(link).expanduser()).resolve())
+                link if "://" in link else str(probe.resolve(root / probe.expanduser(Path(link))))
                 for link in ws.pip_find_links
             ),
             no_index=ws.pip_no_index,
@@ -287,12 +339,10 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
 
 def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:
     if declared is not None:
-        return (root / Path(declared).expanduser()).resolve()
+        return probe.resolve(root / probe.expanduser(Path(declared)))
     if default is not None:
-        return default.resolve()
-    from wsp.conda import default_envs_dir
-
-    return default_envs_dir(root).resolve()
+        return probe.resolve(default)
+    return Path(str(probe.ask("conda_envs_dir", str(root))))
 
 
 # -- pydantic errors -> one located line -------------------------------------------------
@@ -301,6 +351,8 @@ def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) ->
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The keys a table at `loc` accepts, for "did you mean" hints."""
     from pydantic import BaseModel
+
+    from wsp.manifest.models import Manifest
 
     model: Any = Manifest
     for part in loc:
@@ -339,6 +391,8 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 def _validate(data: dict[str, Any], err: Any) -> Manifest:
     from pydantic import ValidationError
 
+    from wsp.manifest.models import Manifest
+
     if "workspace" not in data:
         raise err((), 'missing [workspace] table: add [workspace] with name = "my-workspace"')
     try:
@@ -358,6 +412,8 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
         key = str(loc[-1])
         table = _dotted(loc[:-1]) or "the top level"
         allowed = _allowed_keys(_table_path(loc[:-1]))
+        import difflib
+
         close = difflib.get_close_matches(key, allowed, n=1)
         if key == "depends-on" and loc[0] == "templates":
             close = []

@@ -70,7 +70,6 @@ def conda_name(pypi_name: str) -> str:
     "project's channels; skipped when a channel can't be reached.",
 )
 def available_on_conda(facts: Facts) -> Iterator[Issue]:
-    from wsp.engines.rattler import available_names
     from wsp.errors import ChannelUnreachable
 
     cache: dict[tuple[object, ...], set[str]] = {}
@@ -81,6 +80,8 @@ def available_on_conda(facts: Facts) -> Iterator[Issue]:
         names = {conda_name(r.name) for r in reqs}
         key = (want.channels, want.platform, tuple(sorted(names)))
         if key not in cache:
+            from wsp.engines.rattler import available_names  # only for pip requirements
+
             cache[key] = set()
             for channel in want.channels:  # one at a time: an unreachable one skips only itself
                 try:

@@ -1,0 +1,117 @@
+"""What reading a workspace looks at on disk, recorded so a cached result can be checked.
+
+Loading workspace.toml and merging the desired envs resolve paths (symlinks, `~`), look
+whether files exist and read environment files. Those reads go through the functions
+here; inside `record()` each one is noted as (kind, argument, answer). `still_true`
+asks every question again: when every answer is the same, a result computed from those
+answers (and from the same bytes of workspace.toml) is still right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+Answer = str | bool | None
+Probe = tuple[str, str, Answer]  # (kind, argument, answer)
+
+_RECORDING: contextvars.ContextVar[dict[tuple[str, str], Answer] | None] = contextvars.ContextVar(
+    "wsp_probe_recording", default=None
+)
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _blocked_by_file(path: str) -> bool:
+    return os.path.exists(path) and not os.path.isdir(path)
+
+
+def _conda_envs_dir(root: str) -> str:
+    from wsp.conda import default_envs_dir
+
+    return str(default_envs_dir(Path(root)).resolve())
+
+
+# kind -> how to ask again
+_ASK: dict[str, Callable[[str], Answer]] = {
+    "resolve": os.path.realpath,  # what Path.resolve() answers, without making a Path
+    "expanduser": lambda arg: str(Path(arg).expanduser()),
+    "is_file": os.path.isfile,
+    "is_dir": os.path.isdir,
+    "blocked_by_file": _blocked_by_file,
+    "sha256": _sha256,
+    "conda_envs_dir": _conda_envs_dir,
+}
+
+
+def note(kind: str, arg: str, answer: Answer) -> None:
+    """Record an answer found some other way (e.g. the sha256 of bytes already read)."""
+    seen = _RECORDING.get()
+    if seen is not None:
+        seen[(kind, arg)] = answer
+
+
+def ask(kind: str, arg: str) -> Answer:
+    """The answer to one question, recorded when recording."""
+    answer = _ASK[kind](arg)
+    note(kind, arg, answer)
+    return answer
+
+
+def resolve(path: Path) -> Path:
+    """`path.resolve()`, recorded."""
+    out = path.resolve()
+    note("resolve", str(path), str(out))
+    return out
+
+
+def expanduser(path: Path) -> Path:
+    """`path.expanduser()`, recorded (it depends on HOME)."""
+    out = path.expanduser()
+    note("expanduser", str(path), str(out))
+    return out
+
+
+def is_file(path: Path) -> bool:
+    return bool(ask("is_file", str(path)))
+
+
+def is_dir(path: Path) -> bool:
+    return bool(ask("is_dir", str(path)))
+
+
+@contextlib.contextmanager
+def record() -> Iterator[list[Probe]]:
+    """Record every question asked inside; the list is filled when the block ends."""
+    seen: dict[tuple[str, str], Answer] = {}
+    token = _RECORDING.set(seen)
+    out: list[Probe] = []
+    try:
+        yield out
+    finally:
+        _RECORDING.reset(token)
+        out.extend((kind, arg, answer) for (kind, arg), answer in seen.items())
+
+
+def still_true(probes: Iterable[Probe]) -> bool:
+    """Whether every recorded question gets the same answer now."""
+    for kind, arg, answer in probes:
+        ask_ = _ASK.get(kind)
+        if ask_ is None:
+            return False
+        try:
+            if ask_(arg) != answer:
+                return False
+        except (OSError, RuntimeError, ValueError):
+            return False
+    return True
