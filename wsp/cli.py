@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from wsp import __version__
-from wsp.errors import ExitCode, WspError
+from wsp.errors import ExitCode, ManifestError, WspError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +83,7 @@ def run(argv: list[str] | None = None) -> int:
             deferred.flush()
         return code
     except WspError as exc:
-        ui.error_line(str(exc))
+        ui.error_line(str(exc), located=isinstance(exc, ManifestError))
         return exc.exit_code
     except KeyboardInterrupt:
         ui.error_line("interrupted")

@@ -45,10 +45,11 @@ def esc(text: object) -> str:
     return escape(str(text))
 
 
-def error_line(message: str) -> None:
-    """One plain line on stderr, never wrapped or styled: `workspace.toml:3:1: ...` or `error: ...`."""
-    text = " ".join(message.split("\n"))
-    if not text.split(":", 1)[0].endswith((".toml", ".yml", ".yaml", ".json")):
+def error_line(message: str, *, located: bool = False) -> None:
+    """One plain line on stderr, never wrapped or styled: `error: ...`, or as it is when
+    `located` (`workspace.toml:3:1: ...`, the form editors jump to)."""
+    text = " ".join(message.split())
+    if not located:
         text = f"error: {text}"
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
@@ -434,7 +435,7 @@ class WatchView:
     def _on_error(self, e: dict[str, Any]) -> None:
         self._error = e["message"]
         if self._live is None:
-            error_line(e["message"])
+            error_line(e["message"], located=e.get("located", False))
 
     def _on_apply(self, e: dict[str, Any]) -> None:
         self._status = "applying" if e["phase"] == "start" else "watching"

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from wsp.engines import Engine
-from wsp.errors import LockHeld, WspError
+from wsp.errors import LockHeld, ManifestError, WspError
 from wsp.planner import Action, Plan
 from wsp.workflow import Context
 
@@ -320,7 +320,13 @@ class Watcher:
             )
 
     def _error(self, stage: str, exc: WspError) -> bool:
-        self.emit("error", round=self.rounds, stage=stage, message=str(exc))
+        self.emit(
+            "error",
+            round=self.rounds,
+            stage=stage,
+            message=str(exc),
+            located=isinstance(exc, ManifestError),
+        )
         return False
 
     def _reconcile(self, files: list[str], full: bool) -> bool:

@@ -500,7 +500,13 @@ class LockIO:
     def read(self, path: Path, root: Path) -> LockData:
         import tempfile
 
-        text = path.read_text()
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WspError(
+                f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
+                hint="run `wsp lock` to write it again",
+            ) from None
         hashes = {}
         for line in text.splitlines():
             if line.startswith(_LOCK_HASH):

@@ -24,6 +24,7 @@ def read_env_file(path: Path) -> EnvFile:
     """Parse `path`; errors are ManifestErrors located in that file."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     raw = path.read_bytes()
     try:
@@ -38,8 +39,16 @@ def read_env_file(path: Path) -> EnvFile:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ManifestError(path, line, col, f"invalid YAML: {exc.problem or exc}") from None
+    except ReaderError as exc:  # a character YAML does not allow: at its offset in `text`
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ManifestError(
+            path, line, col, f"invalid YAML: character {char} is not allowed ({exc.reason})"
+        ) from None
     except YAMLError as exc:
-        raise ManifestError(path, 1, 1, f"invalid YAML: {exc}") from None
+        message = " ".join(str(exc).split())
+        raise ManifestError(path, 1, 1, f"invalid YAML: {message}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
