@@ -21,12 +21,33 @@ from wsp.fsutil import atomic_write_json, atomic_write_text
 DEFAULT_TIMEOUT = 5.0
 
 
-def _holder(info: Path) -> str:
+def _alive(pid: int) -> bool:
     try:
-        data = json.loads(info.read_text())
-        return f"pid {data['pid']} ({data.get('command', 'wsp')}, since {data.get('since', '?')})"
-    except (OSError, ValueError, KeyError):
-        return "another process"
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _holder(info: Path, *, patience: float = 1.0) -> str:
+    """Who holds the lock, from the file the holder writes beside it. The holder writes it
+    just after taking the lock (and removes it just before letting go), so a file that is
+    missing or names a dead process is read again for a moment before giving up."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            data = json.loads(info.read_text())
+            pid = int(data["pid"])
+            if pid != os.getpid() and _alive(pid):
+                since = data.get("since", "?")
+                return f"pid {pid} ({data.get('command', 'wsp')}, since {since})"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if time.monotonic() >= deadline:
+            return "another process"
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -288,8 +288,10 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None
 def _prune(ctx: Context, action: Action) -> None:
     _inside(ctx.ws.envs_dir, action.prefix)
     _ensure_ours(ctx, action)
-    _delete(ctx.ws.envs_dir, action.prefix)
+    # Unlisted first: killed in between, the env is still there, still ours, and the next
+    # apply prunes it again; the other way round a kill would leave conda listing a ghost.
     conda.unregister_env(action.prefix)
+    _delete(ctx.ws.envs_dir, action.prefix)
 
 
 def _run_one(
