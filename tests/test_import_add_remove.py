@@ -228,3 +228,19 @@ def test_add_refuses_an_invalid_spec_and_leaves_the_file(ws: Workspace) -> None:
         assert r.stderr.count("\n") == 1, (argv, r.stderr)
         assert ws.manifest.read_bytes() == before, argv
     assert not [p for p in ws.root.iterdir() if p.name.startswith(".workspace")]
+
+
+def test_edits_and_the_lock_keep_ordinary_file_permissions(ws: Workspace) -> None:
+    """wsp writes through a private temporary file; what it leaves must not be private:
+    workspace.toml keeps its mode, a new wsp.lock gets the umask's (what git commits)."""
+    import os
+    import stat
+
+    ws.manifest.chmod(0o664)
+    assert ws.wsp("add", "webdev", "click").code == 0
+    assert stat.S_IMODE(ws.manifest.stat().st_mode) == 0o664
+    assert ws.wsp("lock").code == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    lock = ws.root / "wsp.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o666 & ~umask

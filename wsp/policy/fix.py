@@ -8,7 +8,6 @@ envs are never removed: for those the findings carry the exact command to run.
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +49,7 @@ class FileEdit:
 
     def write(self) -> None:
         real = self.path.resolve() if self.path.exists() else self.path  # keep a symlinked rc
-        mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else 0o644
-        atomic_write_bytes(real, self.new.encode("utf-8"), mode=mode)
+        atomic_write_bytes(real, self.new.encode("utf-8"))  # its permissions kept
 
     def to_json(self) -> dict[str, object]:
         return {"code": self.code, "path": str(self.path), "keys": list(self.keys)}
