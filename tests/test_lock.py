@@ -144,3 +144,27 @@ def test_watch_keeps_the_lock_up_to_date(make_workspace, channel, tmp_path) -> N
     assert any(e["event"] == "lock" and e["updated"] == ["web"] for e in events)
     assert ws.wsp("lock", "--check").code == 0
     assert "click" in ws.versions("web")
+
+
+def test_a_no_op_plan_with_a_lock_reads_only_its_summary(workspace: Workspace) -> None:
+    """With wsp.lock committed, a no-op plan still skips parsing it (and loading rattler):
+    .wsp/lock-summary.json, kept for the lock's exact bytes, says what it holds. Other
+    bytes are parsed again, so an edited or broken lock is seen at once."""
+    assert workspace.wsp("apply", "--yes").code == 0
+    assert workspace.wsp("lock").code == 0
+    assert "No changes" in workspace.wsp("plan").stdout  # writes the summary
+
+    traced = workspace.wsp("plan", PYTHONIMPORTTIME="1")
+    assert "No changes. 3 envs match workspace.toml." in traced.stdout, traced
+    assert "rattler" not in traced.stderr, "a no-op plan parsed wsp.lock"
+
+    lock = workspace.root / "wsp.lock"
+    text = lock.read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("# wsp-lock-hash webdev "))
+    lock.write_text(text.replace(line, "# wsp-lock-hash webdev sha256:0"))
+    stale = workspace.wsp("plan")
+    assert "wsp.lock is out of date for webdev" in stale.stderr, stale
+
+    lock.write_text("not: [a lock\n")
+    broken = workspace.wsp("plan")
+    assert broken.code == 1 and "wsp.lock can't be read" in broken.stderr, broken

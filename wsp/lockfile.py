@@ -8,13 +8,16 @@ keeps every locked version that still satisfies the declaration (minimal churn);
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
-from wsp import pip
+from wsp import __version__, pip
 from wsp.engines import Engine, LockData, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
-from wsp.fsutil import stable_hash
+from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
 from wsp.workflow import Context, pip_pins
 
 LOCK_NAME = "wsp.lock"
@@ -24,31 +27,117 @@ def lock_path(ctx: Context) -> Path:
     return ctx.ws.root / LOCK_NAME
 
 
-def read(ctx: Context, engine: Engine) -> LockData | None:
+SUMMARY_FORMAT = 2
+
+
+class LockView:
+    """wsp.lock as `LockData` (`platforms`, `envs`, `hashes`), parsed (by the engine) only
+    when its packages are needed. What a no-op plan needs, every project's declaration
+    hash, locked platforms and `lock_id`s, comes from `.wsp/lock-summary.json`, kept for
+    the exact bytes of wsp.lock (their sha256)."""
+
+    def __init__(self, path: Path, root: Path, engine: Engine) -> None:
+        self._path, self._root, self._engine = path, root, engine
+        self._data: LockData | None = None
+        self._summary_path = root / ".wsp" / "lock-summary.json"
+        raw = path.read_bytes()
+        self._sha256 = sha256_hex(raw)
+        summary = self._read_summary()
+        if summary is None:  # parse now: a broken lock is reported as early as ever
+            summary = self._summarize(self.data)
+            from wsp import deferred
+
+            deferred.write(str(self._summary_path), lambda: self._write_summary(summary))
+        self.hashes: dict[str, str] = summary["hashes"]
+        self.locked_platforms: dict[str, list[str]] = summary["platforms"]
+        # project -> platform -> [lock_id, hash of the sorted conda dists, pip pins]
+        self.ids: dict[str, dict[str, list[Any]]] = summary["ids"]
+
+    @property
+    def data(self) -> LockData:
+        if self._data is None:
+            self._data = self._engine.read_lock(self._path, self._root)
+        return self._data
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return self.data.platforms
+
+    @property
+    def envs(self) -> dict[str, LockedEnv]:
+        return self.data.envs
+
+    def _summarize(self, data: LockData) -> dict[str, Any]:
+        """Per project and platform: its lock_id, the hash of its conda dists and its pip
+        pins (what `workflow.resolve` compares an env's marker and conda-meta with)."""
+        summary: dict[str, Any] = {"hashes": dict(data.hashes), "platforms": {}, "ids": {}}
+        for name, env in data.envs.items():
+            summary["platforms"][name] = sorted(env.packages)
+            summary["ids"][name] = {}
+            for plat, pkgs in env.packages.items():
+                pins = {n: v for n, (v, _) in env.pip.get(plat, {}).items()}
+                dists = stable_hash(sorted(p.dist for p in pkgs))
+                summary["ids"][name][plat] = [lock_id(pkgs, pins), dists, pins]
+        return summary
+
+    def _read_summary(self) -> dict[str, Any] | None:
+        try:
+            summary = json.loads(self._summary_path.read_bytes())
+            if (
+                summary["format"] == SUMMARY_FORMAT
+                and summary["sha256"] == self._sha256
+                and summary["wsp"] == __version__
+            ):
+                return {k: summary[k] for k in ("hashes", "platforms", "ids")}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def _write_summary(self, summary: dict[str, Any]) -> None:
+        if not self._summary_path.parent.is_dir():  # only where wsp keeps state already
+            return
+        data = {"format": SUMMARY_FORMAT, "sha256": self._sha256, "wsp": __version__, **summary}
+        with contextlib.suppress(OSError):
+            atomic_write_json(self._summary_path, data)
+
+
+def read(ctx: Context, engine: Engine) -> LockView | None:
     """The workspace's lock, or None when it has none."""
     path = lock_path(ctx)
     if not path.is_file():
         return None
-    return engine.read_lock(path, ctx.ws.root)
+    return LockView(path, ctx.ws.root, engine)
 
 
 def platforms(ctx: Context) -> tuple[str, ...]:
+    """The platforms to lock: the declared ones, else this machine's (which every desired
+    env already names: no need to ask rattler)."""
+    if ctx.ws.platforms:
+        return ctx.ws.platforms
+    here = {want.platform for want in ctx.desired.values()}
+    if len(here) == 1:
+        return tuple(here)
     from wsp.engines.rattler import current_platform
 
-    return ctx.ws.platforms or (current_platform(),)
+    return (current_platform(),)
 
 
-def stale(ctx: Context, lock: LockData) -> list[str]:
+def stale(ctx: Context, lock: LockData | LockView) -> list[str]:
     """Projects the lock no longer matches (declaration changed, missing, or undeclared)."""
     wanted = set(platforms(ctx))
+    locked = (
+        lock.locked_platforms
+        if isinstance(lock, LockView)
+        else {name: list(env.packages) for name, env in lock.envs.items()}
+    )
     out = [
         name
         for name, want in sorted(ctx.desired.items())
         if lock.hashes.get(name) != want.lock_hash
-        or name not in lock.envs
-        or not wanted <= set(lock.envs[name].packages)
+        or name not in locked
+        or not wanted <= set(locked[name])
     ]
-    out += sorted(p for p in lock.envs if p not in ctx.desired)
+    out += sorted(p for p in locked if p not in ctx.desired)
     return out
 
 
@@ -64,7 +153,7 @@ def _pip_location(want_options: pip.PipOptions, name: str) -> str:
 
 
 def lock_workspace(
-    ctx: Context, engine: Engine, old: LockData | None, *, update: Collection[str] = ()
+    ctx: Context, engine: Engine, old: LockData | LockView | None, *, update: Collection[str] = ()
 ) -> LockData:
     """Solve every project for every platform; reuse what `old` has where it still fits."""
     plats = platforms(ctx)
@@ -114,7 +203,7 @@ def write(ctx: Context, engine: Engine, data: LockData) -> None:
     engine.write_lock(lock_path(ctx), ctx.ws.root, data)
 
 
-def refresh_after_apply(ctx: Context, engine: Engine, lock: LockData) -> list[str]:
+def refresh_after_apply(ctx: Context, engine: Engine, lock: LockData | LockView) -> list[str]:
     """Keep an existing wsp.lock up to date after envs were applied from the file;
     returns the projects re-locked."""
     from wsp.workflow import refresh

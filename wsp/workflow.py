@@ -15,6 +15,7 @@ from wsp import graph as graph_mod
 from wsp import pip
 from wsp.engines import Engine, LockData, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
 from wsp.manifest import Workspace, find_manifest
 from wsp.observe import ObservedEnv, observe
@@ -22,6 +23,8 @@ from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from wsp.lockfile import LockView
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def resolve(
     projects: Iterable[str],
     *,
     force: bool = False,
-    lock: LockData | None = None,
+    lock: LockData | LockView | None = None,
     frozen: bool = False,
 ) -> dict[str, Resolution]:
     """Solve what the plan needs solved; nothing on the no-op fast path.
@@ -93,12 +96,14 @@ def resolve(
     With a `lock`, a project it still matches (or any project it has, when `frozen`)
     takes its packages from the lock instead of a solve.
     """
-    from wsp.lockfile import lock_id
+    from wsp.lockfile import LockView, lock_id
 
     out: dict[str, Resolution] = {}
     for name in projects:
         want = ctx.desired[name]
         have = ctx.observed.get(want.env_name)
+        if isinstance(lock, LockView) and not force and _built_from(lock, want, have, frozen):
+            continue  # the no-op fast path: the lock's packages are not even parsed
         locked = lock.envs.get(name) if lock is not None else None
         usable = (
             locked is not None
@@ -172,6 +177,22 @@ def resolve(
     return out
 
 
+def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:
+    """Whether the env is in sync and holds exactly what the lock holds for it (its marker
+    keeps the lock_id, or its packages and pip pins are the same), known from the lock's
+    summary alone: `resolve` below decides the same from the parsed lock."""
+    if have is None or have.marker is None or needs_solve(want, have):
+        return False
+    locked = lock.ids.get(want.project, {}).get(want.platform)
+    if locked is None or not (frozen or lock.hashes.get(want.project) == want.lock_hash):
+        return False
+    ident, dists, pins = locked
+    return have.marker.extra.get("lock_id") == ident or (
+        stable_hash(sorted(have.dists)) == dists
+        and pins == dict(have.marker.extra.get("pip") or {})
+    )
+
+
 def _what_is_installed(
     engine: Engine, want: DesiredEnv, have: ObservedEnv | None
 ) -> tuple[tuple[Package, ...] | None, dict[str, pip.PipDist] | None]:
@@ -214,7 +235,7 @@ def make_plan(
     engine: Engine,
     targets: Iterable[str] = (),
     *,
-    lock: LockData | None = None,
+    lock: LockData | LockView | None = None,
     frozen: bool = False,
 ) -> Plan:
     targets = ctx.check_targets(targets)
