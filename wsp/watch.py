@@ -401,6 +401,7 @@ class Watcher:
                         round=self.rounds,
                         stage="blocked",
                         message=f"{a.env}: not applied: {a.reasons[0].message}",
+                        located=False,
                     )
                 if unknown := plan.unknown:
                     self._keep_dirty(targets)
