@@ -4,11 +4,11 @@ old one: its files name its final path, never the staging folder."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.cli import Workspace
+from tests.test_run import PY, RUN_TOML
 
 
 def whole(ws: Workspace, env: str) -> None:
@@ -90,45 +90,26 @@ def test_rollback_of_what_is_not_there_is_one_clear_error(
     assert unknown.code == 1 and "is not a project of this workspace" in unknown.stderr
 
 
-PIP_TOML = """\
-[workspace]
-name = "pip-rollback"
-channels = ["conda-forge"]
-envs-dir = ".wsp/envs"
-pip-find-links = ["{wheelhouse}"]
-pip-no-index = true
-
-[workspace.mirrors]
-"conda-forge" = ["{channel}"]
-
-[projects.finance]
-python = "{py}"
-dependencies = ["six"]
-pip = ["tinylib==1.0.0"]
-"""
-
-
 def test_rollback_puts_back_the_pip_packages_wsp_installed(
     make_workspace: Callable[..., Workspace], runnable_channel: Path, wheelhouse: Path
 ) -> None:
-    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    text = PIP_TOML.replace("{wheelhouse}", str(wheelhouse)).replace("{py}", py)
+    text = RUN_TOML.replace("{wheelhouse}", str(wheelhouse)).replace("{py}", PY)
     ws = make_workspace(text, chan=runnable_channel)
     assert ws.wsp("apply", "--yes").code == 0
-    site = ws.envs_dir / "finance" / "lib" / f"python{py}" / "site-packages"
+    site = ws.envs_dir / "vision" / "lib" / f"python{PY}" / "site-packages"
 
     def dists() -> set[str]:
         return {p.name.removesuffix(".dist-info") for p in site.glob("*.dist-info")}
 
-    ws.edit('pip = ["tinylib==1.0.0"]', 'pip = ["tinylib==1.1.0", "metricskit==1.0.0"]')
+    ws.edit('pip = ["tinylib==1.1.0"]', 'pip = ["tinylib==1.0.0", "metricskit==1.0.0"]')
     assert ws.wsp("apply", "--yes").code == 0
-    assert {"tinylib-1.1.0", "metricskit-1.0.0"} <= dists()
+    assert {"tinylib-1.0.0", "metricskit-1.0.0"} <= dists()
 
-    back = ws.wsp("rollback", "finance", "--yes")
+    back = ws.wsp("rollback", "vision", "--yes")
     assert back.code == 0, back
-    assert "tinylib-1.0.0" in dists() and "tinylib-1.1.0" not in dists()
+    assert "tinylib-1.1.0" in dists() and "tinylib-1.0.0" not in dists()
     assert not any(d.startswith("metricskit") for d in dists())
-    whole(ws, "finance")
-    assert ws.wsp("rollback", "finance", "--yes").code == 0
-    assert {"tinylib-1.1.0", "metricskit-1.0.0"} <= dists()
+    whole(ws, "vision")
+    assert ws.wsp("rollback", "vision", "--yes").code == 0
+    assert {"tinylib-1.0.0", "metricskit-1.0.0"} <= dists()
     assert ws.wsp("plan", "--detailed-exitcode").code == 0

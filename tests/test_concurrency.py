@@ -9,15 +9,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 import pytest
 
 from tests.support.channel import SEED_PACKAGES
-from tests.support.cli import Result, Workspace
+from tests.support.cli import Result, Workspace, finish
 
 VERSIONS = {p.name: p.version for p in SEED_PACKAGES}
 PYTHONS = {"3.9": "3.9.18", "3.11": "3.11.9", "3.12": "3.12.4"}
@@ -59,26 +57,9 @@ def toml(projects: dict[str, tuple[str, tuple[str, ...]]]) -> str:
     )
 
 
-def start(ws: Workspace, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "wsp", *args],
-        cwd=ws.root,
-        env={**ws.env, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> Result:
-    out, err = proc.communicate(timeout=120)
-    return Result(proc.returncode, out, err)
-
-
 def applies_at_once(ws: Workspace, n: int, timeout: str) -> tuple[list[int], list[Result]]:
     """Start `n` `wsp apply --yes` together, wait for all: (their pids, their results)."""
-    procs = [start(ws, "apply", "--yes", WSP_LOCK_TIMEOUT=timeout) for _ in range(n)]
+    procs = [ws.start("apply", "--yes", WSP_LOCK_TIMEOUT=timeout) for _ in range(n)]
     return [p.pid for p in procs], [finish(p) for p in procs]
 
 
@@ -151,7 +132,7 @@ def test_lock_of_a_killed_apply_is_taken_over_at_once(
     """kill -9 an apply while it holds the lock: `.wsp/apply.lock.json` still names it, but
     the next apply goes ahead even with WSP_LOCK_TIMEOUT=0, and mends what was cut short."""
     ws = make_workspace(toml(FIRST))
-    proc = start(ws, "apply", "--yes")
+    proc = ws.start("apply", "--yes")
     while proc.poll() is None and holder_pid(ws) != proc.pid:
         time.sleep(0.01)
     holding = proc.poll() is None

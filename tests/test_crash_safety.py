@@ -13,7 +13,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,14 +101,7 @@ def apply_then_kill(ws: Workspace, after: int, delay: float, log: Path) -> int:
     envs done, SIGKILL it `delay` seconds later unless it exits first. Returns its exit
     code (-9 when killed)."""
     with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wsp", "apply", "--yes"],
-            cwd=ws.root,
-            env=ws.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+        proc = ws.start("apply", "--yes", stdout=subprocess.DEVNULL, stderr=err)
     while proc.poll() is None and holder_pid(ws) != proc.pid:
         time.sleep(0.01)
     while proc.poll() is None and len(ENV_DONE.findall(log.read_text())) < after:
@@ -273,14 +265,7 @@ def test_kill_9_while_an_env_is_pruned_leaves_no_ghost_in_conda_env_list(
     assert str(ws.envs_dir / "gone") in listed.read_text().splitlines()
 
     ws.edit('\n[projects.gone]\npython = "3.12"\ndependencies = ["pandas", "scikit-learn"]\n', "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wsp", "apply", "--yes"],
-        cwd=ws.root,
-        env=ws.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = ws.start("apply", "--yes", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while proc.poll() is None and (ws.envs_dir / "gone").exists():
         time.sleep(0.002)
     proc.kill()

@@ -104,6 +104,21 @@ class Workspace:
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
+    def start(
+        self, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE, **env: str
+    ) -> subprocess.Popen[str]:
+        """Start `wsp ARGS` without waiting for it (stdin closed): to run several at once,
+        or to kill one. `finish` collects its Result."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "wsp", *args],
+            cwd=self.root,
+            env={**self.env, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+
     def dists(self, env: str) -> set[str]:
         """`name-version-build` of every package record in an env's conda-meta."""
         meta = self.envs_dir / env / "conda-meta"
@@ -123,6 +138,12 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> Result:
+    """Wait for a process of `Workspace.start`; its exit code and output."""
+    out, err = proc.communicate(timeout=timeout)
+    return Result(proc.returncode, out or "", err or "")
+
+
 def run_all(
     ws: Workspace,
     *argvs: tuple[str, ...],
@@ -131,20 +152,7 @@ def run_all(
 ) -> list[Result]:
     """Run several `wsp` commands at once (none of them applying) and wait for all;
     `env` gives each its own extra variables."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wsp", *argv],
-            cwd=cwd or ws.root,
-            env={**ws.env, **(env[i] if env else {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i, argv in enumerate(argvs)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(Result(proc.returncode, out, err))
-    return results
+    if cwd is not None:
+        ws = Workspace(cwd, ws.channel, ws.env)
+    procs = [ws.start(*argv, **(env[i] if env else {})) for i, argv in enumerate(argvs)]
+    return [finish(proc) for proc in procs]
