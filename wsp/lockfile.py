@@ -122,14 +122,10 @@ def platforms(ctx: Context) -> tuple[str, ...]:
     return (current_platform(),)
 
 
-def stale(ctx: Context, lock: LockData | LockView) -> list[str]:
+def stale(ctx: Context, lock: LockView) -> list[str]:
     """Projects the lock no longer matches (declaration changed, missing, or undeclared)."""
     wanted = set(platforms(ctx))
-    locked = (
-        lock.locked_platforms
-        if isinstance(lock, LockView)
-        else {name: list(env.packages) for name, env in lock.envs.items()}
-    )
+    locked = lock.locked_platforms
     out = [
         name
         for name, want in sorted(ctx.desired.items())
@@ -203,7 +199,7 @@ def write(ctx: Context, engine: Engine, data: LockData) -> None:
     engine.write_lock(lock_path(ctx), ctx.ws.root, data)
 
 
-def refresh_after_apply(ctx: Context, engine: Engine, lock: LockData | LockView) -> list[str]:
+def refresh_after_apply(ctx: Context, engine: Engine, lock: LockView) -> list[str]:
     """Keep an existing wsp.lock up to date after envs were applied from the file;
     returns the projects re-locked."""
     from wsp.workflow import refresh

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from wsp import graph as graph_mod
 from wsp import pip
-from wsp.engines import Engine, LockData, Package, SolveRequest
+from wsp.engines import Engine, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
@@ -88,7 +88,7 @@ def resolve(
     projects: Iterable[str],
     *,
     force: bool = False,
-    lock: LockData | LockView | None = None,
+    lock: LockView | None = None,
     frozen: bool = False,
 ) -> dict[str, Resolution]:
     """Solve what the plan needs solved; nothing on the no-op fast path.
@@ -96,14 +96,14 @@ def resolve(
     With a `lock`, a project it still matches (or any project it has, when `frozen`)
     takes its packages from the lock instead of a solve.
     """
-    from wsp.lockfile import LockView, lock_id
+    from wsp.lockfile import lock_id
 
     out: dict[str, Resolution] = {}
     for name in projects:
         want = ctx.desired[name]
         have = ctx.observed.get(want.env_name)
-        if isinstance(lock, LockView) and not force and _built_from(lock, want, have, frozen):
-            continue  # the no-op fast path: the lock's packages are not even parsed
+        if lock is not None and not force and _built_from(lock, want, have, frozen):
+            continue  # in sync with the lock, known without parsing it
         locked = lock.envs.get(name) if lock is not None else None
         usable = (
             locked is not None
@@ -115,21 +115,6 @@ def resolve(
             packages = locked.packages[want.platform]
             pins = {n: v for n, (v, _) in locked.pip.get(want.platform, {}).items()}
             ident = lock_id(packages, pins)
-            marker = have.marker if have is not None else None
-            if (
-                not force
-                and not needs_solve(want, have)
-                and marker is not None
-                and (
-                    marker.extra.get("lock_id") == ident
-                    or (
-                        have is not None
-                        and {p.dist for p in packages} == set(have.dists)
-                        and pins == dict(marker.extra.get("pip") or {})
-                    )
-                )
-            ):
-                continue
             installed, pip_installed = _what_is_installed(engine, want, have)
             out[name] = Resolution(
                 packages=packages,
@@ -180,7 +165,7 @@ def resolve(
 def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:
     """Whether the env is in sync and holds exactly what the lock holds for it (its marker
     keeps the lock_id, or its packages and pip pins are the same), known from the lock's
-    summary alone: `resolve` below decides the same from the parsed lock."""
+    summary alone."""
     if have is None or have.marker is None or needs_solve(want, have):
         return False
     locked = lock.ids.get(want.project, {}).get(want.platform)
@@ -235,7 +220,7 @@ def make_plan(
     engine: Engine,
     targets: Iterable[str] = (),
     *,
-    lock: LockData | LockView | None = None,
+    lock: LockView | None = None,
     frozen: bool = False,
 ) -> Plan:
     targets = ctx.check_targets(targets)
