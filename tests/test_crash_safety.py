@@ -276,3 +276,20 @@ def test_kill_9_while_an_env_is_pruned_leaves_no_ghost_in_conda_env_list(
     assert r.code == 0, r
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
     assert listed.read_text().splitlines() == [str(ws.envs_dir / "keep")]
+
+
+def test_an_apply_lists_exactly_the_owned_envs_even_with_nothing_to_change(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """Whatever window a kill hit between changing an env and (un)listing it in
+    ~/.conda/environments.txt, the next apply, even one with no change to make, leaves
+    the file listing every owned env and no gone one of envs-dir; other lines are kept."""
+    ws = make_workspace(HEADER + '\n[projects.keep]\npython = "3.12"\n')
+    assert ws.wsp("apply", "--yes").code == 0
+    listed = Path(ws.env["HOME"]) / ".conda" / "environments.txt"
+    ghost, elsewhere = ws.envs_dir / "ghost", "/opt/somewhere/else"
+    listed.write_text(f"{elsewhere}\n{ghost}\n")  # keep unlisted, a gone env listed
+
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0 and "No changes" in r.stdout, r
+    assert listed.read_text().splitlines() == [elsewhere, str(ws.envs_dir / "keep")]

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -112,5 +112,23 @@ def unregister_env(prefix: Path) -> None:
     with _environments_txt_locked() as path:
         lines = path.read_text().splitlines()
         kept = [line for line in lines if line.strip() != str(prefix)]
+        if kept != lines:
+            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def sync_envs(envs_dir: Path, present: Iterable[Path]) -> None:
+    """Make ~/.conda/environments.txt list the envs `present` and no env of `envs_dir` that
+    is gone: what an apply killed between changing an env and (un)listing it left."""
+    want = [str(p) for p in present if not _is_in_conda_envs_dirs(p)]
+    if not want and not environments_txt().exists():
+        return
+    with _environments_txt_locked() as path:
+        lines = path.read_text().splitlines() if path.exists() else []
+        kept = [
+            line
+            for line in lines
+            if not (Path(line.strip()).parent == envs_dir and not Path(line.strip()).exists())
+        ]
+        kept += [w for w in want if w not in kept]
         if kept != lines:
             atomic_write_text(path, "".join(f"{line}\n" for line in kept))

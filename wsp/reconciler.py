@@ -313,6 +313,17 @@ def _run_one(
     return Outcome(action, error, time.monotonic() - start)
 
 
+def tidy(ctx: Context) -> None:
+    """Finish what an apply killed half way left outside the envs (the caller holds the
+    lock): remove wsp's trash and staging folders, and list exactly the owned envs in
+    ~/.conda/environments.txt (a kill between building an env and listing it, or between
+    unlisting and deleting one)."""
+    for trash in trash_dirs(ctx.ws):
+        shutil.rmtree(trash, ignore_errors=True)
+    owned = [o.prefix for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
+    conda.sync_envs(ctx.ws.envs_dir, owned)
+
+
 def apply_plan(
     ctx: Context,
     plan: Plan,
@@ -328,8 +339,7 @@ def apply_plan(
             f"cannot apply: {unknown[0].unknown}",
             hint="nothing was changed; check the channel and the network, then plan again",
         )
-    for trash in trash_dirs(ctx.ws):  # leftovers of an interrupted deletion
-        shutil.rmtree(trash, ignore_errors=True)
+    tidy(ctx)
     outcomes: list[Outcome] = []
     changes = {
         a.project or a.env: a for a in plan.actions if a.kind in ("create", "update", "replace")

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp.errors import ExitCode, WspError
     from wsp.lock import workspace_lock
     from wsp.policy import gate
-    from wsp.reconciler import apply_plan
+    from wsp.reconciler import apply_plan, tidy
     from wsp.workflow import load_context, make_plan, refresh
 
     saved = _load_saved(Path(args.plan_file)) if args.plan_file else None
@@ -144,6 +144,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         if not args.json:
             ui.render_plan(plan)
         if not plan.has_changes:
+            tidy(ctx)
             if args.json:
                 ui.print_json({"plan": plan.to_json(), "outcomes": []})
             return ExitCode.OK
