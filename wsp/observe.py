@@ -17,7 +17,7 @@ from wsp.marker import Marker, dists_hash, read_marker
 from wsp.pip import dist_info_names
 
 TRASH_PREFIX = ".wsp-trash-"  # an env being deleted
-STAGING_PREFIX = ".wsp-new-"  # an env being claimed
+STAGING_PREFIX = ".wsp-new-"  # an env being built beside its place, or a scratch fetch
 
 Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
@@ -169,7 +169,7 @@ def observe(ws: Workspace) -> dict[str, ObservedEnv]:
 
 
 def trash_dirs(ws: Workspace) -> list[Path]:
-    """Leftovers of an interrupted deletion or claim (wsp's own, safe to remove)."""
+    """Leftovers of an interrupted deletion or build (wsp's own, safe to remove)."""
     try:
         return [
             Path(e.path)
