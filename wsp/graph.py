@@ -232,7 +232,7 @@ def _spec_name(spec: str) -> str:
 
 def _python_from_spec(spec: str) -> str | None:
     """The version part of a `python...` match spec ("python=3.9" -> "3.9.*")."""
-    from wsp.engines.rattler import match_spec_version
+    from wsp.specs import match_spec_version
 
     return match_spec_version(spec)
 
@@ -253,7 +253,7 @@ def desired(
 
     `g` is `build(ws)`; without it, the graph is built only when a project has depends-on.
     """
-    from wsp.engines.rattler import (
+    from wsp.specs import (
         canonical_match_spec,
         current_platform,
         python_specs_intersect,

@@ -117,7 +117,7 @@ def platforms(ctx: Context) -> tuple[str, ...]:
     here = {want.platform for want in ctx.desired.values()}
     if len(here) == 1:
         return tuple(here)
-    from wsp.engines.rattler import current_platform
+    from wsp.specs import current_platform
 
     return (current_platform(),)
 

@@ -508,7 +508,7 @@ def _plan_project(
         python_changed = bool(installed_mm and target_mm and installed_mm != target_mm)
         shown = target_mm
     else:  # versions unknown: judge from the spec alone
-        from wsp.engines.rattler import python_specs_intersect
+        from wsp.specs import python_specs_intersect
 
         python_changed = bool(
             installed_mm

@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 import rattler
 from rattler.exceptions import GatewayError
 from rattler.exceptions import SolverError as RattlerSolverError
-from rattler.platform import Subdir
 from rattler.virtual_package import VirtualPackage
 
 from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import remove_tree
+from wsp.specs import check_match_spec, current_platform
 
 T = TypeVar("T")
 
@@ -41,64 +41,6 @@ _PRIORITY = {
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsp-rattler") as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-# -- spec parsing (used by the manifest) ------------------------------------------------
-
-
-def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
-    """None when `spec` is a valid conda match spec, else what is wrong with it (one line)."""
-    try:
-        rattler.MatchSpec(spec, strict=strict)
-    except Exception as exc:  # InvalidMatchSpecError and the parse errors behind it
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return None
-
-
-def canonical_match_spec(spec: str) -> str:
-    """A spec as conda's lenient parser reads it (`numpy=1.26.4=py_0`), written in the
-    form the strict parser accepts (`numpy ==1.26.4 py_0`)."""
-    return str(rattler.MatchSpec(spec, strict=False))
-
-
-def match_spec_version(spec: str) -> str | None:
-    """The version constraint of a match spec, leniently read ("python=3.9" -> "3.9.*")."""
-    version = rattler.MatchSpec(spec, strict=False).version
-    return str(version) if version is not None else None
-
-
-# Python releases that exist or may: a spec matching none of them is a mistake.
-@cache
-def _python_candidates() -> tuple[Any, ...]:
-    return tuple(
-        rattler.Version(f"{major}.{minor}.{micro}")
-        for major, minors in ((3, 31), (2, 8))
-        for minor in range(minors)
-        for micro in range(31)
-    )
-
-
-@cache
-def check_python_spec(spec: str) -> str | None:
-    """None when `spec` is a version spec some Python release matches."""
-    try:
-        vs = rattler.VersionSpec(spec, strict=True)
-    except Exception as exc:  # InvalidVersionSpecError and friends
-        return (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". Did you mean")[0]
-    if not any(vs.matches(v) for v in _python_candidates()):
-        return "no Python release matches it"
-    return None
-
-
-def python_specs_intersect(specs: Sequence[str]) -> bool:
-    """Whether some Python release satisfies every spec in `specs`."""
-    return _intersect(tuple(specs))
-
-
-@cache
-def _intersect(specs: tuple[str, ...]) -> bool:
-    parsed = [rattler.VersionSpec(s, strict=True) for s in specs]
-    return any(all(p.matches(v) for p in parsed) for v in _python_candidates())
 
 
 def cache_dir() -> Path:
@@ -115,10 +57,6 @@ def cache_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "rattler" / "cache"
-
-
-def current_platform() -> str:
-    return str(Subdir.current())
 
 
 # -- the engine --------------------------------------------------------------------------

@@ -60,6 +60,7 @@ _CODE = (
     "conda.py",
     "engines/__init__.py",
     "engines/rattler.py",
+    "specs.py",
     "errors.py",
     "fsutil.py",
     "graph.py",

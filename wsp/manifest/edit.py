@@ -286,7 +286,7 @@ def validate(manifest_path: Path, text: str, command: str) -> None:
 
 def check_specs(specs: Iterable[str], *, pip: bool = False) -> None:
     """Refuse a spec that is not a conda match spec (or, with `pip`, a PEP 508 requirement)."""
-    from wsp.engines.rattler import check_match_spec
+    from wsp.specs import check_match_spec
 
     for spec in specs:
         if not spec.strip():

@@ -222,7 +222,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
 
     # Specs: conda match specs parsed by rattler, Python versions checked.
-    from wsp.engines.rattler import check_match_spec, check_python_spec
+    from wsp.specs import check_match_spec, check_python_spec
 
     def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
         for i, spec in enumerate(specs):
