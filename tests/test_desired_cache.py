@@ -1,4 +1,4 @@
-"""The cache of the loaded workspace and its desired envs (wsp/manifest/cache.py).
+"""The cache of the loaded workspace and its desired envs (wsp/cache.py).
 
 A hit must give exactly what a fresh load gives; any change to what the load read must
 miss; a broken cache is ignored and rewritten; errors come out as without a cache.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from wsp import cache as cache_mod
 from wsp import graph
 from wsp.errors import ManifestError
-from wsp.manifest import cache as cache_mod
 from wsp.manifest import load
 
 PLATFORM = "linux-64"
@@ -152,7 +152,7 @@ def test_errors_located_from_a_hit_are_the_same(ws_root: Path, loads: list[Path]
 
 
 def test_the_graph_is_built_when_asked(ws_root: Path, tmp_path: Path) -> None:
-    from wsp.workflow import load_context
+    from wsp.context import load_context
 
     cached(ws_root)
     ctx = load_context(ws_root)
@@ -162,7 +162,7 @@ def test_the_graph_is_built_when_asked(ws_root: Path, tmp_path: Path) -> None:
 def test_a_hit_imports_no_heavy_library(ws_root: Path) -> None:
     cached(ws_root)
     code = (
-        "import sys; from pathlib import Path; from wsp.workflow import load_context; "
+        "import sys; from pathlib import Path; from wsp.context import load_context; "
         f"ctx = load_context(Path({str(ws_root)!r})); "
         "print(sorted(m for m in ('networkx', 'pydantic', 'tomlkit', 'rattler', 'ruamel') "
         "if m in sys.modules))"
@@ -319,7 +319,7 @@ def test_a_cache_with_wrong_content_shapes_is_ignored(ws_root: Path, loads: list
     cached(ws_root)
     path = cache_mod.cache_path(ws_root)
     data = json.loads(path.read_text())
-    data["desired"]["envs"]["app"] = [1, 2]  # keys and probes still match
+    data["desired"]["app"] = [1, 2]  # keys and probes still match
     path.write_text(json.dumps(data))
     assert_same_as_fresh(ws_root)
     assert len(loads) == 2

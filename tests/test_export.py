@@ -46,7 +46,8 @@ def ws(make_workspace: Callable[..., Workspace], wheelhouse: Path) -> Workspace:
 def solved(ws: Workspace, project: str) -> dict[str, object]:
     """{dist: Package} of the engine's solve of `project`, as `wsp export` makes it."""
     from wsp.commands import engine
-    from wsp.workflow import load_context, resolve
+    from wsp.context import load_context
+    from wsp.resolve import resolve
 
     ctx = load_context(ws.root)
     res = resolve(ctx, engine(), [project], force=True)[project]

@@ -375,7 +375,7 @@ def test_mutations_of_a_valid_workspace(
     run_read_only(cli, plan_template.copy(tmp_path_factory, data), commands)
 
 
-# wsp's caches: of the loaded workspace (wsp/manifest/cache.py) and of what wsp.lock holds
+# wsp's caches: of the loaded workspace (wsp/cache.py) and of what wsp.lock holds
 # (wsp/lockfile.py): written by a command that succeeds, but only into a `.wsp/` that exists.
 CACHES = (".wsp/desired.json", ".wsp/lock-summary.json")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wsp import graph
+from wsp import channels, graph
 from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.manifest import load
@@ -178,11 +178,11 @@ def test_desired_env_fields(tmp_path: Path) -> None:
     assert d.env_name == "a"
     assert d.prefix == ws.envs_dir / "a"
     assert d.platform == "osx-arm64"
-    summary = d.summary()
-    assert summary["python"] == "3.9.*"
-    assert summary["dependencies"] == ["python 3.9.*", "numpy"]
-    assert summary["pip"] == []
-    assert summary["channels"] == ["conda-forge"]
+    declared = d.declared()
+    assert declared.python == "3.9.*"
+    assert declared.dependencies == ("python 3.9.*", "numpy")
+    assert declared.pip == ()
+    assert declared.channels == ("conda-forge",)
 
 
 # -- python --------------------------------------------------------------------------------
@@ -495,7 +495,7 @@ def test_a_project_listing_a_templates_channel_puts_it_first(tmp_path: Path) -> 
 
 def test_nodefaults_is_dropped_and_defaults_means_anacondas_channels(tmp_path: Path) -> None:
     d = desired(tmp_path, HEAD + '[projects.p]\nchannels = ["nodefaults", "defaults"]\n')
-    assert [c.name for c in d["p"].channels] == [*graph.DEFAULTS, "conda-forge"]
+    assert [c.name for c in d["p"].channels] == [*channels.DEFAULTS, "conda-forge"]
 
 
 def test_defaults_stays_one_channel_when_mirrored(tmp_path: Path) -> None:

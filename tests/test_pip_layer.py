@@ -209,7 +209,7 @@ def test_pip_requirements_are_planned_installed_changed_and_removed(
     }
     conda_meta = {e: ws.dists(e) for e in ("finance", "vision")}
     marker = json.loads((ws.envs_dir / "vision" / "conda-meta" / "wsp").read_text())
-    assert marker["extra"]["pip"] == {"metricskit": "1.0.0", "tinyapp": "0.5.0", "tinylib": "1.0.0"}
+    assert marker["pip"] == {"metricskit": "1.0.0", "tinyapp": "0.5.0", "tinylib": "1.0.0"}
     in_sync(ws)
 
     # -- changing a version changes it, removing a requirement uninstalls it -------------------

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from wsp import codec
 from wsp.engines import Channel, Package
 from wsp.graph import DesiredEnv
-from wsp.marker import Marker
+from wsp.marker import Declared, Marker
 from wsp.observe import ObservedEnv
 from wsp.planner import (
     PLAN_FORMAT,
@@ -81,7 +82,7 @@ def load_observed(name: str, o: dict[str, Any]) -> ObservedEnv:
             spec_hash=m.get("spec_hash", ""),
             installed_hash=m.get("installed_hash", vouched.installed_hash),
             packages=packages,
-            extra={"desired": m["desired"]} if "desired" in m else {},
+            declared=codec.load(Declared, m["desired"]) if "desired" in m else None,
         )
     raw = json.dumps(marker.to_json()).encode() if marker is not None else None
     return ObservedEnv(name, ENVS / name, o["ownership"], marker, raw, None, dists)

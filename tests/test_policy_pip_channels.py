@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Workspace
-from wsp.policy.channels import is_conda_forge, is_defaults, normalize
+from wsp.channels import short_name as normalize
+from wsp.policy.channels import is_conda_forge, is_defaults
 from wsp.policy.pip import parse
 
 HEAD = """\

@@ -31,9 +31,10 @@ def age_marker(ws: Workspace, env: str, *, applied_days: int, used_days: int | N
     data = json.loads(path.read_text())
     now = datetime.now(UTC)
     data["applied_at"] = (now - timedelta(days=applied_days)).isoformat()
-    if used_days is not None:
-        data.setdefault("extra", {})["last_used"] = (now - timedelta(days=used_days)).isoformat()
     path.write_text(json.dumps(data))
+    if used_days is not None:  # where `wsp run` records a use
+        used = ws.envs_dir / env / "conda-meta" / "wsp-last-used"
+        used.write_text((now - timedelta(days=used_days)).isoformat() + "\n")
 
 
 def test_wsp501_stale_owned_env(make_workspace: Callable[..., Workspace]) -> None:

@@ -22,6 +22,7 @@ class WspError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.stage: str | None = None  # the pipeline step it stopped (wsp.workflow.stage)
 
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import probe
+from wsp import channels, probe
 from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
+from wsp.marker import Declared
 from wsp.pip import PipOptions, source_root
 
 if TYPE_CHECKING:
@@ -46,14 +47,15 @@ class DesiredEnv:
     pip_options: PipOptions = field(default_factory=PipOptions)
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "python": self.python,
-            "dependencies": list(self.specs),
-            "pip": list(self.pip),
-            "editables": [name for name, _ in self.editables],
-            "channels": [c.name for c in self.channels],
-        }
+    def declared(self) -> Declared:
+        """What the env's marker records of the declaration (plan reasons compare it)."""
+        return Declared(
+            python=self.python,
+            dependencies=self.specs,
+            pip=self.pip,
+            editables=tuple(name for name, _ in self.editables),
+            channels=tuple(c.name for c in self.channels),
+        )
 
 
 def _check_refs(ws: Workspace) -> None:
@@ -165,10 +167,6 @@ def affected(g: nx.DiGraph, changed: Iterable[Node]) -> set[str]:
 # -- channels -----------------------------------------------------------------------------
 
 
-def _is_local(location: str) -> bool:
-    return location.startswith(("./", "../", "/", "~", "file:", ".\\", "..\\")) or location == "."
-
-
 def _location(ws: Workspace, location: str) -> str:
     """Local paths resolved against the workspace root, as file:// URLs."""
     if location.startswith("file://"):
@@ -176,32 +174,26 @@ def _location(ws: Workspace, location: str) -> str:
         if rest.startswith("/"):
             return location
         return probe.resolve(ws.root / rest).as_uri()
-    if _is_local(location):
+    if channels.is_local(location):
         return probe.resolve(ws.root / probe.expanduser(Path(location))).as_uri()
     return location.rstrip("/")
 
 
-DEFAULTS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
-
-
-def _expand_defaults(ws: Workspace, channels: list[str]) -> list[str]:
+def _expand_defaults(ws: Workspace, names: list[str]) -> list[str]:
     """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r
     (unless [workspace.mirrors] names `defaults`)."""
     out: list[str] = []
-    for c in channels:
+    for c in names:
         if c == "nodefaults":
             continue
-        expanded = [c] if c != "defaults" or "defaults" in ws.mirrors else list(DEFAULTS)
+        expanded = [c] if c != "defaults" or "defaults" in ws.mirrors else list(channels.DEFAULTS)
         out.extend(e for e in expanded if e not in out)
     return out
 
 
 def resolve_channel(ws: Workspace, name: str) -> Channel:
     """A declared channel and where to fetch it: its mirrors when [workspace.mirrors] names it."""
-    candidates = [name, name.rstrip("/")]
-    if "://" not in name and not _is_local(name):
-        candidates.append(f"https://conda.anaconda.org/{name}")
-    for key in candidates:
+    for key in channels.candidates(name):
         if ws.mirrors.get(key):
             return Channel(name=name, urls=tuple(_location(ws, m) for m in ws.mirrors[key]))
     return Channel(name=name, urls=(_location(ws, name),))

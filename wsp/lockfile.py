@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from wsp import __version__, pip
+from wsp.context import Context, refresh
 from wsp.engines import Engine, LockData, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
-from wsp.workflow import Context, pip_pins
 
 LOCK_NAME = "wsp.lock"
 
@@ -187,7 +187,7 @@ def lock_workspace(
             packages[platform] = tuple(solved)
             pins[platform] = {
                 n: (v, _pip_location(want.pip_options, n))
-                for n, v in pip_pins(ctx, want, solved)[0].items()
+                for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
             }
         channels = tuple(u for c in want.channels for u in c.urls[:1])
         envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins)
@@ -202,8 +202,6 @@ def write(ctx: Context, engine: Engine, data: LockData) -> None:
 def refresh_after_apply(ctx: Context, engine: Engine, lock: LockView) -> list[str]:
     """Keep an existing wsp.lock up to date after envs were applied from the file;
     returns the projects re-locked."""
-    from wsp.workflow import refresh
-
     stale_projects = stale(ctx, lock)
     if stale_projects:
         write(ctx, engine, lock_workspace(refresh(ctx), engine, lock))

@@ -12,15 +12,15 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from wsp import __version__
+from wsp import __version__, codec
 from wsp.fsutil import atomic_write_bytes, atomic_write_json, exchange, stable_hash
 
-MARKER_FORMAT = 1
+MARKER_FORMAT = 2
 MARKER_RELPATH = Path("conda-meta") / "wsp"
 
 State = Literal["building", "complete"]
@@ -36,7 +36,21 @@ def dists_hash(dists: frozenset[str] | set[str] | list[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """What the env was built from, as workspace.toml declared it (for plan reasons)."""
+
+    python: str | None = None
+    dependencies: tuple[str, ...] = ()
+    pip: tuple[str, ...] = ()
+    editables: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Marker:
+    """Who owns the env and what it was built from. Format 2; format 1 (an `extra`
+    dict) is read and migrated."""
+
     workspace: str
     manifest: str
     project: str
@@ -49,12 +63,15 @@ class Marker:
     applied_at: str = ""
     wsp_version: str = __version__
     format: int = MARKER_FORMAT
-    extra: dict[str, Any] = field(default_factory=dict)
+    declared: Declared | None = None
+    built_at: str = ""  # the prefix the env was built at: conda envs can't be moved
+    pip: dict[str, str] = field(default_factory=dict)  # pins wsp installed with uv
+    pip_unmanaged: dict[str, str] = field(default_factory=dict)  # pip installs seen, not wsp's
+    editables: dict[str, str] = field(default_factory=dict)  # project -> source folder
+    lock_id: str | None = None  # the wsp.lock content the env was built from
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["packages"] = list(self.packages)
-        return data
+        return codec.dump(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, data: Any) -> Marker:
@@ -62,26 +79,39 @@ class Marker:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         fmt = data.get("format")
-        if fmt != MARKER_FORMAT:
-            raise ValueError(f"marker format {fmt!r} is not {MARKER_FORMAT}")
-        try:
-            return cls(
-                workspace=str(data["workspace"]),
-                manifest=str(data["manifest"]),
-                project=str(data["project"]),
-                env=str(data["env"]),
-                state=data["state"] if data["state"] in ("building", "complete") else "building",
-                spec_hash=str(data.get("spec_hash", "")),
-                installed_hash=str(data.get("installed_hash", "")),
-                packages=tuple(str(p) for p in data.get("packages", ())),
-                python=data.get("python"),
-                applied_at=str(data.get("applied_at", "")),
-                wsp_version=str(data.get("wsp_version", "")),
-                format=MARKER_FORMAT,
-                extra=dict(data.get("extra") or {}),
+        if fmt == 1:
+            data = _from_format_1(data)
+        elif fmt != MARKER_FORMAT:
+            newer = isinstance(fmt, int) and fmt > MARKER_FORMAT
+            raise ValueError(
+                f"marker format {fmt!r} is "
+                + ("newer than this wsp reads: upgrade wsp" if newer else f"not {MARKER_FORMAT}")
             )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"missing or bad field {exc}") from None
+        if data.get("state") not in ("building", "complete"):
+            data = {**data, "state": "building"}
+        return codec.load(cls, data)
+
+
+def _from_format_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 marker's fields in format 2: `extra` becomes typed fields."""
+    extra = data.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise ValueError("extra is not an object")
+    out = {k: v for k, v in data.items() if k != "extra"}
+    desired = extra.get("desired")
+    if isinstance(desired, dict):
+        out["declared"] = {
+            k: desired.get(k) or ([] if k != "python" else None)
+            for k in ("python", "dependencies", "pip", "editables", "channels")
+        }
+    for key, new in (("prefix", "built_at"), ("pip", "pip"), ("pip_unmanaged", "pip_unmanaged")):
+        if extra.get(key) is not None:
+            out[new] = extra[key]
+    if extra.get("editables") is not None:
+        out["editables"] = extra["editables"]
+    out["lock_id"] = extra.get("lock_id")
+    out["format"] = MARKER_FORMAT
+    return out
 
 
 def read_marker(prefix: Path) -> tuple[Marker | None, bytes | None, str | None]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
 from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
@@ -50,15 +51,15 @@ class ObservedEnv:
         """The path the env was built at, when it has been moved since (conda envs can't be)."""
         if self.marker is None:
             return None
-        built = self.marker.extra.get("prefix")
+        built = self.marker.built_at
         return built if built and built != str(self.prefix) else None
 
     @property
     def python_version(self) -> str | None:
         for dist in self.dists:
-            parts = dist.rsplit("-", 2)
-            if len(parts) == 3 and parts[0] == "python":
-                return parts[1]
+            pkg = Package.from_dist(dist)
+            if pkg is not None and pkg.name == "python":
+                return pkg.version
         return None
 
     def fingerprint(self) -> str:

@@ -17,8 +17,14 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wsp.errors import WspError
+
+if TYPE_CHECKING:
+    from wsp.engines import Package
+    from wsp.graph import DesiredEnv
+    from wsp.manifest import Workspace
 
 EDITABLE_PREFIX = "__wsp_editable_"
 
@@ -141,6 +147,35 @@ def compile_pins(
             name, _, version = line.partition("==")
             pins[canonical(name.split("[", 1)[0].strip())] = version.split(";", 1)[0].strip()
     return pins
+
+
+def pins_for(
+    ws: Workspace, want: DesiredEnv, packages: Iterable[Package]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """uv's exact pins for the env's pip requirements, for the Python a solve picked:
+    (pins pip installs, pins left to the conda package of the same name). Errors are
+    located at the project's `pip` key."""
+    if not want.pip:
+        return {}, {}
+    packages = list(packages)
+    python = next((p.version for p in packages if p.name == "python"), None)
+    if python is None:
+        raise ws.error(
+            ("projects", want.project, "pip"),
+            f"env {want.env_name!r} has pip requirements but its solve has no python",
+        )
+    try:
+        pins = compile_pins(want.pip, python, want.pip_options)
+    except PipError as exc:
+        raise ws.error(
+            ("projects", want.project, "pip"),
+            f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}",
+        ) from None
+    by_conda = conda_provided(p.name for p in packages)
+    return (
+        {n: v for n, v in pins.items() if n not in by_conda},
+        {n: v for n, v in pins.items() if n in by_conda},
+    )
 
 
 def site_packages(prefix: Path) -> Path | None:

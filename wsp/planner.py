@@ -5,28 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from wsp import pip
+from wsp.actions import ActionKind
 from wsp.engines import Package
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
-from wsp.marker import Marker
+from wsp.marker import Declared, Marker
 from wsp.observe import ObservedEnv
 from wsp.pip import PipDist
 
+if TYPE_CHECKING:
+    from wsp.reasons import Reason
+
 PLAN_FORMAT = "1"
 
-ActionKind = Literal["create", "update", "replace", "prune", "no-op", "blocked"]
-KINDS: tuple[ActionKind, ...] = ("create", "update", "replace", "prune", "no-op", "blocked")
-CHANGES: frozenset[str] = frozenset({"create", "update", "replace", "prune", "blocked"})
+
+class _Reasons:
+    """wsp.reasons, imported with the first reason made: a no-op plan makes none."""
+
+    def __getattr__(self, name: str) -> Any:
+        from wsp import reasons
+
+        return getattr(reasons, name)
 
 
-@dataclass(frozen=True)
-class Reason:
-    """Why an action is planned: a stable code for machines, a message for people."""
+why = _Reasons()
 
-    code: str
-    message: str
+KINDS: tuple[ActionKind, ...] = tuple(ActionKind)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,46 @@ def diff_packages(installed: Iterable[Package], target: Iterable[Package]) -> Pa
 
 
 @dataclass(frozen=True)
+class PipChange:
+    """What the pip layer does to the env, exactly: the reconciler carries it out and only
+    checks again, right before, that it touches no package conda installed."""
+
+    target: Mapping[str, str]  # wsp's pip pins once the action is done
+    install: Mapping[str, str]  # of those, what uv installs (missing or another version)
+    uninstall: tuple[str, ...] = ()  # what wsp installed before and no longer wants
+
+    def __bool__(self) -> bool:
+        return bool(self.install or self.uninstall)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"install": dict(sorted(self.install.items())), "uninstall": list(self.uninstall)}
+
+
+def pip_change(
+    target: Mapping[str, str],
+    installed: Mapping[str, PipDist],
+    before: Mapping[str, str],
+    conda_names: Iterable[str],
+) -> PipChange:
+    """From wsp's pins before (`before`, its marker) to `target`, given what site-packages
+    holds (`installed`; empty for a new env) and the env's conda packages, whose Python
+    distributions pip never installs over nor uninstalls."""
+    by_conda = pip.conda_provided(conda_names)
+
+    def condas(name: str) -> bool:
+        return name in by_conda or (name in installed and installed[name].installer == "conda")
+
+    pins = {n: v for n, v in target.items() if not condas(n)}
+    return PipChange(
+        target=pins,
+        install={n: v for n, v in pins.items() if n not in installed or installed[n].version != v},
+        uninstall=tuple(
+            sorted(n for n in before if n not in pins and n in installed and not condas(n))
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class Action:
     kind: ActionKind
     env: str
@@ -108,25 +155,36 @@ class Action:
     specs: tuple[str, ...] = ()  # the declared conda specs (python included)
     pip: tuple[str, ...] = ()
     pip_diff: PackageDiff | None = None
-    pip_target: Mapping[str, str] | None = None  # exact pip pins after the action
+    pip_change: PipChange | None = None  # what the pip layer does (None: nothing known)
     pip_provided: tuple[str, ...] = ()  # pip dependencies left to the conda package
     editables: tuple[tuple[str, str], ...] = ()
     lock_id: str | None = None  # the packages come from wsp.lock
+    declared: Declared | None = None  # the declaration the env's marker will record
 
     @property
     def is_change(self) -> bool:
-        return self.kind in CHANGES
+        return self.kind.is_change
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def pip_target(self) -> Mapping[str, str] | None:
+        """wsp's exact pip pins after the action."""
+        return self.pip_change.target if self.pip_change is not None else None
+
+    def to_json(self, *, brief: bool = False) -> dict[str, Any]:
+        """The one action schema of plan JSON, saved plans and watch events (`brief`: the
+        same keys, without the package lists)."""
         data: dict[str, Any] = {
             "project": self.project,
             "env": self.env,
             "prefix": str(self.prefix),
-            "action": self.kind,
+            "action": str(self.kind),
             "reasons": [r.message for r in self.reasons],
-            "reason_codes": [r.code for r in self.reasons],
-            "packages": _merge_json(self.diff, self.pip_diff),
+            "reason_codes": [str(r.code) for r in self.reasons],
+            "reason_details": [r.to_json() for r in self.reasons],
         }
+        if brief:
+            return data
+        data["packages"] = _merge_json(self.diff, self.pip_diff)
         if self.unknown:
             data["packages_unknown"] = self.unknown
         if self.target is not None:
@@ -144,8 +202,9 @@ class Action:
             data["spec_hash"] = self.spec_hash
         if self.specs or self.pip:
             data["specs"] = {"conda": list(self.specs), "pip": list(self.pip)}
-        if self.pip_target is not None:
-            data["pip_install"] = dict(sorted(self.pip_target.items()))
+        if self.pip_change is not None:
+            data["pip_install"] = dict(sorted(self.pip_change.target.items()))
+            data["pip_changes"] = self.pip_change.to_json()
         if self.lock_id:
             data["from_lock"] = True
         if self.pip_provided:
@@ -181,9 +240,9 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = dict.fromkeys(KINDS, 0)
+        counts = {str(k): 0 for k in KINDS}
         for a in self.actions:
-            counts[a.kind] += 1
+            counts[str(a.kind)] += 1
         return counts
 
     @property
@@ -193,6 +252,16 @@ class Plan:
     @property
     def unknown(self) -> list[Action]:
         return [a for a in self.actions if a.unknown]
+
+    @property
+    def blocked(self) -> list[Action]:
+        return [a for a in self.actions if a.kind is ActionKind.BLOCKED]
+
+    def only(self, actions: Iterable[Action]) -> Plan:
+        """The same plan with only `actions` (a part of it carried out now)."""
+        return Plan(
+            self.workspace, self.manifest, tuple(actions), self.inputs, self.targets, self.notes
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -258,52 +327,46 @@ def _python_of(packages: Iterable[Package]) -> str | None:
     return next((p.version for p in packages if p.name == "python"), None)
 
 
+def _pretty(dist: str) -> str:
+    pkg = Package.from_dist(dist)
+    return f"{pkg.name} {pkg.version}" if pkg is not None else dist
+
+
 def _drift(have: ObservedEnv) -> list[Reason]:
     """Packages added or removed since wsp last completed this env."""
     assert have.marker is not None
     recorded = set(have.marker.packages)
     added = sorted(have.dists - recorded)
     removed = sorted(recorded - have.dists)
-    parts = [f"+ {_pretty_dist(d)}" for d in added] + [f"- {_pretty_dist(d)}" for d in removed]
-    if not parts:
-        return []
-    return [Reason("drift", f"changed outside wsp: {', '.join(parts)}")]
-
-
-def _pretty_dist(dist: str) -> str:
-    name, version, _build = ([*dist.rsplit("-", 2), "", ""])[:3]
-    return f"{name} {version}".strip()
+    parts = [f"+ {_pretty(d)}" for d in added] + [f"- {_pretty(d)}" for d in removed]
+    return [why.Drift(tuple(parts))] if parts else []
 
 
 def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
     m = have.marker
     if m is None or m.spec_hash == want.spec_hash:
         return []
-    old = m.extra.get("desired") or {}
-    new = want.summary()
-    parts = []
-    for key, label in (
-        ("dependencies", "dependencies"),
-        ("pip", "pip"),
-        ("editables", "editable projects"),
-        ("channels", "channels"),
+    old = m.declared or Declared()
+    new = want.declared()
+    parts: list[Reason] = []
+    for before, after, label in (
+        (old.dependencies, new.dependencies, "dependencies"),
+        (old.pip, new.pip, "pip"),
+        (old.editables, new.editables, "editable projects"),
+        (old.channels, new.channels, "channels"),
     ):
-        before, after = old.get(key) or [], new.get(key) or []
-        if key == "dependencies":
-            before = [s for s in before if not s.startswith("python ")]
-            after = [s for s in after if not s.startswith("python ")]
-        added = [s for s in after if s not in before]
-        dropped = [s for s in before if s not in after]
+        if label == "dependencies":
+            before = tuple(s for s in before if not s.startswith("python "))
+            after = tuple(s for s in after if not s.startswith("python "))
+        added = tuple(s for s in after if s not in before)
+        dropped = tuple(s for s in before if s not in after)
         if added or dropped:
-            change = ", ".join([f"+ {s}" for s in added] + [f"- {s}" for s in dropped])
-            parts.append(f"{label} changed: {change}")
-    if old.get("python") != new.get("python"):
-        parts.append(
-            f"python changed: {old.get('python') or 'none'} -> {new.get('python') or 'none'}"
-        )
+            parts.append(why.SpecChanged(label, added, dropped))
+    if old.python != new.python:
+        parts.append(why.PythonSpecChanged(old.python, new.python))
     if not parts and not have.moved_from:
-        parts.append("declaration changed")
-    return [Reason("spec-changed", p) for p in parts]
+        parts.append(why.DeclarationChanged())
+    return parts
 
 
 def plan(
@@ -338,8 +401,8 @@ def plan(
             continue
         if targets and have.marker.project not in targets and env_name not in targets:
             continue
-        reason = f"project {have.marker.project!r} is no longer in workspace.toml"
-        actions.append(unless_read_only(prune_action(have, Reason("undeclared", reason)), have))
+        reason = why.Undeclared(have.marker.project)
+        actions.append(unless_read_only(prune_action(have, reason), have))
     notes = tuple(
         f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
         for env_name, have in sorted(observed.items())
@@ -348,12 +411,12 @@ def plan(
     )
     notes += tuple(
         f"{env}: pip packages installed by hand are left alone: "
-        + ", ".join(f"{n} {v}" for n, v in sorted(unmanaged.items()))
+        + ", ".join(f"{n} {v}" for n, v in sorted(have.marker.pip_unmanaged.items()))
         for env, have in sorted(observed.items())
         if have.ownership == "ours"
         and have.marker is not None
         and env in declared_envs
-        and (unmanaged := have.marker.extra.get("pip_unmanaged") or {})
+        and have.marker.pip_unmanaged
     )
     planned_envs = {a.env for a in actions}
     inputs = {
@@ -368,13 +431,17 @@ def plan(
 
 def unless_read_only(action: Action, have: ObservedEnv | None) -> Action:
     """A change to a read-only env is blocked, with the reason: wsp never forces its way in."""
-    if have is None or have.read_only is None or action.kind in ("no-op", "blocked"):
+    if have is None or have.read_only is None or not action.is_change:
         return action
-    why = (
-        f"env is read-only ({have.read_only}); wsp leaves it alone: "
-        f"make it writable to let wsp {action.kind} it"
+    if action.kind is ActionKind.BLOCKED:
+        return action
+    return Action(
+        ActionKind.BLOCKED,
+        action.env,
+        action.prefix,
+        action.project,
+        (why.ReadOnly(have.read_only, str(action.kind)),),
     )
-    return Action("blocked", action.env, action.prefix, action.project, (Reason("read-only", why),))
 
 
 def rollback_action(
@@ -382,41 +449,35 @@ def rollback_action(
     previous: Marker,
     installed: Sequence[Package],
     packages: Sequence[Package],
+    pip_installed: Mapping[str, PipDist],
 ) -> Action:
     """Put an owned env back to its `previous` build: its packages and wsp's pip pins."""
-    pins = dict(previous.extra.get("pip") or {})
-    now_pins = dict(have.marker.extra.get("pip") or {}) if have.marker is not None else {}
-    when = previous.applied_at or "at an unknown time"
+    now_pins = have.marker.pip if have.marker is not None else {}
+    change = pip_change(previous.pip, pip_installed, now_pins, (p.name for p in packages))
     return Action(
-        "update",
+        ActionKind.UPDATE,
         have.name,
         have.prefix,
         previous.project,
-        (Reason("rollback", f"back to its previous build, applied {when}"),),
+        (why.Rollback(previous.applied_at),),
         diff=diff_packages(installed, packages),
         target=tuple(packages),
         spec_hash=previous.spec_hash,
         python=previous.python,
-        pip_diff=diff_packages(pip_packages(now_pins), pip_packages(pins)),
-        pip_target=pins,
-        lock_id=previous.extra.get("lock_id"),
+        pip_diff=diff_packages(pip_packages(now_pins), pip_packages(previous.pip)),
+        pip_change=change,
+        editables=tuple(previous.editables.items()),
+        lock_id=previous.lock_id,
+        declared=previous.declared,
     )
 
 
 def prune_action(have: ObservedEnv, reason: Reason) -> Action:
     """Delete an owned env (the caller checked it is ours)."""
     project = have.marker.project if have.marker is not None else None
-    diff = PackageDiff(remove=tuple(_dist_packages(have.dists)))
-    return Action("prune", have.name, have.prefix, project, (reason,), diff=diff)
-
-
-def _dist_packages(dists: Iterable[str]) -> list[Package]:
-    out = []
-    for d in sorted(dists):
-        parts = d.rsplit("-", 2)
-        if len(parts) == 3:
-            out.append(Package(parts[0], parts[1], parts[2]))
-    return out
+    packages = (Package.from_dist(d) for d in sorted(have.dists))
+    diff = PackageDiff(remove=tuple(p for p in packages if p is not None))
+    return Action(ActionKind.PRUNE, have.name, have.prefix, project, (reason,), diff=diff)
 
 
 def _plan_project(
@@ -438,8 +499,14 @@ def _plan_project(
         diff: PackageDiff | None = None,
         pip_diff: PackageDiff | None = None,
     ) -> Action:
-        if kind in ("create", "replace") and res.pip is not None:
-            pip_diff = PackageDiff(add=pip_packages(res.pip))
+        change = None
+        if kind is not ActionKind.NOOP and res.pip is not None and res.packages is not None:
+            rebuilt = kind in (ActionKind.CREATE, ActionKind.REPLACE)
+            installed = {} if rebuilt else dict(res.pip_installed or {})
+            before = {} if rebuilt or have is None or have.marker is None else have.marker.pip
+            change = pip_change(res.pip, installed, before, (p.name for p in res.packages))
+            if rebuilt:
+                pip_diff = PackageDiff(add=pip_packages(change.target))
         return Action(
             kind,
             want.env_name,
@@ -448,67 +515,49 @@ def _plan_project(
             tuple(reasons),
             diff=diff,
             target=res.packages,
-            unknown=unknown if kind != "no-op" else None,
+            unknown=unknown if kind is not ActionKind.NOOP else None,
             # An env built from a lock older than its declaration must not pass for in sync.
             spec_hash=f"behind:{want.spec_hash}" if res.behind else want.spec_hash,
             python=want.python,
             specs=want.specs,
             pip=want.pip,
-            pip_diff=pip_diff if pip_diff or kind != "no-op" else None,
-            pip_target=res.pip if kind != "no-op" else None,
-            pip_provided=tuple(sorted(res.pip_provided)) if kind != "no-op" else (),
-            lock_id=res.lock_id if kind != "no-op" else None,
+            pip_diff=pip_diff if pip_diff or kind is not ActionKind.NOOP else None,
+            pip_change=change,
+            pip_provided=tuple(sorted(res.pip_provided)) if kind is not ActionKind.NOOP else (),
+            lock_id=res.lock_id if kind is not ActionKind.NOOP else None,
             editables=want.editables,
+            declared=want.declared(),
         )
 
+    all_new = PackageDiff(add=res.packages) if res.packages is not None else None
     if have is None or have.ownership == "empty":
-        diff = PackageDiff(add=res.packages) if res.packages is not None else None
-        return act("create", [Reason("missing", "env does not exist")], diff)
+        return act(ActionKind.CREATE, [why.Missing()], all_new)
     if have.ownership != "ours":
         reason = why_not_ours.get(have.name, "it is not owned by this workspace")
         return Action(
-            "blocked",
+            ActionKind.BLOCKED,
             want.env_name,
             want.prefix,
             want.project,
-            (
-                Reason(
-                    "not-owned",
-                    f"an env named {want.env_name!r} exists but {reason}; wsp leaves it alone",
-                ),
-            ),
+            (why.NotOwned(want.env_name, reason),),
         )
     if have.half_built:
-        diff = PackageDiff(add=res.packages) if res.packages is not None else None
-        return act(
-            "replace",
-            [Reason("half-built", "env is half-built: an earlier apply did not finish")],
-            diff,
-        )
+        return act(ActionKind.REPLACE, [why.HalfBuilt()], all_new)
     if have.relocated_from:
-        diff = PackageDiff(add=res.packages) if res.packages is not None else None
-        return act(
-            "replace",
-            [
-                Reason(
-                    "moved", f"env was moved from {have.relocated_from}: conda envs hold their path"
-                )
-            ],
-            diff,
-        )
+        return act(ActionKind.REPLACE, [why.EnvMoved(have.relocated_from)], all_new)
     if not needs_solve(want, have) and res.lock_id is None:
-        return act("no-op", [])
+        return act(ActionKind.NOOP, [])
 
     reasons = _spec_reasons(want, have) + _drift(have) + _pip_drift(have, res)
     if have.moved_from:
-        reasons.append(Reason("moved", f"workspace moved from {have.moved_from}: marker updated"))
+        reasons.append(why.WorkspaceMoved(have.moved_from))
     installed_mm = _major_minor(have.python_version)
     if res.packages is not None:
         target_mm = _major_minor(_python_of(res.packages))
         python_changed = bool(installed_mm and target_mm and installed_mm != target_mm)
         shown = target_mm
     else:  # versions unknown: judge from the spec alone
-        from wsp.specs import python_specs_intersect
+        from wsp.specs import python_specs_intersect  # rattler: not on the no-op path
 
         python_changed = bool(
             installed_mm
@@ -517,10 +566,10 @@ def _plan_project(
         )
         shown = want.python
     if python_changed:
-        reasons = [r for r in reasons if not r.message.startswith("python changed")]
-        reasons.insert(0, Reason("python-changed", f"python {installed_mm} -> {shown}"))
-        diff = PackageDiff(add=res.packages) if res.packages is not None else None
-        return act("replace", reasons, diff)
+        assert installed_mm is not None
+        reasons = [r for r in reasons if not isinstance(r, why.PythonSpecChanged)]
+        reasons.insert(0, why.PythonChanged(installed_mm, shown or "none"))
+        return act(ActionKind.REPLACE, reasons, all_new)
 
     diff = diff_packages(res.installed or (), res.packages) if res.packages is not None else None
     pip_diff = (
@@ -529,35 +578,31 @@ def _plan_project(
         else None
     )
     pip_changes = bool(pip_diff)
-    if pip_changes and not any(r.code in ("spec-changed", "drift") for r in reasons):
-        reasons.append(Reason("pip", "pip requirements resolve to other versions"))
+    if pip_changes and not any(
+        r.code in (why.ReasonCode.SPEC_CHANGED, why.ReasonCode.DRIFT) for r in reasons
+    ):
+        reasons.append(why.PipResolved())
     if res.lock_id and not reasons and (diff or pip_changes):
-        reasons.append(Reason("lock", "wsp.lock holds other versions"))
+        reasons.append(why.LockDiffers())
     if res.packages is not None and not diff and not reasons:
-        reasons.append(Reason("refresh", "marker out of date; packages already match"))
+        reasons.append(why.Refresh())
     if not reasons:
-        reasons.append(Reason("spec-changed", "declaration changed"))
-    return act("update", reasons, diff, pip_diff)
+        reasons.append(why.DeclarationChanged())
+    return act(ActionKind.UPDATE, reasons, diff, pip_diff)
 
 
-def _wsp_pip(have: ObservedEnv | None) -> dict[str, str]:
-    """The pip packages wsp itself installed into the env (from its marker)."""
-    if have is None or have.marker is None:
-        return {}
-    return dict(have.marker.extra.get("pip") or {})
-
-
-def _managed_pip(have: ObservedEnv | None, res: Resolution) -> dict[str, str]:
+def _managed_pip(have: ObservedEnv, res: Resolution) -> dict[str, str]:
     """What wsp installed that is still there, at the version found now."""
     current = res.pip_installed or {}
-    return {n: current[n].version for n in _wsp_pip(have) if n in current}
+    ours = have.marker.pip if have.marker is not None else {}
+    return {n: current[n].version for n in ours if n in current}
 
 
 def _pip_drift(have: ObservedEnv, res: Resolution) -> list[Reason]:
     if res.pip_installed is None or have.marker is None:
         return []
-    ours = _wsp_pip(have)
-    known = dict(have.marker.extra.get("pip_unmanaged") or {})
+    ours = have.marker.pip
+    known = have.marker.pip_unmanaged
     parts = []
     for name, dist in sorted(res.pip_installed.items()):
         if dist.installer == "conda" or name in ours:
@@ -569,4 +614,4 @@ def _pip_drift(have: ObservedEnv, res: Resolution) -> list[Reason]:
             parts.append(f"- {name} {version} (pip)")
         elif res.pip_installed[name].version != version:
             parts.append(f"~ {name} {version} -> {res.pip_installed[name].version} (pip)")
-    return [Reason("drift", f"changed outside wsp: {', '.join(parts)}")] if parts else []
+    return [why.Drift(tuple(parts))] if parts else []

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from wsp import conda, pip
+from wsp import channels, conda, pip
+from wsp.actions import ActionKind
+from wsp.context import Context
 from wsp.engines import Engine, Progress
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
@@ -30,7 +32,6 @@ from wsp.graph import DesiredEnv
 from wsp.marker import Marker, marker_path, now, record_files, save_previous, write_marker
 from wsp.observe import STAGING_PREFIX, TRASH_PREFIX, ObservedEnv, observe_env, trash_dirs
 from wsp.planner import Action, Plan
-from wsp.workflow import Context
 
 
 class Reporter(Protocol):
@@ -102,23 +103,13 @@ def _swap_back(envs_dir: Path, prefix: Path, aside: Path | None) -> None:
 def _declared_channel(want: DesiredEnv, exc: ChannelUnreachable) -> str:
     """The channel as workspace.toml names it, for a location rattler failed to fetch from."""
 
-    def norm(location: str) -> str:
-        return location.removeprefix("file://").rstrip("/")
-
     for channel in want.channels:
-        if norm(exc.channel) in {norm(u) for u in channel.urls} | {channel.name}:
+        if channels.key(exc.channel) in {channels.key(u) for u in channel.urls} | {channel.name}:
             return channel.name
     return exc.channel
 
 
-def _build(
-    ctx: Context,
-    action: Action,
-    engine: Engine,
-    report: Reporter,
-    *,
-    base: Marker | None = None,
-) -> None:
+def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> None:
     """create / update / replace: make the env hold exactly `action.target`.
 
     A new or replaced env is built beside its final place and swapped in once whole, so
@@ -129,7 +120,7 @@ def _build(
     ws, want = ctx.ws, ctx.desired[action.project or ""]
     prefix = action.prefix
     _inside(ws.envs_dir, prefix)
-    if action.kind in ("update", "replace") or (prefix.exists() and any(prefix.iterdir())):
+    if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
         _ensure_ours(ctx, action)
     marker = Marker(
         workspace=ws.name,
@@ -138,11 +129,10 @@ def _build(
         env=want.env_name,
         state="building",
         spec_hash=action.spec_hash or want.spec_hash,
-        extra={"desired": want.summary(), "prefix": str(prefix)},
+        declared=action.declared,
+        built_at=str(prefix),
+        lock_id=action.lock_id,
     )
-    if base is not None:  # a rollback: the env becomes its previous build again
-        marker = replace(base, state="building", extra={**base.extra, "prefix": str(prefix)})
-        want = replace(want, editables=tuple(dict(base.extra.get("editables") or {}).items()))
     assert action.target is not None
     target = action.target
 
@@ -150,7 +140,7 @@ def _build(
         report.progress(action, done, total)
 
     try:
-        if action.kind == "update":
+        if action.kind is ActionKind.UPDATE:
             pip_state = _update_in_place(ctx, action, want, engine, marker, progress)
         else:
             pip_state = _build_beside(ctx, action, want, engine, marker, progress)
@@ -164,13 +154,12 @@ def _build(
     write_marker(
         prefix,
         replace(
-            marker,
+            pip_state,
             state="complete",
             installed_hash=have.installed_hash,
             packages=tuple(sorted(have.dists)),
             python=python,
             applied_at=now(),
-            extra={**marker.extra, **pip_state, "lock_id": action.lock_id},
         ),
     )
     conda.register_env(prefix)
@@ -183,7 +172,7 @@ def _update_in_place(
     engine: Engine,
     marker: Marker,
     progress: Progress,
-) -> dict[str, Any]:
+) -> Marker:
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
     engine.fetch(action.target, ws.envs_dir)  # a channel gone: nothing is touched yet
@@ -193,9 +182,9 @@ def _update_in_place(
     write_marker(prefix, marker)  # half-built until the complete marker replaces it
     try:
         engine.install(prefix, action.target, progress=progress)
-        state = _pip_step(prefix, action, want, old.marker)
+        done = _pip_step(prefix, action, want, marker)
         _keep_previous(prefix, records, old)
-        return state
+        return done
     except WspError:
         # Put the conda part back as it was; if even that fails, the `building` marker
         # stays and the env is reported half-built and rebuilt by the next apply.
@@ -213,7 +202,7 @@ def _build_beside(
     engine: Engine,
     marker: Marker,
     progress: Progress,
-) -> dict[str, Any]:
+) -> Marker:
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
     staging = ws.envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
@@ -227,14 +216,14 @@ def _build_beside(
         remove_tree(staging)
         raise
     try:
-        state = _pip_step(prefix, action, want, None)
+        done = _pip_step(prefix, action, want, marker)
     except WspError:
         _swap_back(ws.envs_dir, prefix, aside)
         raise
     if aside is not None:
         _keep_previous(prefix, record_files(aside), observe_env(ws, aside))
         shutil.rmtree(aside, ignore_errors=True)
-    return state
+    return done
 
 
 def _keep_previous(prefix: Path, records: dict[str, bytes], old: ObservedEnv) -> None:
@@ -246,43 +235,34 @@ def _keep_previous(prefix: Path, records: dict[str, bytes], old: ObservedEnv) ->
         save_previous(prefix, records, old.marker_raw)
 
 
-def rollback(
-    ctx: Context, action: Action, previous: Marker, engine: Engine, report: Reporter
-) -> Outcome:
-    """Put an env back to its previous build (`action` from planner.rollback_action);
-    the build it replaces becomes the previous one, so a second rollback undoes the first."""
-    return _run_one(ctx, action, engine, report, base=previous)
-
-
-def _pip_step(prefix: Path, action: Action, want: DesiredEnv, old: Marker | None) -> dict[str, Any]:
-    """Install the pip pins, uninstall what wsp installed and no longer wants, sync editables."""
+def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) -> Marker:
+    """Carry out the plan's pip change, sync the editable projects; `marker` with the pip
+    state after. Right before, it checks again that no package it installs or uninstalls
+    is conda's (the conda step may have just installed one the plan could not foresee)."""
     if pip.site_packages(prefix) is None:
-        return {}
-    by_conda = pip.conda_provided(p.name for p in action.target or ())
-    target = {n: v for n, v in (action.pip_target or {}).items() if n not in by_conda}
-    before = dict(old.extra.get("pip") or {}) if old is not None else {}
+        return marker
+    change = action.pip_change
     current = pip.installed(prefix)
 
-    def condas(name: str) -> bool:  # never install over, nor uninstall, conda's packages
-        return name in by_conda or (name in current and current[name].installer == "conda")
+    def condas(name: str) -> bool:
+        return name in current and current[name].installer == "conda"
 
-    to_install = {
-        n: v
-        for n, v in target.items()
-        if not condas(n) and (n not in current or current[n].version != v)
-    }
-    to_remove = [n for n in before if n not in target and n in current and not condas(n)]
-    pip.install(prefix, to_install, want.pip_options, want.env_name)
-    pip.uninstall(prefix, to_remove, want.env_name)
-    pip.sync_editables(prefix, dict(want.editables))
+    target = {n: v for n, v in (change.target if change else {}).items() if not condas(n)}
+    install = {n: v for n, v in (change.install if change else {}).items() if n in target}
+    uninstall = [n for n in (change.uninstall if change else ()) if n in current and not condas(n)]
+    pip.install(prefix, install, want.pip_options, want.env_name)
+    pip.uninstall(prefix, uninstall, want.env_name)
+    editables = dict(action.editables)
+    pip.sync_editables(prefix, editables)
     after = pip.installed(prefix)
-    return {
-        "pip": target,
-        "pip_unmanaged": {
+    return replace(
+        marker,
+        pip=target,
+        pip_unmanaged={
             n: d.version for n, d in sorted(after.items()) if not condas(n) and n not in target
         },
-        "editables": dict(want.editables),
-    }
+        editables=editables,
+    )
 
 
 def _prune(ctx: Context, action: Action) -> None:
@@ -294,17 +274,15 @@ def _prune(ctx: Context, action: Action) -> None:
     _delete(ctx.ws.envs_dir, action.prefix)
 
 
-def _run_one(
-    ctx: Context, action: Action, engine: Engine, report: Reporter, *, base: Marker | None = None
-) -> Outcome:
+def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
     start = time.monotonic()
     report.started(action)
     error = None
     try:
-        if action.kind == "prune":
+        if action.kind is ActionKind.PRUNE:
             _prune(ctx, action)
         else:
-            _build(ctx, action, engine, report, base=base)
+            _build(ctx, action, engine, report)
     except WspError as exc:
         error = str(exc)
     except OSError as exc:
@@ -341,10 +319,8 @@ def apply_plan(
         )
     tidy(ctx)
     outcomes: list[Outcome] = []
-    changes = {
-        a.project or a.env: a for a in plan.actions if a.kind in ("create", "update", "replace")
-    }
-    prunes = [a for a in plan.actions if a.kind == "prune"]
+    changes = {a.project or a.env: a for a in plan.actions if a.kind.builds}
+    prunes = [a for a in plan.actions if a.kind is ActionKind.PRUNE]
     for action in prunes:
         if should_stop():
             return outcomes
@@ -360,15 +336,4 @@ def apply_plan(
                 pool.submit(_run_one, ctx, changes[name], engine, report) for name in generation
             ]
             outcomes.extend(f.result() for f in futures)
-    return outcomes
-
-
-def destroy(ctx: Context, actions: list[Action], report: Reporter) -> list[Outcome]:
-    """Delete owned envs (the caller holds the lock and built `actions` as prunes)."""
-    outcomes = []
-    for action in actions:
-        outcomes.append(_run_one(ctx, action, engine=None, report=report))  # type: ignore[arg-type]
-    with contextlib.suppress(OSError):
-        for trash in trash_dirs(ctx.ws):
-            shutil.rmtree(trash, ignore_errors=True)
     return outcomes

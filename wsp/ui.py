@@ -8,21 +8,14 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from wsp.actions import ActionKind
+
 if TYPE_CHECKING:
     import networkx as nx
     from rich.console import Console
 
     from wsp.planner import Action, Plan
     from wsp.reconciler import Outcome
-
-_SYMBOL = {
-    "create": ("+", "green"),
-    "update": ("~", "yellow"),
-    "replace": ("-/+", "magenta"),
-    "prune": ("-", "red"),
-    "no-op": (" ", "dim"),
-    "blocked": ("!", "red"),
-}
 
 
 @cache
@@ -75,8 +68,8 @@ def _pkg(p: Any, color: str, sign: str, tag: str) -> str:
     return f"      [{color}]{sign} {esc(p.name)} {esc(p.version)}[/]{detail}"
 
 
-def render_plan(plan: Plan, *, show_noop: bool = False) -> None:
-    c = out()
+def render_plan(plan: Plan, *, show_noop: bool = False, stderr: bool = False) -> None:
+    c = err() if stderr else out()
     for note in plan.notes:
         c.print(f"[dim]note:[/] {esc(note)}")
     changes = [a for a in plan.actions if a.is_change or show_noop]
@@ -100,7 +93,7 @@ def render_plan(plan: Plan, *, show_noop: bool = False) -> None:
 
 
 def _render_action(c: Console, a: Action) -> None:
-    symbol, color = _SYMBOL[a.kind]
+    symbol, color = a.kind.symbol, a.kind.color
     c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{a.kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
@@ -148,9 +141,6 @@ def summary_line(plan: Plan) -> str:
 # -- apply progress --------------------------------------------------------------------------
 
 
-_PAST = {"create": "created", "update": "updated", "replace": "replaced", "prune": "pruned"}
-
-
 class ApplyDisplay:
     """A rich progress bar per env on a terminal; one line per finished env elsewhere."""
 
@@ -161,7 +151,11 @@ class ApplyDisplay:
         self._progress: Any = None
 
     def __enter__(self) -> ApplyDisplay:
-        if self._live:
+        return self
+
+    def _start(self) -> None:
+        """The live display, from the first env on (never around a plan or a prompt)."""
+        if self._live and self._progress is None:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -179,15 +173,15 @@ class ApplyDisplay:
                 transient=False,
             )
             self._progress.__enter__()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
     def started(self, action: Action) -> None:
-        if self._progress is not None:
-            with self._lock:
+        with self._lock:
+            self._start()
+            if self._progress is not None:
                 self._tasks[action.env] = self._progress.add_task(
                     f"{action.kind} {esc(action.env)}", total=None
                 )
@@ -197,7 +191,7 @@ class ApplyDisplay:
             self._progress.update(self._tasks[action.env], completed=done, total=total or None)
 
     def finished(self, action: Action, error: str | None) -> None:
-        verb = _PAST.get(action.kind, action.kind)
+        verb = action.kind.past
         if self._progress is not None and action.env in self._tasks:
             task = self._tasks[action.env]
             status = "[red]failed[/]" if error else f"[green]{verb}[/]"
@@ -212,21 +206,31 @@ class ApplyDisplay:
             err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
 
 
-def apply_summary(outcomes: Sequence[Outcome]) -> None:
+def apply_summary(outcomes: Sequence[Outcome], *, stderr: bool = False) -> None:
+    c = err() if stderr else out()
     done: dict[str, int] = {}
     failed = [o for o in outcomes if not o.ok]
     for o in outcomes:
         if o.ok:
-            done[_PAST.get(o.action.kind, o.action.kind)] = (
-                done.get(_PAST.get(o.action.kind, o.action.kind), 0) + 1
-            )
+            done[o.action.kind.past] = done.get(o.action.kind.past, 0) + 1
     parts = [f"{n} {verb}" for verb, n in done.items()] or ["nothing changed"]
     if failed:
+        c.print(f"[red]Apply finished with errors:[/] {', '.join(parts)}, {len(failed)} failed.")
+    else:
+        c.print(f"[green]Apply complete:[/] {', '.join(parts)}.")
+
+
+def destroy_summary(outcomes: Sequence[Outcome]) -> None:
+    """`Destroyed 2 envs.` (and what failed): destroy's own words, not apply's."""
+    done = [o for o in outcomes if o.ok]
+    failed = [o for o in outcomes if not o.ok]
+    envs = f"{len(done)} env{'s' if len(done) != 1 else ''}"
+    if failed:
         out().print(
-            f"[red]Apply finished with errors:[/] {', '.join(parts)}, {len(failed)} failed."
+            f"[red]Destroy finished with errors:[/] destroyed {envs}, {len(failed)} failed."
         )
     else:
-        out().print(f"[green]Apply complete:[/] {', '.join(parts)}.")
+        out().print(f"[green]Destroyed {envs}.[/]")
 
 
 def confirm(question: str) -> bool:
@@ -337,9 +341,6 @@ class JsonEvents:
         pass
 
 
-_WATCH_VERB = {"create": "+", "update": "~", "replace": "-/+", "prune": "-"}
-
-
 class WatchView:
     """`wsp watch` for people: a live panel on a terminal, one plain line per event elsewhere."""
 
@@ -448,9 +449,10 @@ class WatchView:
         if e["status"] == "started":
             self._status = f"applying {esc(e['env'])}"
             return
-        sign = _WATCH_VERB.get(e["action"], "")
+        kind = ActionKind(e["action"])
+        sign = kind.symbol
         if e["status"] == "ok":
-            line = f"[green]{sign} {esc(e['env'])} {_PAST.get(e['action'], e['action'])}[/] [dim]({e['seconds']:.1f} s)[/]"
+            line = f"[green]{sign} {esc(e['env'])} {kind.past}[/] [dim]({e['seconds']:.1f} s)[/]"
         else:
             line = f"[red]{sign} {esc(e['env'])} {e['action']} failed:[/] {esc(e['error'])}"
         self._results.append(line)
@@ -469,7 +471,7 @@ class WatchView:
 
 def _pending_line(a: dict[str, Any]) -> str:
     why = f" [dim]# {esc(a['reasons'][0])}[/]" if a["reasons"] else ""
-    return f"{_WATCH_VERB.get(a['action'], '')} {esc(a['env'])} {a['action']}{why}"
+    return f"{ActionKind(a['action']).symbol} {esc(a['env'])} {a['action']}{why}"
 
 
 # -- policy findings (wsp check) -------------------------------------------------------------
@@ -478,10 +480,14 @@ _SEVERITY_STYLE = {"error": "red", "warn": "yellow"}
 
 
 def render_findings(
-    findings: Sequence[Any], notes: Sequence[str] = (), *, summary: bool = True
+    findings: Sequence[Any],
+    notes: Sequence[str] = (),
+    *,
+    summary: bool = True,
+    stderr: bool = False,
 ) -> None:
     """Policy findings grouped by what they are about: code, severity, message, fix."""
-    c = out()
+    c = err() if stderr else out()
     for note in notes:
         c.print(f"[dim]note:[/] {esc(note)}")
     groups: dict[str, list[Any]] = {}

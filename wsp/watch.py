@@ -28,20 +28,23 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from wsp import workflow
+from wsp.context import Context
 from wsp.engines import Engine
 from wsp.errors import LockHeld, ManifestError, WspError
 from wsp.planner import Action, Plan
-from wsp.workflow import Context
+
+if TYPE_CHECKING:
+    from wsp.policy import Report
 
 DEFAULT_DEBOUNCE_MS = 300
 STEP_MS = 50  # how often the watcher looks at its queue; also its idle tick
 REQUIREMENTS = "requirements*.txt"
-DESTRUCTIVE = frozenset({"replace", "prune"})
 LOCK_RETRY_SECONDS = 1.0
 MAX_BURST_SECONDS = 5.0  # a round starts after this long even if saves keep coming
 
@@ -193,26 +196,8 @@ def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
     return out | {n for n in dirty if n not in ctx.ws.projects and n in owned}
 
 
-def split(plan: Plan, *, allow_destroy: bool) -> tuple[list[Action], list[Action], list[Action]]:
-    """(to apply now, pending destructive, blocked)."""
-    now, pending, blocked = [], [], []
-    for a in plan.actions:
-        if a.kind == "blocked":
-            blocked.append(a)
-        elif a.kind in DESTRUCTIVE and not allow_destroy:
-            pending.append(a)
-        elif a.is_change:
-            now.append(a)
-    return now, pending, blocked
-
-
 def _action_json(a: Action) -> dict[str, Any]:
-    return {
-        "project": a.project,
-        "env": a.env,
-        "action": a.kind,
-        "reasons": [r.message for r in a.reasons],
-    }
+    return a.to_json(brief=True)
 
 
 # -- the watcher ------------------------------------------------------------------------------
@@ -244,6 +229,68 @@ class _Reporter:
         )
 
 
+class _Hooks:
+    """The pipeline's hooks for one watch round: everything leaves as an event."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._w = watcher
+        self.reporter = _Reporter(watcher)
+        self.targets: set[str] | None = None
+        self.now: list[Action] = []
+        self.started = 0.0
+
+    def findings(self, report: Report) -> None:
+        self._w.warnings(report)
+
+    def planned(self, plan: Plan, now: list[Action], pending: list[Action]) -> None:
+        w = self._w
+        self.now = now
+        w._track_pending(plan, pending, self.targets is None)
+        w.emit(
+            "plan",
+            round=w.rounds,
+            targets=sorted(self.targets) if self.targets is not None else None,
+            summary=plan.summary,
+            actions=[_action_json(a) for a in plan.actions if a.is_change],
+            apply=[a.env for a in now],
+        )
+        if pending or w.pending:
+            w.emit(
+                "pending",
+                round=w.rounds,
+                actions=[_action_json(a) for _, a in sorted(w.pending.items())],
+                hint=None
+                if w.options.allow_destroy
+                else "start `wsp watch --allow-destroy` (or run `wsp apply`) to carry these out",
+            )
+        for a in plan.blocked:
+            w.emit(
+                "error",
+                round=w.rounds,
+                stage="blocked",
+                message=f"{a.env}: not applied: {a.reasons[0].message}",
+                located=False,
+            )
+
+    def confirm(self, plan: Plan, now: list[Action]) -> bool:
+        return True  # watch applies what it may (create, update) without asking
+
+    def should_stop(self) -> bool:
+        return self._w.stop.is_set()
+
+    def applying(self, actions: list[Action]) -> None:
+        self.started = time.monotonic()
+        self._w.emit(
+            "apply",
+            round=self._w.rounds,
+            phase="start",
+            actions=[_action_json(a) for a in actions],
+        )
+
+    def relocked(self, projects: list[str]) -> None:
+        self._w.emit("lock", round=self._w.rounds, updated=projects)
+
+
 @dataclass
 class Watcher:
     """One watched workspace: its last good state, what is dirty, what is pending."""
@@ -252,8 +299,8 @@ class Watcher:
     sink: Sink
     options: Options = field(default_factory=Options)
     engine_factory: Callable[[], Engine] | None = None
-    # the policy gate: raises WspError to stop the round, returns warnings to show
-    gate: Callable[[Context], Iterable[str]] | None = None
+    # run the policies before each round, as `wsp apply` does (False: the loop alone)
+    gate: bool = True
     stop: threading.Event = field(default_factory=threading.Event)
 
     rounds: int = 0
@@ -278,9 +325,9 @@ class Watcher:
     def _engine(self) -> Engine:
         if self.engine_factory is not None:
             return self.engine_factory()
-        from wsp.commands import engine
+        from wsp.engines import get_engine
 
-        return engine()
+        return get_engine()
 
     # rounds -------------------------------------------------------------------------------
     def check(self, *, full: bool = False) -> bool:
@@ -330,7 +377,7 @@ class Watcher:
         return False
 
     def _reconcile(self, files: list[str], full: bool) -> bool:
-        from wsp.workflow import load_context
+        from wsp.context import load_context
 
         try:
             ctx = load_context(self.root)
@@ -353,134 +400,62 @@ class Watcher:
         return self._plan_and_apply(ctx, everything)
 
     def _plan_and_apply(self, ctx: Context, everything: bool) -> bool:
-        from wsp import lockfile
-        from wsp.lock import workspace_lock
-        from wsp.workflow import make_plan, refresh
+        """One round through the apply pipeline (wsp.workflow), as events."""
+        hooks = _Hooks(self)
+        request = workflow.Request(
+            allow_destroy=self.options.allow_destroy,
+            jobs=self.options.jobs,
+            gate=self.gate,
+            command="wsp watch",
+            retry_hint="nothing was changed; the next save tries again",
+        )
 
-        engine = self._engine()
+        def pick(ctx: Context) -> set[str] | None:
+            hooks.targets = None if everything else targets_for(ctx, self.dirty)
+            return hooks.targets
+
         try:
-            with workspace_lock(ctx.state_dir, command="wsp watch"):
-                ctx = refresh(ctx)
-                targets = None if everything else targets_for(ctx, self.dirty)
-                if targets is not None and not targets:
-                    self.dirty.clear()
-                    return True
-                try:
-                    self._policies(ctx)
-                except WspError as exc:
-                    self._keep_dirty(targets)
-                    return self._error("policy", exc)
-                try:
-                    lock = lockfile.read(ctx, engine)  # as plain `wsp apply` does
-                    plan = make_plan(ctx, engine, sorted(targets or ()), lock=lock)
-                except WspError as exc:
-                    self._keep_dirty(targets)
-                    return self._error("plan", exc)
-                now, pending, blocked = split(plan, allow_destroy=self.options.allow_destroy)
-                self._track_pending(plan, pending, everything)
-                self.emit(
-                    "plan",
-                    round=self.rounds,
-                    targets=sorted(targets) if targets is not None else None,
-                    summary=plan.summary,
-                    actions=[_action_json(a) for a in plan.actions if a.is_change],
-                    apply=[a.env for a in now],
-                )
-                if pending or self.pending:
-                    self.emit(
-                        "pending",
-                        round=self.rounds,
-                        actions=[_action_json(a) for _, a in sorted(self.pending.items())],
-                        hint=None
-                        if self.options.allow_destroy
-                        else "start `wsp watch --allow-destroy` (or run `wsp apply`) to carry these out",
-                    )
-                for a in blocked:
-                    self.emit(
-                        "error",
-                        round=self.rounds,
-                        stage="blocked",
-                        message=f"{a.env}: not applied: {a.reasons[0].message}",
-                        located=False,
-                    )
-                if unknown := plan.unknown:
-                    self._keep_dirty(targets)
-                    return self._error(
-                        "plan",
-                        WspError(
-                            f"cannot apply: {unknown[0].unknown}",
-                            hint="nothing was changed; the next save tries again",
-                        ),
-                    )
-                self.dirty.clear()
-                if not now:
-                    return not blocked
-                if self.stop.is_set():
-                    self.dirty |= {a.project for a in now if a.project}
-                    return True
-                applied = self._apply(ctx, replace(plan, actions=tuple(now)), engine)
-                if applied and lock is not None:
-                    try:
-                        if updated := lockfile.refresh_after_apply(ctx, engine, lock):
-                            self.emit("lock", round=self.rounds, updated=updated)
-                    except WspError as exc:
-                        return self._error("lock", exc)
-                return applied and not blocked
+            result = workflow.apply(ctx, self._engine(), request, hooks, targets=pick)
         except LockHeld as exc:
             self.retry_at = time.monotonic() + LOCK_RETRY_SECONDS
             if everything:
                 self.base = None
             return self._error("lock", exc)
-
-    def _apply(self, ctx: Context, plan: Plan, engine: Engine) -> bool:
-        from wsp.reconciler import apply_plan
-
-        self.emit(
-            "apply",
-            round=self.rounds,
-            phase="start",
-            actions=[_action_json(a) for a in plan.actions],
-        )
-        start = time.monotonic()
-        try:
-            outcomes = apply_plan(
-                ctx,
-                plan,
-                engine,
-                _Reporter(self),
-                jobs=self.options.jobs,
-                should_stop=self.stop.is_set,
-            )
         except WspError as exc:
-            self.dirty |= {a.project or a.env for a in plan.actions}
-            return self._error("apply", exc)
-        done = {o.action.env for o in outcomes}
-        not_started = [a for a in plan.actions if a.env not in done]
-        failed = [o for o in outcomes if not o.ok]
-        self.dirty |= {o.action.project or o.action.env for o in failed}
-        self.dirty |= {a.project or a.env for a in not_started}
-        self.emit(
-            "apply",
-            round=self.rounds,
-            phase="done",
-            ok=not failed,
-            seconds=round(time.monotonic() - start, 3),
-            outcomes=[
-                {"env": o.action.env, "action": o.action.kind, "ok": o.ok, "error": o.error}
-                for o in outcomes
-            ],
-            not_started=[a.env for a in not_started],
-        )
-        for a in plan.actions:
-            if a.env in done:
-                self.pending.pop(a.env, None)
-        return not failed
+            if exc.stage == "apply":
+                self.dirty |= {a.project or a.env for a in hooks.now}
+            else:
+                self._keep_dirty(hooks.targets)
+            return self._error(exc.stage or "plan", exc)
+        self.dirty.clear()
+        if hooks.targets is not None and not hooks.targets:
+            return True
+        self.dirty |= {o.action.project or o.action.env for o in result.failed}
+        self.dirty |= {a.project or a.env for a in result.not_started}
+        if result.now and not hooks.started:
+            return True  # stopped before applying: what it would have done stays dirty
+        if hooks.started:
+            self.emit(
+                "apply",
+                round=self.rounds,
+                phase="done",
+                ok=not result.failed,
+                seconds=round(time.monotonic() - hooks.started, 3),
+                outcomes=result.outcomes_json(),
+                not_started=[a.env for a in result.not_started],
+            )
+            for o in result.outcomes:
+                self.pending.pop(o.action.env, None)
+        if result.relock_error is not None:
+            return self._error("lock", result.relock_error)
+        return not (result.failed or result.not_started or result.blocked)
 
-    def _policies(self, ctx: Context) -> None:
-        """The policy gate, as `wsp apply` runs it; its warnings shown when they change."""
-        if self.gate is None:
-            return
-        warnings = list(self.gate(ctx))
+    def warnings(self, report: Report) -> None:
+        """The policies' warnings (what does not stop the round), shown when they change."""
+        from wsp.policy import blocking
+
+        stops = blocking(report)
+        warnings = [f.line() for f in report.findings if f not in stops]
         if warnings != self._warnings:
             self._warnings = warnings
             self.emit("warnings", round=self.rounds, messages=warnings)

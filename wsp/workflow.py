@@ -1,238 +1,329 @@
-"""The pipeline, one step per function: load -> graph -> observe -> resolve -> plan.
+"""The apply pipeline: the one sequence `wsp apply`, `wsp watch`, `wsp run --sync`,
+`wsp rollback` and `wsp destroy` carry out, each a thin composition of it.
 
-Each step takes the previous one's data and returns its own; the CLI strings them
-together and the reconciler carries the result out.
+    lock -> observe -> gate -> read wsp.lock -> plan -> (saved plan?) -> split ->
+    known? -> confirm -> apply -> re-lock -> tidy
+
+Each step is a function of data that returns data (or raises a WspError, tagged with the
+step it stopped at: `exc.stage`). What a command shows and asks goes through `Hooks`:
+rich output for `wsp apply`, events for `wsp watch`; the pipeline itself prints nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from wsp import graph as graph_mod
-from wsp import pip
-from wsp.engines import Engine, Package, SolveRequest
-from wsp.errors import ChannelUnreachable, SolveError, WspError
-from wsp.fsutil import stable_hash
-from wsp.graph import DesiredEnv
-from wsp.manifest import Workspace, find_manifest
-from wsp.observe import ObservedEnv, observe
-from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
+from wsp import lockfile
+from wsp.actions import ActionKind
+from wsp.context import Context, refresh
+from wsp.engines import Engine
+from wsp.errors import StalePlan, WspError
+from wsp.lockfile import LockView
+from wsp.planner import PLAN_FORMAT, Action, Plan
+from wsp.resolve import make_plan
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from wsp.policy import Report
+    from wsp.reconciler import Outcome, Reporter
 
-    from wsp.lockfile import LockView
+# Builds the plan under the lock: the declaration's (make_plan) unless a command has its own.
+Planner = Callable[[Context, Engine, LockView | None], Plan]
 
 
 @dataclass(frozen=True)
-class Context:
-    """A loaded workspace: its desired envs, what is on disk, and its graph (built on first use:
-    a no-op plan never needs networkx)."""
+class SavedPlan:
+    """A plan written by `wsp plan --out FILE`, to carry out exactly."""
 
-    ws: Workspace
-    desired: dict[str, DesiredEnv]
-    observed: dict[str, ObservedEnv]
-    _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+    path: Path
+    data: dict[str, Any]
 
     @property
-    def graph(self) -> nx.DiGraph:
-        g = self._graph
-        if g is None:
-            g = graph_mod.build(self.ws)
-            object.__setattr__(self, "_graph", g)
-        return g
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.data.get("targets") or ())
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to apply and how."""
+
+    targets: tuple[str, ...] = ()
+    locked: bool = False  # exactly wsp.lock, refused when out of date
+    frozen: bool = False  # wsp.lock as it is
+    jobs: int = 2
+    saved: SavedPlan | None = None
+    allow_destroy: bool = True  # else replace and prune stay pending (watch)
+    gate: bool = True  # run the policies first (destroy and rollback don't)
+    command: str = "wsp apply"  # named to whoever waits for the workspace lock
+    retry_hint: str = "nothing was changed; check the channel or the network, then run again"
+    planner: Planner | None = None  # how to plan (default: the declaration, make_plan)
+
+
+class Hooks(Protocol):
+    """What the command shows and asks while the pipeline runs."""
+
+    reporter: Reporter
+
+    def findings(self, report: Report) -> None: ...
+    def planned(self, plan: Plan, now: list[Action], pending: list[Action]) -> None: ...
+    def confirm(self, plan: Plan, now: list[Action]) -> bool: ...
+    def should_stop(self) -> bool: ...
+    def applying(self, actions: list[Action]) -> None: ...
+    def relocked(self, projects: list[str]) -> None: ...
+
+
+@dataclass
+class Result:
+    """What an apply did, for the command to summarise and turn into an exit code."""
+
+    plan: Plan
+    now: list[Action] = field(default_factory=list)  # the actions carried out (or meant to be)
+    pending: list[Action] = field(default_factory=list)  # destructive, not allowed this time
+    outcomes: list[Outcome] = field(default_factory=list)
+    relocked: list[str] = field(default_factory=list)
+    relock_error: WspError | None = None  # the envs were applied; wsp.lock was not updated
+    cancelled: bool = False
 
     @property
-    def state_dir(self) -> Path:
-        return self.ws.root / ".wsp"
+    def blocked(self) -> list[Action]:
+        return self.plan.blocked
 
-    def check_targets(self, targets: Iterable[str]) -> tuple[str, ...]:
-        targets = tuple(targets)
-        owned = {
-            o.marker.project for o in self.observed.values() if o.ownership == "ours" and o.marker
-        }
-        for t in targets:
-            if t not in self.ws.projects and t not in owned and t not in self.observed:
-                import difflib
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
 
-                close = difflib.get_close_matches(t, list(self.ws.projects), n=1)
-                raise WspError(
-                    f"--target {t!r} is not a project of this workspace",
-                    hint=f"did you mean {close[0]!r}?"
-                    if close
-                    else f"projects: {', '.join(self.ws.projects)}",
-                )
-        return targets
+    @property
+    def not_started(self) -> list[Action]:
+        done = {o.action.env for o in self.outcomes}
+        return [a for a in self.now if a.env not in done]
 
+    @property
+    def ok(self) -> bool:
+        """Everything asked for was done: nothing failed, blocked, skipped or cancelled."""
+        return not (self.cancelled or self.failed or self.blocked or self.not_started)
 
-def load_context(directory: Path) -> Context:
-    """The workspace around `directory`: its desired envs come from `.wsp/desired.json`
-    when nothing they were computed from has changed (wsp.manifest.cache)."""
-    from wsp.manifest.cache import load_desired
-
-    ws, desired, g = load_desired(find_manifest(directory))
-    return Context(ws, desired, observe(ws), g)
+    def outcomes_json(self) -> list[dict[str, Any]]:
+        return [
+            {"env": o.action.env, "action": str(o.action.kind), "ok": o.ok, "error": o.error}
+            for o in self.outcomes
+        ]
 
 
-def refresh(ctx: Context) -> Context:
-    """The same workspace, with what is on disk read again."""
-    return Context(ctx.ws, ctx.desired, observe(ctx.ws), ctx._graph)
-
-
-def resolve(
-    ctx: Context,
-    engine: Engine,
-    projects: Iterable[str],
-    *,
-    force: bool = False,
-    lock: LockView | None = None,
-    frozen: bool = False,
-) -> dict[str, Resolution]:
-    """Solve what the plan needs solved; nothing on the no-op fast path.
-
-    With a `lock`, a project it still matches (or any project it has, when `frozen`)
-    takes its packages from the lock instead of a solve.
-    """
-    from wsp.lockfile import lock_id
-
-    out: dict[str, Resolution] = {}
-    for name in projects:
-        want = ctx.desired[name]
-        have = ctx.observed.get(want.env_name)
-        if lock is not None and not force and _built_from(lock, want, have, frozen):
-            continue  # in sync with the lock, known without parsing it
-        locked = lock.envs.get(name) if lock is not None else None
-        usable = (
-            locked is not None
-            and lock is not None
-            and want.platform in locked.packages
-            and (frozen or lock.hashes.get(name) == want.lock_hash)
-        )
-        if usable and locked is not None:
-            packages = locked.packages[want.platform]
-            pins = {n: v for n, (v, _) in locked.pip.get(want.platform, {}).items()}
-            ident = lock_id(packages, pins)
-            installed, pip_installed = _what_is_installed(engine, want, have)
-            out[name] = Resolution(
-                packages=packages,
-                installed=installed,
-                pip=pins,
-                pip_installed=pip_installed,
-                lock_id=ident,
-                behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
-            )
-            continue
-        if not force and not needs_solve(want, have):
-            continue
-        installed, pip_installed = _what_is_installed(engine, want, have)
-        prefer = set(have.marker.packages) if have and have.marker else None
-        request = SolveRequest(
-            specs=want.specs,
-            channels=want.channels,
-            channel_priority=want.channel_priority,
-            platform=want.platform,
-        )
-        keep = locked.packages.get(want.platform, ()) if locked is not None else ()
-        try:
-            packages = engine.solve(
-                request,
-                prefix=want.prefix if installed is not None else None,
-                prefer=prefer,
-                keep=keep,
-            )
-        except ChannelUnreachable as exc:
-            out[name] = Resolution(installed=installed, unreachable=exc.channel)
-            continue
-        except SolveError as exc:
-            raise ctx.ws.error(
-                ("projects", name, "dependencies"),
-                f"project {name!r} can't be solved: {exc.message}",
-            ) from None
-        pins, provided = pip_pins(ctx, want, packages)
-        out[name] = Resolution(
-            packages=tuple(packages),
-            installed=installed,
-            pip=pins,
-            pip_provided=provided,
-            pip_installed=pip_installed,
-        )
-    return out
-
-
-def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:
-    """Whether the env is in sync and holds exactly what the lock holds for it (its marker
-    keeps the lock_id, or its packages and pip pins are the same), known from the lock's
-    summary alone."""
-    if have is None or have.marker is None or needs_solve(want, have):
-        return False
-    locked = lock.ids.get(want.project, {}).get(want.platform)
-    if locked is None or not (frozen or lock.hashes.get(want.project) == want.lock_hash):
-        return False
-    ident, dists, pins = locked
-    return have.marker.extra.get("lock_id") == ident or (
-        stable_hash(sorted(have.dists)) == dists
-        and pins == dict(have.marker.extra.get("pip") or {})
-    )
-
-
-def _what_is_installed(
-    engine: Engine, want: DesiredEnv, have: ObservedEnv | None
-) -> tuple[tuple[Package, ...] | None, dict[str, pip.PipDist] | None]:
-    """The env's conda records and site-packages, when the plan must diff against them."""
-    if not needs_installed(have):
-        return None, None
-    return tuple(engine.installed(want.prefix)), pip.installed(want.prefix)
-
-
-def pip_pins(
-    ctx: Context, want: DesiredEnv, packages: Iterable[Package]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """uv's exact pins for the env's pip requirements, for the Python the solve picked:
-    (pins pip installs, pins left to the conda package of the same name)."""
-    if not want.pip:
-        return {}, {}
-    packages = list(packages)
-    python = next((p.version for p in packages if p.name == "python"), None)
-    if python is None:
-        raise ctx.ws.error(
-            ("projects", want.project, "pip"),
-            f"env {want.env_name!r} has pip requirements but its solve has no python",
-        )
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Tag a WspError raised inside with the pipeline step it stopped at."""
     try:
-        pins = pip.compile_pins(want.pip, python, want.pip_options)
-    except pip.PipError as exc:
-        raise ctx.ws.error(
-            ("projects", want.project, "pip"),
-            f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}",
-        ) from None
-    by_conda = pip.conda_provided(p.name for p in packages)
-    return (
-        {n: v for n, v in pins.items() if n not in by_conda},
-        {n: v for n, v in pins.items() if n in by_conda},
+        yield
+    except WspError as exc:
+        if exc.stage is None:
+            exc.stage = name
+        raise
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def gate(ctx: Context, hooks: Hooks) -> None:
+    """The policies: their findings shown, and a blocking error stops here (nothing changed)."""
+    from wsp.policy import gate_error, run_checks
+
+    report = run_checks(ctx)
+    hooks.findings(report)
+    if (error := gate_error(report)) is not None:
+        raise error
+
+
+def read_lock(ctx: Context, engine: Engine, request: Request) -> LockView | None:
+    """wsp.lock when there is one; with --locked or --frozen it must be there (and match)."""
+    lock = lockfile.read(ctx, engine)
+    if not (request.locked or request.frozen):
+        return lock
+    flag = "--locked" if request.locked else "--frozen"
+    targets = request.targets
+    if lock is None:
+        raise WspError(f"{flag}: no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
+    if request.locked:
+        stale = [p for p in lockfile.stale(ctx, lock) if not targets or p in targets]
+        if stale:
+            raise WspError(
+                f"{lockfile.LOCK_NAME} is out of date for {', '.join(stale)}; nothing was changed",
+                hint="run `wsp lock`, or apply --frozen to install the lock as it is",
+            )
+    missing = [p for p in ctx.desired if (not targets or p in targets) and p not in lock.envs]
+    if missing:
+        raise WspError(
+            f"{flag}: {lockfile.LOCK_NAME} has no {', '.join(missing)}", hint="run `wsp lock`"
+        )
+    return lock
+
+
+def load_saved(path: Path) -> SavedPlan:
+    """A plan file of `wsp plan --out`; a clear error when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WspError(f"{path}: no such plan file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise WspError(f"{path}: not a wsp plan ({exc})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format_version") != PLAN_FORMAT
+        or "inputs" not in data
+    ):
+        raise WspError(
+            f"{path}: not a wsp plan of format {PLAN_FORMAT}",
+            hint="make one with `wsp plan --out FILE`",
+        )
+    return SavedPlan(path, data)
+
+
+def check_saved(saved: SavedPlan, fresh: Plan, ctx: Context) -> None:
+    """Refuse a saved plan when the workspace, an env or the channels moved on since."""
+    path, data = saved.path, saved.data
+    again = f"run `wsp plan --out {path}` again"
+    if data.get("workspace") != ctx.ws.name or data.get("manifest") != str(ctx.ws.manifest_path):
+        raise StalePlan(
+            f"{path} was made for another workspace ({data.get('manifest')})", hint=again
+        )
+    inputs = data["inputs"]
+    if inputs.get("workspace_file") != ctx.ws.source_hash:
+        raise StalePlan(
+            f"saved plan {path} is stale: workspace.toml (or an environment file) changed since it was made",
+            hint=again,
+        )
+    now_envs = fresh.inputs["envs"]
+    changed = sorted(
+        env for env, fp in (inputs.get("envs") or {}).items() if now_envs.get(env, "absent") != fp
     )
+    changed += sorted(env for env in now_envs if env not in (inputs.get("envs") or {}))
+    if changed:
+        raise StalePlan(
+            f"saved plan {path} is stale: env {', '.join(changed)} changed since it was made",
+            hint=again,
+        )
+
+    def exact(actions: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per env: the action and the exact conda and pip packages it installs."""
+        return {a["env"]: (a["action"], a.get("install"), a.get("pip_install")) for a in actions}
+
+    old, new = exact(data.get("actions", [])), exact(fresh.to_json()["actions"])
+    differing = sorted(env for env in old.keys() | new.keys() if old.get(env) != new.get(env))
+    if differing:
+        raise StalePlan(
+            f"saved plan {path} is stale: the channels or indexes now give other packages for {', '.join(differing)}",
+            hint=again,
+        )
 
 
-def make_plan(
+def split(plan: Plan, *, allow_destroy: bool) -> tuple[list[Action], list[Action]]:
+    """(to carry out now, destructive ones that wait for consent). Blocked actions are in
+    neither: nothing can be done to them."""
+    now, pending = [], []
+    for a in plan.actions:
+        if a.kind in (ActionKind.NOOP, ActionKind.BLOCKED):
+            continue
+        (pending if a.kind.destructive and not allow_destroy else now).append(a)
+    return now, pending
+
+
+def check_known(actions: Iterable[Action], hint: str) -> None:
+    """Refuse to apply while a channel left package versions unknown."""
+    for a in actions:
+        if a.unknown:
+            raise WspError(f"cannot apply: {a.unknown}", hint=hint)
+
+
+def relock(ctx: Context, engine: Engine, lock: LockView | None, request: Request) -> list[str]:
+    """Keep an existing wsp.lock up to date after an apply made from the declaration."""
+    if lock is None or request.locked or request.frozen:
+        return []
+    return lockfile.refresh_after_apply(ctx, engine, lock)
+
+
+# -- the pipeline ------------------------------------------------------------------------
+
+
+def apply(
     ctx: Context,
     engine: Engine,
-    targets: Iterable[str] = (),
+    request: Request,
+    hooks: Hooks,
     *,
-    lock: LockView | None = None,
-    frozen: bool = False,
-) -> Plan:
-    targets = ctx.check_targets(targets)
-    names = [n for n in ctx.desired if not targets or n in targets]
-    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen)
-    return plan(
-        ctx.desired,
-        ctx.observed,
-        resolutions,
-        workspace=ctx.ws.name,
-        manifest=str(ctx.ws.manifest_path),
-        source_hash=ctx.ws.source_hash,
-        targets=targets,
-        why_not_ours={name: o.why_not_ours(ctx.ws) for name, o in ctx.observed.items()},
-    )
+    targets: Callable[[Context], Iterable[str] | None] | None = None,
+) -> Result:
+    """Carry out the plan of `ctx` (or of `request.planner`) under the workspace lock.
+
+    `targets`, when given, picks the projects to plan once the envs were read again under
+    the lock (watch: the projects a change touched); it returning an empty list means
+    nothing to do.
+    """
+    from wsp.lock import workspace_lock
+    from wsp.reconciler import apply_plan, tidy
+
+    with stage("lock"), workspace_lock(ctx.state_dir, command=request.command):
+        ctx = refresh(ctx)
+        if targets is not None:
+            picked = targets(ctx)
+            if picked is not None:
+                picked = tuple(picked)
+                if not picked:
+                    return Result(Plan(ctx.ws.name, str(ctx.ws.manifest_path), ()))
+                request = _with_targets(request, picked)
+        if request.gate:
+            with stage("policy"):
+                gate(ctx, hooks)
+        with stage("plan"):
+            lock = read_lock(ctx, engine, request) if request.planner is None else None
+            planner = request.planner or _declared_plan(request)
+            plan = planner(ctx, engine, lock)
+            if request.saved is not None:
+                check_saved(request.saved, plan, ctx)
+            now, pending = split(plan, allow_destroy=request.allow_destroy)
+            hooks.planned(plan, now, pending)
+            result = Result(plan, now, pending)
+            if not now:
+                tidy(ctx)
+                return result
+            check_known(now, request.retry_hint)
+        if not hooks.confirm(plan, now):
+            result.cancelled = True
+            return result
+        if hooks.should_stop():
+            return result
+        hooks.applying(now)
+        with stage("apply"):
+            result.outcomes = apply_plan(
+                ctx,
+                plan.only(now),
+                engine,
+                hooks.reporter,
+                jobs=request.jobs,
+                should_stop=hooks.should_stop,
+            )
+        if not result.failed and not result.not_started:
+            try:
+                with stage("lock"):
+                    result.relocked = relock(ctx, engine, lock, request)
+            except WspError as exc:
+                result.relock_error = exc
+            if result.relocked:
+                hooks.relocked(result.relocked)
+    return result
+
+
+def _with_targets(request: Request, targets: tuple[str, ...]) -> Request:
+    from dataclasses import replace
+
+    return replace(request, targets=targets)
+
+
+def _declared_plan(request: Request) -> Planner:
+    def planner(ctx: Context, engine: Engine, lock: LockView | None) -> Plan:
+        targets = request.saved.targets if request.saved is not None else request.targets
+        return make_plan(ctx, engine, targets, lock=lock, frozen=request.frozen)
+
+    return planner

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from wsp.planner import Plan
-    from wsp.workflow import Context
-
 from wsp.commands import add_json, add_target
 from wsp.commands import engine as _engine
+
+if TYPE_CHECKING:
+    from wsp.planner import Action, Plan
+    from wsp.policy import Report
+    from wsp.reconciler import Reporter
+    from wsp.workflow import Result
 
 
 def register(sub: Any) -> None:
@@ -35,158 +37,93 @@ def register(sub: Any) -> None:
     )
 
 
-def _load_saved(path: Path) -> dict[str, Any]:
-    from wsp.errors import WspError
-    from wsp.planner import PLAN_FORMAT
+@dataclass
+class CliHooks:
+    """The pipeline's hooks for a command run by a person: findings and plan on the
+    terminal (nothing but JSON on stdout with --json), a confirmation, a progress display."""
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WspError(f"{path}: no such plan file") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise WspError(f"{path}: not a wsp plan ({exc})") from None
-    if (
-        not isinstance(data, dict)
-        or data.get("format_version") != PLAN_FORMAT
-        or "inputs" not in data
-    ):
-        raise WspError(
-            f"{path}: not a wsp plan of format {PLAN_FORMAT}",
-            hint="make one with `wsp plan --out FILE`",
-        )
-    return data
-
-
-def _check_saved(saved: dict[str, Any], fresh: Plan, ctx: Context, path: Path) -> None:
-    """Refuse a saved plan when the workspace, an env or the channels moved on since."""
-    from wsp.errors import StalePlan
-
-    again = f"run `wsp plan --out {path}` again"
-    if saved.get("workspace") != ctx.ws.name or saved.get("manifest") != str(ctx.ws.manifest_path):
-        raise StalePlan(
-            f"{path} was made for another workspace ({saved.get('manifest')})", hint=again
-        )
-    inputs = saved["inputs"]
-    if inputs.get("workspace_file") != ctx.ws.source_hash:
-        raise StalePlan(
-            f"saved plan {path} is stale: workspace.toml (or an environment file) changed since it was made",
-            hint=again,
-        )
-    now_envs = fresh.inputs["envs"]
-    changed = sorted(
-        env for env, fp in (inputs.get("envs") or {}).items() if now_envs.get(env, "absent") != fp
+    reporter: Reporter
+    json: bool = False
+    yes: bool = False
+    question: str = "Apply these changes?"
+    verb: str = "apply"
+    hint: str = (
+        "pass --yes to apply without asking, or save the plan with --out and apply that file"
     )
-    changed += sorted(env for env in now_envs if env not in (inputs.get("envs") or {}))
-    if changed:
-        raise StalePlan(
-            f"saved plan {path} is stale: env {', '.join(changed)} changed since it was made",
-            hint=again,
-        )
+    show_plan: bool = True
+    to_stderr: bool = False  # `wsp run --sync`: stdout belongs to the command
+    relocked_projects: list[str] = field(default_factory=list)
 
-    def exact(actions: list[dict[str, Any]]) -> dict[str, Any]:
-        """Per env: the action and the exact conda and pip packages it installs."""
-        return {a["env"]: (a["action"], a.get("install"), a.get("pip_install")) for a in actions}
+    def findings(self, report: Report) -> None:
+        from wsp import ui
+        from wsp.policy import shown
 
-    old, new = exact(saved.get("actions", [])), exact(fresh.to_json()["actions"])
-    differing = sorted(env for env in old.keys() | new.keys() if old.get(env) != new.get(env))
-    if differing:
-        raise StalePlan(
-            f"saved plan {path} is stale: the channels or indexes now give other packages for {', '.join(differing)}",
-            hint=again,
-        )
+        if not self.json:
+            ui.render_findings(shown(report), summary=False, stderr=self.to_stderr)
+
+    def planned(self, plan: Plan, now: list[Action], pending: list[Action]) -> None:
+        from wsp import ui
+
+        if not self.json and self.show_plan:
+            ui.render_plan(plan, stderr=self.to_stderr)
+
+    def confirm(self, plan: Plan, now: list[Action]) -> bool:
+        from wsp import ui
+
+        if self.yes:
+            return True
+        if ui.confirmed(self.question, verb=self.verb, hint=self.hint):
+            return True
+        ui.info(f"{self.verb.capitalize()} cancelled; nothing was changed.")
+        return False
+
+    def should_stop(self) -> bool:
+        return False
+
+    def applying(self, actions: list[Action]) -> None:
+        pass
+
+    def relocked(self, projects: list[str]) -> None:
+        from wsp import lockfile, ui
+
+        self.relocked_projects = projects
+        ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(projects)}.")
 
 
-def _lock_for(ctx: Context, engine: Any, args: argparse.Namespace, targets: tuple[str, ...]) -> Any:
-    """wsp.lock when there is one; with --locked or --frozen it must be there (and match)."""
-    from wsp import lockfile
-    from wsp.errors import WspError
+def report(result: Result, *, json: bool, stderr: bool = False) -> int:
+    """The summary of an apply (JSON or a line) and its exit code: 0 only when everything
+    planned was done."""
+    from wsp import ui
+    from wsp.errors import ExitCode
 
-    lock = lockfile.read(ctx, engine)
-    if not (args.locked or args.frozen):
-        return lock
-    flag = "--locked" if args.locked else "--frozen"
-    if lock is None:
-        raise WspError(f"{flag}: no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
-    if args.locked:
-        stale = [p for p in lockfile.stale(ctx, lock) if not targets or p in targets]
-        if stale:
-            raise WspError(
-                f"{lockfile.LOCK_NAME} is out of date for {', '.join(stale)}; nothing was changed",
-                hint="run `wsp lock`, or apply --frozen to install the lock as it is",
-            )
-    missing = [p for p in ctx.desired if (not targets or p in targets) and p not in lock.envs]
-    if missing:
-        raise WspError(
-            f"{flag}: {lockfile.LOCK_NAME} has no {', '.join(missing)}", hint="run `wsp lock`"
-        )
-    return lock
+    if json:
+        ui.print_json({"plan": result.plan.to_json(), "outcomes": result.outcomes_json()})
+    else:
+        if result.outcomes:
+            ui.apply_summary(result.outcomes, stderr=stderr)
+        for a in result.blocked:
+            ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
+    if result.relock_error is not None:
+        raise result.relock_error
+    return ExitCode.OK if result.ok else ExitCode.ERROR
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
-    from wsp import ui
-    from wsp.errors import ExitCode, WspError
-    from wsp.lock import workspace_lock
-    from wsp.policy import gate
-    from wsp.reconciler import apply_plan, tidy
-    from wsp.workflow import load_context, make_plan, refresh
+    from wsp import ui, workflow
+    from wsp.context import load_context
 
-    saved = _load_saved(Path(args.plan_file)) if args.plan_file else None
+    saved = workflow.load_saved(Path(args.plan_file)) if args.plan_file else None
     ctx = load_context(directory)
-    engine = _engine()
-    with workspace_lock(ctx.state_dir):
-        ctx = refresh(ctx)
-        gate(ctx, show=not args.json)  # an error-severity policy finding stops here
-        targets = tuple(saved.get("targets") or ()) if saved is not None else tuple(args.target)
-        lock = _lock_for(ctx, engine, args, targets)
-        plan = make_plan(ctx, engine, targets, lock=lock, frozen=args.frozen)
-        if saved is not None:
-            _check_saved(saved, plan, ctx, Path(args.plan_file))
-        if not args.json:
-            ui.render_plan(plan)
-        if not plan.has_changes:
-            tidy(ctx)
-            if args.json:
-                ui.print_json({"plan": plan.to_json(), "outcomes": []})
-            return ExitCode.OK
-        if unknown := plan.unknown:
-            raise WspError(
-                f"cannot apply: {unknown[0].unknown}",
-                hint="nothing was changed; check the channel or the network, then run again",
-            )
-        if (
-            saved is None
-            and not args.yes
-            and not ui.confirmed(
-                "Apply these changes?",
-                verb="apply",
-                hint="pass --yes to apply without asking, "
-                "or save the plan with --out and apply that file",
-            )
-        ):
-            ui.info("Apply cancelled; nothing was changed.")
-            return ExitCode.ERROR
-        with ui.ApplyDisplay() as display:
-            outcomes = apply_plan(ctx, plan, engine, display, jobs=args.jobs)
-        ok = all(o.ok for o in outcomes)
-        if ok and lock is not None and not (args.locked or args.frozen):
-            from wsp import lockfile
-
-            if updated := lockfile.refresh_after_apply(ctx, engine, lock):
-                ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(updated)}.")
-    blocked = [a for a in plan.actions if a.kind == "blocked"]
-    if args.json:
-        ui.print_json(
-            {
-                "plan": plan.to_json(),
-                "outcomes": [
-                    {"env": o.action.env, "action": o.action.kind, "ok": o.ok, "error": o.error}
-                    for o in outcomes
-                ],
-            }
-        )
-    else:
-        if outcomes:
-            ui.apply_summary(outcomes)
-        for a in blocked:
-            ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
-    return ExitCode.ERROR if blocked or any(not o.ok for o in outcomes) else ExitCode.OK
+    request = workflow.Request(
+        targets=tuple(args.target),
+        locked=args.locked,
+        frozen=args.frozen,
+        jobs=args.jobs,
+        saved=saved,
+    )
+    with ui.ApplyDisplay() as display:
+        hooks = CliHooks(display, json=args.json, yes=args.yes or saved is not None)
+        result = workflow.apply(ctx, _engine(), request, hooks)
+    if result.cancelled:
+        return 1
+    return report(result, json=args.json)

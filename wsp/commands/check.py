@@ -27,10 +27,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
+    from wsp.context import load_context
     from wsp.errors import ExitCode
     from wsp.policy import run_checks
     from wsp.policy.fix import plan_fixes
-    from wsp.workflow import load_context
 
     ctx = load_context(directory)
     report = run_checks(ctx)

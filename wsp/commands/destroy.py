@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsp.commands import add_json, add_target
+
+if TYPE_CHECKING:
+    from wsp.context import Context
+    from wsp.engines import Engine
+    from wsp.lockfile import LockView
+    from wsp.planner import Plan
 
 
 def register(sub: Any) -> None:
@@ -16,52 +22,72 @@ def register(sub: Any) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
 
 
-def run(args: argparse.Namespace, directory: Path) -> int:
-    from wsp import ui
-    from wsp.errors import ExitCode
-    from wsp.lock import workspace_lock
-    from wsp.planner import Reason, prune_action
-    from wsp.reconciler import destroy
-    from wsp.workflow import load_context, refresh
+def destroy_plan(targets: tuple[str, ...]) -> Any:
+    """The pipeline's planner for destroy: a prune of every env the workspace owns (or of
+    those of `targets`), read under the workspace lock."""
 
-    ctx = load_context(directory)
-    targets = ctx.check_targets(args.target)
-    with workspace_lock(ctx.state_dir, command="wsp destroy"):
-        ctx = refresh(ctx)
-        actions = [
-            prune_action(have, Reason("destroy", "wsp destroy"))
+    def planner(ctx: Context, _engine: Engine, _lock: LockView | None) -> Plan:
+        from wsp.planner import Plan, prune_action
+        from wsp.reasons import Destroy
+
+        actions = tuple(
+            prune_action(have, Destroy())
             for env, have in sorted(ctx.observed.items())
             if have.ownership == "ours"
             and have.marker is not None
             and not have.moved_from
             and (not targets or have.marker.project in targets or env in targets)
-        ]
-        if not actions:
+        )
+        return Plan(ctx.ws.name, str(ctx.ws.manifest_path), actions, {}, targets)
+
+    return planner
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui, workflow
+    from wsp.commands import engine
+    from wsp.commands.apply import CliHooks
+    from wsp.context import load_context
+    from wsp.errors import ExitCode
+
+    ctx = load_context(directory)
+    targets = ctx.check_targets(args.target)
+
+    class Hooks(CliHooks):
+        def planned(self, plan: Plan, now: list[Any], pending: list[Any]) -> None:
             if args.json:
-                ui.print_json({"destroyed": []})
-            else:
+                return
+            if not now:
                 ui.out().print("Nothing to destroy: this workspace owns no env.")
-            return ExitCode.OK
-        if not args.json:
+                return
             ui.out().print(
-                f"wsp will delete {len(actions)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
+                f"wsp will delete {len(now)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
             )
-            for a in actions:
+            for a in now:
                 ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
-        if not args.yes and not ui.confirmed(
-            "Delete these envs?", verb="destroy", hint="pass --yes to destroy without asking"
-        ):
-            ui.info("Destroy cancelled; nothing was deleted.")
-            return ExitCode.ERROR
-        with ui.ApplyDisplay() as display:
-            outcomes = destroy(ctx, actions, display)
+
+    request = workflow.Request(
+        targets=targets, gate=False, command="wsp destroy", planner=destroy_plan(targets)
+    )
+    with ui.ApplyDisplay() as display:
+        hooks = Hooks(
+            display,
+            json=args.json,
+            yes=args.yes,
+            question="Delete these envs?",
+            verb="destroy",
+            hint="pass --yes to destroy without asking",
+        )
+        result = workflow.apply(ctx, engine(), request, hooks)
+    if result.cancelled:
+        return ExitCode.ERROR
     if args.json:
         ui.print_json(
             {
-                "destroyed": [o.action.env for o in outcomes if o.ok],
-                "failed": [o.action.env for o in outcomes if not o.ok],
+                "destroyed": [o.action.env for o in result.outcomes if o.ok],
+                "failed": [o.action.env for o in result.outcomes if not o.ok],
             }
         )
-    else:
-        ui.apply_summary(outcomes)
-    return ExitCode.ERROR if any(not o.ok for o in outcomes) else ExitCode.OK
+    elif result.outcomes:
+        ui.destroy_summary(result.outcomes)
+    return ExitCode.OK if result.ok else ExitCode.ERROR

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from wsp.context import Context
     from wsp.exporters import SolvedEnv
-    from wsp.workflow import Context
 
 _FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
 
@@ -43,7 +43,7 @@ def solve_env(ctx: Context, engine: Any, project: str) -> SolvedEnv:
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
     from wsp.exporters import SolvedEnv
-    from wsp.workflow import resolve
+    from wsp.resolve import resolve
 
     want = ctx.desired[project]
     res = resolve(ctx, engine, [project], force=True)[project]
@@ -68,9 +68,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
 
     from wsp import exporters, ui
     from wsp.commands import engine
+    from wsp.context import load_context
     from wsp.errors import WspError
     from wsp.fsutil import atomic_write_text
-    from wsp.workflow import load_context
 
     if args.all and args.project:
         raise WspError("give a PROJECT or --all, not both")

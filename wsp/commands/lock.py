@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import lockfile, ui
     from wsp.commands import engine as make_engine
+    from wsp.context import load_context
     from wsp.errors import WspError
-    from wsp.workflow import load_context
 
     ctx = load_context(directory)
     engine = make_engine()

@@ -24,10 +24,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
+    from wsp.context import load_context
     from wsp.errors import ExitCode, WspError
     from wsp.fsutil import atomic_write_json
     from wsp.policy import plan_findings, run_checks
-    from wsp.workflow import load_context, make_plan
+    from wsp.resolve import make_plan
 
     if args.out and Path(args.out).is_dir():
         raise WspError(f"--out {args.out} is a folder", hint="name a file, e.g. --out plan.json")

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsp.commands import add_json
 from wsp.commands import engine as _engine
+
+if TYPE_CHECKING:
+    from wsp.context import Context
+    from wsp.engines import Engine
+    from wsp.lockfile import LockView
+    from wsp.planner import Plan
 
 
 def register(sub: Any) -> None:
@@ -20,26 +26,17 @@ def register(sub: Any) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
 
 
-def run(args: argparse.Namespace, directory: Path) -> int:
-    from wsp import ui
-    from wsp.errors import ExitCode, WspError
-    from wsp.lock import workspace_lock
-    from wsp.marker import previous_path, read_previous
-    from wsp.planner import Plan, rollback_action
-    from wsp.reconciler import rollback
-    from wsp.workflow import load_context, refresh
+def rollback_plan(project: str) -> Any:
+    """The pipeline's planner for a rollback: one update to the env's previous build,
+    read under the workspace lock."""
 
-    ctx = load_context(directory)
-    ctx.check_targets([args.project])
-    want = ctx.desired.get(args.project)
-    if want is None:
-        raise WspError(
-            f"{args.project!r} is not declared in workspace.toml",
-            hint="rollback puts a declared project's env back; add the project again first",
-        )
-    engine = _engine()
-    with workspace_lock(ctx.state_dir, command="wsp rollback"):
-        ctx = refresh(ctx)
+    def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
+        from wsp import pip
+        from wsp.errors import WspError
+        from wsp.marker import previous_path, read_previous
+        from wsp.planner import Plan, rollback_action
+
+        want = ctx.desired[project]
         have = ctx.observed.get(want.env_name)
         if have is None or have.ownership != "ours" or have.marker is None:
             why = have.why_not_ours(ctx.ws) if have is not None else "it does not exist"
@@ -58,37 +55,63 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 hint="wsp keeps one: the build an apply last updated or replaced",
             )
         packages = engine.adopt(previous_path(have.prefix))
-        action = rollback_action(have, previous, engine.installed(have.prefix), packages)
-        plan = Plan(ctx.ws.name, str(ctx.ws.manifest_path), (action,), {}, (args.project,))
-        if not args.json:
-            ui.render_plan(plan)
-        if not args.yes and not ui.confirmed(
-            f"Roll {want.env_name} back?",
+        action = rollback_action(
+            have, previous, engine.installed(have.prefix), packages, pip.installed(have.prefix)
+        )
+        return Plan(ctx.ws.name, str(ctx.ws.manifest_path), (action,), {}, (project,))
+
+    return planner
+
+
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from wsp import ui, workflow
+    from wsp.commands.apply import CliHooks
+    from wsp.context import load_context
+    from wsp.errors import ExitCode, WspError
+
+    ctx = load_context(directory)
+    ctx.check_targets([args.project], flag="")
+    want = ctx.desired.get(args.project)
+    if want is None:
+        raise WspError(
+            f"{args.project!r} is not declared in workspace.toml",
+            hint="rollback puts a declared project's env back; add the project again first",
+        )
+    request = workflow.Request(
+        targets=(args.project,),
+        gate=False,
+        command="wsp rollback",
+        planner=rollback_plan(args.project),
+    )
+    with ui.ApplyDisplay() as display:
+        hooks = CliHooks(
+            display,
+            json=args.json,
+            yes=args.yes,
+            question=f"Roll {want.env_name} back?",
             verb="roll back",
             hint="pass --yes to roll back without asking",
-        ):
-            ui.info("Rollback cancelled; nothing was changed.")
-            return ExitCode.ERROR
-        with ui.ApplyDisplay() as display:
-            outcome = rollback(ctx, action, previous, engine, display)
+        )
+        result = workflow.apply(ctx, _engine(), request, hooks)
+    if result.cancelled:
+        return ExitCode.ERROR
+    outcome = result.outcomes[0] if result.outcomes else None
+    ok = outcome is not None and outcome.ok
     if args.json:
         ui.print_json(
             {
-                "plan": plan.to_json(),
+                "plan": result.plan.to_json(),
                 "outcomes": [
-                    {
-                        "env": action.env,
-                        "action": "rollback",
-                        "ok": outcome.ok,
-                        "error": outcome.error,
-                    }
+                    {"env": o.action.env, "action": "rollback", "ok": o.ok, "error": o.error}
+                    for o in result.outcomes
                 ],
             }
         )
-    elif outcome.ok:
+    elif ok:
+        when = result.plan.actions[0].reasons[0].data().get("applied_at")
         ui.info(
-            f"Rolled {want.env_name} back to its build of {previous.applied_at or 'before'}. "
+            f"Rolled {want.env_name} back to its build of {when or 'before'}. "
             "workspace.toml still declares the newer one: `wsp plan` shows it as an update. "
             f"`wsp rollback {args.project}` again undoes this rollback."
         )
-    return ExitCode.OK if outcome.ok else ExitCode.ERROR
+    return ExitCode.OK if ok else ExitCode.ERROR

@@ -11,12 +11,16 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wsp.commands.apply import CliHooks
+
 if TYPE_CHECKING:
+    from wsp.context import Context
     from wsp.graph import DesiredEnv
-    from wsp.workflow import Context
+    from wsp.planner import Action, Plan
 
 
 def register(sub: Any) -> None:
@@ -40,9 +44,9 @@ def ready_env(
     """The project's env, checked: missing or half-built stops, out of date warns
     (or, with `sync`, is applied first)."""
     from wsp import ui
+    from wsp.context import load_context
     from wsp.errors import WspError
     from wsp.planner import env_state
-    from wsp.workflow import load_context
 
     ctx = load_context(directory)
     if project not in ctx.desired:
@@ -56,19 +60,8 @@ def ready_env(
     want = ctx.desired[project]
     state = env_state(want, ctx.observed.get(want.env_name))
     if state != "in sync" and sync and state != "not owned":
-        from wsp.commands import apply
-
         ui.info(f"env {want.env_name} is {state}: applying it first (--sync)")
-        args = argparse.Namespace(
-            plan_file=None,
-            target=[project],
-            yes=True,
-            json=False,
-            jobs=2,
-            locked=False,
-            frozen=False,
-        )
-        if apply.run(args, directory) != 0:
+        if not _sync(ctx, project):
             raise WspError(f"could not bring env {want.env_name} in sync; nothing was run")
         ctx = load_context(directory)
         state = env_state(want, ctx.observed.get(want.env_name))
@@ -85,6 +78,43 @@ def ready_env(
             f"run `wsp apply` (or pass --sync) to match workspace.toml"
         )
     return ctx, want
+
+
+@dataclass
+class _SyncHooks(CliHooks):
+    """`--sync` applies a create or an update without asking, like `wsp watch`; deleting
+    an env (a replace) needs the same consent as everywhere: a yes at a terminal."""
+
+    def confirm(self, plan: Plan, now: list[Action]) -> bool:
+        from wsp import ui
+
+        deleting = [a.env for a in now if a.kind.destructive]
+        if not deleting:
+            return True
+        ui.err().print(
+            f"[magenta]--sync would delete and rebuild env {ui.esc(', '.join(deleting))}[/]"
+        )
+        return super().confirm(plan, now)
+
+
+def _sync(ctx: Context, project: str) -> bool:
+    """Apply the project's env (and what it depends on is left as it is); plan, progress
+    and summary go to stderr: stdout belongs to the command."""
+    from wsp import ui, workflow
+    from wsp.commands import engine
+    from wsp.commands.apply import report
+
+    request = workflow.Request(targets=(project,), command="wsp run --sync")
+    with ui.ApplyDisplay() as display:
+        hooks = _SyncHooks(
+            display,
+            to_stderr=True,
+            question="Replace it?",
+            verb="replace",
+            hint=f"run `wsp apply --target {project}` to replace it, then run again",
+        )
+        result = workflow.apply(ctx, engine(), request, hooks)
+    return not result.cancelled and report(result, json=False, stderr=True) == 0
 
 
 def exec_in_env(want: DesiredEnv, argv: list[str]) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wsp.workflow import Context
+    from wsp.context import Context
 
 from wsp.commands import add_json
 
@@ -52,8 +52,8 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
+    from wsp.context import load_context
     from wsp.errors import ExitCode
-    from wsp.workflow import load_context
 
     ctx = load_context(directory)
     rows = status_rows(ctx)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from wsp.commands import add_json
 
 if TYPE_CHECKING:
-    from wsp.workflow import Context
+    pass
 
 
 def register(sub: Any) -> None:
@@ -50,13 +50,6 @@ def _milliseconds(text: str) -> int:
     return value
 
 
-def _policies(ctx: Context) -> list[str]:
-    """The policy gate of `wsp apply`: raises on a blocking error, returns the rest as lines."""
-    from wsp.policy import gate
-
-    return [f.line() for f in gate(ctx, show=False).findings]
-
-
 def run(args: argparse.Namespace, directory: Path) -> int:
     import signal
     import threading
@@ -71,7 +64,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         find_manifest(directory),
         sink,
         Options(debounce_ms=args.debounce, allow_destroy=args.allow_destroy, jobs=args.jobs),
-        gate=_policies,
         stop=stop,
     )
     if args.once:

@@ -26,6 +26,14 @@ class Package:
         """`name-version-build`, the stem of its conda-meta record."""
         return f"{self.name}-{self.version}-{self.build}"
 
+    @classmethod
+    def from_dist(cls, dist: str) -> Package | None:
+        """The package a `name-version-build` record stem names; None when it names none."""
+        parts = dist.rsplit("-", 2)
+        if len(parts) != 3 or not all(parts):
+            return None
+        return cls(*parts)
+
 
 @dataclass(frozen=True)
 class Channel:
@@ -120,6 +128,13 @@ class Engine(Protocol):
 
     def write_lock(self, path: Path, root: Path, data: LockData) -> None:
         """Write `data` (packages of this engine) to `path`, paths under `root` relative."""
+        ...
+
+    def available_names(
+        self, channels: Sequence[Channel], platform: str, names: Collection[str]
+    ) -> set[str]:
+        """Which of `names` one of `channels` has for `platform` (or noarch), from repodata
+        alone (nothing solved). Raises ChannelUnreachable when a channel can't be read."""
         ...
 
     def snapshot(self, prefix: Path) -> object:

@@ -24,9 +24,10 @@ from rattler.exceptions import GatewayError
 from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.virtual_package import VirtualPackage
 
+from wsp import channels
 from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
-from wsp.fsutil import remove_tree
+from wsp.fsutil import atomic_write_text, remove_tree
 from wsp.specs import check_match_spec, current_platform
 
 T = TypeVar("T")
@@ -93,20 +94,35 @@ def _virtual_packages(platform: str) -> list[Any]:
     return out
 
 
-def _url_of(location: str) -> str:
-    """file:// URL for local paths; URLs and channel names as they are."""
-    if "://" in location:
-        return location
-    if location.startswith(("/", "~")):
-        return Path(location).expanduser().resolve().as_uri()
-    return location
+class _Records:
+    """rattler's records of the packages this engine handed out (from a solve, a lock or
+    an env), by URL: what `install` and `write_lock` need behind a `Package`."""
 
+    def __init__(self) -> None:
+        self._by_url: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
-def _channel_base_url(location: str) -> str:
-    url = _url_of(location)
-    if "://" not in url:
-        url = f"https://conda.anaconda.org/{url}"
-    return url.rstrip("/") + "/"
+    def remember(self, records: Sequence[Any]) -> list[Package]:
+        """The packages of `records`, now installable."""
+        packages = [_to_package(r) for r in records]
+        with self._lock:
+            for pkg, record in zip(packages, records, strict=True):
+                self._by_url[pkg.url] = record
+        return packages
+
+    def known(self, packages: Sequence[Package]) -> list[Any]:
+        """The records of those of `packages` this engine knows."""
+        with self._lock:
+            return [self._by_url[p.url] for p in packages if p.url in self._by_url]
+
+    def of(self, packages: Sequence[Package]) -> list[Any]:
+        """The records of `packages`; every one must come from this engine."""
+        with self._lock:
+            missing = [p.dist for p in packages if p.url not in self._by_url]
+            records = [self._by_url[p.url] for p in packages if p.url in self._by_url]
+        if missing:
+            raise WspError(f"internal: packages not from this run's solve: {', '.join(missing)}")
+        return records
 
 
 class RattlerEngine:
@@ -117,8 +133,7 @@ class RattlerEngine:
     def __init__(self) -> None:
         self._cache_dir = cache_dir()
         self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
-        self._records: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._records = _Records()
 
     # solve ---------------------------------------------------------------------------
     def solve(
@@ -139,10 +154,9 @@ class RattlerEngine:
             for r in (self._prefix_records(prefix) if prefix is not None else [])
             if prefer is None or f"{r.name.normalized}-{r.version}-{r.build}" in prefer
         ]
-        with self._lock:
-            locked += [self._records[p.url] for p in keep if p.url in self._records]
+        locked += self._records.known(keep)
         while True:
-            sources = [_url_of(ch.urls[choice[ch.name]]) for ch in request.channels]
+            sources = [channels.as_url(ch.urls[choice[ch.name]]) for ch in request.channels]
             try:
                 records = _run(
                     rattler.solve(
@@ -169,37 +183,23 @@ class RattlerEngine:
             except RattlerSolverError as exc:
                 raise SolveError(_solver_message(str(exc))) from None
             break
-        packages = []
-        with self._lock:
-            for record in records:
-                pkg = _to_package(record)
-                self._records[pkg.url] = record
-                packages.append(pkg)
-        return sorted(packages)
+        return sorted(self._records.remember(records))
 
     @staticmethod
     def _failed_channel(
-        channels: Sequence[Channel], choice: dict[str, int], message: str
+        sources: Sequence[Channel], choice: dict[str, int], message: str
     ) -> Channel | None:
-        for ch in channels:
-            base = _channel_base_url(ch.urls[choice[ch.name]])
+        for ch in sources:
+            base = channels.base_url(ch.urls[choice[ch.name]])
             if base in message or base.rstrip("/") in message:
                 return ch
         return None
 
     # install -------------------------------------------------------------------------
-    def _records_of(self, packages: Sequence[Package]) -> list[Any]:
-        with self._lock:
-            missing = [p.dist for p in packages if p.url not in self._records]
-            records = [self._records[p.url] for p in packages if p.url in self._records]
-        if missing:
-            raise WspError(f"internal: packages not from this run's solve: {', '.join(missing)}")
-        return records
-
     def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
         """Download and extract into the package cache whatever of `packages` it lacks,
         before any env is touched; raises ChannelUnreachable naming the package's channel."""
-        self._cache(self._records_of(packages), scratch)
+        self._cache(self._records.of(packages), scratch)
 
     def _cache(self, records: list[Any], scratch: Path) -> None:
         pkgs = self._cache_dir / "pkgs"
@@ -247,7 +247,7 @@ class RattlerEngine:
         progress: Progress | None = None,
         relocate_to: Path | None = None,
     ) -> None:
-        records = self._records_of(packages)
+        records = self._records.of(packages)
         current = self._prefix_records(prefix)
         reporter = _Reporter(progress) if progress else None
         try:
@@ -290,12 +290,95 @@ class RattlerEngine:
         except Exception as exc:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
 
-    # lock files --------------------------------------------------------------------
-    def read_lock(self, path: Path, root: Path) -> LockData:
-        return LockIO(self).read(path, root)
+    # repodata queries ----------------------------------------------------------------
+    def available_names(
+        self, sources: Sequence[Channel], platform: str, names: Collection[str]
+    ) -> set[str]:
+        """Which of `names` (conda package names) one of `sources` has for `platform` or
+        noarch. Each channel is read from the first of its locations that answers;
+        ChannelUnreachable when none does. Nothing is solved: repodata is only looked up."""
+        specs = [n for n in dict.fromkeys(names) if check_match_spec(n) is None]
+        if not specs:
+            return set()
+        found: set[str] = set()
+        for channel in sources:
+            for i, location in enumerate(channel.urls):
+                try:
+                    result = _run(
+                        self._gateway.query(
+                            [channels.as_url(location)],
+                            [platform, "noarch"],
+                            specs,
+                            recursive=False,
+                        )
+                    )
+                except GatewayError as exc:
+                    if i + 1 < len(channel.urls):
+                        continue  # the next mirror
+                    raise ChannelUnreachable(channel.name, _first_line(str(exc))) from None
+                found.update(record.name.normalized for records in result for record in records)
+                break
+        return found & set(specs)
 
+    # lock files --------------------------------------------------------------------
     def write_lock(self, path: Path, root: Path, data: LockData) -> None:
-        LockIO(self).write(path, root, data)
+        """wsp.lock in the pixi.lock format, its header naming each project's declaration
+        hash; paths under `root` written relative, so the lock travels with the repo."""
+        lf = rattler.LockFile([rattler.LockPlatform(p) for p in data.platforms])
+        platforms = {p.name: p for p in lf.platforms()}
+        for project, env in sorted(data.envs.items()):
+            lf.set_channels(
+                project, [rattler.LockChannel(channels.as_url(c)) for c in env.channels]
+            )
+            for platform, packages in sorted(env.packages.items()):
+                for record in self._records.of(packages):
+                    lf.add_conda_package(project, platforms[platform], record)
+                for name, (version, location) in sorted(env.pip.get(platform, {}).items()):
+                    lf.add_pypi_package(project, platforms[platform], name, version, location)
+        with tempfile.TemporaryDirectory() as tmp:
+            lf.to_path(Path(tmp) / "wsp.lock")
+            body = (Path(tmp) / "wsp.lock").read_text()
+        header = "".join(f"{_LOCK_HASH}{p} {h}\n" for p, h in sorted(data.hashes.items()))
+        note = "# wsp.lock: written by `wsp lock` (pixi.lock format). Commit it; don't edit it.\n"
+        atomic_write_text(path, note + header + _relative(body, root))
+
+    def read_lock(self, path: Path, root: Path) -> LockData:
+        """wsp.lock's content; its packages become installable by this engine."""
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WspError(
+                f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
+                hint="run `wsp lock` to write it again",
+            ) from None
+        hashes = {}
+        for line in text.splitlines():
+            if line.startswith(_LOCK_HASH):
+                project, _, value = line[len(_LOCK_HASH) :].partition(" ")
+                hashes[project] = value.strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
+            try:
+                lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
+            except Exception as exc:
+                raise WspError(
+                    f"{path.name} can't be read: {_first_line(str(exc))}",
+                    hint="run `wsp lock` to write it again",
+                ) from None
+        envs: dict[str, LockedEnv] = {}
+        for project, env in lf.environments():
+            packages: dict[str, tuple[Package, ...]] = {}
+            pip: dict[str, dict[str, tuple[str, str]]] = {}
+            for platform in env.platforms():
+                records = env.conda_repodata_records_for_platform(platform) or []
+                packages[platform.name] = tuple(sorted(self._records.remember(records)))
+                pip[platform.name] = {
+                    p.name: (str(p.version), str(p.location))
+                    for p in env.pypi_packages_for_platform(platform) or []
+                }
+            names = tuple(str(c).rstrip("/") for c in env.channels())
+            envs[project] = LockedEnv(channels=names, packages=packages, pip=pip)
+        return LockData(platforms=tuple(p.name for p in lf.platforms()), envs=envs, hashes=hashes)
 
     # observe -------------------------------------------------------------------------
     @staticmethod
@@ -311,13 +394,7 @@ class RattlerEngine:
     def adopt(self, prefix: Path) -> list[Package]:
         """The packages `prefix`'s conda-meta records, made installable by this engine
         (an env's previous build, for rollback)."""
-        packages = []
-        with self._lock:
-            for record in self._prefix_records(prefix):
-                pkg = _to_package(record)
-                self._records[pkg.url] = record
-                packages.append(pkg)
-        return sorted(packages)
+        return sorted(self._records.remember(self._prefix_records(prefix)))
 
 
 class _Reporter(rattler.InstallerReporter):
@@ -357,39 +434,6 @@ def _solver_message(text: str) -> str:
     return body.replace("Cannot solve the request because of: ", "no solution: ")
 
 
-# -- policy queries (wsp/policy) ---------------------------------------------------------
-
-
-def available_names(channels: Sequence[Channel], platform: str, names: Collection[str]) -> set[str]:
-    """Which of `names` (conda package names) one of `channels` has for `platform` or noarch.
-
-    Each channel is read from the first of its locations that answers; ChannelUnreachable
-    when none does. Nothing is solved: this only looks the names up in repodata.
-    """
-    specs = [n for n in dict.fromkeys(names) if check_match_spec(n) is None]
-    if not specs:
-        return set()
-    cache_root = os.environ.get("WSP_CACHE_DIR")
-    gateway = rattler.Gateway(
-        cache_dir=Path(cache_root).expanduser() / "repodata" if cache_root else None,
-        show_progress=False,
-    )
-    found: set[str] = set()
-    for channel in channels:
-        for i, location in enumerate(channel.urls):
-            try:
-                result = _run(
-                    gateway.query([_url_of(location)], [platform, "noarch"], specs, recursive=False)
-                )
-            except GatewayError as exc:
-                if i + 1 < len(channel.urls):
-                    continue  # the next mirror
-                raise ChannelUnreachable(channel.name, _first_line(str(exc))) from None
-            found.update(record.name.normalized for records in result for record in records)
-            break
-    return found & set(specs)
-
-
 # -- lock files (pixi.lock format, rattler's LockFile) ----------------------------------------
 
 _LOCK_HASH = "# wsp-lock-hash "
@@ -404,75 +448,3 @@ def _relative(text: str, root: Path) -> str:
 def _absolute(text: str, root: Path) -> str:
     base = str(root).rstrip("/") + "/"
     return text.replace("file://./", f"file://{base}").replace(": ./", f": {base}")
-
-
-class LockIO:
-    """Write and read wsp.lock. Records read from a lock are installable by `engine`."""
-
-    def __init__(self, engine: RattlerEngine) -> None:
-        self._engine = engine
-
-    def write(self, path: Path, root: Path, data: LockData) -> None:
-        import tempfile
-
-        from wsp.fsutil import atomic_write_text
-
-        lf = rattler.LockFile([rattler.LockPlatform(p) for p in data.platforms])
-        platforms = {p.name: p for p in lf.platforms()}
-        for project, env in sorted(data.envs.items()):
-            lf.set_channels(project, [rattler.LockChannel(_url_of(c)) for c in env.channels])
-            for platform, packages in sorted(env.packages.items()):
-                with self._engine._lock:
-                    records = [self._engine._records[p.url] for p in packages]
-                for record in records:
-                    lf.add_conda_package(project, platforms[platform], record)
-                for name, (version, location) in sorted(env.pip.get(platform, {}).items()):
-                    lf.add_pypi_package(project, platforms[platform], name, version, location)
-        with tempfile.TemporaryDirectory() as tmp:
-            lf.to_path(Path(tmp) / "wsp.lock")
-            body = (Path(tmp) / "wsp.lock").read_text()
-        header = "".join(f"{_LOCK_HASH}{p} {h}\n" for p, h in sorted(data.hashes.items()))
-        note = "# wsp.lock: written by `wsp lock` (pixi.lock format). Commit it; don't edit it.\n"
-        atomic_write_text(path, note + header + _relative(body, root))
-
-    def read(self, path: Path, root: Path) -> LockData:
-        import tempfile
-
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise WspError(
-                f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
-                hint="run `wsp lock` to write it again",
-            ) from None
-        hashes = {}
-        for line in text.splitlines():
-            if line.startswith(_LOCK_HASH):
-                project, _, value = line[len(_LOCK_HASH) :].partition(" ")
-                hashes[project] = value.strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
-            try:
-                lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
-            except Exception as exc:
-                raise WspError(
-                    f"{path.name} can't be read: {_first_line(str(exc))}",
-                    hint="run `wsp lock` to write it again",
-                ) from None
-        envs: dict[str, LockedEnv] = {}
-        for project, env in lf.environments():
-            packages: dict[str, tuple[Package, ...]] = {}
-            pip: dict[str, dict[str, tuple[str, str]]] = {}
-            for platform in env.platforms():
-                records = env.conda_repodata_records_for_platform(platform) or []
-                with self._engine._lock:
-                    for r in records:
-                        self._engine._records[str(r.url)] = r
-                packages[platform.name] = tuple(sorted(_to_package(r) for r in records))
-                pip[platform.name] = {
-                    p.name: (str(p.version), str(p.location))
-                    for p in env.pypi_packages_for_platform(platform) or []
-                }
-            channels = tuple(str(c).rstrip("/") for c in env.channels())
-            envs[project] = LockedEnv(channels=channels, packages=packages, pip=pip)
-        return LockData(platforms=tuple(p.name for p in lf.platforms()), envs=envs, hashes=hashes)

@@ -117,7 +117,7 @@ class Workspace:
     policy: PolicyDecl
     source_hash: str
     pip_options: PipOptions
-    positions: TomlPositions = field(repr=False, compare=False)
+    positions: TomlPositions = field(repr=False, compare=False, metadata={"codec": "skip"})
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False

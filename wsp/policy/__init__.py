@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from wsp.errors import WspError
 
 if TYPE_CHECKING:
+    from wsp.context import Context
     from wsp.policy.facts import Facts
-    from wsp.workflow import Context
 
 Severity = Literal["error", "warn"]
 Scope = Literal["project", "workspace", "base", "envs-dir"]
@@ -252,19 +252,21 @@ def plan_findings(report: Report) -> list[Finding]:
     return [f for f in report.findings if not rules[f.code].plan_says_it]
 
 
-def gate(ctx: Context, *, show: bool = True) -> Report:
-    """Before `wsp apply` changes anything: show the findings; refuse while an error stands."""
-    from wsp import ui
-
-    report = run_checks(ctx)
+def shown(report: Report) -> list[Finding]:
+    """What plan and apply show above the plan: all but what the plan says itself and what
+    stops apply (that is the error)."""
     stops = blocking(report)
-    if show:
-        ui.render_findings([f for f in plan_findings(report) if f not in stops], summary=False)
-    if stops:
-        first = stops[0]
-        more = f" ({len(stops) - 1} more: run `wsp check`)" if len(stops) > 1 else ""
-        raise WspError(
-            f"policy {first.code} stops apply: {first.project or first.subject}: {first.message}",
-            hint=f"{first.hint}; nothing was changed{more}",
-        )
-    return report
+    return [f for f in plan_findings(report) if f not in stops]
+
+
+def gate_error(report: Report) -> WspError | None:
+    """The error that stops `wsp apply` while an error-severity finding stands, else None."""
+    stops = blocking(report)
+    if not stops:
+        return None
+    first = stops[0]
+    more = f" ({len(stops) - 1} more: run `wsp check`)" if len(stops) > 1 else ""
+    return WspError(
+        f"policy {first.code} stops apply: {first.project or first.subject}: {first.message}",
+        hint=f"{first.hint}; nothing was changed{more}",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from wsp.channels import short_name
 from wsp.policy import Issue, q, rule
 
 if TYPE_CHECKING:
@@ -12,24 +13,15 @@ if TYPE_CHECKING:
 
 # Anaconda's channels: `defaults` and what it expands to.
 _DEFAULTS = {"defaults", "main", "r", "msys2", "free", "pro", "anaconda"}
-_ALIAS = "https://conda.anaconda.org/"
-
-
-def normalize(channel: str) -> str:
-    """A channel as a comparable name: `https://conda.anaconda.org/conda-forge/` -> conda-forge."""
-    c = channel.strip().rstrip("/")
-    if c.startswith(_ALIAS):
-        c = c[len(_ALIAS) :]
-    return c.lower() if "://" not in c else c
 
 
 def is_defaults(channel: str) -> bool:
-    c = normalize(channel)
+    c = short_name(channel)
     return c in _DEFAULTS or "repo.anaconda.com/pkgs/" in c or "repo.continuum.io/pkgs/" in c
 
 
 def is_conda_forge(channel: str) -> bool:
-    c = normalize(channel)
+    c = short_name(channel)
     return c == "conda-forge" or c.endswith("/conda-forge")
 
 
@@ -97,10 +89,10 @@ def not_allowed(facts: Facts) -> Iterator[Issue]:
     allowed = facts.ws.policy.channels.allowed
     if allowed is None:
         return
-    ok = {normalize(c) for c in allowed}
+    ok = {short_name(c) for c in allowed}
     for name, want in facts.ctx.desired.items():
         for channel in want.channels:
-            if normalize(channel.name) not in ok:
+            if short_name(channel.name) not in ok:
                 yield Issue(
                     f"channel {q(channel.name)} is not in policy.channels.allowed "
                     f"({', '.join(allowed) or 'empty'})",

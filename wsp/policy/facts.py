@@ -11,10 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsp.engines import Package
 from wsp.policy.condarc import AutoActivate, RcFile, auto_activate, read_rc, search_path
 
 if TYPE_CHECKING:
-    from wsp.workflow import Context
+    from wsp.context import Context
+    from wsp.engines import Engine
 
 NO_CONDA = (
     "no conda installation found (looked at WSP_CONDA_ROOT, CONDA_EXE, MAMBA_ROOT_PREFIX, "
@@ -25,16 +27,28 @@ NO_CONDA = (
 
 def dist_name(dist: str) -> str:
     """`numpy-1.26.4-py_0` -> `numpy`."""
-    parts = dist.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 else dist
+    pkg = Package.from_dist(dist)
+    return pkg.name if pkg is not None else dist
 
 
 class Facts:
-    def __init__(self, ctx: Context, *, now: datetime | None = None) -> None:
+    def __init__(
+        self, ctx: Context, *, now: datetime | None = None, engine: Engine | None = None
+    ) -> None:
         self.ctx = ctx
         self.ws = ctx.ws
         self.now = now or datetime.now(UTC)
         self.notes: list[str] = []
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        """The package engine, for rules that look at channels (loaded on first use)."""
+        if self._engine is None:
+            from wsp.engines import get_engine
+
+            self._engine = get_engine()
+        return self._engine
 
     def note(self, message: str) -> None:
         if message not in self.notes:
@@ -67,8 +81,8 @@ class Facts:
 
     @cached_property
     def conda_version(self) -> str | None:
-        dist = self.base_dists.get("conda")
-        return dist.rsplit("-", 2)[1] if dist and dist.count("-") >= 2 else None
+        pkg = Package.from_dist(self.base_dists.get("conda") or "")
+        return pkg.version if pkg is not None else None
 
     @cached_property
     def condarc_files(self) -> list[RcFile]:

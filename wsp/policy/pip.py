@@ -80,12 +80,10 @@ def available_on_conda(facts: Facts) -> Iterator[Issue]:
         names = {conda_name(r.name) for r in reqs}
         key = (want.channels, want.platform, tuple(sorted(names)))
         if key not in cache:
-            from wsp.engines.rattler import available_names  # only for pip requirements
-
             cache[key] = set()
             for channel in want.channels:  # one at a time: an unreachable one skips only itself
                 try:
-                    cache[key] |= available_names([channel], want.platform, names)
+                    cache[key] |= facts.engine.available_names([channel], want.platform, names)
                 except ChannelUnreachable as exc:
                     facts.note(
                         f"WSP301 not checked against channel {exc.channel} for project {name}: "

@@ -39,14 +39,7 @@ def stale_owned(facts: Facts) -> Iterator[Issue]:
         if have.ownership != "ours" or have.marker is None:
             continue
         applied = _when(have.marker.applied_at)
-        used = max(
-            (
-                t
-                for t in (_when(have.marker.extra.get("last_used")), _when(last_used(have.prefix)))
-                if t is not None
-            ),
-            default=None,
-        )
+        used = _when(last_used(have.prefix))
         last = max((t for t in (applied, used) if t is not None), default=None)
         if last is None:
             continue

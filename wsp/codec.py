@@ -1,0 +1,171 @@
+"""Frozen dataclasses to JSON and back, driven by their type hints.
+
+wsp's state files (the env marker, the desired-env cache) hold its own frozen dataclasses.
+One generic codec writes and reads them all, so a field added to a dataclass is stored
+without a serializer to update. pydantic's TypeAdapter would do the same, but importing
+pydantic and building its schemas costs ~130 ms, which the no-op plan (one marker per
+env, the cache) must not pay; this codec builds one small converter per type, once.
+
+Supported: dataclasses, str/int/float/bool, None, Path, bytes (base64), enums, Literal,
+`X | None`, tuple[X, ...], tuple[X, Y], list[X], frozenset[X], dict[str, X], Any.
+A field whose metadata has `codec="skip"` is not stored (its default is used on load).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+Loader = Callable[[Any], Any]
+
+
+def dump(value: Any) -> Any:
+    """A JSON-able form of `value` (dataclasses as objects of their stored fields)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: dump(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.metadata.get("codec") != "skip"
+        }
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): dump(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [dump(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(dump(v) for v in value)
+    raise TypeError(f"codec can't store {type(value).__name__}")
+
+
+def load(tp: type[T], data: Any, **unstored: Any) -> T:
+    """`data` (from `dump`) as a `tp`; raises ValueError when it does not fit. `unstored`
+    gives a dataclass `tp` the fields `dump` left out (`codec="skip"`)."""
+    try:
+        if unstored:
+            return tp(**{**_loader(tp)(data, partial=True), **unstored})
+        return _loader(tp)(data)  # type: ignore[no-any-return]
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not a {getattr(tp, '__name__', tp)}: {exc}") from None
+
+
+@cache
+def _loader(tp: Any) -> Loader:
+    """One converter per type, built once."""
+    if tp is Any:
+        return lambda v: v
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _dataclass_loader(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp
+    if tp is Path:
+        return lambda v: Path(_of(str, v))
+    if tp is bytes:
+        import base64
+
+        return lambda v: base64.b64decode(_of(str, v))
+    if tp in (str, int, bool):
+        return lambda v: _of(tp, v)
+    if tp is float:
+        return lambda v: float(_of((int, float), v))
+    if tp is type(None):
+        return lambda v: _none(v)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        allowed = set(args)
+        return lambda v: v if v in allowed else _bad(f"{v!r} is not one of {sorted(allowed)}")
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        inner = _loader(options[0]) if len(options) == 1 else _first_of(options)
+        return lambda v: None if v is None else inner(v)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _loader(args[0])
+            return lambda v: tuple(item(x) for x in _of(list, v))
+        items = [_loader(a) for a in args]
+        return lambda v: tuple(
+            f(x) for f, x in zip(items, _exactly(_of(list, v), len(items)), strict=True)
+        )
+    if origin in (list, frozenset, set):
+        item = _loader(args[0]) if args else _loader(Any)
+        make = {list: list, frozenset: frozenset, set: set}[origin]
+        return lambda v: make(item(x) for x in _of(list, v))
+    if origin is dict:
+        key, value = (_loader(args[0]), _loader(args[1])) if args else (str, _loader(Any))
+        return lambda v: {key(k): value(x) for k, x in _of(dict, v).items()}
+    raise TypeError(f"codec can't read {tp!r}")
+
+
+def _dataclass_loader(cls: type) -> Loader:
+    hints = typing.get_type_hints(cls)
+    stored = [
+        (
+            f.name,
+            _loader(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.init and f.metadata.get("codec") != "skip"
+    ]
+
+    def load_one(v: Any, partial: bool = False) -> Any:
+        """The dataclass (its keyword arguments only, when `partial`)."""
+        data = _of(dict, v)
+        kwargs = {}
+        for name, convert, required in stored:
+            if name in data:
+                kwargs[name] = convert(data[name])
+            elif required:
+                raise ValueError(f"{cls.__name__} has no {name!r}")
+        return kwargs if partial else cls(**kwargs)
+
+    return load_one
+
+
+def _first_of(options: list[Any]) -> Loader:
+    loaders = [_loader(o) for o in options]
+
+    def load_any(v: Any) -> Any:
+        for f in loaders:
+            try:
+                return f(v)
+            except (ValueError, TypeError):
+                continue
+        return _bad(f"{v!r} fits none of {options}")
+
+    return load_any
+
+
+def _of(tp: Any, v: Any) -> Any:
+    if isinstance(v, tp) and not (tp is int and isinstance(v, bool)):
+        return v
+    return _bad(f"expected {getattr(tp, '__name__', tp)}, got {type(v).__name__}")
+
+
+def _none(v: Any) -> None:
+    if v is not None:
+        _bad(f"expected null, got {type(v).__name__}")
+
+
+def _exactly(items: list[Any], n: int) -> list[Any]:
+    return items if len(items) == n else _bad(f"expected {n} items, got {len(items)}")
+
+
+def _bad(message: str) -> Any:
+    raise ValueError(message)

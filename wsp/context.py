@@ -1,0 +1,84 @@
+"""A loaded workspace: what workspace.toml declares and what is on disk, read once.
+
+The first step of every command: `load_context` finds workspace.toml, loads it (from
+`.wsp/desired.json` when nothing it read has changed, wsp/cache.py) and observes envs-dir.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wsp import graph as graph_mod
+from wsp.errors import WspError
+from wsp.graph import DesiredEnv
+from wsp.manifest import Workspace, find_manifest
+from wsp.observe import ObservedEnv, observe
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+@dataclass(frozen=True)
+class Context:
+    """A loaded workspace: its desired envs, what is on disk, and its graph (built on first use:
+    a no-op plan never needs networkx)."""
+
+    ws: Workspace
+    desired: dict[str, DesiredEnv]
+    observed: dict[str, ObservedEnv]
+    _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        g = self._graph
+        if g is None:
+            g = graph_mod.build(self.ws)
+            object.__setattr__(self, "_graph", g)
+        return g
+
+    @property
+    def state_dir(self) -> Path:
+        return self.ws.root / ".wsp"
+
+    def owned_projects(self) -> set[str]:
+        """The projects the envs this workspace owns were built for (declared or not)."""
+        return {
+            o.marker.project for o in self.observed.values() if o.ownership == "ours" and o.marker
+        }
+
+    def check_targets(self, targets: Iterable[str], *, flag: str = "--target") -> tuple[str, ...]:
+        """`targets` when each names a project (or an owned env); else an error naming `flag`."""
+        targets = tuple(targets)
+        owned = self.owned_projects()
+        for t in targets:
+            if t not in self.ws.projects and t not in owned and t not in self.observed:
+                raise self.unknown_project(t, what=f"{flag} {t!r}" if flag else repr(t))
+        return targets
+
+    def unknown_project(self, name: str, *, what: str | None = None) -> WspError:
+        """`NAME is not a project of this workspace`, with the closest name or the list."""
+        close = difflib.get_close_matches(name, list(self.ws.projects), n=1)
+        return WspError(
+            f"{what or repr(name)} is not a project of this workspace",
+            hint=f"did you mean {close[0]!r}?"
+            if close
+            else f"projects: {', '.join(self.ws.projects) or '(none)'}",
+        )
+
+
+def load_context(directory: Path) -> Context:
+    """The workspace around `directory`: its desired envs come from `.wsp/desired.json`
+    when nothing they were computed from has changed (wsp.cache)."""
+    from wsp.cache import load_desired
+
+    ws, desired, g = load_desired(find_manifest(directory))
+    return Context(ws, desired, observe(ws), g)
+
+
+def refresh(ctx: Context) -> Context:
+    """The same workspace, with what is on disk read again."""
+    return Context(ctx.ws, ctx.desired, observe(ctx.ws), ctx._graph)

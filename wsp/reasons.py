@@ -1,0 +1,232 @@
+"""Why a plan does what it does to an env: one typed Reason per cause.
+
+Every reason is a small frozen dataclass carrying its data; its code is stable for
+machines (`ReasonCode`), its message is built from the data for people. The plan's JSON
+gives both: `reasons` (messages), `reason_codes` and `reason_details` (code, message, data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ReasonCode(StrEnum):
+    MISSING = "missing"
+    NOT_OWNED = "not-owned"
+    HALF_BUILT = "half-built"
+    MOVED = "moved"
+    PYTHON_CHANGED = "python-changed"
+    SPEC_CHANGED = "spec-changed"
+    DRIFT = "drift"
+    PIP = "pip"
+    LOCK = "lock"
+    REFRESH = "refresh"
+    UNDECLARED = "undeclared"
+    READ_ONLY = "read-only"
+    ROLLBACK = "rollback"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an action is planned. Subclasses carry their data and build their message."""
+
+    code: ClassVar[ReasonCode]
+
+    @property
+    def message(self) -> str:
+        raise NotImplementedError
+
+    def data(self) -> dict[str, Any]:
+        from wsp import codec
+
+        return {f.name: codec.dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, "data": self.data()}
+
+
+@dataclass(frozen=True)
+class Missing(Reason):
+    code = ReasonCode.MISSING
+
+    @property
+    def message(self) -> str:
+        return "env does not exist"
+
+
+@dataclass(frozen=True)
+class NotOwned(Reason):
+    code = ReasonCode.NOT_OWNED
+    env: str
+    why: str
+
+    @property
+    def message(self) -> str:
+        return f"an env named {self.env!r} exists but {self.why}; wsp leaves it alone"
+
+
+@dataclass(frozen=True)
+class HalfBuilt(Reason):
+    code = ReasonCode.HALF_BUILT
+
+    @property
+    def message(self) -> str:
+        return "env is half-built: an earlier apply did not finish"
+
+
+@dataclass(frozen=True)
+class EnvMoved(Reason):
+    code = ReasonCode.MOVED
+    built_at: str
+
+    @property
+    def message(self) -> str:
+        return f"env was moved from {self.built_at}: conda envs hold their path"
+
+
+@dataclass(frozen=True)
+class WorkspaceMoved(Reason):
+    code = ReasonCode.MOVED
+    manifest: str
+
+    @property
+    def message(self) -> str:
+        return f"workspace moved from {self.manifest}: marker updated"
+
+
+@dataclass(frozen=True)
+class PythonChanged(Reason):
+    """The env's Python changes major.minor: it is rebuilt."""
+
+    code = ReasonCode.PYTHON_CHANGED
+    installed: str
+    wanted: str
+
+    @property
+    def message(self) -> str:
+        return f"python {self.installed} -> {self.wanted}"
+
+
+@dataclass(frozen=True)
+class SpecChanged(Reason):
+    """Entries added to or dropped from one list of the declaration."""
+
+    code = ReasonCode.SPEC_CHANGED
+    what: str  # "dependencies", "pip", "editable projects", "channels"
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        change = ", ".join([f"+ {s}" for s in self.added] + [f"- {s}" for s in self.removed])
+        return f"{self.what} changed: {change}"
+
+
+@dataclass(frozen=True)
+class PythonSpecChanged(Reason):
+    """The declared python spec changed (within the same major.minor)."""
+
+    code = ReasonCode.SPEC_CHANGED
+    before: str | None
+    after: str | None
+
+    @property
+    def message(self) -> str:
+        return f"python changed: {self.before or 'none'} -> {self.after or 'none'}"
+
+
+@dataclass(frozen=True)
+class DeclarationChanged(Reason):
+    """The declaration's hash changed in a way no list shows (e.g. a channel's mirror)."""
+
+    code = ReasonCode.SPEC_CHANGED
+
+    @property
+    def message(self) -> str:
+        return "declaration changed"
+
+
+@dataclass(frozen=True)
+class Drift(Reason):
+    """What changed in the env outside wsp: `+ name version`, `- name version`, ..."""
+
+    code = ReasonCode.DRIFT
+    changes: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return f"changed outside wsp: {', '.join(self.changes)}"
+
+
+@dataclass(frozen=True)
+class PipResolved(Reason):
+    code = ReasonCode.PIP
+
+    @property
+    def message(self) -> str:
+        return "pip requirements resolve to other versions"
+
+
+@dataclass(frozen=True)
+class LockDiffers(Reason):
+    code = ReasonCode.LOCK
+
+    @property
+    def message(self) -> str:
+        return "wsp.lock holds other versions"
+
+
+@dataclass(frozen=True)
+class Refresh(Reason):
+    code = ReasonCode.REFRESH
+
+    @property
+    def message(self) -> str:
+        return "marker out of date; packages already match"
+
+
+@dataclass(frozen=True)
+class Undeclared(Reason):
+    code = ReasonCode.UNDECLARED
+    project: str
+
+    @property
+    def message(self) -> str:
+        return f"project {self.project!r} is no longer in workspace.toml"
+
+
+@dataclass(frozen=True)
+class ReadOnly(Reason):
+    code = ReasonCode.READ_ONLY
+    why: str
+    kind: str  # what wsp would have done
+
+    @property
+    def message(self) -> str:
+        return (
+            f"env is read-only ({self.why}); wsp leaves it alone: "
+            f"make it writable to let wsp {self.kind} it"
+        )
+
+
+@dataclass(frozen=True)
+class Rollback(Reason):
+    code = ReasonCode.ROLLBACK
+    applied_at: str
+
+    @property
+    def message(self) -> str:
+        return f"back to its previous build, applied {self.applied_at or 'at an unknown time'}"
+
+
+@dataclass(frozen=True)
+class Destroy(Reason):
+    code = ReasonCode.DESTROY
+
+    @property
+    def message(self) -> str:
+        return "wsp destroy"

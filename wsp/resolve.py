@@ -1,0 +1,145 @@
+"""The resolve step: what each planned env should hold, from a solve or from wsp.lock.
+
+Nothing is solved on the no-op fast path (the env's marker vouches for it); a project
+wsp.lock still matches takes its packages from the lock; the rest are solved, and their
+pip requirements resolved by uv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wsp import pip
+from wsp.context import Context
+from wsp.engines import Engine, Package, SolveRequest
+from wsp.errors import ChannelUnreachable, SolveError
+from wsp.fsutil import stable_hash
+from wsp.graph import DesiredEnv
+from wsp.lockfile import LockView, lock_id
+from wsp.observe import ObservedEnv
+from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
+
+
+def resolve(
+    ctx: Context,
+    engine: Engine,
+    projects: Iterable[str],
+    *,
+    force: bool = False,
+    lock: LockView | None = None,
+    frozen: bool = False,
+) -> dict[str, Resolution]:
+    """Solve what the plan needs solved; nothing on the no-op fast path.
+
+    With a `lock`, a project it still matches (or any project it has, when `frozen`)
+    takes its packages from the lock instead of a solve.
+    """
+    out: dict[str, Resolution] = {}
+    for name in projects:
+        want = ctx.desired[name]
+        have = ctx.observed.get(want.env_name)
+        if lock is not None and not force and _built_from(lock, want, have, frozen):
+            continue  # in sync with the lock, known without parsing it
+        locked = lock.envs.get(name) if lock is not None else None
+        usable = (
+            locked is not None
+            and lock is not None
+            and want.platform in locked.packages
+            and (frozen or lock.hashes.get(name) == want.lock_hash)
+        )
+        if usable and locked is not None:
+            packages = locked.packages[want.platform]
+            pins = {n: v for n, (v, _) in locked.pip.get(want.platform, {}).items()}
+            ident = lock_id(packages, pins)
+            installed, pip_installed = _what_is_installed(engine, want, have)
+            out[name] = Resolution(
+                packages=packages,
+                installed=installed,
+                pip=pins,
+                pip_installed=pip_installed,
+                lock_id=ident,
+                behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
+            )
+            continue
+        if not force and not needs_solve(want, have):
+            continue
+        installed, pip_installed = _what_is_installed(engine, want, have)
+        prefer = set(have.marker.packages) if have and have.marker else None
+        request = SolveRequest(
+            specs=want.specs,
+            channels=want.channels,
+            channel_priority=want.channel_priority,
+            platform=want.platform,
+        )
+        keep = locked.packages.get(want.platform, ()) if locked is not None else ()
+        try:
+            packages = engine.solve(
+                request,
+                prefix=want.prefix if installed is not None else None,
+                prefer=prefer,
+                keep=keep,
+            )
+        except ChannelUnreachable as exc:
+            out[name] = Resolution(installed=installed, unreachable=exc.channel)
+            continue
+        except SolveError as exc:
+            raise ctx.ws.error(
+                ("projects", name, "dependencies"),
+                f"project {name!r} can't be solved: {exc.message}",
+            ) from None
+        pins, provided = pip.pins_for(ctx.ws, want, packages)
+        out[name] = Resolution(
+            packages=tuple(packages),
+            installed=installed,
+            pip=pins,
+            pip_provided=provided,
+            pip_installed=pip_installed,
+        )
+    return out
+
+
+def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:
+    """Whether the env is in sync and holds exactly what the lock holds for it (its marker
+    keeps the lock_id, or its packages and pip pins are the same), known from the lock's
+    summary alone."""
+    if have is None or have.marker is None or needs_solve(want, have):
+        return False
+    locked = lock.ids.get(want.project, {}).get(want.platform)
+    if locked is None or not (frozen or lock.hashes.get(want.project) == want.lock_hash):
+        return False
+    ident, dists, pins = locked
+    return have.marker.lock_id == ident or (
+        stable_hash(sorted(have.dists)) == dists and pins == have.marker.pip
+    )
+
+
+def _what_is_installed(
+    engine: Engine, want: DesiredEnv, have: ObservedEnv | None
+) -> tuple[tuple[Package, ...] | None, dict[str, pip.PipDist] | None]:
+    """The env's conda records and site-packages, when the plan must diff against them."""
+    if not needs_installed(have):
+        return None, None
+    return tuple(engine.installed(want.prefix)), pip.installed(want.prefix)
+
+
+def make_plan(
+    ctx: Context,
+    engine: Engine,
+    targets: Iterable[str] = (),
+    *,
+    lock: LockView | None = None,
+    frozen: bool = False,
+) -> Plan:
+    targets = ctx.check_targets(targets)
+    names = [n for n in ctx.desired if not targets or n in targets]
+    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen)
+    return plan(
+        ctx.desired,
+        ctx.observed,
+        resolutions,
+        workspace=ctx.ws.name,
+        manifest=str(ctx.ws.manifest_path),
+        source_hash=ctx.ws.source_hash,
+        targets=targets,
+        why_not_ours={name: o.why_not_ours(ctx.ws) for name, o in ctx.observed.items()},
+    )
