@@ -94,6 +94,11 @@ def check(ws: Workspace) -> nx.DiGraph | None:
     return None
 
 
+def validate(ws: Workspace) -> None:
+    """Raise what merging every project's env raises (references, cycles, pythons)."""
+    desired(ws, build(ws))
+
+
 def build(ws: Workspace) -> nx.DiGraph:
     """Edges point from a project to what it needs: its templates and depends-on projects."""
     import networkx as nx
@@ -214,14 +219,6 @@ def _template_chain(ws: Workspace, names: Iterable[str], seen: set[str]) -> list
     return out
 
 
-def _spec_name(spec: str) -> str:
-    import re
-
-    body = spec.split("::", 1)[-1].strip()
-    m = re.match(r"[A-Za-z0-9_.\-]+", body)
-    return m.group(0).lower() if m else body
-
-
 def _python_from_spec(spec: str) -> str | None:
     """The version part of a `python...` match spec ("python=3.9" -> "3.9.*")."""
     from wsp.specs import match_spec_version
@@ -247,6 +244,7 @@ def desired(
     """
     from wsp.specs import (
         canonical_match_spec,
+        conda_name,
         current_platform,
         python_specs_intersect,
     )
@@ -279,7 +277,7 @@ def desired(
             if decl.python:
                 pythons.append((origin, decl.python))
             for spec in own_specs:
-                if _spec_name(spec) == "python":
+                if conda_name(spec) == "python":
                     if (py := _python_from_spec(spec)) is not None:
                         pythons.append((origin, py))
                 elif spec not in specs:

@@ -7,12 +7,15 @@ that is the engine's (wsp/engines/).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 import rattler
 from rattler.platform import Subdir
+
+_BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
 
 
 def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
@@ -72,3 +75,31 @@ def _intersect(specs: tuple[str, ...]) -> bool:
 
 def current_platform() -> str:
     return str(Subdir.current())
+
+
+def conda_name(spec: str) -> str:
+    """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy")."""
+    try:
+        m = rattler.MatchSpec(spec, strict=False)
+        if m.name is not None:
+            return m.name.normalized
+    except Exception:
+        pass
+    body = spec.split("::", 1)[-1].strip()
+    found = re.match(r"[A-Za-z0-9_.\-]+", body)
+    return found.group(0).lower() if found else body.lower()
+
+
+def python_version(spec: str) -> str | None:
+    """The `python = ...` value of a `python...` match spec, in workspace.toml's style:
+    "python=3.11" -> "3.11", "python=3.11.4=h1_0" -> "3.11.4", "python>=3.10" -> ">=3.10";
+    None for a bare "python"."""
+    version = rattler.MatchSpec(spec, strict=False).version
+    if version is None:
+        return None
+    text = str(version).replace(" ", "")
+    if text.endswith(".*") and _BARE_VERSION.match(text[:-2]):
+        return text[:-2]
+    if text.startswith("==") and _BARE_VERSION.match(text[2:]) and text.count(".") >= 2:
+        return text[2:]
+    return text

@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 
 def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
     """`wsp add` and `wsp remove`: one edit of workspace.toml, validated, then written."""
-    from wsp import ui
+    from wsp import graph, ui
     from wsp.manifest import find_manifest
     from wsp.manifest.edit import Edit, add_specs, check_specs, remove_specs
 
@@ -37,7 +37,7 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
     if all(c.startswith("=") for c in doc.changes):
         ui.out().print(f"No changes: project {ui.esc(args.project)} already has that.")
         return 0
-    doc.save(command)
+    doc.save(command, check=graph.validate)
     ui.out().print(f"Updated {key} of project [bold]{ui.esc(args.project)}[/] in workspace.toml:")
     for change in doc.changes:
         ui.out().print(f"  {ui.esc(change)}")

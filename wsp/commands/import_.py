@@ -164,7 +164,7 @@ def find_env(ws: Any, given: str) -> Path:
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
-    from wsp import ui
+    from wsp import graph, ui
     from wsp.commands.init import slug
     from wsp.errors import WspError
     from wsp.manifest import find_manifest, load
@@ -248,7 +248,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
 
     edit = Edit.open(manifest)
     text = append_text(edit.text, render_project(name, fields))
-    edit.save("import", text)
+    edit.save("import", text, check=graph.validate)
     ui.out().print(f"Added project [bold]{ui.esc(name)}[/] to {manifest.name} from {ui.esc(what)}:")
     for key in ("path", "python", "channels", "dependencies", "pip"):
         value = fields.get(key)

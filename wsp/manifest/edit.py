@@ -10,32 +10,22 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsp.errors import ManifestError, WspError, display_path
+from wsp.specs import conda_name, python_version
 
-_BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
+__all__ = ["conda_name", "python_version"]  # spec helpers the edits use, for their callers
+
+if TYPE_CHECKING:
+    from wsp.manifest import Workspace
+
 
 
 # -- names and versions of specs ----------------------------------------------------------
-
-
-def conda_name(spec: str) -> str:
-    """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy")."""
-    try:
-        import rattler
-
-        m = rattler.MatchSpec(spec, strict=False)
-        if m.name is not None:
-            return m.name.normalized
-    except Exception:
-        pass
-    body = spec.split("::", 1)[-1].strip()
-    found = re.match(r"[A-Za-z0-9_.\-]+", body)
-    return found.group(0).lower() if found else body.lower()
 
 
 def pip_name(requirement: str) -> str:
@@ -55,23 +45,6 @@ def check_pip_requirement(requirement: str) -> str | None:
     except InvalidRequirement as exc:
         return str(exc).splitlines()[0]
     return None
-
-
-def python_version(spec: str) -> str | None:
-    """The `python = ...` value of a `python...` match spec, in workspace.toml's style:
-    "python=3.11" -> "3.11", "python=3.11.4=h1_0" -> "3.11.4", "python>=3.10" -> ">=3.10";
-    None for a bare "python"."""
-    import rattler
-
-    version = rattler.MatchSpec(spec, strict=False).version
-    if version is None:
-        return None
-    text = str(version).replace(" ", "")
-    if text.endswith(".*") and _BARE_VERSION.match(text[:-2]):
-        return text[:-2]
-    if text.startswith("==") and _BARE_VERSION.match(text[2:]) and text.count(".") >= 2:
-        return text[2:]
-    return text
 
 
 # -- the document -------------------------------------------------------------------------
@@ -122,12 +95,19 @@ class Edit:
 
         return tomlkit.dumps(self.doc)
 
-    def save(self, command: str, text: str | None = None) -> None:
-        """Validate the edited text, then write it atomically."""
+    def save(
+        self,
+        command: str,
+        text: str | None = None,
+        *,
+        check: Callable[[Workspace], object] | None = None,
+    ) -> None:
+        """Validate the edited text (loaded, then `check`ed: e.g. the project graph),
+        then write it atomically."""
         from wsp.fsutil import atomic_write_text
 
         text = self.dumps() if text is None else text
-        validate(self.path, text, command)
+        validate(self.path, text, command, check=check)
         # keep the file's own mode (atomic writes create 0600 temporaries)
         mode = self.path.stat().st_mode & 0o7777
         atomic_write_text(self.path, text)
@@ -248,10 +228,15 @@ def append_text(text: str, addition: str) -> str:
     return text + addition
 
 
-def validate(manifest_path: Path, text: str, command: str) -> None:
-    """Load `text` as if it were `manifest_path` (from a temporary file beside it), with
-    the project graph built; a problem is one error naming the command."""
-    from wsp import graph as graph_mod
+def validate(
+    manifest_path: Path,
+    text: str,
+    command: str,
+    *,
+    check: Callable[[Workspace], object] | None = None,
+) -> None:
+    """Load `text` as if it were `manifest_path` (from a temporary file beside it), then
+    `check` it; a problem is one error naming the command."""
     from wsp.manifest import load
 
     folder = manifest_path.parent
@@ -262,7 +247,8 @@ def validate(manifest_path: Path, text: str, command: str) -> None:
             fh.write(text)
         try:
             ws = load(probe)
-            graph_mod.desired(ws, graph_mod.build(ws))
+            if check is not None:
+                check(ws)
         except ManifestError as exc:
             message = str(exc.message)
             prefix = f"{display_path(exc.path)}:{exc.line}:{exc.col}: "
