@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from wsp import graph as graph_mod
 from wsp.errors import WspError
 from wsp.graph import DesiredEnv
+from wsp.identity import Owner, read_id
 from wsp.manifest import Workspace, find_manifest
 from wsp.observe import ObservedEnv, observe
 
@@ -30,6 +31,7 @@ class Context:
     ws: Workspace
     desired: dict[str, DesiredEnv]
     observed: dict[str, ObservedEnv]
+    owner: Owner
     _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -76,9 +78,16 @@ def load_context(directory: Path) -> Context:
     from wsp.cache import load_desired
 
     ws, desired, g = load_desired(find_manifest(directory))
-    return Context(ws, desired, observe(ws), g)
+    owner = owner_of(ws)
+    return Context(ws, desired, observe(ws, owner), owner, g)
+
+
+def owner_of(ws: Workspace) -> Owner:
+    """The workspace as its envs' markers name it (its id read from `.wsp/id`)."""
+    return Owner(ws.name, str(ws.manifest_path), read_id(ws.root / ".wsp"))
 
 
 def refresh(ctx: Context) -> Context:
-    """The same workspace, with what is on disk read again."""
-    return Context(ctx.ws, ctx.desired, observe(ctx.ws), ctx._graph)
+    """The same workspace, with what is on disk (envs, its id) read again."""
+    owner = owner_of(ctx.ws)
+    return Context(ctx.ws, ctx.desired, observe(ctx.ws, owner), owner, ctx._graph)

@@ -69,6 +69,7 @@ class Marker:
     pip_unmanaged: dict[str, str] = field(default_factory=dict)  # pip installs seen, not wsp's
     editables: dict[str, str] = field(default_factory=dict)  # project -> source folder
     lock_id: str | None = None  # the wsp.lock content the env was built from
+    workspace_id: str | None = None  # the checkout's .wsp/id (wsp.identity)
 
     def to_json(self) -> dict[str, Any]:
         return codec.dump(self)  # type: ignore[no-any-return]

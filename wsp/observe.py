@@ -13,12 +13,10 @@ from typing import Literal
 
 from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
+from wsp.identity import STAGING, TRASH, Owner
 from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
 from wsp.pip import dist_info_names
-
-TRASH_PREFIX = ".wsp-trash-"  # an env being deleted
-STAGING_PREFIX = ".wsp-new-"  # an env being built beside its place, or a scratch fetch
 
 Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
@@ -73,7 +71,7 @@ class ObservedEnv:
             }
         )
 
-    def why_not_ours(self, ws: Workspace) -> str:
+    def why_not_ours(self, owner: Owner) -> str:
         if self.ownership == "symlink":
             return "it is a symlink; wsp never follows env names out of envs-dir"
         if self.ownership == "file":
@@ -90,9 +88,14 @@ class ObservedEnv:
                 "project of this workspace declares it"
             )
         if self.ownership == "foreign" and self.marker is not None:
-            if self.marker.workspace != ws.name:
+            if self.marker.workspace != owner.name:
                 return f"it belongs to workspace {self.marker.workspace!r} ({self.marker.manifest})"
-            return f"it belongs to another checkout of {ws.name!r} ({self.marker.manifest})"
+            if not Path(self.marker.manifest).exists():
+                return (
+                    f"it belongs to another checkout of {owner.name!r} ({self.marker.manifest}, "
+                    "now gone; this checkout's .wsp/id is not the one it was built with)"
+                )
+            return f"it belongs to another checkout of {owner.name!r} ({self.marker.manifest})"
         return "it is not owned by this workspace"
 
 
@@ -118,7 +121,8 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
-def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
+def observe_env(owner: Owner, prefix: Path) -> ObservedEnv:
+    """One folder of envs-dir: whose it is, and what it holds."""
     name = prefix.name
     if prefix.is_symlink():
         return ObservedEnv(name, prefix, "symlink")
@@ -134,11 +138,7 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
         except OSError:
             empty = False
         return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
-    same = marker.manifest == str(ws.manifest_path)
-    # The workspace was moved (or renamed) when the file its marker names is gone: the env
-    # is still ours. Another checkout whose workspace.toml exists keeps its envs.
-    moved = not same and marker.workspace == ws.name and not Path(marker.manifest).exists()
-    mine = marker.workspace == ws.name and (same or moved)
+    mine, moved = owned_by(marker, owner)
     if mine and marker.env != name:  # a copy of an owned env is not owned
         return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
     return ObservedEnv(
@@ -155,8 +155,26 @@ def observe_env(ws: Workspace, prefix: Path) -> ObservedEnv:
     )
 
 
-def observe(ws: Workspace) -> dict[str, ObservedEnv]:
-    """Every env directory in envs-dir, by name (wsp's own trash folders left out)."""
+def owned_by(marker: Marker, owner: Owner) -> tuple[bool, bool]:
+    """(the marker names this workspace, it does so from before the workspace moved).
+
+    Same name and same workspace.toml: ours. Same name, another workspace.toml that is
+    gone, and this checkout's id: ours, moved here. Anything else (another checkout,
+    however alike) is not."""
+    if marker.workspace != owner.name:
+        return False, False
+    if marker.manifest == owner.manifest:
+        return True, False
+    moved = (
+        owner.id is not None
+        and marker.workspace_id == owner.id
+        and not Path(marker.manifest).exists()
+    )
+    return moved, moved
+
+
+def observe(ws: Workspace, owner: Owner) -> dict[str, ObservedEnv]:
+    """Every env directory in envs-dir, by name (wsp's own staging and trash left out)."""
     out: dict[str, ObservedEnv] = {}
     try:
         entries = sorted(os.scandir(ws.envs_dir), key=lambda e: e.name)
@@ -165,17 +183,29 @@ def observe(ws: Workspace) -> dict[str, ObservedEnv]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        out[entry.name] = observe_env(ws, Path(entry.path))
+        out[entry.name] = observe_env(owner, Path(entry.path))
     return out
 
 
-def trash_dirs(ws: Workspace) -> list[Path]:
-    """Leftovers of an interrupted deletion or build (wsp's own, safe to remove)."""
+def leftovers(envs_dir: Path, owner: Owner) -> list[Path]:
+    """This checkout's staging and trash folders in envs-dir (an interrupted build or
+    deletion left them). Another workspace's, or a user's folder of a like name, are not."""
     try:
-        return [
-            Path(e.path)
-            for e in os.scandir(ws.envs_dir)
-            if e.name.startswith((TRASH_PREFIX, STAGING_PREFIX))
-        ]
-    except FileNotFoundError:
+        entries = list(os.scandir(envs_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    out = []
+    for e in entries:
+        if not e.name.startswith((STAGING, TRASH)) or e.is_symlink() or not e.is_dir():
+            continue
+        if owner.owns_leftover(e.name):
+            out.append(Path(e.path))
+            continue
+        marker, _, _ = read_marker(Path(e.path))  # one an older wsp named, without a token
+        if (
+            marker is not None
+            and marker.workspace == owner.name
+            and marker.manifest == owner.manifest
+        ):
+            out.append(Path(e.path))
+    return out

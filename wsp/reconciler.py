@@ -15,7 +15,6 @@ import contextlib
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -25,12 +24,13 @@ from typing import Protocol
 from wsp import channels, conda, pip
 from wsp.actions import ActionKind
 from wsp.context import Context
-from wsp.engines import Engine, Progress
+from wsp.engines import Engine, Package, Progress
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
 from wsp.graph import DesiredEnv
+from wsp.identity import STAGING, TRASH, Owner
 from wsp.marker import Marker, marker_path, now, record_files, save_previous, write_marker
-from wsp.observe import STAGING_PREFIX, TRASH_PREFIX, ObservedEnv, observe_env, trash_dirs
+from wsp.observe import ObservedEnv, leftovers, observe_env
 from wsp.planner import Action, Plan
 
 
@@ -58,20 +58,20 @@ def _inside(envs_dir: Path, prefix: Path) -> None:
 
 def _ensure_ours(ctx: Context, action: Action) -> None:
     """Ownership, checked again right before a change (the disk may have moved on)."""
-    have = observe_env(ctx.ws, action.prefix)
+    have = observe_env(ctx.owner, action.prefix)
     if have.ownership != "ours":
-        raise WspError(f"left {action.prefix} alone: {have.why_not_ours(ctx.ws)}")
+        raise WspError(f"left {action.prefix} alone: {have.why_not_ours(ctx.owner)}")
     if have.read_only:
         raise WspError(f"left {action.prefix} alone: it is read-only ({have.read_only})")
 
 
-def _delete(envs_dir: Path, prefix: Path) -> None:
-    trash = envs_dir / f"{TRASH_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+def _delete(owner: Owner, envs_dir: Path, prefix: Path) -> None:
+    trash = envs_dir / owner.leftover_name(TRASH, prefix.name)
     os.rename(prefix, trash)  # atomic: the env is gone from its name at once
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _swap_in(envs_dir: Path, staging: Path, prefix: Path) -> Path | None:
+def _swap_in(owner: Owner, envs_dir: Path, staging: Path, prefix: Path) -> Path | None:
     """Put the env built at `staging` in place at `prefix` in one step. Returns where the
     env that was there is now (a staging name, to delete or swap back), or None."""
     if not prefix.exists() or (prefix.is_dir() and not any(prefix.iterdir())):
@@ -79,7 +79,7 @@ def _swap_in(envs_dir: Path, staging: Path, prefix: Path) -> Path | None:
         return None
     if exchange(staging, prefix):
         return staging
-    aside = envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    aside = envs_dir / owner.leftover_name(STAGING, prefix.name)
     os.rename(prefix, aside)
     try:
         os.rename(staging, prefix)
@@ -89,14 +89,14 @@ def _swap_in(envs_dir: Path, staging: Path, prefix: Path) -> Path | None:
     return aside
 
 
-def _swap_back(envs_dir: Path, prefix: Path, aside: Path | None) -> None:
+def _swap_back(owner: Owner, envs_dir: Path, prefix: Path, aside: Path | None) -> None:
     """Undo `_swap_in`: the old env back at `prefix` (or none), the new one deleted."""
     if aside is None:
-        _delete(envs_dir, prefix)
+        _delete(owner, envs_dir, prefix)
     elif exchange(aside, prefix):
         shutil.rmtree(aside, ignore_errors=True)
     else:
-        _delete(envs_dir, prefix)
+        _delete(owner, envs_dir, prefix)
         os.rename(aside, prefix)
 
 
@@ -125,6 +125,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     marker = Marker(
         workspace=ws.name,
         manifest=str(ws.manifest_path),
+        workspace_id=ctx.owner.id,
         project=want.project,
         env=want.env_name,
         state="building",
@@ -149,7 +150,8 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
             f"channel {_declared_channel(want, exc)} could not be reached ({exc.detail}); "
             "the env was left as it was",
         ) from None
-    have = observe_env(ws, prefix)
+    have = observe_env(ctx.owner, prefix)
+    _check_holds(have, target)
     python = next((p.version for p in target if p.name == "python"), None)
     write_marker(
         prefix,
@@ -165,6 +167,21 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     conda.register_env(prefix)
 
 
+def _check_holds(have: ObservedEnv, target: tuple[Package, ...]) -> None:
+    """The env holds exactly the packages it was built to hold, or it is not complete: a
+    marker never vouches for records it did not see installed (a build another process
+    disturbed stays half-built and is rebuilt by the next apply)."""
+    want = {p.dist for p in target}
+    if have.dists != want:
+        missing, extra = sorted(want - have.dists), sorted(have.dists - want)
+        raise WspError(
+            f"{have.prefix} does not hold what was installed into it"
+            + (f" (missing {', '.join(missing[:3])})" if missing else "")
+            + (f" (unexpected {', '.join(extra[:3])})" if extra else "")
+            + "; it stays half-built and the next apply rebuilds it"
+        )
+
+
 def _update_in_place(
     ctx: Context,
     action: Action,
@@ -175,8 +192,9 @@ def _update_in_place(
 ) -> Marker:
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
-    engine.fetch(action.target, ws.envs_dir)  # a channel gone: nothing is touched yet
-    old = observe_env(ws, prefix)
+    scratch = ws.envs_dir / ctx.owner.leftover_name(STAGING, "fetch")
+    engine.fetch(action.target, scratch)  # a channel gone: nothing is touched yet
+    old = observe_env(ctx.owner, prefix)
     snapshot = engine.snapshot(prefix)
     records = record_files(prefix)
     write_marker(prefix, marker)  # half-built until the complete marker replaces it
@@ -189,7 +207,7 @@ def _update_in_place(
         # Put the conda part back as it was; if even that fails, the `building` marker
         # stays and the env is reported half-built and rebuilt by the next apply.
         with contextlib.suppress(Exception):
-            engine.restore(prefix, snapshot)
+            engine.restore(prefix, snapshot, scratch)
             if old.marker_raw is not None:
                 atomic_write_bytes(marker_path(prefix), old.marker_raw)
         raise
@@ -205,23 +223,23 @@ def _build_beside(
 ) -> Marker:
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
-    staging = ws.envs_dir / f"{STAGING_PREFIX}{prefix.name}-{uuid.uuid4().hex[:8]}"
+    staging = ws.envs_dir / ctx.owner.leftover_name(STAGING, prefix.name)
     write_marker(staging, marker)  # the folder is wsp's from its first moment
     try:
         engine.install(staging, action.target, progress=progress, relocate_to=prefix)
         if prefix.exists() and any(prefix.iterdir()):
             _ensure_ours(ctx, action)  # again, right before the swap
-        aside = _swap_in(ws.envs_dir, staging, prefix)
+        aside = _swap_in(ctx.owner, ws.envs_dir, staging, prefix)
     except BaseException:
         remove_tree(staging)
         raise
     try:
         done = _pip_step(prefix, action, want, marker)
     except WspError:
-        _swap_back(ws.envs_dir, prefix, aside)
+        _swap_back(ctx.owner, ws.envs_dir, prefix, aside)
         raise
     if aside is not None:
-        _keep_previous(prefix, record_files(aside), observe_env(ws, aside))
+        _keep_previous(prefix, record_files(aside), observe_env(ctx.owner, aside))
         shutil.rmtree(aside, ignore_errors=True)
     return done
 
@@ -271,7 +289,7 @@ def _prune(ctx: Context, action: Action) -> None:
     # Unlisted first: killed in between, the env is still there, still ours, and the next
     # apply prunes it again; the other way round a kill would leave conda listing a ghost.
     conda.unregister_env(action.prefix)
-    _delete(ctx.ws.envs_dir, action.prefix)
+    _delete(ctx.owner, ctx.ws.envs_dir, action.prefix)
 
 
 def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
@@ -296,7 +314,7 @@ def tidy(ctx: Context) -> None:
     lock): remove wsp's trash and staging folders, and list exactly the owned envs in
     ~/.conda/environments.txt (a kill between building an env and listing it, or between
     unlisting and deleting one)."""
-    for trash in trash_dirs(ctx.ws):
+    for trash in leftovers(ctx.ws.envs_dir, ctx.owner):
         shutil.rmtree(trash, ignore_errors=True)
     owned = [o.prefix for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
     conda.sync_envs(ctx.ws.envs_dir, owned)

@@ -141,5 +141,5 @@ def make_plan(
         manifest=str(ctx.ws.manifest_path),
         source_hash=ctx.ws.source_hash,
         targets=targets,
-        why_not_ours={name: o.why_not_ours(ctx.ws) for name, o in ctx.observed.items()},
+        why_not_ours={name: o.why_not_ours(ctx.owner) for name, o in ctx.observed.items()},
     )

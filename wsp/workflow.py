@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,7 @@ from wsp.actions import ActionKind
 from wsp.context import Context, refresh
 from wsp.engines import Engine
 from wsp.errors import StalePlan, WspError
+from wsp.identity import ensure_id
 from wsp.lockfile import LockView
 from wsp.planner import PLAN_FORMAT, Action, Plan
 from wsp.resolve import make_plan
@@ -295,6 +296,8 @@ def apply(
         if hooks.should_stop():
             return result
         hooks.applying(now)
+        if ctx.owner.id is None:  # markers and staging folder names carry this checkout's id
+            ctx = replace(ctx, owner=replace(ctx.owner, id=ensure_id(ctx.state_dir)))
         with stage("apply"):
             result.outcomes = apply_plan(
                 ctx,
@@ -316,8 +319,6 @@ def apply(
 
 
 def _with_targets(request: Request, targets: tuple[str, ...]) -> Request:
-    from dataclasses import replace
-
     return replace(request, targets=targets)
 
 

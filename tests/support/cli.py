@@ -124,6 +124,11 @@ class Workspace:
         meta = self.envs_dir / env / "conda-meta"
         return {p.name[:-5] for p in meta.glob("*.json")}
 
+    @staticmethod
+    def dists_in(envs_dir: Path, env: str) -> set[str]:
+        """`name-version-build` of every package record of an env in another envs-dir."""
+        return {p.name[:-5] for p in (envs_dir / env / "conda-meta").glob("*.json")}
+
     def versions(self, env: str) -> dict[str, str]:
         return {d.rsplit("-", 2)[0]: d.rsplit("-", 2)[1] for d in self.dists(env)}
 

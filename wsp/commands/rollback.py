@@ -39,7 +39,7 @@ def rollback_plan(project: str) -> Any:
         want = ctx.desired[project]
         have = ctx.observed.get(want.env_name)
         if have is None or have.ownership != "ours" or have.marker is None:
-            why = have.why_not_ours(ctx.ws) if have is not None else "it does not exist"
+            why = have.why_not_ours(ctx.owner) if have is not None else "it does not exist"
             raise WspError(f"cannot roll back env {want.env_name!r}: {why}")
         if have.half_built:
             raise WspError(

@@ -94,8 +94,9 @@ class Engine(Protocol):
         ...
 
     def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
-        """Put every one of `packages` in the package cache, touching no env (a scratch
-        folder may be made under `scratch`). Raises ChannelUnreachable."""
+        """Put every one of `packages` in the package cache, touching no env: the folder
+        `scratch` (which must not exist) may be made and is removed. Raises
+        ChannelUnreachable."""
         ...
 
     def install(
@@ -141,8 +142,9 @@ class Engine(Protocol):
         """An opaque record of the env's packages, for `restore`."""
         ...
 
-    def restore(self, prefix: Path, snapshot: object) -> None:
-        """Put the env's packages back as `snapshot` recorded them."""
+    def restore(self, prefix: Path, snapshot: object, scratch: Path) -> None:
+        """Put the env's packages back as `snapshot` recorded them (`scratch` as for
+        `fetch`)."""
         ...
 
 

@@ -212,8 +212,8 @@ class RattlerEngine:
         names = {r.name.normalized for r in missing}
         if "python" not in names and any(r.noarch.python for r in missing):
             missing += [r for r in records if r.name.normalized == "python"]
-        scratch.mkdir(parents=True, exist_ok=True)
-        where = Path(tempfile.mkdtemp(prefix=".wsp-new-fetch-", dir=scratch))
+        where = scratch
+        where.mkdir(parents=True)
         try:
             _run(
                 rattler.install(
@@ -272,10 +272,10 @@ class RattlerEngine:
         """What the env holds now, to `restore` it after a failed step."""
         return self._prefix_records(prefix)
 
-    def restore(self, prefix: Path, snapshot: Any) -> None:
+    def restore(self, prefix: Path, snapshot: Any, scratch: Path) -> None:
         """Make `prefix` hold exactly the records of `snapshot` again: fetched first (they
-        are usually still in the package cache), then linked."""
-        self._cache(list(snapshot), prefix.parent)
+        are usually still in the package cache, else through `scratch`), then linked."""
+        self._cache(list(snapshot), scratch)
         try:
             _run(
                 rattler.install(
