@@ -49,7 +49,14 @@ class CondaInstall:
 
 
 def _appendable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.W_OK)
+    """conda's test of a magic file: it exists and opens for appending (nothing written)."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "a"):
+            return True
+    except OSError:
+        return False
 
 
 def _from_python_env(prefix: Path) -> CondaInstall:
@@ -142,8 +149,11 @@ def conda_envs_dirs(root: Path | None = None) -> list[Path]:
 
 
 def _usable(path: Path) -> bool:
-    """conda's `first_writable_envs_dir` test, without creating anything: the folder is
-    writable, or the nearest folder that exists is, so it can be made."""
+    """conda's `first_writable_envs_dir` test, without creating anything: its magic file
+    `.conda_envs_dir_test` can be appended to, else the folder (or the nearest folder that
+    exists, where it would be made) is writable."""
+    if (path / ".conda_envs_dir_test").is_file():
+        return _appendable(path / ".conda_envs_dir_test")
     for p in (path, *path.parents):
         if p.exists():
             return p.is_dir() and os.access(p, os.W_OK | os.X_OK)

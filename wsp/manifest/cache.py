@@ -182,6 +182,7 @@ def _workspace(ws: Workspace) -> dict[str, Any]:
         "platforms": list(ws.platforms),
         "envs_dir": str(ws.envs_dir),
         "env_prefix": ws.env_prefix,
+        "freeze_envs": ws.freeze_envs,
         "mirrors": {k: list(v) for k, v in ws.mirrors.items()},
         "templates": {
             n: [t.python, list(t.channels), list(t.dependencies), list(t.pip), list(t.extends)]
@@ -240,6 +241,7 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
         platforms=tuple(d["platforms"]),
         envs_dir=Path(d["envs_dir"]),
         env_prefix=d["env_prefix"],
+        freeze_envs=bool(d.get("freeze_envs", True)),
         mirrors={k: tuple(v) for k, v in d["mirrors"].items()},
         templates={
             n: TemplateDecl(n, py, tuple(ch), tuple(deps), tuple(pip), tuple(ext))
