@@ -271,6 +271,18 @@ def env_var_problem(name: str) -> str | None:
     return None
 
 
+def env_var_value_problem(name: str, value: str) -> str | None:
+    """What in a value breaks `conda activate` (measured with conda 26.7.1: its POSIX
+    activation writes `export NAME='VALUE'` without escaping, so a `'` ends the quoting
+    and the rest runs as shell); None when nothing does. wsp's own activation quotes it."""
+    if "'" in value:
+        return (
+            f"the value of {name} has a single quote: `conda activate` would break on it "
+            "(conda does not escape it); `wsp run`, `wsp shell` and `wsp shell-hook` are safe"
+        )
+    return None
+
+
 def read_state(prefix: Path) -> dict[str, Any]:
     try:
         data = json.loads((prefix / STATE).read_text(encoding="utf-8"))
@@ -321,6 +333,7 @@ __all__ = [
     "conda_version_of",
     "dist_str",
     "env_var_problem",
+    "env_var_value_problem",
     "frozen_by_wsp",
     "frozen_message",
     "history_state",
