@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -196,9 +195,7 @@ def test_another_user_s_conda_reads_and_runs_the_env(
     assert json.loads(r.stdout)["dependencies"][0] == f"python={PY}"
 
 
-def test_history_continues_after_a_conda_command(
-    conda_ws: tuple[Workspace, Path], make_workspace: Callable[..., Workspace]
-) -> None:
+def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path]) -> None:
     """conda reads wsp's history as its own: a forced conda install appends only its own
     change, and wsp's next record undoes it with a matching `-` line."""
     ws, prefix = conda_ws

@@ -330,6 +330,7 @@ def conda_version_of(root: Path | None) -> str | None:
 
 __all__ = [
     "append_history",
+    "canonicalize_records",
     "conda_version_of",
     "dist_str",
     "env_var_problem",
@@ -345,3 +346,43 @@ __all__ = [
     "write_env_vars",
     "write_frozen",
 ]
+
+
+# -- records: the channel as declared ------------------------------------------------------
+
+
+def canonicalize_records(prefix: Path, locations: Mapping[str, str]) -> int:
+    """Make the env's package records name each channel by its canonical URL, not the
+    location it was fetched from: `locations` maps a location (`file:///srv/mirror/forge`)
+    to its channel's canonical URL (`https://conda.anaconda.org/conda-forge`). `channel`
+    and `url` are rewritten (each file atomically, its mode kept); returns how many
+    records changed. Credentials never stay in a record."""
+    from wsp.userconfig import strip_credentials
+
+    table = {
+        strip_credentials(k).rstrip("/") + "/": v.rstrip("/") + "/" for k, v in locations.items()
+    }
+    changed = 0
+    for path in sorted((prefix / "conda-meta").glob("*.json")):
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        new = dict(data)
+        for key in ("channel", "url"):
+            value = data.get(key)
+            if not isinstance(value, str):
+                continue
+            bare = strip_credentials(value)
+            probe = bare if bare.endswith("/") or key == "url" else bare + "/"
+            for loc, canonical in table.items():
+                if probe.startswith(loc):
+                    bare = canonical + probe[len(loc) :]
+                    break
+            new[key] = bare
+        if new != data:
+            atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True) + "\n")
+            changed += 1
+    return changed
