@@ -78,6 +78,10 @@ def test_records_name_the_declared_channel_not_the_mirror(applied: Workspace) ->
     meta = applied.envs_dir / "finance" / "conda-meta"
     channels = {json.loads(p.read_text())["channel"].rstrip("/") for p in meta.glob("*.json")}
     assert channels == {"https://conda.anaconda.org/conda-forge"}
+    r = applied.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r  # records renamed, the env still in sync
+    r = applied.wsp("lock")
+    assert r.code == 0, r
     assert applied.channel.as_uri() not in (applied.root / "wsp.lock").read_text()
 
 

@@ -149,3 +149,21 @@ def test_state_env_vars_in_conda_s_format(tmp_path: Path) -> None:
         condameta.write_env_vars(prefix, {"PATH": "/evil"})
     assert condameta.env_var_problem("OMP_NUM_THREADS") is None
     assert condameta.env_var_problem("1X") is not None
+
+
+def test_records_renamed_to_the_canonical_channel(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    record(prefix, "six", "1.16.0", "pyh_0", "https://u:pw@mirror.example/t/tk-9/forge/", "noarch")
+    record(prefix, "zlib", "1.3.1", "h0", "file:///srv/other/", "linux-64")
+    path = prefix / "conda-meta" / "six-1.16.0-pyh_0.json"
+    path.chmod(0o644)
+    mapping = {"https://u:pw@mirror.example/t/tk-9/forge": "https://conda.anaconda.org/conda-forge"}
+    assert condameta.canonicalize_records(prefix, mapping) == 1
+    data = json.loads(path.read_text())
+    assert data["channel"] == "https://conda.anaconda.org/conda-forge/"
+    assert data["url"] == "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh_0.tar.bz2"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    other = json.loads((prefix / "conda-meta" / "zlib-1.3.1-h0.json").read_text())
+    assert other["channel"] == "file:///srv/other/"
+    assert condameta.canonicalize_records(prefix, mapping) == 0
+    assert condameta.dist_str(data) == "conda-forge/noarch::six-1.16.0-pyh_0"
