@@ -142,8 +142,12 @@ def test_conda_refuses_to_change_a_frozen_env(conda_ws: tuple[Workspace, Path]) 
     assert r.returncode != 0, r
     assert "EnvironmentIsFrozenError" in r.stdout + r.stderr, r
     assert str(ws.manifest) in r.stdout + r.stderr and "wsp apply" in r.stdout + r.stderr
-    r = conda(ws, "remove", "-y", "-p", str(prefix), "six")
-    assert r.returncode != 0 and "frozen" in (r.stdout + r.stderr), r
+    for argv in (
+        ("remove", "-y", "-p", str(prefix), "six"),
+        ("remove", "--all", "-y", "-p", str(prefix)),
+    ):
+        r = conda(ws, *argv)
+        assert r.returncode != 0 and "frozen" in (r.stdout + r.stderr), r
     assert sorted(p.name for p in (prefix / "conda-meta").glob("*.json")) == before
 
     # update --all, allowed past the freeze, keeps every declared package
