@@ -6,7 +6,7 @@ Keep this file sectioned; append new fixtures under their own heading.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,3 +92,30 @@ def make_workspace(
 def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
     """The seed workspace (finance 3.9, vision 3.11, webdev 3.12), not applied yet."""
     return make_workspace()
+
+
+# ---------------------------------------------------------------------------
+# A second, unprivileged user (tests/support/users.py)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def other_user() -> object:
+    """The second user (`wsp-other`, member of group `wsp-shared`); skipped with the reason
+    when one cannot be made here."""
+    from tests.support.users import other_user as make
+
+    user, why = make()
+    if user is None:
+        pytest.skip(why)
+    return user
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder every user can traverse (pytest's tmp_path is root's only)."""
+    from tests.support.users import shared_tmp as make
+
+    path = make()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -256,6 +256,7 @@ def test_conda_envs_dir_from_the_environment_matters(
     path.write_text(path.read_text().replace('envs-dir = "envs"\n', ""))
     for name in ("conda-a", "conda-b"):
         (tmp_path / name / "conda-meta").mkdir(parents=True)
+        (tmp_path / name / "conda-meta" / "history").touch()  # a writable root, as conda sees it
     from wsp import conda
 
     monkeypatch.delenv("CONDA_ENVS_PATH", raising=False)
@@ -427,7 +428,8 @@ def test_the_cache_knows_every_field_it_stores() -> None:
 
     known = {
         Workspace: "name root manifest_path description channels channel_priority platforms "
-        "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions",
+        "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions "
+        "freeze_envs",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
         "env_file ignore",
         TemplateDecl: "name python channels dependencies pip extends",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from wsp.condarc import RcFile, auto_activate, reads_new_key
 from wsp.policy import all_rules
 from wsp.policy.base import requested, spec_name
-from wsp.policy.condarc import RcFile, auto_activate, reads_new_key
 from wsp.policy.fix import set_false
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "policies.md"

@@ -1,51 +1,223 @@
-"""What `conda activate` does to a process environment, for `wsp run`, `shell` and `env`."""
+"""What `conda activate` does, for `wsp run`, `shell`, `env` and `shell-hook`: one code path.
+
+py-rattler's activation (`rattler.shell.activate`) decides the new PATH (the env's bin
+folders first, a previously active env's taken off) and which `etc/conda/activate.d`
+scripts the shell sources. The env's variables (`etc/conda/env_vars.d/*.json`, then
+`conda-meta/state`, as conda reads them) are read here, not taken from rattler's script:
+rattler writes a variable's name unchecked and its value in double quotes, so a name or
+value from the env could run shell code under `eval`. Names must be shell identifiers
+(others are skipped with a warning); every value is quoted for the shell it goes to.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from wsp.fsutil import atomic_write_text
 from wsp.marker import now
 
 LAST_USED = Path("conda-meta") / "wsp-last-used"
 
-
-def activation_env(prefix: Path, env_name: str, base: Mapping[str, str]) -> dict[str, str]:
-    """`base` with the env activated: its bin first on PATH, CONDA_PREFIX and friends set,
-    another active conda env's bin taken off PATH, and the env's own variables
-    (`conda env config vars`, kept in conda-meta/state) applied."""
-    env = dict(base)
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    if old := env.get("CONDA_PREFIX"):
-        path = [p for p in path if Path(p) != Path(old) / "bin"]
-    env["PATH"] = os.pathsep.join([str(prefix / "bin"), *path])
-    env["CONDA_PREFIX"] = str(prefix)
-    env["CONDA_DEFAULT_ENV"] = env_name
-    env["CONDA_PROMPT_MODIFIER"] = f"({env_name}) "
-    env["CONDA_SHLVL"] = str(int(env.get("CONDA_SHLVL", "0") or 0) + 1)
-    env.pop("PYTHONHOME", None)
-    env.pop("VIRTUAL_ENV", None)
-    env.update(config_vars(prefix))
-    return env
+ShellName = Literal["bash", "zsh", "fish", "powershell"]
+SHELLS: tuple[ShellName, ...] = ("bash", "zsh", "fish", "powershell")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_RESERVED = ("PATH",)  # conda ignores PATH among an env's variables
+_UNSET = "***unset***"  # `conda env config vars unset` leaves this value
+_DROPPED = ("PYTHONHOME", "VIRTUAL_ENV")  # would point python elsewhere
 
 
-def config_vars(prefix: Path) -> dict[str, str]:
-    """Variables set with `conda env config vars set` (conda-meta/state)."""
+@dataclass(frozen=True)
+class Activation:
+    """An env activated on top of a process environment: what to set, unset and source."""
+
+    prefix: Path
+    env_name: str
+    shell: ShellName
+    path: tuple[str, ...]  # the whole new PATH, first entry first
+    variables: tuple[tuple[str, str], ...]  # in the order they are set
+    unset: tuple[str, ...]
+    scripts: tuple[Path, ...]  # activate.d scripts for `shell`, in conda's order
+    warnings: tuple[str, ...] = ()
+
+    def environ(self, base: Mapping[str, str]) -> dict[str, str]:
+        """`base` with the env active (activate.d scripts are not run here)."""
+        env = {k: v for k, v in base.items() if k not in self.unset}
+        env["PATH"] = os.pathsep.join(self.path)
+        env.update(self.variables)
+        return env
+
+    def script(self) -> str:
+        """The activation as a script for `eval` in `self.shell`."""
+        render = _RENDER[self.shell]
+        return render(self)
+
+
+def _quote_fish(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quote_ps(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _posix(a: Activation) -> str:
+    lines = [f"unset {name}" for name in a.unset]
+    lines.append(f"export PATH={shlex.quote(os.pathsep.join(a.path))}")
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in a.variables]
+    lines += [f". {shlex.quote(str(s))}" for s in a.scripts]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _fish(a: Activation) -> str:
+    lines = [f"set -e {name}" for name in a.unset]
+    lines.append("set -gx PATH " + " ".join(_quote_fish(p) for p in a.path))
+    lines += [f"set -gx {k} {_quote_fish(v)}" for k, v in a.variables]
+    lines += [f"source {_quote_fish(str(s))}" for s in a.scripts]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _powershell(a: Activation) -> str:
+    lines = [f"Remove-Item -ErrorAction SilentlyContinue Env:{name}" for name in a.unset]
+    lines.append(f"$Env:PATH = {_quote_ps(os.pathsep.join(a.path))}")
+    lines += [f"$Env:{k} = {_quote_ps(v)}" for k, v in a.variables]
+    lines += [f". {_quote_ps(str(s))}" for s in a.scripts]
+    return "".join(f"{line}\n" for line in lines)
+
+
+_RENDER = {"bash": _posix, "zsh": _posix, "fish": _fish, "powershell": _powershell}
+
+
+def shell_of(environ: Mapping[str, str]) -> ShellName:
+    """The user's shell from $SHELL, when wsp can activate for it; else bash."""
+    name = Path(environ.get("SHELL", "")).name
+    for shell in SHELLS:
+        if name == shell or (shell == "powershell" and name in ("pwsh", "powershell")):
+            return shell
+    return "bash"
+
+
+def env_vars(prefix: Path) -> tuple[dict[str, str], list[str]]:
+    """The env's variables as conda's activation reads them (packages' `etc/conda/env_vars.d`
+    first, then `conda env config vars`' conda-meta/state), and a warning for each one left
+    out (a name that is no shell variable, PATH, a file that is no JSON object)."""
+    out: dict[str, str] = {}
+    warnings: list[str] = []
+    sources: list[Path] = sorted((prefix / "etc" / "conda" / "env_vars.d").glob("*"))
+    sources.append(prefix / "conda-meta" / "state")
+    for source in sources:
+        if not source.is_file():
+            continue
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            warnings.append(f"{source}: not JSON; its variables are not set")
+            continue
+        if source.name == "state" and isinstance(data, dict):
+            data = data.get("env_vars") or {}
+        if not isinstance(data, dict):
+            warnings.append(f"{source}: not a JSON object; its variables are not set")
+            continue
+        for name, value in data.items():
+            name = str(name)
+            if not _NAME.match(name):
+                warnings.append(
+                    f"{source}: variable name {name!r} is not a shell variable name; not set"
+                )
+            elif name in _RESERVED:
+                warnings.append(f"{source}: {name} is set by activation itself; not set")
+            elif value == _UNSET or value is None:
+                out.pop(name, None)
+            else:
+                out[name] = str(value)
+    return out, warnings
+
+
+def _shell_enum(shell: ShellName):  # type: ignore[no-untyped-def]
+    from rattler.shell import Shell
+
+    return {
+        "bash": Shell.bash,
+        "zsh": Shell.zsh,
+        "fish": Shell.fish,
+        "powershell": Shell.powershell,
+    }[shell]
+
+
+_SOURCE = re.compile(r"^(?:\.|source)\s+(.+?)\s*$")
+
+
+def _scripts_in(script: str, prefix: Path, shell: ShellName) -> list[Path]:
+    """The activate.d scripts a rattler activation script sources, each checked to be a
+    file of the env's `etc/conda/activate.d` (a line made of a variable's value is not)."""
+    folder = (prefix / "etc" / "conda" / "activate.d").resolve()
+    out: list[Path] = []
+    for line in script.splitlines():
+        m = _SOURCE.match(line.strip())
+        if not m:
+            continue
+        raw = m.group(1)
+        try:
+            words = shlex.split(raw) if shell in ("bash", "zsh") else [raw.strip("\"'")]
+        except ValueError:
+            continue
+        if len(words) != 1:
+            continue
+        path = Path(words[0])
+        if path.parent.resolve() == folder and path.is_file() and path not in out:
+            out.append(path)
+    return out
+
+
+def activation(
+    prefix: Path, env_name: str, base: Mapping[str, str], shell: ShellName = "bash"
+) -> Activation:
+    """The env at `prefix` activated on top of the process environment `base` for `shell`."""
+    from rattler.shell import ActivationVariables, PathModificationBehavior, activate
+
+    old = base.get("CONDA_PREFIX") or None
+    current = [p for p in base.get("PATH", "").split(os.pathsep) if p]
+    result = activate(
+        prefix,
+        ActivationVariables(
+            current_prefix=Path(old) if old else None,
+            current_path=current,
+            path_modification_behavior=PathModificationBehavior.Replace,
+        ),
+        _shell_enum(shell),
+    )
     try:
-        state = json.loads((prefix / "conda-meta" / "state").read_text())
-    except (OSError, ValueError):
-        return {}
-    env_vars = state.get("env_vars") if isinstance(state, dict) else None
-    return {str(k): str(v) for k, v in (env_vars or {}).items()}
-
-
-def activate_scripts(prefix: Path) -> list[Path]:
-    """The env's `etc/conda/activate.d/*.sh`, in the order conda sources them."""
-    return sorted((prefix / "etc" / "conda" / "activate.d").glob("*.sh"))
+        level = int(base.get("CONDA_SHLVL", "0") or 0)
+    except ValueError:
+        level = 0
+    variables: dict[str, str] = {}
+    if old and level > 0:
+        variables[f"CONDA_PREFIX_{level}"] = old  # as conda keeps it, for deactivate
+    variables.update(
+        CONDA_PREFIX=str(prefix),
+        CONDA_DEFAULT_ENV=env_name,
+        CONDA_PROMPT_MODIFIER=f"({env_name}) ",
+        CONDA_SHLVL=str(level + 1),
+    )
+    own, warnings = env_vars(prefix)
+    variables.update(own)
+    return Activation(
+        prefix=prefix,
+        env_name=env_name,
+        shell=shell,
+        path=tuple(str(p) for p in result.path),
+        variables=tuple(variables.items()),
+        unset=tuple(v for v in _DROPPED if v in base),
+        scripts=tuple(_scripts_in(result.script, prefix, shell)),
+        warnings=tuple(warnings),
+    )
 
 
 def record_use(prefix: Path) -> None:

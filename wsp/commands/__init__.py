@@ -21,6 +21,7 @@ COMMANDS = (
     "run",
     "shell",
     "env",
+    "shell-hook",
     "add",
     "remove",
     "import",
@@ -35,7 +36,8 @@ def module_name(command: str) -> str:
     """The module of a command: `wsp.commands.import_` for `import` (a Python keyword)."""
     import keyword
 
-    return f"wsp.commands.{command}_" if keyword.iskeyword(command) else f"wsp.commands.{command}"
+    name = command.replace("-", "_")
+    return f"wsp.commands.{name}_" if keyword.iskeyword(name) else f"wsp.commands.{name}"
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from wsp.commands.apply import CliHooks
 
 if TYPE_CHECKING:
+    from wsp.activate import Activation
     from wsp.context import Context
     from wsp.graph import DesiredEnv
     from wsp.planner import Action, Plan
@@ -117,16 +118,25 @@ def _sync(ctx: Context, project: str) -> bool:
     return not result.cancelled and report(result, json=False, stderr=True) == 0
 
 
+def warn_activation(act: Activation) -> None:
+    """Say what activation left out (a bad variable name in the env, say)."""
+    from wsp import ui
+
+    for message in act.warnings:
+        ui.err().print(f"[yellow]warning:[/] {ui.esc(message)}")
+
+
 def exec_in_env(want: DesiredEnv, argv: list[str]) -> int:
     """Replace this process with `argv` running in the env; returns only on failure."""
     from wsp import activate
     from wsp.errors import WspError
 
-    env = activate.activation_env(want.prefix, want.env_name, os.environ)
-    scripts = activate.activate_scripts(want.prefix)
+    act = activate.activation(want.prefix, want.env_name, os.environ, "bash")
+    warn_activation(act)
+    env = act.environ(os.environ)
     activate.record_use(want.prefix)
-    if scripts:
-        sources = "".join(f". {shlex.quote(str(s))}\n" for s in scripts)
+    if act.scripts:
+        sources = "".join(f". {shlex.quote(str(s))}\n" for s in act.scripts)
         argv = ["/bin/sh", "-c", f'{sources}exec "$@"', "wsp-run", *argv]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -18,24 +18,35 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
+    import sys
     import tempfile
 
     from wsp import activate, ui
-    from wsp.commands.run import exec_in_env, ready_env
+    from wsp.commands.run import exec_in_env, ready_env, warn_activation
 
     _ctx, want = ready_env(directory, args.project, sync=args.sync, purpose="activate")
     shell = os.environ.get("SHELL") or "/bin/sh"
-    argv = [shell, "-i"]
-    if Path(shell).name == "bash":
-        # bash reads ~/.bashrc, which may reset PATH: re-activate after it.
-        env = activate.activation_env(want.prefix, want.env_name, os.environ)
+    kind = activate.shell_of(os.environ)
+    ui.info(f"entering env {want.env_name} ({want.prefix}); `exit` leaves it")
+    if Path(shell).name not in ("bash", "fish"):
+        return exec_in_env(want, [shell, "-i"])
+    # bash reads ~/.bashrc and fish its config, which may reset PATH: activate after them.
+    act = activate.activation(want.prefix, want.env_name, os.environ, kind)
+    warn_activation(act)
+    activate.record_use(want.prefix)
+    env = act.environ(os.environ)
+    if kind == "fish":
+        argv = [shell, "-i", "-C", act.script()]
+    else:
         with tempfile.NamedTemporaryFile(
             "w", prefix="wsp-shell-", suffix=".bashrc", delete=False
         ) as rc:
             rc.write("[ -f ~/.bashrc ] && . ~/.bashrc\n")
-            rc.write(f"export PATH={shlex.quote(env['PATH'])}\n")
-            rc.write(f'PS1="({want.env_name}) $PS1"\n')
+            rc.write(act.script())
+            rc.write(f'PS1={shlex.quote(f"({want.env_name}) ")}"$PS1"\n')
             rc.write(f"rm -f {shlex.quote(rc.name)}\n")
         argv = [shell, "--rcfile", rc.name, "-i"]
-    ui.info(f"entering env {want.env_name} ({want.prefix}); `exit` leaves it")
-    return exec_in_env(want, argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, env)
+    return 1  # not reached

@@ -118,6 +118,7 @@ class Workspace:
     source_hash: str
     pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False, metadata={"codec": "skip"})
+    freeze_envs: bool = True
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False
@@ -334,6 +335,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             no_index=ws.pip_no_index,
         ),
         positions=positions,
+        freeze_envs=ws.freeze_envs,
     )
 
 

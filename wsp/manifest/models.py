@@ -49,6 +49,11 @@ class WorkspaceTable(_Model):
         "envs dir when conda is found, else `.wsp/envs`.",
     )
     env_prefix: str = Field("", description='Prepended to every env name, e.g. "acme-".')
+    freeze_envs: bool = Field(
+        True,
+        description="Mark every env wsp owns frozen, as conda defines it (CEP 22), so conda "
+        "refuses to change it behind wsp's back. `false` leaves conda free to.",
+    )
     mirrors: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Channel name or URL -> where to fetch it from, tried in order.",

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsp.condarc import NEW_KEY, OLD_KEY, reads_new_key, user_condarc
 from wsp.policy import Issue, q, rule
-from wsp.policy.condarc import NEW_KEY, OLD_KEY, reads_new_key, user_condarc
 
 if TYPE_CHECKING:
     from wsp.policy.facts import Facts

@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsp.condarc import AutoActivate, RcFile, auto_activate, read_rc, search_path
 from wsp.engines import Package
-from wsp.policy.condarc import AutoActivate, RcFile, auto_activate, read_rc, search_path
 
 if TYPE_CHECKING:
     from wsp.context import Context

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsp.condarc import HOME_RANK, NEW_KEY, OLD_KEY, rank, reads_new_key, user_condarc
 from wsp.errors import WspError
 from wsp.fsutil import atomic_write_bytes
-from wsp.policy.condarc import HOME_RANK, NEW_KEY, OLD_KEY, rank, reads_new_key, user_condarc
 
 if TYPE_CHECKING:
     from wsp.policy import Report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,93 @@ def auto_activate(files: list[RcFile], conda_version: str | None) -> AutoActivat
         if (raw := os.environ.get(var)) is not None and (value := as_bool(raw)) is not None:
             setting = AutoActivate(value, env_var=var)
     return setting
+
+
+# -- settings, merged as conda merges them ---------------------------------------------------
+
+
+def rc_files(conda_prefix: Path | None, keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The data of every .condarc conda reads, in its order (unreadable files skipped:
+    `wsp check` reports them). With `keys`, only files that mention one are parsed."""
+    out = []
+    for path in search_path(conda_prefix):
+        if keys:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if not any(k in text for k in keys):
+                continue
+        rc = read_rc(path)
+        if rc.problem is None:
+            out.append(rc.data)
+    return out
+
+
+def _env(key: str, aliases: Sequence[str]) -> str | None:
+    for name in (key, *aliases):
+        if (value := os.environ.get(f"CONDA_{name.upper()}")) is not None:
+            return value
+    return None
+
+
+def _from_files(
+    files: list[dict[str, Any]] | None, conda_prefix: Path | None, keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    if files is not None:
+        return files
+    return rc_files(conda_prefix, keys)
+
+
+def condarc_value(
+    key: str,
+    *,
+    aliases: Sequence[str] = (),
+    conda_prefix: Path | None = None,
+    files: list[dict[str, Any]] | None = None,
+) -> Any:
+    """A scalar setting: `CONDA_<KEY>`, else the last .condarc that sets it; None if none."""
+    if (value := _env(key, aliases)) is not None:
+        return value
+    found = None
+    for data in _from_files(files, conda_prefix, (key, *aliases)):
+        for name in (key, *aliases):
+            if data.get(name) is not None:
+                found = data[name]
+    return found
+
+
+def condarc_sequence(
+    key: str,
+    *,
+    aliases: Sequence[str] = (),
+    conda_prefix: Path | None = None,
+    files: list[dict[str, Any]] | None = None,
+    delimiter: str = ",",
+) -> list[str]:
+    """A list setting merged as conda does: the environment variable's entries first, then
+    each file's, the later file first; duplicates dropped."""
+    chunks: list[list[str]] = []
+    for data in _from_files(files, conda_prefix, (key, *aliases)):
+        for name in (key, *aliases):
+            value = data.get(name)
+            if isinstance(value, str):
+                value = [value]
+            if isinstance(value, list):
+                chunks.append([str(v) for v in value if v is not None and str(v)])
+    if (raw := _env(key, aliases)) is not None:
+        chunks.append([p for p in raw.split(delimiter) if p])
+    merged = [item for chunk in reversed(chunks) for item in chunk]
+    return list(dict.fromkeys(merged))
+
+
+def condarc_map(
+    key: str, *, conda_prefix: Path | None = None, files: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A map setting, merged key by key (a later file wins)."""
+    out: dict[str, Any] = {}
+    for data in _from_files(files, conda_prefix, (key,)):
+        value = data.get(key)
+        if isinstance(value, Mapping):
+            out.update({str(k): v for k, v in value.items()})
+    return out

@@ -1,0 +1,92 @@
+"""What `wsp apply` must leave for conda (issue 13), through the CLI.
+
+The writers exist (wsp/condameta.py, wsp/modes.py, wsp/conda.py, wsp/userconfig.py) and
+are tested on their own; apply calls them once the apply pipeline is wired (see the
+report of issue 13). Until then these are strict xfails: each turns into a failure the
+moment it passes, so whoever wires it removes the mark.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Callable
+
+import pytest
+
+from tests.support.cli import Workspace
+from wsp import condameta
+
+WIRED = pytest.mark.xfail(strict=True, reason="apply does not call the issue-13 writers yet")
+
+TOML = """\
+[workspace]
+name = "for-conda"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.finance]
+python = "3.9"
+dependencies = ["pandas>=2", "six"]
+"""
+
+
+@pytest.fixture
+def applied(make_workspace: Callable[..., Workspace]) -> Workspace:
+    ws = make_workspace(TOML)
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    return ws
+
+
+@WIRED
+def test_history_names_the_declared_specs_and_the_dropped_ones(applied: Workspace) -> None:
+    prefix = applied.envs_dir / "finance"
+    assert set(condameta.requested_specs(prefix)) == {"python", "pandas", "six"}
+    assert condameta.history_state(prefix) == condameta.prefix_dists(prefix)
+    applied.edit('["pandas>=2", "six"]', '["pandas>=2"]')
+    r = applied.wsp("apply", "--yes")
+    assert r.code == 0, r
+    text = (prefix / "conda-meta" / "history").read_text()
+    assert "# remove specs: ['six']" in text
+    assert set(condameta.requested_specs(prefix)) == {"python", "pandas"}
+
+
+@WIRED
+def test_every_owned_env_is_frozen_unless_opted_out(applied: Workspace) -> None:
+    prefix = applied.envs_dir / "finance"
+    assert condameta.frozen_by_wsp(prefix)
+    message = json.loads((prefix / "conda-meta" / "frozen").read_text())["message"]
+    assert str(applied.manifest) in message and "wsp apply" in message
+    applied.edit('name = "for-conda"\n', 'name = "for-conda"\nfreeze-envs = false\n')
+    r = applied.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert not (prefix / "conda-meta" / "frozen").exists()
+
+
+@WIRED
+def test_records_get_conda_s_modes(applied: Workspace) -> None:
+    meta = applied.envs_dir / "finance" / "conda-meta"
+    assert {stat.S_IMODE(p.stat().st_mode) for p in meta.glob("*.json")} == {0o644}
+
+
+@WIRED
+def test_records_name_the_declared_channel_not_the_mirror(applied: Workspace) -> None:
+    meta = applied.envs_dir / "finance" / "conda-meta"
+    channels = {json.loads(p.read_text())["channel"].rstrip("/") for p in meta.glob("*.json")}
+    assert channels == {"https://conda.anaconda.org/conda-forge"}
+    r = applied.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r  # records renamed, the env still in sync
+    r = applied.wsp("lock")
+    assert r.code == 0, r
+    assert applied.channel.as_uri() not in (applied.root / "wsp.lock").read_text()
+
+
+def test_the_frozen_setting_is_read(make_workspace: Callable[..., Workspace]) -> None:
+    ws = make_workspace(TOML.replace('name = "for-conda"\n', 'name = "x"\nfreeze-envs = "maybe"\n'))
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    assert "workspace.toml:3:" in r.stderr and "freeze-envs" in r.stderr, r

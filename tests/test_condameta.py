@@ -1,0 +1,169 @@
+"""conda-meta/history, frozen and state as conda writes them (issue 13, items 3-5).
+
+The formats were measured with conda 26.7.1 (see docs/conda.md); test_real_conda.py has
+conda itself read what is written here, when a conda is on PATH."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from wsp import condameta
+from wsp.userconfig import UserConfig
+
+
+def record(prefix: Path, name: str, version: str, build: str, channel: str, subdir: str) -> None:
+    """A conda-meta record, as rattler writes one (the fields history needs)."""
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True, exist_ok=True)
+    data = {
+        "name": name,
+        "version": version,
+        "build": build,
+        "subdir": subdir,
+        "channel": channel,
+        "url": f"{channel}{subdir}/{name}-{version}-{build}.tar.bz2",
+    }
+    (meta / f"{name}-{version}-{build}.json").write_text(json.dumps(data))
+
+
+def test_dist_str_names_the_channel_as_conda_does() -> None:
+    cfg = UserConfig()
+    rec = {"name": "numpy", "version": "2.0.0", "build": "py_0", "subdir": "linux-64"}
+    forge = {**rec, "channel": "https://conda.anaconda.org/conda-forge/"}
+    assert condameta.dist_str(forge, cfg) == "conda-forge/linux-64::numpy-2.0.0-py_0"
+    local = {**rec, "channel": "file:///srv/chan/"}
+    assert condameta.dist_str(local, cfg) == "file:///srv/chan/linux-64::numpy-2.0.0-py_0"
+    main = {**rec, "channel": "https://repo.anaconda.com/pkgs/main"}
+    assert condameta.dist_str(main, cfg) == "defaults/linux-64::numpy-2.0.0-py_0"
+    secret = {**rec, "channel": "https://u:pw@host.example/t/tk-123/chan"}
+    assert "pw" not in condameta.dist_str(secret, cfg)
+    assert "tk-123" not in condameta.dist_str(secret, cfg)
+    # the user's channel_alias decides what conda calls a name on this machine
+    aliased = UserConfig(channel_alias="https://mirror.example/conda")
+    mirrored = {**rec, "channel": "https://mirror.example/conda/conda-forge"}
+    assert condameta.dist_str(mirrored, aliased) == "conda-forge/linux-64::numpy-2.0.0-py_0"
+
+
+def test_history_on_create_update_and_a_dropped_spec(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    chan = "https://conda.anaconda.org/conda-forge/"
+    record(prefix, "python", "3.11.2", "h0", chan, "linux-64")
+    record(prefix, "numpy", "1.26.4", "py_0", chan, "linux-64")
+    record(prefix, "six", "1.16.0", "pyh_0", chan, "noarch")
+    (prefix / "conda-meta" / "history").touch()  # rattler leaves it empty
+
+    specs = ["python=3.11", "numpy>=1.26", "six"]
+    assert condameta.record_change(
+        prefix, specs, cmd="wsp apply --target demo", conda_version="26.7.1.post3", when=0
+    )
+    text = (prefix / "conda-meta" / "history").read_text()
+    lines = text.splitlines()
+    assert lines[0].startswith("==> ") and lines[0].endswith(" <==")
+    assert lines[1:3] == ["# cmd: wsp apply --target demo", "# conda version: 26.7.1"]
+    assert lines[3:6] == [
+        "+conda-forge/linux-64::numpy-1.26.4-py_0",
+        "+conda-forge/linux-64::python-3.11.2-h0",
+        "+conda-forge/noarch::six-1.16.0-pyh_0",
+    ]
+    assert lines[6] == "# update specs: ['python=3.11', 'numpy>=1.26', 'six']"
+    assert ast.literal_eval(lines[6].split(": ", 1)[1]) == specs
+    assert condameta.requested_specs(prefix) == {
+        "python": "python=3.11",
+        "numpy": "numpy>=1.26",
+        "six": "six",
+    }
+    # nothing changed: nothing written
+    assert not condameta.record_change(prefix, specs, cmd="wsp apply")
+
+    # six is no longer declared and numpy moves on
+    (prefix / "conda-meta" / "six-1.16.0-pyh_0.json").unlink()
+    (prefix / "conda-meta" / "numpy-1.26.4-py_0.json").unlink()
+    record(prefix, "numpy", "2.0.0", "py_0", chan, "linux-64")
+    assert condameta.record_change(prefix, ["python=3.11", "numpy>=2"], cmd="wsp apply")
+    section = (prefix / "conda-meta" / "history").read_text().split("==> ")[-1].splitlines()
+    assert section[1:] == [
+        "# cmd: wsp apply",
+        "-conda-forge/linux-64::numpy-1.26.4-py_0",
+        "-conda-forge/noarch::six-1.16.0-pyh_0",
+        "+conda-forge/linux-64::numpy-2.0.0-py_0",
+        "# remove specs: ['six']",
+        "# update specs: ['python=3.11', 'numpy>=2']",
+    ]
+    assert condameta.requested_specs(prefix) == {"python": "python=3.11", "numpy": "numpy>=2"}
+    assert condameta.history_state(prefix) == condameta.prefix_dists(prefix)
+
+
+def test_history_never_carries_a_credential(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    record(prefix, "zlib", "1.3.1", "h0", "https://me:s3cret@host.example/t/tok-42/c/", "noarch")
+    condameta.record_change(prefix, ["zlib"], cmd="wsp apply https://me:s3cret@host.example/x")
+    text = (prefix / "conda-meta" / "history").read_text()
+    assert "s3cret" not in text and "tok-42" not in text
+
+
+def test_frozen_marker_and_its_message(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    (prefix / "conda-meta").mkdir(parents=True)
+    message = condameta.frozen_message(
+        workspace="acme", manifest=Path("/src/acme/workspace.toml"), project="vision", env="vision"
+    )
+    for needed in ("/src/acme/workspace.toml", "wsp apply", "wsp add vision", "--override-frozen"):
+        assert needed in message
+    condameta.write_frozen(prefix, message)
+    assert json.loads((prefix / "conda-meta" / "frozen").read_text()) == {"message": message}
+    assert condameta.frozen_by_wsp(prefix)
+    assert condameta.unfreeze(prefix)
+    assert not (prefix / "conda-meta" / "frozen").exists()
+    # a frozen marker someone else wrote stays
+    (prefix / "conda-meta" / "frozen").write_text('{"message": "frozen by the admin"}')
+    assert not condameta.unfreeze(prefix)
+    assert (prefix / "conda-meta" / "frozen").exists()
+
+
+def test_state_env_vars_in_conda_s_format(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    (prefix / "conda-meta").mkdir(parents=True)
+    condameta.write_env_vars(prefix, {"OMP_NUM_THREADS": "8", "GREETING": "héllo wörld"})
+    raw = (prefix / "conda-meta" / "state").read_text(encoding="utf-8")
+    # byte for byte what `conda env config vars set OMP_NUM_THREADS=8 GREETING=...` writes
+    assert raw == (
+        '{\n  "env_vars": {\n    "OMP_NUM_THREADS": "8",\n    "GREETING": "héllo wörld"\n  }\n}'
+    )
+    mode = stat.S_IMODE((prefix / "conda-meta" / "state").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+    # other keys kept; an empty set of variables leaves no env_vars key
+    (prefix / "conda-meta" / "state").write_text('{"env_vars": {"A": "1"}, "other": 1}')
+    condameta.write_env_vars(prefix, {})
+    assert json.loads((prefix / "conda-meta" / "state").read_text()) == {"other": 1}
+    with pytest.raises(ValueError, match="not a variable name"):
+        condameta.write_env_vars(prefix, {"BAD;rm -rf ~": "x"})
+    with pytest.raises(ValueError, match="PATH"):
+        condameta.write_env_vars(prefix, {"PATH": "/evil"})
+    assert condameta.env_var_problem("OMP_NUM_THREADS") is None
+    assert condameta.env_var_problem("1X") is not None
+
+
+def test_records_renamed_to_the_canonical_channel(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    record(prefix, "six", "1.16.0", "pyh_0", "https://u:pw@mirror.example/t/tk-9/forge/", "noarch")
+    record(prefix, "zlib", "1.3.1", "h0", "file:///srv/other/", "linux-64")
+    path = prefix / "conda-meta" / "six-1.16.0-pyh_0.json"
+    path.chmod(0o644)
+    mapping = {"https://u:pw@mirror.example/t/tk-9/forge": "https://conda.anaconda.org/conda-forge"}
+    assert condameta.canonicalize_records(prefix, mapping) == 1
+    data = json.loads(path.read_text())
+    assert data["channel"] == "https://conda.anaconda.org/conda-forge/"
+    assert data["url"] == "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh_0.tar.bz2"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    other = json.loads((prefix / "conda-meta" / "zlib-1.3.1-h0.json").read_text())
+    assert other["channel"] == "file:///srv/other/"
+    assert condameta.canonicalize_records(prefix, mapping) == 0
+    assert condameta.dist_str(data) == "conda-forge/noarch::six-1.16.0-pyh_0"

@@ -1,0 +1,155 @@
+"""Other users can read the envs (issue 13, item 2), checked as a real second user.
+
+An env built by the real engine (rattler writes conda-meta/*.json 0600), then given
+conda's modes by `wsp.modes.fix_modes`: another user reads every record, and in a
+setgid group-shared envs dir with a group-writable umask the group keeps working."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import Workspace
+from tests.support.users import User, run_as, system_python
+from wsp.modes import fix_modes
+
+TOML = """\
+[workspace]
+name = "shared"
+channels = ["conda-forge"]
+envs-dir = "{envs}"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.finance]
+python = "3.9"
+dependencies = ["pandas>=2"]
+"""
+
+# Read every record and every file of an env, as conda list / import would.
+READ_ALL = """
+import json, os, sys
+prefix = sys.argv[1]
+names = []
+for d, dirs, files in os.walk(prefix):
+    for f in files:
+        p = os.path.join(d, f)
+        if os.path.islink(p):
+            continue
+        with open(p, 'rb') as fh:
+            fh.read(1)
+        if d.endswith('conda-meta') and f.endswith('.json'):
+            names.append(json.load(open(p))['name'])
+print(json.dumps(sorted(names)))
+"""
+
+
+@pytest.fixture
+def py(other_user: User) -> str:
+    python = system_python(other_user)
+    if python is None:
+        pytest.skip("no Python the second user can run")
+    return python
+
+
+@pytest.fixture
+def umask_002() -> Iterator[None]:
+    old = os.umask(0o002)
+    yield
+    os.umask(old)
+
+
+def build(shared_tmp: Path, channel: Path, wsp_env: dict[str, str], envs: Path) -> Path:
+    ws = Workspace(shared_tmp / "ws", channel, wsp_env)
+    ws.root.mkdir()
+    ws.write(TOML.replace("{envs}", str(envs)))
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    return envs / "finance"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_another_user_reads_every_record(
+    other_user: User, py: str, shared_tmp: Path, channel: Path, wsp_env: dict[str, str]
+) -> None:
+    prefix = build(shared_tmp, channel, wsp_env, shared_tmp / "envs")
+    records = sorted((prefix / "conda-meta").glob("*.json"))
+    assert records
+    before = run_as(other_user, [py, "-c", READ_ALL, str(prefix)])
+    if all(mode(r) & 0o004 for r in records):
+        pytest.fail("rattler now writes readable records: fix_modes may be dropped")
+    assert before.returncode != 0 and "Permission denied" in before.stderr, before
+
+    fix_modes(prefix, mask=0o022)
+    assert {mode(r) for r in records} == {0o644}
+    assert mode(prefix / "conda-meta" / "wsp") == 0o644
+    assert mode(prefix / "conda-meta") == 0o755
+    after = run_as(other_user, [py, "-c", READ_ALL, str(prefix)])
+    assert after.returncode == 0, after.stderr
+    assert "pandas" in json.loads(after.stdout)
+    # the other user cannot change it
+    r = run_as(other_user, ["/bin/sh", "-c", f"echo x >> {prefix}/conda-meta/history"])
+    assert r.returncode != 0
+
+
+def test_a_group_shared_envs_dir_keeps_working_for_the_group(
+    other_user: User,
+    py: str,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    envs = shared_tmp / "envs"
+    envs.mkdir()
+    os.chown(envs, -1, other_user.shared_gid)
+    envs.chmod(0o2775)  # setgid: what is made inside takes the group
+    prefix = build(shared_tmp, channel, wsp_env, envs)
+    fix_modes(prefix, mask=0o002)  # the umask apply ran with
+
+    meta = prefix / "conda-meta"
+    group = grp.getgrgid(other_user.shared_gid).gr_name
+    for path in [prefix, meta, *meta.iterdir()]:
+        assert path.stat().st_gid == other_user.shared_gid, (path, group)
+    assert mode(prefix) & 0o2775 == 0o2775
+    assert mode(meta) == 0o2775
+    assert {mode(r) for r in meta.glob("*.json")} == {0o664}
+    assert mode(meta / "history") == 0o664
+
+    # a member of the group reads every record and can append to the history and
+    # replace a record, as a group member's conda or wsp would
+    r = run_as(other_user, [py, "-c", READ_ALL, str(prefix)], umask=0o002)
+    assert r.returncode == 0, r.stderr
+    script = (
+        f"echo '# by a group member' >> {meta}/history && "
+        f"cp {meta}/wsp {meta}/.copy && mv {meta}/.copy {meta}/wsp-group-test"
+    )
+    r = run_as(other_user, ["/bin/sh", "-c", script], umask=0o002)
+    assert r.returncode == 0, r.stderr
+    assert (meta / "wsp-group-test").stat().st_gid == other_user.shared_gid
+
+
+def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    (prefix / "conda-meta").mkdir(parents=True)
+    (prefix / "bin").mkdir()
+    rec = prefix / "conda-meta" / "x-1-0.json"
+    rec.write_text("{}")
+    rec.chmod(0o600)
+    tool = prefix / "bin" / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o700)
+    fix_modes(prefix, mask=0o077)
+    assert mode(rec) == 0o600 and mode(tool) == 0o700
+    fix_modes(prefix, mask=0o022)
+    assert mode(rec) == 0o644 and mode(tool) == 0o755

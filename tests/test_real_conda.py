@@ -1,0 +1,223 @@
+"""A real conda reads wsp's envs as its own (issue 13): env list, list, run, activate,
+export --from-history, install refused on a frozen env, update --all keeping the declared
+packages, and another user's conda list and run.
+
+Skipped when `conda` is not on PATH (it is not installable in CI). To run them here, put
+a conda first on PATH (e.g. `PATH=/work/tools/bin:$PATH`, see docs/conda.md).
+
+What apply will write once it calls them (history, frozen, state, modes) is written here
+with the same functions, after a real `wsp apply`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import Workspace
+from tests.support.users import User, run_as
+from wsp import condameta
+from wsp.modes import fix_modes
+
+CONDA = shutil.which("conda")
+pytestmark = pytest.mark.skipif(CONDA is None, reason="needs a real conda on PATH")
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+SPECS = [f"python={PY}", "six>=1.10"]
+TOML = f"""\
+[workspace]
+name = "with-conda"
+channels = ["conda-forge"]
+envs-dir = "{{envs}}"
+
+[workspace.mirrors]
+"conda-forge" = ["{{channel}}"]
+
+[projects.finance]
+python = "{PY}"
+dependencies = ["six>=1.10"]
+"""
+
+
+def conda(
+    ws: Workspace, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    assert CONDA is not None
+    return subprocess.run(
+        [CONDA, *args],
+        cwd=ws.root,
+        env={**ws.env, "PATH": os.environ["PATH"], **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def conda_ws(
+    shared_tmp: Path, runnable_channel: Path, wsp_env: dict[str, str]
+) -> tuple[Workspace, Path]:
+    """A workspace applied by wsp (in a folder other users can reach), then given what
+    apply writes for conda: history, frozen marker, env vars, conda's modes."""
+    ws = Workspace(shared_tmp / "ws", runnable_channel, wsp_env)
+    ws.root.mkdir()
+    ws.write(TOML.replace("{envs}", str(shared_tmp / "envs")))
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    prefix = shared_tmp / "envs" / "finance"
+    condameta.record_change(prefix, SPECS, cmd="wsp apply --yes")
+    message = condameta.frozen_message(
+        workspace="with-conda", manifest=ws.manifest, project="finance", env="finance"
+    )
+    condameta.write_frozen(prefix, message)
+    condameta.write_env_vars(prefix, {"OMP_NUM_THREADS": "8", "GREETING": "hello world"})
+    fix_modes(prefix, mask=0o022)
+    return ws, prefix
+
+
+def test_conda_sees_a_wsp_env_as_its_own(conda_ws: tuple[Workspace, Path]) -> None:
+    ws, prefix = conda_ws
+    # conda run by root reads the environments.txt of every home in /etc/passwd, not of
+    # $HOME (the tests' private one, where wsp listed the env): name the envs dir instead
+    dirs = {"CONDA_ENVS_DIRS": str(prefix.parent)}
+    listed = conda(ws, "env", "list", "--json", env=dirs)
+    assert listed.returncode == 0, listed
+    assert str(prefix) in json.loads(listed.stdout)["envs"]
+    text = conda(ws, "env", "list", env=dirs)
+    assert any(str(prefix) in ln and " + " in ln for ln in text.stdout.splitlines()), text
+
+    pkgs = conda(ws, "list", "-p", str(prefix), "--json")
+    assert pkgs.returncode == 0, pkgs
+    assert {p["name"] for p in json.loads(pkgs.stdout)} >= {"python", "six"}
+
+    run = conda(
+        ws,
+        "run",
+        "-p",
+        str(prefix),
+        "python",
+        "-c",
+        "import os, sys; print(sys.prefix); print(os.environ['OMP_NUM_THREADS'])",
+    )
+    assert run.returncode == 0, run
+    assert run.stdout.split() == [str(prefix), "8"]
+
+    hook = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'eval "$({CONDA} shell.bash hook)" && conda activate {prefix} && '
+            'echo "$CONDA_PREFIX|$GREETING" && command -v python',
+        ],
+        cwd=ws.root,
+        env={**ws.env, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert hook.returncode == 0, hook
+    assert hook.stdout.splitlines() == [f"{prefix}|hello world", str(prefix / "bin" / "python")]
+
+
+def test_export_from_history_gives_the_declared_specs(conda_ws: tuple[Workspace, Path]) -> None:
+    ws, prefix = conda_ws
+    r = conda(ws, "env", "export", "--from-history", "-p", str(prefix), "--json")
+    assert r.returncode == 0, r
+    deps = json.loads(r.stdout)["dependencies"]
+    assert deps == [f"python={PY}", "six[version='>=1.10']"], deps
+
+
+def test_conda_refuses_to_change_a_frozen_env(conda_ws: tuple[Workspace, Path]) -> None:
+    ws, prefix = conda_ws
+    before = sorted(p.name for p in (prefix / "conda-meta").glob("*.json"))
+    chan = ws.channel.as_uri()
+    r = conda(ws, "install", "-y", "-p", str(prefix), "--override-channels", "-c", chan, "zlib")
+    assert r.returncode != 0, r
+    assert "EnvironmentIsFrozenError" in r.stdout + r.stderr, r
+    assert str(ws.manifest) in r.stdout + r.stderr and "wsp apply" in r.stdout + r.stderr
+    for argv in (
+        ("remove", "-y", "-p", str(prefix), "six"),
+        ("remove", "--all", "-y", "-p", str(prefix)),
+    ):
+        r = conda(ws, *argv)
+        assert r.returncode != 0 and "frozen" in (r.stdout + r.stderr), r
+    assert sorted(p.name for p in (prefix / "conda-meta").glob("*.json")) == before
+
+    # update --all, allowed past the freeze, keeps every declared package
+    r = conda(
+        ws,
+        "update",
+        "--all",
+        "--dry-run",
+        "--override-frozen",
+        "-p",
+        str(prefix),
+        "--override-channels",
+        "-c",
+        chan,
+        "--json",
+    )
+    assert r.returncode == 0, r
+    result = json.loads(r.stdout)
+    unlinked = {u["name"] for u in result.get("actions", {}).get("UNLINK", [])}
+    linked = {u["name"] for u in result.get("actions", {}).get("LINK", [])}
+    assert result["success"] and not (unlinked - linked) & {"python", "six"}, result
+
+
+def test_another_user_s_conda_reads_and_runs_the_env(
+    conda_ws: tuple[Workspace, Path], other_user: User
+) -> None:
+    _ws, prefix = conda_ws
+    assert CONDA is not None
+    probe = run_as(other_user, [CONDA, "--version"], env={"PATH": os.environ["PATH"]})
+    if probe.returncode != 0:
+        pytest.skip(f"the second user cannot run {CONDA}: {probe.stderr.strip()[-200:]}")
+    env = {"PATH": os.environ["PATH"]}
+    r = run_as(other_user, [CONDA, "list", "-p", str(prefix), "--json"], env=env)
+    assert r.returncode == 0, r
+    assert "six" in {p["name"] for p in json.loads(r.stdout)}
+    r = run_as(
+        other_user,
+        [CONDA, "run", "-p", str(prefix), "sh", "-c", 'echo "$CONDA_PREFIX $OMP_NUM_THREADS"'],
+        env=env,
+    )
+    assert r.returncode == 0, r
+    assert r.stdout.split() == [str(prefix), "8"]
+    r = run_as(
+        other_user,
+        [CONDA, "env", "export", "--from-history", "-p", str(prefix), "--json"],
+        env=env,
+    )
+    assert r.returncode == 0, r
+    assert json.loads(r.stdout)["dependencies"][0] == f"python={PY}"
+
+
+def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path]) -> None:
+    """conda reads wsp's history as its own: a forced conda install appends only its own
+    change, and wsp's next record undoes it with a matching `-` line."""
+    ws, prefix = conda_ws
+    chan = ws.channel.as_uri()
+    r = conda(
+        ws,
+        "install",
+        "-y",
+        "-p",
+        str(prefix),
+        "--override-frozen",
+        "--override-channels",
+        "-c",
+        chan,
+        "zlib",
+    )
+    assert r.returncode == 0, r
+    last = (prefix / "conda-meta" / "history").read_text().split("==> ")[-1].splitlines()
+    added = [ln for ln in last if ln.startswith(("+", "-"))]
+    assert len(added) == 1 and added[0].startswith("+") and "zlib" in added[0], last
+    assert "# update specs: ['zlib']" in last

@@ -1,0 +1,97 @@
+"""File modes of an env, as conda gives them: readable by every user the umask lets read.
+
+rattler writes conda-meta/*.json 0600, so another user's `conda list -p ENV` fails. conda
+writes its files with the process umask (0644 under 022, 0664 under 002) and makes folders
+the same way (0755 / 0775). On a shared machine an envs-dir is often group-owned with the
+setgid bit and a group-writable umask: every file and folder then takes the folder's group,
+and the group can read, and where the umask allows write, what wsp wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from wsp.fsutil import _UMASK
+
+# Written by wsp or rattler, never hard-linked from the package cache: conda's own mode.
+_META = "conda-meta"
+
+
+def umask() -> int:
+    """The process umask (read once, at import, by wsp.fsutil)."""
+    return _UMASK
+
+
+def _set(path: Path, st: os.stat_result, mode: int, gid: int | None) -> None:
+    if gid is not None and st.st_gid != gid:
+        with contextlib.suppress(OSError):
+            os.chown(path, -1, gid, follow_symlinks=False)
+            st = os.lstat(path)
+    if stat.S_IMODE(st.st_mode) != mode:
+        with contextlib.suppress(OSError):
+            os.chmod(path, mode)
+
+
+def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
+    """Give the env at `prefix` conda's modes under umask `mask` (default: the process's):
+
+    - folders: at least `0777 & ~mask` (0755, or 0775 when group-writable), setgid kept;
+    - conda-meta/ files (records, history, state, frozen, wsp's marker): exactly
+      `0666 & ~mask` (0644 / 0664), as conda writes them;
+    - other files (hard links into the package cache): the read bits the umask allows,
+      and the execute bits where the owner may execute; never fewer bits than they have.
+
+    Inside a setgid folder every entry wsp may change takes that folder's group, as a new
+    file would. Symlinks are left alone; what cannot be changed is left as it is.
+    """
+    mask = umask() if mask is None else mask
+    dir_bits = 0o777 & ~mask
+    file_mode = 0o666 & ~mask
+    read_bits = 0o444 & ~mask
+    exec_bits = 0o111 & ~mask
+    me = os.geteuid()
+    top = os.lstat(prefix)
+    if not stat.S_ISDIR(top.st_mode):
+        return
+    parent = os.stat(prefix.parent)
+    root_gid = parent.st_gid if parent.st_mode & stat.S_ISGID else None
+    _set(prefix, top, stat.S_IMODE(top.st_mode) | dir_bits, root_gid)
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        here = Path(dirpath)
+        st_here = os.lstat(here)
+        gid = st_here.st_gid if st_here.st_mode & stat.S_ISGID else None
+        in_meta = here.relative_to(prefix).parts[:1] == (_META,)
+        for name in dirnames:
+            path = here / name
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) or (me and st.st_uid != me):
+                continue
+            setgid = stat.S_ISGID if gid is not None else 0
+            _set(path, st, stat.S_IMODE(st.st_mode) | dir_bits | setgid, gid)
+        for name in filenames:
+            path = here / name
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or (me and st.st_uid != me):
+                continue
+            current = stat.S_IMODE(st.st_mode)
+            if in_meta and st.st_nlink == 1:
+                mode = (current & 0o111) | file_mode
+            else:
+                mode = current | read_bits
+                if current & stat.S_IXUSR:
+                    mode |= exec_bits
+            _set(path, st, mode, gid if in_meta or st.st_nlink == 1 else None)
+
+
+def fix_file(path: Path, *, mask: int | None = None) -> None:
+    """One file wsp wrote (e.g. a marker replaced after `fix_modes`): conda's mode, and the
+    folder's group when the folder is setgid."""
+    mask = umask() if mask is None else mask
+    with contextlib.suppress(OSError):
+        st = os.lstat(path)
+        parent = os.stat(path.parent)
+        gid = parent.st_gid if parent.st_mode & stat.S_ISGID else None
+        _set(path, st, (stat.S_IMODE(st.st_mode) & 0o111) | (0o666 & ~mask), gid)
