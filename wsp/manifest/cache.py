@@ -34,6 +34,7 @@ from wsp.manifest.envfile import EnvFile
 from wsp.manifest.loader import (
     BaseRules,
     ChannelRules,
+    JupyterDecl,
     NamingRules,
     PipRules,
     PolicyDecl,
@@ -149,6 +150,14 @@ def _env_file_of(d: dict[str, Any] | None) -> EnvFile | None:
     )
 
 
+def _jupyter(j: JupyterDecl | None) -> list[Any] | None:
+    return None if j is None else [j.enabled, j.name, j.display_name]
+
+
+def _jupyter_of(d: list[Any] | None) -> JupyterDecl | None:
+    return None if d is None else JupyterDecl(*d)
+
+
 def _policy(p: PolicyDecl) -> dict[str, Any]:
     return {
         "naming": [p.naming.pattern, list(p.naming.forbidden)],
@@ -184,7 +193,14 @@ def _workspace(ws: Workspace) -> dict[str, Any]:
         "env_prefix": ws.env_prefix,
         "mirrors": {k: list(v) for k, v in ws.mirrors.items()},
         "templates": {
-            n: [t.python, list(t.channels), list(t.dependencies), list(t.pip), list(t.extends)]
+            n: [
+                t.python,
+                list(t.channels),
+                list(t.dependencies),
+                list(t.pip),
+                list(t.extends),
+                _jupyter(t.jupyter),
+            ]
             for n, t in ws.templates.items()
         },
         "projects": {
@@ -199,12 +215,14 @@ def _workspace(ws: Workspace) -> dict[str, Any]:
                 "depends_on": list(p.depends_on),
                 "env_file": _env_file(p.env_file),
                 "ignore": list(p.ignore),
+                "jupyter": _jupyter(p.jupyter),
             }
             for n, p in ws.projects.items()
         },
         "policy": _policy(ws.policy),
         "source_hash": ws.source_hash,
         "pip_options": _pip_options(ws.pip_options),
+        "jupyter_data_dir": str(ws.jupyter_data_dir) if ws.jupyter_data_dir else None,
     }
 
 
@@ -242,8 +260,8 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
         env_prefix=d["env_prefix"],
         mirrors={k: tuple(v) for k, v in d["mirrors"].items()},
         templates={
-            n: TemplateDecl(n, py, tuple(ch), tuple(deps), tuple(pip), tuple(ext))
-            for n, (py, ch, deps, pip, ext) in d["templates"].items()
+            n: TemplateDecl(n, py, tuple(ch), tuple(deps), tuple(pip), tuple(ext), _jupyter_of(j))
+            for n, (py, ch, deps, pip, ext, j) in d["templates"].items()
         },
         projects={
             n: ProjectDecl(
@@ -258,6 +276,7 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
                 depends_on=tuple(p["depends_on"]),
                 env_file=_env_file_of(p["env_file"]),
                 ignore=tuple(p["ignore"]),
+                jupyter=_jupyter_of(p["jupyter"]),
             )
             for n, p in d["projects"].items()
         },
@@ -265,6 +284,7 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
         source_hash=d["source_hash"],
         pip_options=_pip_options_of(d["pip_options"]),
         positions=_LazyPositions(text),
+        jupyter_data_dir=Path(d["jupyter_data_dir"]) if d["jupyter_data_dir"] else None,
     )
 
 
@@ -291,6 +311,7 @@ def _desired(desired: dict[str, DesiredEnv]) -> dict[str, Any]:
             [list(e) for e in w.editables],
             index(options, _pip_options(w.pip_options)),
             w.lock_hash,
+            [w.kernel.name, w.kernel.display_name, w.kernel.added_ipykernel] if w.kernel else None,
         ]
         for n, w in desired.items()
     }
@@ -298,7 +319,7 @@ def _desired(desired: dict[str, DesiredEnv]) -> dict[str, Any]:
 
 
 def _desired_of(d: dict[str, Any]) -> dict[str, DesiredEnv]:
-    from wsp.graph import DesiredEnv
+    from wsp.graph import DesiredEnv, KernelDecl
 
     channels = [Channel(name, tuple(urls)) for name, urls in d["channels"]]
     options = [_pip_options_of(o) for o in d["pip_options"]]
@@ -317,6 +338,7 @@ def _desired_of(d: dict[str, Any]) -> dict[str, DesiredEnv]:
             editables=tuple((a, b) for a, b in editables),
             pip_options=options[opts],
             lock_hash=lock_hash,
+            kernel=KernelDecl(*kernel) if kernel else None,
         )
         for n, (
             env,
@@ -331,6 +353,7 @@ def _desired_of(d: dict[str, Any]) -> dict[str, DesiredEnv]:
             editables,
             opts,
             lock_hash,
+            kernel,
         ) in d["envs"].items()
     }
 
