@@ -54,10 +54,14 @@ class Activation:
         env.update(self.variables)
         return env
 
-    def script(self) -> str:
-        """The activation as a script for `eval` in `self.shell`."""
-        render = _RENDER[self.shell]
-        return render(self)
+    def script(self, *, inherit_path: bool = False) -> str:
+        """The activation as a script for `eval` in `self.shell`. With `inherit_path`
+        (bash and zsh: a launcher written now, run later), PATH ends with the PATH the
+        script finds when it runs, instead of the one activation was computed on."""
+        if inherit_path:
+            assert self.shell in ("bash", "zsh"), "inherit_path is for POSIX launchers"
+            return _posix(self, tail=':"${PATH}"')
+        return _RENDER[self.shell](self)
 
 
 def _quote_fish(value: str) -> str:
@@ -68,9 +72,9 @@ def _quote_ps(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _posix(a: Activation) -> str:
+def _posix(a: Activation, tail: str = "") -> str:
     lines = [f"unset {name}" for name in a.unset]
-    lines.append(f"export PATH={shlex.quote(os.pathsep.join(a.path))}")
+    lines.append(f"export PATH={shlex.quote(os.pathsep.join(a.path))}{tail}")
     lines += [f"export {k}={shlex.quote(v)}" for k, v in a.variables]
     lines += [f". {shlex.quote(str(s))}" for s in a.scripts]
     return "".join(f"{line}\n" for line in lines)

@@ -30,6 +30,15 @@ def template(name: str) -> Node:
 
 
 @dataclass(frozen=True)
+class KernelDecl:
+    """The Jupyter kernel a project's env gets: `jupyter`, merged over its templates."""
+
+    name: str
+    display_name: str | None = None  # None: "Python X.Y (env)", X.Y the env's Python
+    added_ipykernel: bool = False  # `ipykernel` is in the specs because of the kernel
+
+
+@dataclass(frozen=True)
 class DesiredEnv:
     """What one project's env should be: the input of a solve and of the spec hash."""
 
@@ -46,6 +55,7 @@ class DesiredEnv:
     editables: tuple[tuple[str, str], ...] = ()  # (project, source folder) made importable
     pip_options: PipOptions = field(default_factory=PipOptions)
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
+    kernel: KernelDecl | None = None  # `jupyter = ...`: wsp writes a kernelspec for the env
 
     def declared(self) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -55,6 +65,7 @@ class DesiredEnv:
             pip=self.pip,
             editables=tuple(name for name, _ in self.editables),
             channels=tuple(c.name for c in self.channels),
+            jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
         )
 
 
@@ -226,6 +237,68 @@ def _python_from_spec(spec: str) -> str | None:
     return match_spec_version(spec)
 
 
+def kernel_name(env_name: str) -> str:
+    """The default kernel name of an env: its name as Jupyter accepts one (lower case,
+    letters, digits, `-`, `_`, `.`)."""
+    import re
+
+    return re.sub(r"[^a-z0-9._-]", "-", env_name.lower()).lstrip("._-") or "env"
+
+
+def _kernel(ws: Workspace, proj: Any) -> KernelDecl | None:
+    """`jupyter` of the project over its templates' (depends-on projects' are not inherited):
+    `false` turns it off, `true` on, a table on with the keys it sets."""
+    enabled, name, display = False, None, None
+    for decl in [*(ws.templates[t] for t in _template_chain(ws, proj.extends, set())), proj]:
+        j = decl.jupyter
+        if j is None:
+            continue
+        enabled = j.enabled
+        name = j.name if j.name is not None else name
+        display = j.display_name if j.display_name is not None else display
+    if not enabled:
+        return None
+    return KernelDecl(name or kernel_name(proj.env_name), display)
+
+
+def _names_ipykernel(specs: Iterable[str], pip: Iterable[str]) -> bool:
+    from wsp.manifest.edit import pip_name
+    from wsp.specs import conda_name
+
+    return any(conda_name(s) == "ipykernel" for s in specs) or any(
+        pip_name(r) == "ipykernel" for r in pip
+    )
+
+
+def _check_kernel_names(ws: Workspace, out: dict[str, DesiredEnv]) -> None:
+    """Kernel names are unique in a workspace (Jupyter lower-cases them)."""
+    seen: dict[str, str] = {}
+    for name, want in out.items():
+        if want.kernel is None:
+            continue
+        other = seen.setdefault(want.kernel.name.lower(), name)
+        if other == name:
+            continue
+        proj = ws.projects[name]
+        where = (
+            ("projects", name, "jupyter")
+            if proj.jupyter is not None
+            else ("projects", name, "extends")
+            if proj.extends
+            else ("projects", name)
+        )
+        base = free = kernel_name(want.env_name)
+        i = 1
+        while free in seen:  # suggest a name no other project has
+            i += 1
+            free = f"{base}-{i}"
+        raise ws.error(
+            where,
+            f"kernel name {want.kernel.name!r} of project {name!r} is also project {other!r}'s; "
+            f'give one of them its own: jupyter = {{ name = "{free}" }}',
+        )
+
+
 def _depends_on(g: nx.DiGraph, name: str) -> list[str]:
     """The projects `name` depends on, directly or not, dependencies first."""
     import networkx as nx
@@ -313,6 +386,10 @@ def desired(
                         f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
                     )
             python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
+        kernel = _kernel(ws, proj)
+        if kernel is not None and not _names_ipykernel(specs, pip):
+            specs.append("ipykernel")  # a kernel runs ipykernel: the env needs it
+            kernel = KernelDecl(kernel.name, kernel.display_name, added_ipykernel=True)
         all_specs = ([f"python {python}"] if python else []) + specs
         resolved = tuple(
             known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
@@ -346,6 +423,7 @@ def desired(
                 "channels": [[c.name, *c.urls] for c in resolved],
                 "priority": ws.channel_priority,
                 "platform": platform,
+                **({"kernel": [kernel.name, kernel.display_name]} if kernel else {}),
             }
         )
         out[name] = DesiredEnv(
@@ -362,5 +440,7 @@ def desired(
             editables=editables,
             pip_options=ws.pip_options,
             lock_hash=lock_hash,
+            kernel=kernel,
         )
+    _check_kernel_names(ws, out)
     return out

@@ -44,6 +44,7 @@ class Declared:
     pip: tuple[str, ...] = ()
     editables: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    jupyter: tuple[str, ...] = ()  # the kernel's name and display name, when one is declared
 
 
 @dataclass(frozen=True)

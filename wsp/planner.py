@@ -354,6 +354,7 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
         (old.pip, new.pip, "pip"),
         (old.editables, new.editables, "editable projects"),
         (old.channels, new.channels, "channels"),
+        (old.jupyter, new.jupyter, "jupyter kernel"),
     ):
         if label == "dependencies":
             before = tuple(s for s in before if not s.startswith("python "))

@@ -24,6 +24,17 @@ MANIFEST_NAME = "workspace.toml"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 MAX_NAME = 100  # env names become folder names (255 bytes at most, with room to spare)
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
+# A Jupyter kernel name: what jupyter_client accepts (it lower-cases), as a folder name.
+KERNEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class JupyterDecl:
+    """`jupyter = true | false | { name, display-name }` as one layer wrote it."""
+
+    enabled: bool
+    name: str | None = None
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class TemplateDecl:
     dependencies: tuple[str, ...]
     pip: tuple[str, ...]
     extends: tuple[str, ...]
+    jupyter: JupyterDecl | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class ProjectDecl:
     depends_on: tuple[str, ...]
     env_file: EnvFile | None
     ignore: tuple[str, ...]
+    jupyter: JupyterDecl | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class Workspace:
     pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False, metadata={"codec": "skip"})
     freeze_envs: bool = True
+    jupyter_data_dir: Path | None = None  # where kernels go; None: the user's Jupyter data dir
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False
@@ -243,6 +257,27 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             )
         return normalized
 
+    def check_jupyter(base: tuple[str, ...], value: Any) -> JupyterDecl | None:
+        if value is None or isinstance(value, bool):
+            return None if value is None else JupyterDecl(value)
+        if value.name is not None and (
+            not KERNEL_NAME_RE.match(value.name) or len(value.name) > MAX_NAME
+        ):
+            raise err(
+                (*base, "jupyter", "name"),
+                f"kernel name {value.name!r} can't name a Jupyter kernel: use lower-case letters, "
+                "digits, '-', '_' and '.', starting with a letter or digit",
+                value=True,
+            )
+        if value.display_name is not None and not value.display_name.strip():
+            raise err(
+                (*base, "jupyter", "display-name"),
+                "display-name is empty: write what the notebook picker should show, or leave it "
+                "out",
+                value=True,
+            )
+        return JupyterDecl(True, value.name, value.display_name)
+
     check_specs(("workspace", "channels"), [])
     templates: dict[str, TemplateDecl] = {}
     for name, t in model.templates.items():
@@ -255,6 +290,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             dependencies=tuple(t.dependencies),
             pip=tuple(t.pip),
             extends=tuple(t.extends),
+            jupyter=check_jupyter(base, t.jupyter),
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
@@ -305,6 +341,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             depends_on=tuple(p.depends_on),
             env_file=env_file,
             ignore=tuple(p.ignore),
+            jupyter=check_jupyter(base, p.jupyter),
         )
 
     digest = hashlib.sha256(raw)
@@ -336,6 +373,11 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         ),
         positions=positions,
         freeze_envs=ws.freeze_envs,
+        jupyter_data_dir=(
+            probe.resolve(root / probe.expanduser(Path(ws.jupyter_data_dir)))
+            if ws.jupyter_data_dir is not None
+            else None
+        ),
     )
 
 
@@ -367,6 +409,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         annotation = fld.annotation
         args = getattr(annotation, "__args__", ())
         model = args[-1] if args and getattr(annotation, "__origin__", None) is dict else annotation
+        if args and model is annotation:  # `bool | Table | None`: the table
+            tables = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            model = tables[0] if tables else annotation
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [f.alias or n for n, f in model.model_fields.items()]
     return []

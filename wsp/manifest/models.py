@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["error", "warn", "off"]
 ChannelPriority = Literal["strict", "flexible", "disabled"]
@@ -71,6 +71,42 @@ class WorkspaceTable(_Model):
     pip_no_index: bool = Field(
         False, description="Use only pip-find-links, no package index (offline installs)."
     )
+    jupyter_data_dir: str | None = Field(
+        None,
+        description="The Jupyter data dir kernels are written to (its kernels/ folder), e.g. a "
+        "JupyterHub's <sys.prefix>/share/jupyter; relative to the workspace root. Default: the "
+        "user's, as jupyter_core computes it (JUPYTER_DATA_DIR when set).",
+    )
+
+
+class JupyterTable(_Model):
+    """`jupyter = { name = "...", display-name = "..." }`: the kernel of a project."""
+
+    name: str | None = Field(
+        None, description="The kernel's name (its folder); default: the env name."
+    )
+    display_name: str | None = Field(
+        None, description='What the notebook picker shows; default like "Python 3.11 (vision)".'
+    )
+
+
+JUPYTER_DESCRIPTION = (
+    "A Jupyter kernel for this env: true, false, or a table with name and display-name."
+)
+
+
+def _jupyter(value: Any, handler: Any) -> bool | JupyterTable | None:
+    """true, false or a table; errors located at the key, not at a member of the union."""
+    if isinstance(value, dict):
+        return JupyterTable.model_validate(value)
+    if value is None or isinstance(value, bool | JupyterTable):
+        return value
+    from pydantic_core import PydanticCustomError
+
+    example = '{ name = "vision", display-name = "Vision" }'
+    raise PydanticCustomError(
+        "jupyter_type", f"must be true, false or a table like {example}, not {value!r}"
+    )
 
 
 class Template(_Model):
@@ -83,6 +119,9 @@ class Template(_Model):
     dependencies: list[str] = Field(default_factory=list, description="Conda match specs.")
     pip: list[str] = Field(default_factory=list, description="PEP 508 requirements.")
     extends: list[str] = Field(default_factory=list, description="Templates merged in, in order.")
+    jupyter: bool | JupyterTable | None = Field(None, description=JUPYTER_DESCRIPTION)
+
+    _check_jupyter = field_validator("jupyter", mode="wrap")(_jupyter)
 
 
 class Project(_Model):
@@ -112,6 +151,9 @@ class Project(_Model):
     ignore: list[str] = Field(
         default_factory=list, description="Policy codes silenced for this project."
     )
+    jupyter: bool | JupyterTable | None = Field(None, description=JUPYTER_DESCRIPTION)
+
+    _check_jupyter = field_validator("jupyter", mode="wrap")(_jupyter)
 
 
 class NamingPolicy(_Model):
