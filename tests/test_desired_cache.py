@@ -429,12 +429,13 @@ def test_the_cache_knows_every_field_it_stores() -> None:
         Workspace: "name root manifest_path description channels channel_priority platforms "
         "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
-        "env_file ignore",
-        TemplateDecl: "name python channels dependencies pip extends",
+        "env_file ignore env_vars pip_options",
+        TemplateDecl: "name python channels dependencies pip extends env_vars",
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
-        "spec_hash editables pip_options lock_hash",
-        EnvFile: "path name channels dependencies pip raw",
+        "spec_hash editables pip_options lock_hash env_vars",
+        EnvFile: "path name channels dependencies pip raw pip_lines pip_entries pip_options "
+        "variables warnings requirement_files",
         PipOptions: "index_url extra_index_urls find_links no_index",
     }
     for cls, names in known.items():

@@ -12,6 +12,7 @@ from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
+from wsp.manifest.envfile import expand_channel
 from wsp.pip import PipOptions, source_root
 
 if TYPE_CHECKING:
@@ -45,15 +46,19 @@ class DesiredEnv:
     editables: tuple[tuple[str, str], ...] = ()  # (project, source folder) made importable
     pip_options: PipOptions = field(default_factory=PipOptions)
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
+    env_vars: tuple[tuple[str, str], ...] = ()  # set on activation, run, shell; in order
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "python": self.python,
             "dependencies": list(self.specs),
             "pip": list(self.pip),
             "editables": [name for name, _ in self.editables],
             "channels": [c.name for c in self.channels],
         }
+        if self.env_vars:
+            out["env_vars"] = dict(self.env_vars)
+        return out
 
 
 def _check_refs(ws: Workspace) -> None:
@@ -204,7 +209,9 @@ def resolve_channel(ws: Workspace, name: str) -> Channel:
     for key in candidates:
         if ws.mirrors.get(key):
             return Channel(name=name, urls=tuple(_location(ws, m) for m in ws.mirrors[key]))
-    return Channel(name=name, urls=(_location(ws, name),))
+    # `${VAR}` is expanded where the channel is fetched, as conda does; its name keeps
+    # the text as written (records, wsp.lock and exports never hold the value)
+    return Channel(name=name, urls=(_location(ws, expand_channel(name)),))
 
 
 # -- desired envs -------------------------------------------------------------------------
@@ -246,59 +253,132 @@ def _depends_on(g: nx.DiGraph, name: str) -> list[str]:
     ]
 
 
+def _python_pins_more(spec: str) -> bool:
+    """Whether a `python` spec says more than its version (a build, a channel, ...)."""
+    import rattler
+
+    m = rattler.MatchSpec(spec, strict=False)
+    bare = str(rattler.MatchSpec(f"python {m.version}" if m.version else "python"))
+    return str(m) != bare
+
+
+def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions:
+    """The workspace's pip options under those of a project's layers (lowest first): the
+    last layer's index-url wins (earlier layers' become extra indexes, so their
+    requirements still resolve); extra indexes and find-links add up; no-index anywhere
+    holds."""
+    layers = [o for o in layers if o != PipOptions()]
+    if not layers:
+        return base
+    index_url = base.index_url
+    extra: list[str] = []
+    links: list[str] = []
+    for o in layers:
+        if o.index_url:
+            if index_url and index_url != base.index_url and index_url not in extra:
+                extra.append(index_url)
+            index_url = o.index_url
+        extra += [u for u in o.extra_index_urls if u not in extra]
+        links += [u for u in o.find_links if u not in links]
+    extra += [u for u in base.extra_index_urls if u not in extra and u != index_url]
+    links += [u for u in base.find_links if u not in links]
+    return PipOptions(
+        index_url=index_url,
+        extra_index_urls=tuple(u for u in extra if u != index_url),
+        find_links=tuple(links),
+        no_index=base.no_index or any(o.no_index for o in layers),
+    )
+
+
 def desired(
     ws: Workspace, g: nx.DiGraph | None = None, *, platform: str | None = None
 ) -> dict[str, DesiredEnv]:
     """Every project's merged env: templates, depends-on closure and itself.
 
     `g` is `build(ws)`; without it, the graph is built only when a project has depends-on.
+    Specs are read as conda reads them and handed on in a form the solver's strict parser
+    reads the same; a channel named only in `channel::package` is fetched after the others.
     """
     from wsp.specs import (
-        canonical_match_spec,
         current_platform,
         python_specs_intersect,
+        solver_match_spec,
+        spec_channel,
+        with_channel,
     )
 
     platform = platform or current_platform()
     if g is None and any(p.depends_on for p in ws.projects.values()):
         g = build(ws)
     known: dict[str, Channel] = {}  # channel -> where it is fetched from
+
+    def channel_of(c: str) -> Channel:
+        return known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
+
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
         deps = [] if g is None else _depends_on(g, name)
-        layers: list[tuple[str, Any]] = []  # (origin, decl) in merge order, lowest priority first
+        # (origin, decl, own) in merge order, lowest priority first; `own`: not a depends-on's
+        layers: list[tuple[str, Any, bool]] = []
         for dep in deps:
             for t in _template_chain(ws, ws.projects[dep].extends, set()):
-                layers.append((f"template {t} (via {dep})", ws.templates[t]))
-            layers.append((f"project {dep}", ws.projects[dep]))
+                layers.append((f"template {t} (via {dep})", ws.templates[t], False))
+            layers.append((f"project {dep}", ws.projects[dep], False))
         for t in _template_chain(ws, proj.extends, set()):
-            layers.append((f"template {t}", ws.templates[t]))
-        layers.append((f"project {name}", proj))
+            layers.append((f"template {t}", ws.templates[t], True))
+        layers.append((f"project {name}", proj, True))
 
         pythons: list[tuple[str, str]] = []
-        specs: list[str] = []
+        python_wanted = False  # a bare `python` spec, or pip requirements
+        specs: list[str] = []  # the solver's form (`numpy=1.26=py_0` -> `numpy ==1.26 py_0`)
         pip: list[str] = []
         channels: list[str] = []
-        for origin, decl in layers:
+        spec_channels: list[str] = []  # named only in `channel::package`
+        nodefaults = False
+        env_vars: dict[str, str] = {}
+        pip_layers: list[PipOptions] = []
+        for origin, decl, own in layers:
             env_file = getattr(decl, "env_file", None)
-            own_specs = list(decl.dependencies) + (
-                [canonical_match_spec(d) for d in env_file.dependencies] if env_file else []
-            )
+            own_specs = list(decl.dependencies)
+            if env_file is not None:
+                own_specs += list(env_file.dependencies)
+                if env_file.implicit_pip:  # conda adds pip for a pip: list
+                    own_specs.append("pip")
             if decl.python:
                 pythons.append((origin, decl.python))
             for spec in own_specs:
+                if (channel := spec_channel(spec)) is not None and channel not in spec_channels:
+                    spec_channels.append(channel)
+                form = solver_match_spec(spec)
                 if _spec_name(spec) == "python":
+                    python_wanted = True
                     if (py := _python_from_spec(spec)) is not None:
                         pythons.append((origin, py))
-                elif spec not in specs:
-                    specs.append(spec)
+                    if not _python_pins_more(spec):
+                        continue  # its version is the python constraint
+                if form not in specs:
+                    specs.append(form)
             for req in list(decl.pip) + (list(env_file.pip) if env_file else []):
                 if req not in pip:
                     pip.append(req)
             # channels: later layers (higher priority) go first
             own_channels = list(decl.channels) + (list(env_file.channels) if env_file else [])
+            nodefaults = nodefaults or "nodefaults" in own_channels
             channels = [*own_channels, *(c for c in channels if c not in own_channels)]
-        channels = _expand_defaults(ws, [*channels, *(c for c in ws.channels if c not in channels)])
+            if getattr(decl, "pip_options", None) is not None:
+                pip_layers.append(decl.pip_options)
+            if env_file is not None:
+                pip_layers.append(env_file.pip_options)
+            if own:  # environment variables: templates, then the env file, then the project
+                if env_file is not None:
+                    env_vars.update(env_file.variables)
+                env_vars.update(getattr(decl, "env_vars", ()))
+        # conda: `nodefaults` means none of the channels the user's settings add (for wsp,
+        # the workspace's); channels named only in specs come last
+        if not nodefaults:
+            channels += [c for c in ws.channels if c not in channels]
+        channels += [c for c in spec_channels if c not in channels]
+        channels = _expand_defaults(ws, channels)
 
         python = None
         if pythons:
@@ -323,25 +403,34 @@ def desired(
                         f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
                     )
             python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
-        all_specs = ([f"python {python}"] if python else []) + specs
-        resolved = tuple(
-            known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
-            for c in channels
-        )
+        # pip requirements need a Python: with none declared, the newest the channels have
+        # (conda's own way: its pip, added for a pip: list, brings one)
+        python_wanted = python_wanted or bool(pip)
+        head = [f"python {python}"] if python else (["python"] if python_wanted else [])
+        declared = head + [s for s in specs if s not in head]
+        resolved = tuple(channel_of(c) for c in channels)
+
+        def fetched(spec: str) -> str:
+            """A channel-pinned spec pinned to where its channel is fetched from."""
+            channel = spec_channel(spec)
+            if channel is None:
+                return spec
+            if channel == "defaults" and "defaults" not in ws.mirrors:
+                return with_channel(spec, DEFAULTS[0])
+            where = channel_of(channel).urls[0]
+            return spec if where == channel else with_channel(spec, where)
+
+        all_specs = [fetched(s) for s in declared]
         # The project's own package and those of its depends-on projects are importable.
         editables = tuple(
             (p, str(source_root(ws.projects[p].path)))
             for p in sorted({*deps, name})
-            if python and probe.is_file(ws.projects[p].path / "pyproject.toml")
+            if (python or python_wanted) and probe.is_file(ws.projects[p].path / "pyproject.toml")
         )
-        if pip and not python:
-            raise ws.error(
-                ("projects", name, "pip"),
-                f'project {name!r} has pip requirements but no python: add python = "3.x"',
-            )
+        pip_options = _merge_pip_options(ws.pip_options, pip_layers)
         lock_hash = stable_hash(
             {
-                "specs": sorted(all_specs),
+                "specs": sorted(declared),
                 "pip": sorted(pip),
                 "channels": [c.name for c in resolved],
                 "priority": ws.channel_priority,
@@ -351,11 +440,12 @@ def desired(
             {
                 "specs": sorted(all_specs),
                 "pip": sorted(pip),
-                "pip_options": ws.pip_options.to_json() if pip else None,
+                "pip_options": pip_options.to_json() if pip else None,
                 "editables": [list(e) for e in editables],
                 "channels": [[c.name, *c.urls] for c in resolved],
                 "priority": ws.channel_priority,
                 "platform": platform,
+                **({"env_vars": sorted(env_vars.items())} if env_vars else {}),
             }
         )
         out[name] = DesiredEnv(
@@ -370,7 +460,8 @@ def desired(
             platform=platform,
             spec_hash=spec_hash,
             editables=editables,
-            pip_options=ws.pip_options,
+            pip_options=pip_options,
             lock_hash=lock_hash,
+            env_vars=tuple(env_vars.items()),
         )
     return out

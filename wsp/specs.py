@@ -7,6 +7,7 @@ that is the engine's (wsp/engines/).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -26,8 +27,89 @@ def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
 
 def canonical_match_spec(spec: str) -> str:
     """A spec as conda's lenient parser reads it (`numpy=1.26.4=py_0`), written in the
-    form the strict parser accepts (`numpy ==1.26.4 py_0`)."""
-    return str(rattler.MatchSpec(spec, strict=False))
+    form the strict parser accepts (`numpy ==1.26.4 py_0`; a build string the strict
+    parser refuses in that position goes in brackets: `pytorch[version="==1.11.0",
+    build="py3.9_cuda11.3_0"]`)."""
+    text = str(rattler.MatchSpec(spec, strict=False))
+    if check_match_spec(text) is None:
+        return text
+    return _bracketed(text)
+
+
+def _bracketed(text: str) -> str:
+    """`[chan::]name version build[k="v", ...]` -> `[chan::]name[version=.., build=.., k=..]`."""
+    head, bracket, rest = text.partition("[")
+    prefix, sep, body = head.rpartition("::")
+    words = body.split()
+    name, version, build = [*words, None, None][:3] if words else (body, None, None)
+    fields = []
+    if version is not None:
+        fields.append(f'version="{version}"')
+    if build is not None:
+        fields.append(f'build="{build}"')
+    if bracket:
+        fields.append(rest.rstrip().removesuffix("]"))
+    return f"{prefix}{sep}{name}[{', '.join(fields)}]" if fields else f"{prefix}{sep}{name}"
+
+
+def solver_match_spec(spec: str) -> str:
+    """What the solver (which parses strictly) is handed for `spec`: the text itself when
+    the strict parser reads it as conda does, else `canonical_match_spec(spec)`."""
+    lenient = str(rattler.MatchSpec(spec, strict=False))
+    try:
+        if str(rattler.MatchSpec(spec, strict=True)) == lenient:
+            return spec
+    except Exception:  # InvalidMatchSpecError and the parse errors behind it
+        pass
+    return canonical_match_spec(spec)
+
+
+def match_spec_name(spec: str) -> str | None:
+    """The normalised package name of a match spec, leniently read; None when it has none."""
+    try:
+        name = rattler.MatchSpec(spec, strict=False).name
+    except Exception:
+        return None
+    return name.normalized if name is not None else None
+
+
+_SUBDIR = re.compile(r"/(noarch|[a-z0-9]+-[a-z0-9]+)$")
+
+
+def spec_channel(spec: str) -> str | None:
+    """The channel a match spec names, as written (`pytorch::x` -> "pytorch",
+    `conda-forge/linux-64::x` -> "conda-forge", `x[channel=c]` -> "c"); None for none."""
+    head = spec.strip().split("[", 1)[0]
+    if "::" in head:
+        channel = head.split("::", 1)[0].strip()
+    else:
+        try:
+            found = rattler.MatchSpec(spec, strict=False).channel
+        except Exception:
+            return None
+        if found is None:
+            return None
+        name = found.name
+        channel = name if name and name != "None" else str(found.base_url)
+    channel = _SUBDIR.sub("", channel.rstrip("/")) if "/" in channel else channel
+    return channel or None
+
+
+def with_channel(spec: str, location: str) -> str:
+    """`spec` pinned to the channel at `location` instead of the one it names (a mirror,
+    a local folder), its subdir kept; in a form the strict parser accepts."""
+    m = rattler.MatchSpec(spec, strict=False)
+    head, bracket, rest = str(m).partition("[")
+    body = head.split("::", 1)[-1]
+    fields: list[str] = []
+    if bracket:
+        for f in re.split(r",\s*(?=\w+=)", rest.rstrip().removesuffix("]")):
+            if f.strip() and not f.strip().startswith(("channel=", "subdir=")):
+                fields.append(f.strip())
+    subdir = f"/{m.subdir}" if m.subdir else ""
+    tail = f"[{', '.join(fields)}]" if fields else ""
+    text = f"{location.rstrip('/')}{subdir}::{body}{tail}"
+    return text if check_match_spec(text) is None else _bracketed(text)
 
 
 def match_spec_version(spec: str) -> str | None:

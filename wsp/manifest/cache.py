@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from wsp.graph import DesiredEnv
 
-FORMAT = 1
+FORMAT = 2
 CACHE_NAME = "desired.json"
 STATE_DIR = ".wsp"
 
@@ -70,6 +70,7 @@ _CODE = (
     "manifest/locate.py",
     "manifest/models.py",
     "pip.py",
+    "pipreqs.py",
     "probe.py",
 )
 
@@ -124,29 +125,11 @@ def _pip_options_of(d: dict[str, Any]) -> PipOptions:
 
 
 def _env_file(e: EnvFile | None) -> dict[str, Any] | None:
-    if e is None:
-        return None
-    return {
-        "path": str(e.path),
-        "name": e.name,
-        "channels": list(e.channels),
-        "dependencies": list(e.dependencies),
-        "pip": list(e.pip),
-        "raw": e.raw.decode("utf-8"),  # read_env_file accepts only UTF-8
-    }
+    return None if e is None else e.to_json()
 
 
 def _env_file_of(d: dict[str, Any] | None) -> EnvFile | None:
-    if d is None:
-        return None
-    return EnvFile(
-        path=Path(d["path"]),
-        name=d["name"],
-        channels=tuple(d["channels"]),
-        dependencies=tuple(d["dependencies"]),
-        pip=tuple(d["pip"]),
-        raw=d["raw"].encode("utf-8"),
-    )
+    return None if d is None else EnvFile.of_json(d)
 
 
 def _policy(p: PolicyDecl) -> dict[str, Any]:
@@ -184,7 +167,14 @@ def _workspace(ws: Workspace) -> dict[str, Any]:
         "env_prefix": ws.env_prefix,
         "mirrors": {k: list(v) for k, v in ws.mirrors.items()},
         "templates": {
-            n: [t.python, list(t.channels), list(t.dependencies), list(t.pip), list(t.extends)]
+            n: [
+                t.python,
+                list(t.channels),
+                list(t.dependencies),
+                list(t.pip),
+                list(t.extends),
+                [list(v) for v in t.env_vars],
+            ]
             for n, t in ws.templates.items()
         },
         "projects": {
@@ -199,6 +189,8 @@ def _workspace(ws: Workspace) -> dict[str, Any]:
                 "depends_on": list(p.depends_on),
                 "env_file": _env_file(p.env_file),
                 "ignore": list(p.ignore),
+                "env_vars": [list(v) for v in p.env_vars],
+                "pip_options": _pip_options(p.pip_options),
             }
             for n, p in ws.projects.items()
         },
@@ -242,8 +234,10 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
         env_prefix=d["env_prefix"],
         mirrors={k: tuple(v) for k, v in d["mirrors"].items()},
         templates={
-            n: TemplateDecl(n, py, tuple(ch), tuple(deps), tuple(pip), tuple(ext))
-            for n, (py, ch, deps, pip, ext) in d["templates"].items()
+            n: TemplateDecl(
+                n, py, tuple(ch), tuple(deps), tuple(pip), tuple(ext), tuple((k, v) for k, v in ev)
+            )
+            for n, (py, ch, deps, pip, ext, ev) in d["templates"].items()
         },
         projects={
             n: ProjectDecl(
@@ -258,6 +252,8 @@ def _workspace_of(d: dict[str, Any], text: str) -> Workspace:
                 depends_on=tuple(p["depends_on"]),
                 env_file=_env_file_of(p["env_file"]),
                 ignore=tuple(p["ignore"]),
+                env_vars=tuple((k, v) for k, v in p["env_vars"]),
+                pip_options=_pip_options_of(p["pip_options"]),
             )
             for n, p in d["projects"].items()
         },
@@ -291,6 +287,7 @@ def _desired(desired: dict[str, DesiredEnv]) -> dict[str, Any]:
             [list(e) for e in w.editables],
             index(options, _pip_options(w.pip_options)),
             w.lock_hash,
+            [list(v) for v in w.env_vars],
         ]
         for n, w in desired.items()
     }
@@ -317,6 +314,7 @@ def _desired_of(d: dict[str, Any]) -> dict[str, DesiredEnv]:
             editables=tuple((a, b) for a, b in editables),
             pip_options=options[opts],
             lock_hash=lock_hash,
+            env_vars=tuple((k, v) for k, v in env_vars),
         )
         for n, (
             env,
@@ -331,6 +329,7 @@ def _desired_of(d: dict[str, Any]) -> dict[str, DesiredEnv]:
             editables,
             opts,
             lock_hash,
+            env_vars,
         ) in d["envs"].items()
     }
 
@@ -365,6 +364,8 @@ def _write(
 ) -> None:
     if not path.parent.is_dir():  # only where wsp keeps state already (`wsp apply` makes it)
         return
+    if any("$" in c.name for w in desired.values() for c in w.channels):
+        return  # a channel with ${VAR}: its value is read each time, and never written
     from wsp.fsutil import atomic_write_bytes
 
     data = {

@@ -78,6 +78,10 @@ class Template(_Model):
     dependencies: list[str] = Field(default_factory=list, description="Conda match specs.")
     pip: list[str] = Field(default_factory=list, description="PEP 508 requirements.")
     extends: list[str] = Field(default_factory=list, description="Templates merged in, in order.")
+    env_vars: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables of the env (set on activation, run and shell).",
+    )
 
 
 class Project(_Model):
@@ -106,6 +110,23 @@ class Project(_Model):
     )
     ignore: list[str] = Field(
         default_factory=list, description="Policy codes silenced for this project."
+    )
+    env_vars: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables of the env: set on activation (conda-meta/state, "
+        "as `conda env config vars set` does), by `wsp run`, `wsp shell` and `wsp env`.",
+    )
+    pip_index_url: str | None = Field(
+        None,
+        description="This project's package index for pip requirements (over the workspace's).",
+    )
+    pip_extra_index_urls: list[str] = Field(
+        default_factory=list,
+        description="More package indexes for this project's pip requirements.",
+    )
+    pip_find_links: list[str] = Field(
+        default_factory=list,
+        description="Folders (relative to the project's path) or URLs of wheels for this project.",
     )
 
 
