@@ -86,8 +86,9 @@ def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> Non
     assert project(ws, "old-analysis") == {
         "path": "analysis",
         "python": "3.11",
-        "channels": ["bioconda"],  # conda-forge is already the workspace's
-        "dependencies": ["numpy>=1.26", "requests"],
+        # in the file's order: conda-forge first (the workspace's alone would come last)
+        "channels": ["conda-forge", "bioconda"],
+        "dependencies": ["numpy>=1.26", "requests", "pip"],  # as written: pip kept
         "pip": ["tinylib==1.0.0"],
     }
     assert "old-analysis" in r.stdout and "numpy>=1.26" in r.stdout
@@ -112,7 +113,8 @@ def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
     r = ws.wsp("import", "--file", "bad.yml")
     assert r.code == 1, r
     assert r.stderr.count("\n") == 1, r.stderr
-    assert "nothing was written" in r.stderr
+    assert r.stderr.startswith("bad.yml:4:5: "), r.stderr  # the user's file, line and column
+    assert "num py>>=" in r.stderr
     assert ws.manifest.read_text() == before
     assert sorted(p.name for p in ws.root.iterdir() if p.name.startswith(".workspace")) == []
 

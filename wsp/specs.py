@@ -19,10 +19,16 @@ from rattler.platform import Subdir
 def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
     """None when `spec` is a valid conda match spec, else what is wrong with it (one line)."""
     try:
-        rattler.MatchSpec(spec, strict=strict)
+        m = rattler.MatchSpec(spec, strict=strict)
     except Exception as exc:  # InvalidMatchSpecError and the parse errors behind it
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not strict and m.build is not None and not _BUILD.match(str(m.build)):
+        # the lenient parser reads `num py>>=` as version "py", build ">>=": conda refuses it
+        return f"the build string {str(m.build)!r} has characters no build string has"
     return None
+
+
+_BUILD = re.compile(r"^[\w.*+!-]*$")
 
 
 def canonical_match_spec(spec: str) -> str:
