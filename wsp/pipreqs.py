@@ -259,12 +259,19 @@ def _requirement(text: str, where: Where, options: tuple[str, ...] = ()) -> Requ
 
 
 def parse_line(
-    text: str, where: Where, *, base: Path | None, root: Path | None = None, _depth: int = 0
+    text: str,
+    where: Where,
+    *,
+    base: Path | None,
+    root: Path | None = None,
+    read: bool = True,
+    _depth: int = 0,
 ) -> list[PipEntry]:
     """The entries of one requirements line ([] for a blank or comment line).
 
-    `base` is the folder relative paths are read from; `-r FILE` must lie under `root`
-    when one is given. Raises a ManifestError at `where` for what pip would refuse.
+    `base` is the folder relative paths are read from; `-r FILE` is read (when `read`)
+    and must lie under `root` when one is given. Raises a ManifestError at `where` for
+    what pip would refuse.
     """
     line = _COMMENT.sub("", text).strip()
     if not line:
@@ -305,10 +312,13 @@ def parse_line(
         if name == "--editable":
             out.append(_editable(line, where, base, value or ""))
         elif name in ("--requirement", "--constraint"):
+            constraints = name == "--constraint"
+            if not read:
+                path = _resolve(base, value or "")
+                out.append(RequirementsFile(line, where, path, constraints))
+                continue
             out.append(
-                _requirements_file(
-                    line, where, base, root, value or "", name == "--constraint", _depth
-                )
+                _requirements_file(line, where, base, root, value or "", constraints, _depth)
             )
         elif name in _PER_REQUIREMENT:
             raise where.error(f"pip option {name} belongs after a requirement, on its line")

@@ -359,7 +359,9 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
                 raise where.error(f"variable {name} holds a NUL character; remove it")
             variables.append((name, text))
 
-    name = _scalar(data.get("name")) if data.get("name") is not None else None
+    name = None
+    if data.get("name") is not None and (name := _scalar(data["name"])) is None:
+        raise _value_where(path, data, "name").error("'name' must be a string")
     return EnvFile(
         path=path,
         name=name,

@@ -383,7 +383,7 @@ def check_pip_entry(text: str, where: Where) -> None:
     through dedicated keys, files and folders are not read from a pip list."""
     from wsp import pipreqs
 
-    entries = pipreqs.parse_line(text, where, base=None)
+    entries = pipreqs.parse_line(text, where, base=None, read=False)  # reads no file
     if not entries:
         raise where.error('an empty pip requirement; give one, e.g. "requests>=2"')
     entry = entries[0]

@@ -141,7 +141,7 @@ def not_honoured(facts: Facts) -> Iterator[Issue]:
     def url_requirements(path: tuple[str, ...], reqs: tuple[str, ...]) -> Iterator[str]:
         for i, text in enumerate(reqs):
             line, col = ws.positions.find((*path, i), value=True)
-            entries = parse_line(text, Where(ws.manifest_path, line, col), base=None)
+            entries = parse_line(text, Where(ws.manifest_path, line, col), base=None, read=False)
             if entries and isinstance(entries[0], Requirement) and entries[0].url is not None:
                 yield (
                     f"{entries[0].where}: {text!r}: a direct URL requirement is not installed "
