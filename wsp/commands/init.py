@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     target = directory / MANIFEST_NAME
     if target.exists():
         raise WspError(f"{target} already exists", hint="edit it, or remove it to start over")
-    name, _ = policy_name(args.name or directory.name)
+    name = slug(args.name or directory.name)  # projects' names follow the policy
     paths = [] if args.no_import else find_env_files(directory)
     # Each file read where it is: an error names the user's file, line and column.
     env_files = [(path, read_env_file(path, root=directory)) for path in paths]
