@@ -8,6 +8,7 @@ against the same session channel.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,3 +204,73 @@ def test_explicit_file_reinstalls_the_same_packages(ws: Workspace, tmp_path: Pat
     got = {p.name[: -len(".json")] for p in (prefix / "conda-meta").glob("*.json")}
     want = {f"{p.name}-{p.version}-{p.build}" for p in solved(ws, "finance").values()}
     assert got == want
+
+
+DECLARED_YML = """\
+name: legacy
+channels:
+  - bioconda
+  - conda-forge
+dependencies:
+  - python=3.11
+  - numpy=1.26=py_0
+  - pytorch::pytorch-mutex=*=*cuda*
+  - pip:
+    - --extra-index-url https://extra.example/simple
+    - tinylib==1.0.0
+    - -e ./lib
+variables:
+  OMP_NUM_THREADS: "4"
+"""
+
+
+def test_environment_yml_as_declared_round_trips_without_a_solve(
+    ws: Workspace, wheelhouse: Path
+) -> None:
+    (ws.root / "legacy" / "lib").mkdir(parents=True)
+    (ws.root / "legacy" / "environment.yml").write_text(DECLARED_YML)
+    ws.write(
+        ws.manifest.read_text().replace(str(ws.channel.as_uri()), "file:///nonexistent/channel")
+        + '\n[projects.legacy]\npath = "legacy"\nenvironment-file = "environment.yml"\n'
+        + 'env-vars = { EXTRA = "1" }\n'
+    )
+    r = ws.wsp("export", "legacy", "-o", "out/legacy.yml")  # no channel can be reached
+    assert r.code == 0, r
+    data = read_yaml((ws.root / "out" / "legacy.yml").read_text())
+    assert data["channels"] == ["bioconda", "conda-forge"]  # in order
+    *conda, pip_block = data["dependencies"]
+    assert conda == ["python=3.11", "numpy=1.26=py_0", "pytorch::pytorch-mutex=*=*cuda*", "pip"]
+    assert pip_block["pip"] == [
+        "--no-index",  # the workspace's pip-no-index
+        "--extra-index-url https://extra.example/simple",
+        f"--find-links {wheelhouse.resolve()}",  # the workspace's pip-find-links
+        "tinylib==1.0.0",
+        f"-e {(ws.root / 'legacy' / 'lib').resolve()}",  # read from where conda runs pip
+    ]
+    assert data["variables"] == {"OMP_NUM_THREADS": "4", "EXTRA": "1"}
+
+    # read back as conda reads it: the same declaration
+    from wsp.manifest.envfile import read_env_file
+
+    again = read_env_file(ws.root / "out" / "legacy.yml")
+    assert again.dependencies == tuple(conda)
+    assert again.pip == ("tinylib==1.0.0",)
+    assert again.variables == (("OMP_NUM_THREADS", "4"), ("EXTRA", "1"))
+    r = ws.wsp("import", "--file", "out/legacy.yml", "--as", "again")
+    assert r.code == 0, r
+
+
+@pytest.mark.skipif(shutil.which("conda") is None, reason="conda is not installed here")
+def test_conda_reads_both_exports(ws: Workspace) -> None:  # pragma: no cover - needs conda
+    import subprocess
+
+    for args in (("export", "webdev"), ("export", "webdev", "--pinned")):
+        r = ws.wsp(*args, "-o", "webdev.yml")
+        assert r.code == 0, r
+        proc = subprocess.run(
+            ["conda", "env", "create", "--dry-run", "--json", "-n", "x", "-f", "webdev.yml"],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+        )
+        assert "error" not in proc.stdout.lower(), proc.stdout

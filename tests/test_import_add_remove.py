@@ -246,3 +246,28 @@ def test_edits_and_the_lock_keep_ordinary_file_permissions(ws: Workspace) -> Non
     os.umask(umask)
     lock = ws.root / "wsp.lock"
     assert stat.S_IMODE(lock.stat().st_mode) == 0o666 & ~umask
+
+
+def test_import_env_without_history_takes_its_top_level_packages(
+    make_workspace: Callable[..., Workspace], ws: Workspace
+) -> None:
+    # An env as rattler or pixi leave it: records, and a conda-meta/history naming no spec.
+    scratch = make_workspace(
+        COMMENTED_TOML.split("# --- finance")[0]
+        + '[projects.built]\npython = "3.11"\ndependencies = ["requests", "six"]\n',
+        name="scratch",
+    )
+    assert scratch.wsp("apply", "--yes").code == 0
+    prefix = scratch.envs_dir / "built"
+    (prefix / "conda-meta" / "history").write_text("")
+    versions = scratch.versions("built")
+    assert "urllib3" in versions  # what requests needs, nobody asked for
+
+    r = ws.wsp("import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert project(ws, "built") == {
+        "python": "3.11",
+        "dependencies": [f"requests=={versions['requests']}", f"six=={versions['six']}"],
+    }
+    assert "no conda history" in r.stderr and "pinned to the installed versions" in r.stderr
+    assert ws.wsp("plan").code == 0

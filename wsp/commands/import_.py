@@ -202,6 +202,16 @@ def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
     return specs, channels, top_level
 
 
+def _declared_name(ws: Any, location: str) -> str:
+    """A channel as the workspace declares it, when `location` is where it is mirrored."""
+    from wsp.graph import resolve_channel
+
+    for name in ws.mirrors:
+        if location in (u.rstrip("/") for u in resolve_channel(ws, name).urls):
+            return name
+    return location
+
+
 def _channel_name(url: str) -> str:
     """A record's channel as a declaration names it: `https://conda.anaconda.org/x` -> x."""
     url = url.rstrip("/")
@@ -322,7 +332,8 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     found = _Found(prefix.name)
     specs, found.channels = history_specs(prefix / "conda-meta" / "history")
     if not specs:
-        specs, found.channels, top_level = installed_specs(prefix)
+        specs, channels, top_level = installed_specs(prefix)
+        found.channels = [_declared_name(ws, c) for c in channels]
         what = "the packages it was built with" if top_level else "every installed package"
         if specs:
             found.notes.append(
