@@ -18,6 +18,7 @@ import rattler
 import tomlkit
 
 from tests.support.cli import Workspace
+from tests.support.envfiles import pinned_export
 from tests.test_envfile import ISSUE_SPECS
 from wsp.errors import ManifestError
 from wsp.manifest.envfile import read_env_file
@@ -368,22 +369,6 @@ def test_init_on_all_fixtures_at_once(tmp_path: Path, wsp_env: dict[str, str]) -
 
 
 # -- a 300-line pinned `conda env export` -----------------------------------------------------
-
-
-def pinned_export(lines: int = 300) -> str:
-    """What `conda env export` writes for a big env: name=version=build pins (builds with
-    dots too), a pip section, prefix."""
-    out = ["name: big", "channels:", "  - conda-forge", "dependencies:"]
-    out += ["  - _libgcc_mutex=0.1=conda_forge", "  - python=3.11.9=hb806964_0_cpython"]
-    n = 0
-    while len(out) < lines - 13:
-        build = f"py311h{n:06x}_0" if n % 3 else f"py3.11_cuda11.{n % 9}_0"
-        out.append(f"  - pkg{n}=1.{n}.{n % 7}={build}")
-        n += 1
-    out += ["  - pip=24.0=pyhd8ed1ab_0", "  - pip:"]
-    out += [f"    - pypkg{i}=={i}.0.1" for i in range(10)]
-    out += ["prefix: /opt/conda/envs/big"]
-    return "\n".join(out) + "\n"
 
 
 def test_init_on_a_300_line_pinned_export(tmp_path: Path, wsp_env: dict[str, str]) -> None:

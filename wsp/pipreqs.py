@@ -456,9 +456,9 @@ def unsupported(entry: PipEntry) -> str | None:
     if isinstance(entry, Requirement):
         if entry.url is not None:
             return (
-                f"{entry.text!r}: a direct URL requirement is not installed by wsp yet "
-                "(only requirements from a package index are); publish it to an index or "
-                "pip-find-links, or install it by hand"
+                f"{entry.text!r}: a direct URL requirement is not resolved nor installed by "
+                "wsp from an environment file yet (only requirements from a package index "
+                "are); publish it to an index or pip-find-links, or install it by hand"
             )
         if entry.options:
             return f"{entry.text!r}: {', '.join(entry.options)} is ignored by wsp"

@@ -36,7 +36,7 @@ class EnvFile:
     name: str | None = None
     channels: tuple[str, ...] = ()  # as written, in order (`${VAR}` not expanded)
     dependencies: tuple[str, ...] = ()  # conda match specs as written
-    pip: tuple[str, ...] = ()  # the PEP 508 requirements of the pip list (and its -r files)
+    pip: tuple[str, ...] = ()  # the pip list's index requirements (and its -r files')
     raw: bytes = field(default=b"", repr=False)
     pip_lines: tuple[str, ...] = ()  # the pip list as written, options and all
     pip_entries: tuple[PipEntry, ...] = ()  # the pip list, typed and located
@@ -367,7 +367,9 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
         name=name,
         channels=tuple(channels),
         dependencies=tuple(deps),
-        pip=tuple(r.text for r in pipreqs.requirements(entries)),
+        # what the pip layer resolves: index requirements (a `name @ URL` would be fetched
+        # and built at plan time; it waits, with a warning, until the pip layer can say so)
+        pip=tuple(r.text for r in pipreqs.requirements(entries) if r.url is None),
         raw=raw,
         pip_lines=tuple(text for text, _ in pip_lines),
         pip_entries=tuple(entries),
