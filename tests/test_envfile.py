@@ -304,6 +304,22 @@ def test_any_file_loads_or_is_one_located_error(tmp_path: Path, text: str) -> No
         assert exc.path == path and exc.line >= 1 and exc.col >= 1
 
 
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    line=st.text(
+        alphabet=st.sampled_from(list("-er ./~:@#=<>![],;'\"\\ \tabcx0129$_{}+")), max_size=40
+    )
+)
+def test_any_pip_line_parses_or_is_one_located_error(tmp_path: Path, line: str) -> None:
+    where = pipreqs.Where(tmp_path / "environment.yml", 3, 7)
+    try:
+        pipreqs.parse_line(line, where, base=tmp_path, root=tmp_path)
+    except ManifestError as exc:
+        assert (exc.path, exc.line, exc.col) == (where.path, 3, 7)
+
+
 def test_a_bom_and_crlf_are_read(tmp_path: Path) -> None:
     env = read_env_file(write(tmp_path, b"\xef\xbb\xbfname: x\r\ndependencies:\r\n  - numpy\r\n"))
     assert (env.name, env.dependencies) == ("x", ("numpy",))

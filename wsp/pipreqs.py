@@ -185,11 +185,15 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _resolve(base: Path | None, text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
+    """`text` as a path read from `base` (`~` expanded where it can be), normalised."""
+    import contextlib
     import os
 
+    path = Path(text)
+    with contextlib.suppress(RuntimeError):  # `~nouser/...`: no such home; kept as written
+        path = path.expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
     return Path(os.path.normpath(path))
 
 
@@ -370,7 +374,7 @@ def _requirements_file(
     if root is not None:
         try:
             path.resolve().relative_to(root.resolve())
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
             raise where.error(
                 f"{flag} {target}: {path} is outside the workspace ({root}); "
                 "only files inside it are read"
