@@ -140,6 +140,8 @@ def not_honoured(facts: Facts) -> Iterator[Issue]:
 
     def url_requirements(path: tuple[str, ...], reqs: tuple[str, ...]) -> Iterator[str]:
         for i, text in enumerate(reqs):
+            if "@" not in text:  # no `name @ URL`: nothing to parse (a no-op plan stays fast)
+                continue
             line, col = ws.positions.find((*path, i), value=True)
             entries = parse_line(text, Where(ws.manifest_path, line, col), base=None, read=False)
             if entries and isinstance(entries[0], Requirement) and entries[0].url is not None:
@@ -158,6 +160,7 @@ def not_honoured(facts: Facts) -> Iterator[Issue]:
             for warning in proj.env_file.warnings:
                 yield Issue(
                     str(warning),
-                    "change the environment file, or take it over in workspace.toml",
+                    "what wsp honours in an environment file: docs/workspace-toml.md, "
+                    "Environment files",
                     project=name,
                 )
