@@ -458,8 +458,8 @@ def desired(
         python_wanted = m.python_wanted or bool(m.pip)
         head = [f"python {python}"] if python else (["python"] if python_wanted else [])
         solver = [solver_match_spec(s) for s in m.written]  # `x=1=py_0` -> `x ==1 py_0`
-        declared = head + [s for s in dict.fromkeys(solver) if s not in head]
-        all_specs = [fetched(s) for s in declared]
+        unpinned = head + [s for s in dict.fromkeys(solver) if s not in head]
+        all_specs = [fetched(s) for s in unpinned]  # channel-pinned specs: where fetched
         channels = _expand_defaults(
             ws, [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
         )
@@ -473,7 +473,7 @@ def desired(
         pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
         lock_hash = stable_hash(
             {
-                "specs": sorted(declared),
+                "specs": sorted(unpinned),  # no mirror in it: the same on every machine
                 "pip": sorted(m.pip),
                 "channels": [c.name for c in resolved],
                 "priority": ws.channel_priority,

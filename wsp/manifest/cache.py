@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from wsp.graph import DesiredEnv
 
-FORMAT = 2
+FORMAT = 1
 CACHE_NAME = "desired.json"
 STATE_DIR = ".wsp"
 
