@@ -277,7 +277,8 @@ def test_a_full_file(tmp_path: Path) -> None:
         ("dependencies:\n  - numpy\n   bad: indent\n", 3, 7, "invalid YAML"),
         (b"name: caf\xe9\n", 1, 1, "not valid UTF-8"),
         ("name: !!python/object/apply:os.system [ls]\n", 1, 7, "'name' must be a string"),
-        ("a: " + "[" * 3000 + "]" * 3000 + "\n", 1, 1, "invalid YAML"),
+        ("a: " + "[" * 3000 + "]" * 3000 + "\n", 1, 68, "nested more than 64 deep"),
+        ("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400)), 258, 1, "indented"),
     ],
 )
 def test_what_conda_refuses_is_one_located_error(

@@ -161,6 +161,7 @@ def _load_yaml(path: Path, raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ManifestError(path, line, 1, "file is not valid UTF-8; save it as UTF-8") from None
+    _check_depth(path, text)
     yaml = YAML(typ="rt")
     try:
         return yaml.load(text)
@@ -184,6 +185,38 @@ def _load_yaml(path: Path, raw: bytes) -> Any:
     except Exception as exc:  # whatever else the YAML library raises: still one located line
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise ManifestError(path, 1, 1, f"invalid YAML: {message}") from None
+
+
+_MAX_DEPTH = 64  # real environment files nest 3 or 4 deep
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse nesting no environment file has before the YAML parser recurses into it
+    (3000 nested `[` take it seconds, then a RecursionError)."""
+    depth = 0
+    quote = ""
+    line, col = 1, 0
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, quote = line + 1, 0, ""
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise ManifestError(
+                    path, line, col, f"invalid YAML: nested more than {_MAX_DEPTH} deep"
+                )
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    for i, row in enumerate(text.splitlines(), start=1):
+        if len(row) - len(row.lstrip(" ")) > 4 * _MAX_DEPTH and row.strip():
+            raise ManifestError(
+                path, i, 1, f"invalid YAML: indented more than {4 * _MAX_DEPTH} spaces"
+            )
 
 
 def _where(path: Path, node: object, key: object) -> Where:
