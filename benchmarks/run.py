@@ -249,6 +249,19 @@ class Bench:
         shutil.rmtree(root, ignore_errors=True)
         return jobs[1], jobs[2], status
 
+    def init_pinned(self, runs: int) -> Figure:
+        """`wsp init` in a folder holding a 300-line pinned `conda env export`."""
+        from tests.support.envfiles import pinned_export
+
+        text = pinned_export(300)
+        out = []
+        for _ in range(runs):
+            root = self.fresh_dir("init")
+            (root / "environment.yml").write_text(text)
+            out.append(self.wsp(root, "init"))
+            shutil.rmtree(root, ignore_errors=True)
+        return Figure("wsp init, 300-line pinned conda env export", out)
+
     def watch(self, runs: int) -> tuple[Figure, Figure]:
         starts, ready = watch_latency(
             self.fresh_dir("watch"), self.channel, DEBOUNCE_MS, runs, cache=self.warm_cache
@@ -378,6 +391,7 @@ def main() -> None:
         bench = Bench(Path(tmp))
         conda = bench.conda_version()
         figures.append(bench.startup(max(runs, 10)))
+        figures.append(bench.init_pinned(runs))
         plans, setups = bench.noop_plans(sizes, runs)
         figures.extend(plans)
         print("... seed envs, cold and warm cache", file=sys.stderr, flush=True)

@@ -431,12 +431,13 @@ def test_the_cache_knows_every_field_it_stores() -> None:
         "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions "
         "freeze_envs jupyter_data_dir",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
-        "env_file ignore jupyter",
-        TemplateDecl: "name python channels dependencies pip extends jupyter",
+        "env_file ignore jupyter env_vars pip_options",
+        TemplateDecl: "name python channels dependencies pip extends jupyter env_vars",
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
-        "spec_hash editables pip_options lock_hash kernel",
-        EnvFile: "path name channels dependencies pip raw",
+        "spec_hash editables pip_options lock_hash kernel env_vars",
+        EnvFile: "path name channels dependencies pip raw pip_lines pip_entries pip_options "
+        "variables warnings requirement_files",
         PipOptions: "index_url extra_index_urls find_links no_index",
     }
     for cls, names in known.items():

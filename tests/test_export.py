@@ -8,6 +8,7 @@ against the same session channel.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def read_yaml(text: str) -> dict:
 
 
 def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
-    r = ws.wsp("export", "finance")
+    r = ws.wsp("export", "finance", "--pinned")
     assert r.code == 0, r
     data = read_yaml(r.stdout)
     assert data["name"] == "finance"
@@ -70,6 +71,7 @@ def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
     conda = [d for d in data["dependencies"] if isinstance(d, str)]
     [pip_block] = [d for d in data["dependencies"] if isinstance(d, dict)]
     want = solved(ws, "finance")
+    assert "pip" in conda  # a pip: list needs pip, which the solve (uv installs) has not
     exact = [d for d in conda if d != "pip"]
     for spec in exact:
         rattler.MatchSpec(spec)  # strict parse
@@ -81,9 +83,9 @@ def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
 def test_exported_environment_yml_reinstalls_with_wsp(
     ws: Workspace, make_workspace: Callable[..., Workspace]
 ) -> None:
-    r = ws.wsp("export", "finance")
+    r = ws.wsp("export", "finance", "--pinned")
     assert r.code == 0, r
-    conda = [d for d in read_yaml(r.stdout)["dependencies"] if isinstance(d, str)]
+    conda = [d for d in read_yaml(r.stdout)["dependencies"] if isinstance(d, str) and d != "pip"]
     want = solved(ws, "finance")
     # A new workspace (same mirror) whose project merges the exported file; its pip block
     # is left out: the fixture python can't run pip.
@@ -139,7 +141,9 @@ def test_requirements_and_dockerfile(ws: Workspace) -> None:
     # what it COPYs is written beside it
     copied = re.findall(r"^COPY (\S+) ", text, re.M)
     assert copied and all((ws.root / "docker" / c).is_file() for c in copied)
-    assert any("pip install" in ln for ln in text.splitlines())
+    # the env has no pip (wsp installs pip requirements with uv): base's pip installs into it
+    [pip_run] = [ln for ln in text.splitlines() if "install --no-deps" in ln]
+    assert "conda run -n base python -m pip --python /opt/conda/envs/finance/bin/python" in pip_run
 
 
 def test_all_writes_one_file_per_project(ws: Workspace) -> None:
@@ -165,11 +169,14 @@ def test_errors_are_one_line(ws: Workspace) -> None:
     assert r.stderr.count("\n") == 1 and "did you mean 'finance'" in r.stderr
     text = ws.manifest.read_text()
     ws.manifest.write_text(text.replace(ws.channel.as_uri(), "file:///nonexistent/wsp-channel"))
-    r = ws.wsp("export", "webdev")
+    r = ws.wsp("export", "webdev", "--pinned")
     assert r.code == 1, r
     assert r.stderr.count("\n") == 1, r.stderr
     assert "could not be reached" in r.stderr
     assert r.stdout == ""
+    r = ws.wsp("export", "webdev")  # as declared: nothing to solve, no channel needed
+    assert r.code == 0, r
+    assert read_yaml(r.stdout)["dependencies"] == ["python=3.12", "fastapi"]
 
 
 def test_explicit_file_reinstalls_the_same_packages(ws: Workspace, tmp_path: Path) -> None:
@@ -198,3 +205,73 @@ def test_explicit_file_reinstalls_the_same_packages(ws: Workspace, tmp_path: Pat
     got = {p.name[: -len(".json")] for p in (prefix / "conda-meta").glob("*.json")}
     want = {f"{p.name}-{p.version}-{p.build}" for p in solved(ws, "finance").values()}
     assert got == want
+
+
+DECLARED_YML = """\
+name: legacy
+channels:
+  - bioconda
+  - conda-forge
+dependencies:
+  - python=3.11
+  - numpy=1.26=py_0
+  - pytorch::pytorch-mutex=*=*cuda*
+  - pip:
+    - --extra-index-url https://extra.example/simple
+    - tinylib==1.0.0
+    - -e ./lib
+variables:
+  OMP_NUM_THREADS: "4"
+"""
+
+
+def test_environment_yml_as_declared_round_trips_without_a_solve(
+    ws: Workspace, wheelhouse: Path
+) -> None:
+    (ws.root / "legacy" / "lib").mkdir(parents=True)
+    (ws.root / "legacy" / "environment.yml").write_text(DECLARED_YML)
+    ws.write(
+        ws.manifest.read_text().replace(str(ws.channel.as_uri()), "file:///nonexistent/channel")
+        + '\n[projects.legacy]\npath = "legacy"\nenvironment-file = "environment.yml"\n'
+        + 'env-vars = { EXTRA = "1" }\n'
+    )
+    r = ws.wsp("export", "legacy", "-o", "out/legacy.yml")  # no channel can be reached
+    assert r.code == 0, r
+    data = read_yaml((ws.root / "out" / "legacy.yml").read_text())
+    assert data["channels"] == ["bioconda", "conda-forge"]  # in order
+    *conda, pip_block = data["dependencies"]
+    assert conda == ["python=3.11", "numpy=1.26=py_0", "pytorch::pytorch-mutex=*=*cuda*", "pip"]
+    assert pip_block["pip"] == [
+        "--no-index",  # the workspace's pip-no-index
+        "--extra-index-url https://extra.example/simple",
+        f"--find-links {wheelhouse.resolve()}",  # the workspace's pip-find-links
+        "tinylib==1.0.0",
+        f"-e {(ws.root / 'legacy' / 'lib').resolve()}",  # read from where conda runs pip
+    ]
+    assert data["variables"] == {"OMP_NUM_THREADS": "4", "EXTRA": "1"}
+
+    # read back as conda reads it: the same declaration
+    from wsp.manifest.envfile import read_env_file
+
+    again = read_env_file(ws.root / "out" / "legacy.yml")
+    assert again.dependencies == tuple(conda)
+    assert again.pip == ("tinylib==1.0.0",)
+    assert again.variables == (("OMP_NUM_THREADS", "4"), ("EXTRA", "1"))
+    r = ws.wsp("import", "--file", "out/legacy.yml", "--as", "again")
+    assert r.code == 0, r
+
+
+@pytest.mark.skipif(shutil.which("conda") is None, reason="conda is not installed here")
+def test_conda_reads_both_exports(ws: Workspace) -> None:  # pragma: no cover - needs conda
+    import subprocess
+
+    for args in (("export", "webdev"), ("export", "webdev", "--pinned")):
+        r = ws.wsp(*args, "-o", "webdev.yml")
+        assert r.code == 0, r
+        proc = subprocess.run(
+            ["conda", "env", "create", "--dry-run", "--json", "-n", "x", "-f", "webdev.yml"],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+        )
+        assert "error" not in proc.stdout.lower(), proc.stdout

@@ -493,8 +493,14 @@ def test_a_project_listing_a_templates_channel_puts_it_first(tmp_path: Path) -> 
     assert [c.name for c in d["p"].channels] == ["y", "x", "conda-forge"]
 
 
-def test_nodefaults_is_dropped_and_defaults_means_anacondas_channels(tmp_path: Path) -> None:
+def test_nodefaults_drops_the_workspace_channels_and_defaults_means_anacondas(
+    tmp_path: Path,
+) -> None:
+    # conda: `nodefaults` means none of the channels the user's settings add (for wsp,
+    # the workspace's); `defaults` is Anaconda's main and r
     d = desired(tmp_path, HEAD + '[projects.p]\nchannels = ["nodefaults", "defaults"]\n')
+    assert [c.name for c in d["p"].channels] == [*channels.DEFAULTS]
+    d = desired(tmp_path, HEAD + '[projects.p]\nchannels = ["defaults"]\n')
     assert [c.name for c in d["p"].channels] == [*channels.DEFAULTS, "conda-forge"]
 
 

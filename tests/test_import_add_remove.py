@@ -86,8 +86,9 @@ def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> Non
     assert project(ws, "old-analysis") == {
         "path": "analysis",
         "python": "3.11",
-        "channels": ["bioconda"],  # conda-forge is already the workspace's
-        "dependencies": ["numpy>=1.26", "requests"],
+        # in the file's order: conda-forge first (the workspace's alone would come last)
+        "channels": ["conda-forge", "bioconda"],
+        "dependencies": ["numpy>=1.26", "requests", "pip"],  # as written: pip kept
         "pip": ["tinylib==1.0.0"],
     }
     assert "old-analysis" in r.stdout and "numpy>=1.26" in r.stdout
@@ -112,7 +113,8 @@ def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
     r = ws.wsp("import", "--file", "bad.yml")
     assert r.code == 1, r
     assert r.stderr.count("\n") == 1, r.stderr
-    assert "nothing was written" in r.stderr
+    assert r.stderr.startswith("bad.yml:4:5: "), r.stderr  # the user's file, line and column
+    assert "num py>>=" in r.stderr
     assert ws.manifest.read_text() == before
     assert sorted(p.name for p in ws.root.iterdir() if p.name.startswith(".workspace")) == []
 
@@ -244,3 +246,28 @@ def test_edits_and_the_lock_keep_ordinary_file_permissions(ws: Workspace) -> Non
     os.umask(umask)
     lock = ws.root / "wsp.lock"
     assert stat.S_IMODE(lock.stat().st_mode) == 0o666 & ~umask
+
+
+def test_import_env_without_history_takes_its_top_level_packages(
+    make_workspace: Callable[..., Workspace], ws: Workspace
+) -> None:
+    # An env as rattler or pixi leave it: records, and a conda-meta/history naming no spec.
+    scratch = make_workspace(
+        COMMENTED_TOML.split("# --- finance")[0]
+        + '[projects.built]\npython = "3.11"\ndependencies = ["requests", "six"]\n',
+        name="scratch",
+    )
+    assert scratch.wsp("apply", "--yes").code == 0
+    prefix = scratch.envs_dir / "built"
+    (prefix / "conda-meta" / "history").write_text("")
+    versions = scratch.versions("built")
+    assert "urllib3" in versions  # what requests needs, nobody asked for
+
+    r = ws.wsp("import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert project(ws, "built") == {
+        "python": "3.11",
+        "dependencies": [f"requests=={versions['requests']}", f"six=={versions['six']}"],
+    }
+    assert "no conda history" in r.stderr and "pinned to the installed versions" in r.stderr
+    assert ws.wsp("plan").code == 0

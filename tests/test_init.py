@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.cli import Result
+import pytest
+
+from tests.support.cli import Result, Workspace
 
 
 def wsp(cwd: Path, env: dict[str, str], *args: str) -> Result:
@@ -56,3 +58,52 @@ def test_init_never_overwrites(tmp_path: Path, wsp_env: dict) -> None:
     assert r.code == 1
     assert "already exists" in r.stderr
     assert (tmp_path / "workspace.toml").read_text() == "# mine\n"
+
+
+# -- names, channels and errors of wsp init ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "project"), [("test", "test-project"), ("9lives", "project-9lives")]
+)
+def test_init_names_what_its_naming_policy_accepts(
+    folder: str, project: str, tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    root = tmp_path / folder
+    root.mkdir()
+    ws = Workspace(root, tmp_path, wsp_env)
+    r = ws.wsp("init")
+    assert r.code == 0, r
+    assert f"[projects.{project}]" in ws.manifest.read_text()
+    assert f"project named '{project}'" in r.stderr  # said up front
+    r = ws.wsp("check", "--json")
+    assert not [f for f in r.json["findings"] if f["code"].startswith("WSP1")], r
+
+
+def test_init_on_defaults_writes_no_conda_forge_beside_it(
+    tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    root = tmp_path / "legacy"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "environment.yml").write_text(
+        "name: app\nchannels: [defaults]\ndependencies: [numpy]\n"
+    )
+    ws = Workspace(root, tmp_path, wsp_env)
+    assert ws.wsp("init").code == 0
+    assert 'channels = ["defaults"]' in ws.manifest.read_text()
+    r = Workspace(root, tmp_path, wsp_env).wsp("check", "--json")
+    assert [f for f in r.json["findings"] if f["severity"] == "error"] == [], r
+
+
+def test_init_errors_name_the_users_file(tmp_path: Path, wsp_env: dict[str, str]) -> None:
+    root = tmp_path / "broken"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "environment.yml").write_text(
+        "dependencies:\n  - numpy\n  - pip:\n    - transformers=~4.25\n"
+    )
+    ws = Workspace(root, tmp_path, wsp_env)
+    r = ws.wsp("init")
+    assert r.code == 1
+    assert r.stderr.startswith("sub/environment.yml:4:7: 'transformers=~4.25'"), r.stderr
+    assert r.stderr.count("\n") == 1
+    assert sorted(p.name for p in root.iterdir()) == ["sub"]  # nothing written, no temp file

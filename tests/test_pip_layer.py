@@ -53,6 +53,7 @@ VISION_ENV_FILE = """\
 name: vision
 dependencies:
   - zlib
+  - pip
   - pip:
     - tinyapp
 """
@@ -215,7 +216,7 @@ def test_pip_requirements_are_planned_installed_changed_and_removed(
     # -- changing a version changes it, removing a requirement uninstalls it -------------------
     ws.edit('pip = ["metricskit==1.0.0"]', 'pip = ["metricskit==2.0.0"]')
     (ws.root / "projects" / "vision" / "environment.yml").write_text(
-        "name: vision\ndependencies:\n  - zlib\n"
+        "name: vision\ndependencies:\n  - zlib\n  - pip\n"
     )
     r = ws.wsp("plan", "--json", "--detailed-exitcode")
     assert r.code == 2, r

@@ -136,6 +136,7 @@ def test_codes_are_stable_and_grouped() -> None:
         "WSP204",
         "WSP301",
         "WSP302",
+        "WSP303",
         "WSP401",
         "WSP402",
         "WSP403",

@@ -58,6 +58,7 @@ _CODE = (
     "manifest/locate.py",
     "manifest/models.py",
     "pip.py",
+    "pipreqs.py",
     "probe.py",
     "specs.py",
 )
@@ -148,6 +149,8 @@ def _write(
 ) -> None:
     if not path.parent.is_dir():  # only where wsp keeps state already (`wsp apply` makes it)
         return
+    if any("$" in c.name for w in desired.values() for c in w.channels):
+        return  # a channel with ${VAR}: its value is read each time, and never written
     from wsp.fsutil import atomic_write_bytes
 
     data = {

@@ -113,22 +113,27 @@ def _loader(tp: Any) -> Loader:
 
 
 def _dataclass_loader(cls: type) -> Loader:
-    hints = typing.get_type_hints(cls)
-    stored = [
-        (
-            f.name,
-            _loader(hints[f.name]),
-            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-        )
-        for f in dataclasses.fields(cls)
-        if f.init and f.metadata.get("codec") != "skip"
-    ]
+    fields: list[tuple[str, Loader, bool]] = []  # filled on first use: types may recurse
+
+    def stored() -> list[tuple[str, Loader, bool]]:
+        if not fields:
+            hints = typing.get_type_hints(cls)
+            fields.extend(
+                (
+                    f.name,
+                    _loader(hints[f.name]),
+                    f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+                )
+                for f in dataclasses.fields(cls)
+                if f.init and f.metadata.get("codec") != "skip"
+            )
+        return fields
 
     def load_one(v: Any, partial: bool = False) -> Any:
         """The dataclass (its keyword arguments only, when `partial`)."""
         data = _of(dict, v)
         kwargs = {}
-        for name, convert, required in stored:
+        for name, convert, required in stored():
             if name in data:
                 kwargs[name] = convert(data[name])
             elif required:
@@ -139,9 +144,22 @@ def _dataclass_loader(cls: type) -> Loader:
 
 
 def _first_of(options: list[Any]) -> Loader:
-    loaders = [_loader(o) for o in options]
+    """A union: dataclasses told apart by the fields they store (each member's must
+    differ), anything else by the first that fits."""
+    classes = [o for o in options if dataclasses.is_dataclass(o) and isinstance(o, type)]
+    by_fields: dict[frozenset[str], Loader] = {}
+    for c in classes:
+        names = frozenset(
+            f.name for f in dataclasses.fields(c) if f.metadata.get("codec") != "skip"
+        )
+        if names in by_fields:
+            raise TypeError(f"codec can't tell apart the members of {options}: same fields")
+        by_fields[names] = _loader(c)
+    loaders = [_loader(o) for o in options if o not in classes]
 
     def load_any(v: Any) -> Any:
+        if isinstance(v, dict) and (found := by_fields.get(frozenset(v))) is not None:
+            return found(v)
         for f in loaders:
             try:
                 return f(v)

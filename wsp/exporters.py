@@ -1,7 +1,8 @@
-"""A solved env written in the formats other tools read: environment.yml, conda's
-explicit spec, pip requirements and a Dockerfile.
+"""An env written in the formats other tools read: environment.yml (as declared, or as
+solved), conda's explicit spec, pip requirements and a Dockerfile.
 
-Pure functions: a solved env in, text out. `wsp export` solves and writes.
+Pure functions: a declaration or a solved env in, text out. `wsp export` solves (when
+the format needs it) and writes.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from wsp.engines import Package
+
+if TYPE_CHECKING:
+    from wsp.graph import Declaration
 
 FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
 
@@ -52,29 +57,78 @@ def file_name(env: SolvedEnv, fmt: str) -> str:
     return env.env_name + SUFFIX[fmt]
 
 
-def environment_yml(env: SolvedEnv, *, builds: bool = True) -> str:
-    """An environment.yml `conda env create -f` accepts: every solved package pinned
-    `name=version=build` (only `name=version` when `builds` is False)."""
+def _yaml_text(doc: Any) -> str:
     import io
 
     from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
 
-    deps: list = [
-        f"{p.name}={p.version}={p.build}" if builds else f"{p.name}={p.version}"
-        for p in env.conda_packages
-    ]
-    if env.pip:
-        deps.append({"pip": env.pip_lines})
-    doc = CommentedMap(name=env.env_name, channels=list(env.channels), dependencies=deps)
-    doc.yaml_set_start_comment(
-        f"env {env.env_name} of workspace {env.workspace}, exported by wsp for {env.platform}"
-    )
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
     out = io.StringIO()
     yaml.dump(doc, out)
     return out.getvalue()
+
+
+def _with_pip(deps: list[Any], names: set[str], pip_lines: list[str]) -> list[Any]:
+    """`deps` with the `pip:` list, and `pip` itself among the conda packages when the
+    list is there and they have none (conda adds it too, but an export states it)."""
+    if not pip_lines:
+        return deps
+    return [*deps, *([] if "pip" in names else ["pip"]), {"pip": pip_lines}]
+
+
+def environment_yml(env: SolvedEnv, *, builds: bool = True, pip_section: bool = True) -> str:
+    """An environment.yml `conda env create -f` accepts: every solved package pinned
+    `name=version=build` (only `name=version` when `builds` is False), the pip pins
+    in a `pip:` list (left out when not `pip_section`)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    deps: list[Any] = [
+        f"{p.name}={p.version}={p.build}" if builds else f"{p.name}={p.version}"
+        for p in env.conda_packages
+    ]
+    if pip_section:
+        deps = _with_pip(deps, {p.name for p in env.packages}, env.pip_lines)
+    doc = CommentedMap(name=env.env_name, channels=list(env.channels), dependencies=deps)
+    doc.yaml_set_start_comment(
+        f"env {env.env_name} of workspace {env.workspace}, exported by wsp for {env.platform}"
+    )
+    return _yaml_text(doc)
+
+
+def _python_spec(constraint: str) -> str:
+    """A merged Python constraint as a conda spec: "3.11.*" -> "python=3.11"."""
+    import re
+
+    if m := re.fullmatch(r"(\d+(?:\.\d+)*)\.\*", constraint):
+        return f"python={m.group(1)}"
+    if re.fullmatch(r"==\d+(?:\.\d+)*", constraint):
+        return f"python={constraint[2:]}"
+    return f"python {constraint}"
+
+
+def declared_environment_yml(decl: Declaration, workspace: str) -> str:
+    """The project's env as declared, for `conda env create -f`: channels in order, specs
+    as written, the pip list with its options, variables; nothing solved."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from wsp.specs import match_spec_name
+
+    head = [_python_spec(decl.python)] if decl.python else []
+    if decl.implicit_python and not decl.python:
+        head = ["python"]
+    deps: list[Any] = head + [d for d in decl.dependencies if d not in head]
+    names = {match_spec_name(d) for d in deps}
+    deps = _with_pip(deps, {n for n in names if n}, list(decl.pip))
+    channels = [*decl.channels, *(["nodefaults"] if decl.nodefaults else [])]
+    doc = CommentedMap(name=decl.env_name, channels=channels, dependencies=deps)
+    if decl.env_vars:
+        doc["variables"] = dict(decl.env_vars)
+    doc.yaml_set_start_comment(
+        f"env {decl.env_name} of workspace {workspace}, as declared (exported by wsp; "
+        f"`wsp export {decl.project} --pinned` writes the solved versions)"
+    )
+    return _yaml_text(doc)
 
 
 def _hash_fragment(p: Package) -> str:
@@ -163,10 +217,13 @@ def dockerfile(env: SolvedEnv) -> str:
         ]
     if env.pip:
         reqs = file_name(env, "requirements")
+        if any(p.name == "pip" for p in env.packages):
+            install = f"conda run -n {name} --no-capture-output python -m pip"
+        else:  # the env has no pip (wsp installs with uv): base's pip installs into it
+            install = f"conda run -n base python -m pip --python /opt/conda/envs/{name}/bin/python"
         lines += [
             f"COPY {reqs} /tmp/{reqs}",
-            f"RUN conda run -n {name} --no-capture-output "
-            f"python -m pip install --no-deps --no-cache-dir -r /tmp/{reqs}",
+            f"RUN {install} install --no-deps --no-cache-dir -r /tmp/{reqs}",
         ]
     run = ["conda", "run", "-n", name, "--no-capture-output"]
     lines += [
@@ -194,8 +251,8 @@ def render_all(env: SolvedEnv, fmt: str) -> dict[str, str]:
     out = {file_name(env, fmt): render(env, fmt)}
     if fmt == "dockerfile":
         for fname, companion in dockerfile_companions(env).items():
-            text = (
-                environment_yml(env, builds=False)
+            text = (  # its pip pins come from the requirements file the Dockerfile COPYs
+                environment_yml(env, builds=False, pip_section=False)
                 if companion == "environment-yml"
                 else render(env, companion)
             )

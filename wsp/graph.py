@@ -12,6 +12,7 @@ from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
+from wsp.manifest.envfile import expand_channel
 from wsp.marker import Declared
 from wsp.pip import PipOptions, source_root
 
@@ -56,6 +57,7 @@ class DesiredEnv:
     pip_options: PipOptions = field(default_factory=PipOptions)
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
     kernel: KernelDecl | None = None  # `jupyter = ...`: wsp writes a kernelspec for the env
+    env_vars: tuple[tuple[str, str], ...] = ()  # set on activation, run, shell; in order
 
     def declared(self) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -66,6 +68,7 @@ class DesiredEnv:
             editables=tuple(name for name, _ in self.editables),
             channels=tuple(c.name for c in self.channels),
             jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
+            env_vars=tuple(f"{k}={v}" for k, v in self.env_vars),
         )
 
 
@@ -212,7 +215,9 @@ def resolve_channel(ws: Workspace, name: str) -> Channel:
     for key in channels.candidates(name):
         if ws.mirrors.get(key):
             return Channel(name=name, urls=tuple(_location(ws, m) for m in ws.mirrors[key]))
-    return Channel(name=name, urls=(_location(ws, name),))
+    # `${VAR}` is expanded where the channel is fetched, as conda does; its name keeps
+    # the text as written (records, wsp.lock and exports never hold the value)
+    return Channel(name=name, urls=(_location(ws, expand_channel(name)),))
 
 
 # -- desired envs -------------------------------------------------------------------------
@@ -235,6 +240,172 @@ def _python_from_spec(spec: str) -> str | None:
     from wsp.specs import match_spec_version
 
     return match_spec_version(spec)
+
+
+def _depends_on(g: nx.DiGraph, name: str) -> list[str]:
+    """The projects `name` depends on, directly or not, dependencies first."""
+    import networkx as nx
+
+    return [
+        n[1] for n in nx.dfs_postorder_nodes(g, project(name)) if n[0] == "project" and n[1] != name
+    ]
+
+
+def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions:
+    """The workspace's pip options under those of a project's layers (lowest first): the
+    last layer's index-url wins (earlier layers' become extra indexes, so their
+    requirements still resolve); extra indexes and find-links add up; no-index anywhere
+    holds."""
+    layers = [o for o in layers if o != PipOptions()]
+    if not layers:
+        return base
+    index_url = base.index_url
+    extra: list[str] = []
+    links: list[str] = []
+    for o in layers:
+        if o.index_url:
+            if index_url and index_url != base.index_url and index_url not in extra:
+                extra.append(index_url)
+            index_url = o.index_url
+        extra += [u for u in o.extra_index_urls if u not in extra]
+        links += [u for u in o.find_links if u not in links]
+    extra += [u for u in base.extra_index_urls if u not in extra and u != index_url]
+    links += [u for u in base.find_links if u not in links]
+    return PipOptions(
+        index_url=index_url,
+        extra_index_urls=tuple(u for u in extra if u != index_url),
+        find_links=tuple(links),
+        no_index=base.no_index or any(o.no_index for o in layers),
+    )
+
+
+@dataclass
+class _Merged:
+    """One project's layers merged: what `desired` solves and `declared` exports."""
+
+    pythons: list[tuple[str, str]] = field(default_factory=list)  # (origin, version spec)
+    python_wanted: bool = False  # a bare `python` spec, or pip requirements
+    written: list[str] = field(default_factory=list)  # conda specs as written, in order
+    pip: list[str] = field(default_factory=list)  # PEP 508 requirements, for the pip layer
+    pip_written: list[str] = field(default_factory=list)  # the pip lines conda would run
+    channels: list[str] = field(default_factory=list)  # as written, merged, highest first
+    spec_channels: list[str] = field(default_factory=list)  # named only in `channel::pkg`
+    nodefaults: bool = False
+    env_vars: dict[str, str] = field(default_factory=dict)
+    pip_layers: list[PipOptions] = field(default_factory=list)  # lowest priority first
+
+
+def _pip_written(entries: Iterable[Any]) -> list[str]:
+    """The pip lines of an environment file's entries, paths made absolute (they were
+    relative to its folder), `-r` files inlined, index options left to the merged ones."""
+    from wsp import pipreqs
+
+    out: list[str] = []
+    for e in entries:
+        if isinstance(e, pipreqs.Requirement):
+            out.append(e.text)
+        elif isinstance(e, pipreqs.Editable):
+            out.append(f"-e {e.path if e.path is not None else e.target}")
+        elif isinstance(e, pipreqs.LocalPath):
+            out.append(f"{e.path}{e.extras}")
+        elif isinstance(e, pipreqs.UrlRequirement):
+            out.append(e.url)
+        elif isinstance(e, pipreqs.RequirementsFile):
+            if e.constraints:
+                out.append(f"-c {e.path}")
+            else:
+                out.extend(_pip_written(e.entries))
+        elif e.name not in ("--index-url", "--extra-index-url", "--find-links", "--no-index"):
+            out.append(e.name if e.value is None else f"{e.name} {e.value}")
+    return out
+
+
+def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
+    """Templates, depends-on closure and the project itself, in merge order."""
+    from wsp.specs import conda_name, pins_more_than_version, spec_channel
+
+    proj = ws.projects[name]
+    # (origin, decl, own) in merge order, lowest priority first; `own`: not a depends-on's
+    layers: list[tuple[str, Any, bool]] = []
+    for dep in deps:
+        for t in _template_chain(ws, ws.projects[dep].extends, set()):
+            layers.append((f"template {t} (via {dep})", ws.templates[t], False))
+        layers.append((f"project {dep}", ws.projects[dep], False))
+    for t in _template_chain(ws, proj.extends, set()):
+        layers.append((f"template {t}", ws.templates[t], True))
+    layers.append((f"project {name}", proj, True))
+
+    m = _Merged()
+    for origin, decl, own in layers:
+        env_file = getattr(decl, "env_file", None)
+        own_specs = list(decl.dependencies)
+        if env_file is not None:
+            own_specs += list(env_file.dependencies)
+            if env_file.implicit_pip:  # conda adds pip for a pip: list
+                own_specs.append("pip")
+        if decl.python:
+            m.pythons.append((origin, decl.python))
+        for spec in own_specs:
+            if (channel := spec_channel(spec)) is not None and channel not in m.spec_channels:
+                m.spec_channels.append(channel)
+            if conda_name(spec) == "python":
+                m.python_wanted = True
+                if (py := _python_from_spec(spec)) is not None:
+                    m.pythons.append((origin, py))
+                if not pins_more_than_version(spec):
+                    continue  # its version is the python constraint
+            if spec not in m.written:
+                m.written.append(spec)
+        for req in list(decl.pip) + (list(env_file.pip) if env_file else []):
+            if req not in m.pip:
+                m.pip.append(req)
+        for line in list(decl.pip) + (_pip_written(env_file.pip_entries) if env_file else []):
+            if line not in m.pip_written:
+                m.pip_written.append(line)
+        # channels: later layers (higher priority) go first
+        own_channels = list(decl.channels) + (list(env_file.channels) if env_file else [])
+        m.nodefaults = m.nodefaults or "nodefaults" in own_channels
+        own_channels = [c for c in own_channels if c != "nodefaults"]
+        m.channels = [*own_channels, *(c for c in m.channels if c not in own_channels)]
+        if getattr(decl, "pip_options", None) is not None:
+            m.pip_layers.append(decl.pip_options)
+        if env_file is not None:
+            m.pip_layers.append(env_file.pip_options)
+        if own:  # environment variables: templates, then the env file, then the project
+            if env_file is not None:
+                m.env_vars.update(env_file.variables)
+            m.env_vars.update(getattr(decl, "env_vars", ()))
+    # conda: `nodefaults` means none of the channels the user's settings add (for wsp,
+    # the workspace's)
+    if not m.nodefaults:
+        m.channels += [c for c in ws.channels if c not in m.channels]
+    return m
+
+
+def _merged_python(ws: Workspace, name: str, pythons: list[tuple[str, str]]) -> str | None:
+    """The Python constraints of all layers as one spec; a located error when they clash."""
+    from wsp.specs import python_specs_intersect
+
+    proj = ws.projects[name]
+    if not pythons:
+        return None
+    for i in range(1, len(pythons)):
+        so_far = [p for _, p in pythons[: i + 1]]
+        if not python_specs_intersect(so_far):
+            where = ("projects", name, "python") if proj.python else ("projects", name)
+            other = next(
+                ((o, p) for o, p in pythons[:i] if not python_specs_intersect([p, pythons[i][1]])),
+                None,
+            )
+            if other is None:  # they clash only all together
+                listed = "; ".join(f"{o} (python {p})" for o, p in pythons[: i + 1])
+                raise ws.error(where, f"no Python satisfies all of {listed}")
+            raise ws.error(
+                where,
+                f"no Python satisfies both {other[0]} (python {other[1]}) and "
+                f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
+            )
+    return ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
 
 
 def kernel_name(env_name: str) -> str:
@@ -314,102 +485,60 @@ def desired(
     """Every project's merged env: templates, depends-on closure and itself.
 
     `g` is `build(ws)`; without it, the graph is built only when a project has depends-on.
+    Specs are read as conda reads them and handed on in a form the solver's strict parser
+    reads the same; a channel named only in `channel::package` is fetched after the others.
     """
-    from wsp.specs import (
-        canonical_match_spec,
-        conda_name,
-        current_platform,
-        python_specs_intersect,
-    )
+    from wsp.specs import current_platform, solver_match_spec, spec_channel, with_channel
 
     platform = platform or current_platform()
     if g is None and any(p.depends_on for p in ws.projects.values()):
         g = build(ws)
     known: dict[str, Channel] = {}  # channel -> where it is fetched from
+
+    def channel_of(c: str) -> Channel:
+        return known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
+
+    def fetched(spec: str) -> str:
+        """A channel-pinned spec pinned to where its channel is fetched from."""
+        channel = spec_channel(spec)
+        if channel is None:
+            return spec
+        if channel == "defaults" and "defaults" not in ws.mirrors:
+            return with_channel(spec, channels.DEFAULTS[0])
+        where = channel_of(channel).urls[0]
+        return spec if where == channel else with_channel(spec, where)
+
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
         deps = [] if g is None else _depends_on(g, name)
-        layers: list[tuple[str, Any]] = []  # (origin, decl) in merge order, lowest priority first
-        for dep in deps:
-            for t in _template_chain(ws, ws.projects[dep].extends, set()):
-                layers.append((f"template {t} (via {dep})", ws.templates[t]))
-            layers.append((f"project {dep}", ws.projects[dep]))
-        for t in _template_chain(ws, proj.extends, set()):
-            layers.append((f"template {t}", ws.templates[t]))
-        layers.append((f"project {name}", proj))
-
-        pythons: list[tuple[str, str]] = []
-        specs: list[str] = []
-        pip: list[str] = []
-        channels: list[str] = []
-        for origin, decl in layers:
-            env_file = getattr(decl, "env_file", None)
-            own_specs = list(decl.dependencies) + (
-                [canonical_match_spec(d) for d in env_file.dependencies] if env_file else []
-            )
-            if decl.python:
-                pythons.append((origin, decl.python))
-            for spec in own_specs:
-                if conda_name(spec) == "python":
-                    if (py := _python_from_spec(spec)) is not None:
-                        pythons.append((origin, py))
-                elif spec not in specs:
-                    specs.append(spec)
-            for req in list(decl.pip) + (list(env_file.pip) if env_file else []):
-                if req not in pip:
-                    pip.append(req)
-            # channels: later layers (higher priority) go first
-            own_channels = list(decl.channels) + (list(env_file.channels) if env_file else [])
-            channels = [*own_channels, *(c for c in channels if c not in own_channels)]
-        channels = _expand_defaults(ws, [*channels, *(c for c in ws.channels if c not in channels)])
-
-        python = None
-        if pythons:
-            for i in range(1, len(pythons)):
-                so_far = [p for _, p in pythons[: i + 1]]
-                if not python_specs_intersect(so_far):
-                    where = ("projects", name, "python") if proj.python else ("projects", name)
-                    other = next(
-                        (
-                            (o, p)
-                            for o, p in pythons[:i]
-                            if not python_specs_intersect([p, pythons[i][1]])
-                        ),
-                        None,
-                    )
-                    if other is None:  # they clash only all together
-                        listed = "; ".join(f"{o} (python {p})" for o, p in pythons[: i + 1])
-                        raise ws.error(where, f"no Python satisfies all of {listed}")
-                    raise ws.error(
-                        where,
-                        f"no Python satisfies both {other[0]} (python {other[1]}) and "
-                        f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
-                    )
-            python = ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
+        m = _merge(ws, name, deps)
+        python = _merged_python(ws, name, m.pythons)
+        # pip requirements need a Python: with none declared, the newest the channels have
+        # (conda's own way: its pip, added for a pip: list, brings one)
+        python_wanted = m.python_wanted or bool(m.pip)
+        head = [f"python {python}"] if python else (["python"] if python_wanted else [])
         kernel = _kernel(ws, proj)
-        if kernel is not None and not _names_ipykernel(specs, pip):
-            specs.append("ipykernel")  # a kernel runs ipykernel: the env needs it
+        if kernel is not None and not _names_ipykernel(m.written, m.pip):
+            m.written.append("ipykernel")  # a kernel runs ipykernel: the env needs it
             kernel = KernelDecl(kernel.name, kernel.display_name, added_ipykernel=True)
-        all_specs = ([f"python {python}"] if python else []) + specs
-        resolved = tuple(
-            known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
-            for c in channels
+        solver = [solver_match_spec(s) for s in m.written]  # `x=1=py_0` -> `x ==1 py_0`
+        unpinned = head + [s for s in dict.fromkeys(solver) if s not in head]
+        all_specs = [fetched(s) for s in unpinned]  # channel-pinned specs: where fetched
+        channels = _expand_defaults(
+            ws, [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
         )
+        resolved = tuple(channel_of(c) for c in channels)
         # The project's own package and those of its depends-on projects are importable.
         editables = tuple(
             (p, str(source_root(ws.projects[p].path)))
             for p in sorted({*deps, name})
-            if python and probe.is_file(ws.projects[p].path / "pyproject.toml")
+            if (python or python_wanted) and probe.is_file(ws.projects[p].path / "pyproject.toml")
         )
-        if pip and not python:
-            raise ws.error(
-                ("projects", name, "pip"),
-                f'project {name!r} has pip requirements but no python: add python = "3.x"',
-            )
+        pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
         lock_hash = stable_hash(
             {
-                "specs": sorted(all_specs),
-                "pip": sorted(pip),
+                "specs": sorted(unpinned),  # no mirror in it: the same on every machine
+                "pip": sorted(m.pip),
                 "channels": [c.name for c in resolved],
                 "priority": ws.channel_priority,
             }
@@ -417,12 +546,13 @@ def desired(
         spec_hash = stable_hash(
             {
                 "specs": sorted(all_specs),
-                "pip": sorted(pip),
-                "pip_options": ws.pip_options.to_json() if pip else None,
+                "pip": sorted(m.pip),
+                "pip_options": pip_options.to_json() if m.pip else None,
                 "editables": [list(e) for e in editables],
                 "channels": [[c.name, *c.urls] for c in resolved],
                 "priority": ws.channel_priority,
                 "platform": platform,
+                **({"env_vars": sorted(m.env_vars.items())} if m.env_vars else {}),
                 **({"kernel": [kernel.name, kernel.display_name]} if kernel else {}),
             }
         )
@@ -432,15 +562,61 @@ def desired(
             prefix=ws.envs_dir / proj.env_name,
             python=python,
             specs=tuple(all_specs),
-            pip=tuple(pip),
+            pip=tuple(m.pip),
             channels=resolved,
             channel_priority=ws.channel_priority,
             platform=platform,
             spec_hash=spec_hash,
             editables=editables,
-            pip_options=ws.pip_options,
+            pip_options=pip_options,
             lock_hash=lock_hash,
             kernel=kernel,
+            env_vars=tuple(m.env_vars.items()),
         )
     _check_kernel_names(ws, out)
     return out
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One project's env as declared (what `wsp export` writes without a solve): specs as
+    written, channels in order with `defaults` kept, the pip lines conda would run."""
+
+    project: str
+    env_name: str
+    python: str | None  # the merged constraint, e.g. "3.11.*"
+    dependencies: tuple[str, ...]  # conda specs as written (python's own constraint aside)
+    channels: tuple[str, ...]
+    nodefaults: bool
+    pip: tuple[str, ...]  # pip lines: index options, then requirements (and -e, paths, URLs)
+    env_vars: tuple[tuple[str, str], ...]
+    implicit_python: bool  # pip requirements or a bare `python`, no version declared
+
+
+def declaration(ws: Workspace, name: str, g: nx.DiGraph | None = None) -> Declaration:
+    """Project `name` merged as declared (no solve, nothing resolved)."""
+    if g is None and ws.projects[name].depends_on:
+        g = build(ws)
+    deps = [] if g is None else _depends_on(g, name)
+    m = _merge(ws, name, deps)
+    python = _merged_python(ws, name, m.pythons)
+    options = _merge_pip_options(ws.pip_options, m.pip_layers)
+    pip_lines: list[str] = []
+    if m.pip_written:
+        if options.no_index:
+            pip_lines.append("--no-index")
+        elif options.index_url:
+            pip_lines.append(f"--index-url {options.index_url}")
+        pip_lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
+        pip_lines += [f"--find-links {u}" for u in options.find_links]
+    return Declaration(
+        project=name,
+        env_name=ws.projects[name].env_name,
+        python=python,
+        dependencies=tuple(m.written),
+        channels=tuple(m.channels),
+        nodefaults=m.nodefaults,
+        pip=tuple(pip_lines + m.pip_written),
+        env_vars=tuple(m.env_vars.items()),
+        implicit_python=python is None and (m.python_wanted or bool(m.pip_written)),
+    )

@@ -45,6 +45,7 @@ class Declared:
     editables: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     jupyter: tuple[str, ...] = ()  # the kernel's name and display name, when one is declared
+    env_vars: tuple[str, ...] = ()  # NAME=value, in order
 
 
 @dataclass(frozen=True)

@@ -363,11 +363,25 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
         dropped = tuple(s for s in before if s not in after)
         if added or dropped:
             parts.append(why.SpecChanged(label, added, dropped))
+    if (env := _env_var_changes(old.env_vars, new.env_vars)) is not None:
+        parts.append(env)
     if old.python != new.python:
         parts.append(why.PythonSpecChanged(old.python, new.python))
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts
+
+
+def _env_var_changes(before: Sequence[str], after: Sequence[str]) -> Reason | None:
+    """Variables added, removed or set to another value, by name (values may be secrets)."""
+    old = dict(v.partition("=")[::2] for v in before)
+    new = dict(v.partition("=")[::2] for v in after)
+    added = tuple(n for n in new if n not in old)
+    removed = tuple(n for n in old if n not in new)
+    changed = tuple(n for n in new if n in old and old[n] != new[n])
+    if not (added or removed or changed):
+        return None
+    return why.SpecChanged("env vars", added + tuple(f"{n} (new value)" for n in changed), removed)
 
 
 def plan(

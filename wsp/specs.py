@@ -21,16 +21,103 @@ _BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
 def check_match_spec(spec: str, *, strict: bool = True) -> str | None:
     """None when `spec` is a valid conda match spec, else what is wrong with it (one line)."""
     try:
-        rattler.MatchSpec(spec, strict=strict)
+        m = rattler.MatchSpec(spec, strict=strict)
     except Exception as exc:  # InvalidMatchSpecError and the parse errors behind it
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not strict and m.build is not None and not _BUILD.match(str(m.build)):
+        # the lenient parser reads `num py>>=` as version "py", build ">>=": conda refuses it
+        return f"the build string {str(m.build)!r} has characters no build string has"
     return None
+
+
+_BUILD = re.compile(r"^[\w.*+!-]*$")
 
 
 def canonical_match_spec(spec: str) -> str:
     """A spec as conda's lenient parser reads it (`numpy=1.26.4=py_0`), written in the
-    form the strict parser accepts (`numpy ==1.26.4 py_0`)."""
-    return str(rattler.MatchSpec(spec, strict=False))
+    form the strict parser accepts (`numpy ==1.26.4 py_0`; a build string the strict
+    parser refuses in that position goes in brackets: `pytorch[version="==1.11.0",
+    build="py3.9_cuda11.3_0"]`)."""
+    text = str(rattler.MatchSpec(spec, strict=False))
+    if check_match_spec(text) is None:
+        return text
+    return _bracketed(text)
+
+
+def _bracketed(text: str) -> str:
+    """`[chan::]name version build[k="v", ...]` -> `[chan::]name[version=.., build=.., k=..]`."""
+    head, bracket, rest = text.partition("[")
+    prefix, sep, body = head.rpartition("::")
+    words = body.split()
+    name, version, build = [*words, None, None][:3] if words else (body, None, None)
+    fields = []
+    if version is not None:
+        fields.append(f'version="{version}"')
+    if build is not None:
+        fields.append(f'build="{build}"')
+    if bracket:
+        fields.append(rest.rstrip().removesuffix("]"))
+    return f"{prefix}{sep}{name}[{', '.join(fields)}]" if fields else f"{prefix}{sep}{name}"
+
+
+def solver_match_spec(spec: str) -> str:
+    """What the solver (which parses strictly) is handed for `spec`: the text itself when
+    the strict parser reads it as conda does, else `canonical_match_spec(spec)`."""
+    lenient = str(rattler.MatchSpec(spec, strict=False))
+    try:
+        if str(rattler.MatchSpec(spec, strict=True)) == lenient:
+            return spec
+    except Exception:  # InvalidMatchSpecError and the parse errors behind it
+        pass
+    return canonical_match_spec(spec)
+
+
+def match_spec_name(spec: str) -> str | None:
+    """The normalised package name of a match spec, leniently read; None when it has none."""
+    try:
+        name = rattler.MatchSpec(spec, strict=False).name
+    except Exception:
+        return None
+    return name.normalized if name is not None else None
+
+
+_SUBDIR = re.compile(r"/(noarch|[a-z0-9]+-[a-z0-9]+)$")
+
+
+def spec_channel(spec: str) -> str | None:
+    """The channel a match spec names, as written (`pytorch::x` -> "pytorch",
+    `conda-forge/linux-64::x` -> "conda-forge", `x[channel=c]` -> "c"); None for none."""
+    head = spec.strip().split("[", 1)[0]
+    if "::" in head:
+        channel = head.split("::", 1)[0].strip()
+    else:
+        try:
+            found = rattler.MatchSpec(spec, strict=False).channel
+        except Exception:
+            return None
+        if found is None:
+            return None
+        name = found.name
+        channel = name if name and name != "None" else str(found.base_url)
+    channel = _SUBDIR.sub("", channel.rstrip("/")) if "/" in channel else channel
+    return channel or None
+
+
+def with_channel(spec: str, location: str) -> str:
+    """`spec` pinned to the channel at `location` instead of the one it names (a mirror,
+    a local folder), its subdir kept; in a form the strict parser accepts."""
+    m = rattler.MatchSpec(spec, strict=False)
+    head, bracket, rest = str(m).partition("[")
+    body = head.split("::", 1)[-1]
+    fields: list[str] = []
+    if bracket:
+        for f in re.split(r",\s*(?=\w+=)", rest.rstrip().removesuffix("]")):
+            if f.strip() and not f.strip().startswith(("channel=", "subdir=")):
+                fields.append(f.strip())
+    subdir = f"/{m.subdir}" if m.subdir else ""
+    tail = f"[{', '.join(fields)}]" if fields else ""
+    text = f"{location.rstrip('/')}{subdir}::{body}{tail}"
+    return text if check_match_spec(text) is None else _bracketed(text)
 
 
 def match_spec_version(spec: str) -> str | None:
@@ -103,3 +190,10 @@ def python_version(spec: str) -> str | None:
     if text.startswith("==") and _BARE_VERSION.match(text[2:]) and text.count(".") >= 2:
         return text[2:]
     return text
+
+
+def pins_more_than_version(spec: str) -> bool:
+    """Whether a `python...` spec says more than its version (a build, a channel, ...)."""
+    m = rattler.MatchSpec(spec, strict=False)
+    bare = str(rattler.MatchSpec(f"python {m.version}" if m.version else "python"))
+    return str(m) != bare

@@ -208,6 +208,8 @@ SEED_PACKAGES: tuple[Pkg, ...] = (
     _noarch_py("charset-normalizer", "3.3.2", "python >=3.7"),
     _noarch_py("idna", "3.7", "python >=3.6"),
     _noarch_py("urllib3", "2.2.2", "python >=3.8"),
+    # what conda adds to an environment file's env for its pip: list
+    _noarch_py("pip", "24.0", "python >=3.8"),
 )
 
 

@@ -1,5 +1,6 @@
-"""`wsp export`: a project's env, freshly solved for this machine, as environment.yml,
-conda's explicit spec, pip requirements or a Dockerfile."""
+"""`wsp export`: a project's env as environment.yml (as declared, without a solve; with
+`--pinned`, freshly solved for this machine), conda's explicit spec, pip requirements or
+a Dockerfile (solved)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "export",
         help="a project's env as environment.yml, explicit spec, requirements or Dockerfile",
-        usage="wsp export (PROJECT | --all) [--format FORMAT] [-o PATH]",
+        usage="wsp export (PROJECT | --all) [--format FORMAT] [--pinned] [-o PATH]",
     )
     p.add_argument("project", metavar="PROJECT", nargs="?", help="the project to export")
     p.add_argument(
@@ -36,6 +37,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--all", action="store_true", help="export every project into a folder, one file each"
+    )
+    p.add_argument(
+        "--pinned",
+        action="store_true",
+        help="environment-yml: the exact versions and builds a solve picks for this machine "
+        "(default: the specs as declared, nothing solved); the other formats are always solved",
     )
 
 
@@ -87,7 +94,21 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             if close
             else f"projects: {', '.join(ctx.ws.projects) or '(none)'}",
         )
-    eng = engine()
+    declared_only = args.format == "environment-yml" and not args.pinned
+    eng = None if declared_only else engine()
+
+    def texts(name: str) -> dict[str, str]:
+        """{file name: text} of project `name` in the format asked for."""
+        if declared_only:
+            from wsp.graph import declaration
+
+            decl = declaration(ctx.ws, name)
+            return {
+                decl.env_name + exporters.SUFFIX[args.format]: exporters.declared_environment_yml(
+                    decl, ctx.ws.name
+                )
+            }
+        return exporters.render_all(solve_env(ctx, eng, name), args.format)
 
     if args.all:
         folder = Path(args.output or "exports")
@@ -95,8 +116,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             raise WspError(f"-o {folder}: not a folder; --all writes one file per project")
         files: dict[Path, str] = {}
         for name in ctx.ws.projects:
-            env = solve_env(ctx, eng, name)
-            for fname, text in exporters.render_all(env, args.format).items():
+            for fname, text in texts(name).items():
                 files[folder / fname] = text
         for path, text in files.items():
             atomic_write_text(path, text)
@@ -108,20 +128,21 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             ui.out().print(f"  [dim]{ui.esc(path)}[/]")
         return 0
 
-    env = solve_env(ctx, eng, args.project)
+    written = texts(args.project)
+    main_name = next(iter(written))  # the format's own file first, then what it COPYs
     if args.output is None:
-        sys.stdout.write(exporters.render(env, args.format))
+        sys.stdout.write(written[main_name])
         sys.stdout.flush()
         return 0
     target = Path(args.output)
     if target.is_dir():
         raise WspError(f"-o {target}: is a folder; give a file name (or use --all)")
-    written = exporters.render_all(env, args.format)
-    main_text = written.pop(exporters.file_name(env, args.format))
+    main_text = written.pop(main_name)
     atomic_write_text(target, main_text)
     for fname, text in written.items():  # what the Dockerfile COPYs, beside it
         atomic_write_text(target.parent / fname, text)
-    ui.info(f"Exported {args.project} as {args.format} to {ui.esc(target)}")
+    what = f"{args.format} (pinned)" if args.pinned else args.format
+    ui.info(f"Exported {args.project} as {what} to {ui.esc(target)}")
     for fname in written:
         ui.info(f"  [dim]with {ui.esc(target.parent / fname)}[/]")
     return 0

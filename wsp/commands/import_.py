@@ -12,6 +12,7 @@ import argparse
 import ast
 import re
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,89 +161,234 @@ def find_env(ws: Any, given: str) -> Path:
     raise WspError(f"no conda env {given!r} found (looked in {looked})")
 
 
+# -- envs with no history (built by rattler or pixi) ----------------------------------------
+
+
+def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
+    """(specs, channels, top_level) of an env whose history names no spec: the packages
+    it was asked for when its records say so (`requested_spec`, as pixi writes it), else
+    those no other installed package depends on, each pinned to its installed version;
+    `top_level` is False when even that could not be told (then every package)."""
+    import json
+
+    records: dict[str, dict[str, Any]] = {}
+    for path in sorted((prefix / "conda-meta").glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            records[data["name"]] = data
+    channels: list[str] = []
+    for data in records.values():
+        channel = _channel_name(str(data.get("channel") or ""))
+        if channel and channel not in channels:
+            channels.append(channel)
+    requested = [
+        str(d["requested_spec"])
+        for d in records.values()
+        if isinstance(d.get("requested_spec"), str) and d["requested_spec"].strip()
+    ]
+    if requested:
+        return requested, channels, True
+    needed: set[str] = set()
+    for data in records.values():
+        for dep in data.get("depends") or []:
+            word = str(dep).split()[0] if str(dep).split() else ""
+            needed.add(word.split("::")[-1].lower())
+    top = [n for n in records if n not in needed and not n.startswith("__")]
+    chosen, top_level = (top, True) if top else (list(records), False)
+    specs = [f"{n}=={records[n].get('version')}" for n in sorted(chosen) if n != "python"]
+    return specs, channels, top_level
+
+
+def _declared_name(ws: Any, location: str) -> str:
+    """A channel as the workspace declares it, when `location` is where it is mirrored."""
+    from wsp.graph import resolve_channel
+
+    for name in ws.mirrors:
+        if location in (u.rstrip("/") for u in resolve_channel(ws, name).urls):
+            return name
+    return location
+
+
+def _channel_name(url: str) -> str:
+    """A record's channel as a declaration names it: `https://conda.anaconda.org/x` -> x."""
+    url = url.rstrip("/")
+    for alias in ("https://conda.anaconda.org/", "http://conda.anaconda.org/"):
+        if url.startswith(alias):
+            return url[len(alias) :]
+    return url
+
+
+def project_channels(wanted: list[str], workspace: tuple[str, ...]) -> list[str]:
+    """The shortest head of `wanted` that, followed by the workspace's channels (as the
+    merge puts them), gives the env the same channels in the same order as `wanted`
+    (strict priority depends on it)."""
+    wanted = list(dict.fromkeys(wanted))
+    if "nodefaults" in wanted:  # the workspace's channels are not added: keep them all
+        return wanted
+
+    def merged(head: list[str]) -> list[str]:
+        return [*head, *(c for c in workspace if c not in head)]
+
+    target = merged(wanted)
+    for k in range(len(wanted) + 1):
+        if merged(wanted[:k]) == target:
+            return wanted[:k]
+    return wanted
+
+
 # -- the command --------------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """A project to write, and what could not be carried into workspace.toml."""
+
+    name: str | None
+    python: str | None = None
+    deps: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    pip: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # pip-* keys, env-vars
+    left_out: list[str] = field(default_factory=list)  # said out loud
+    notes: list[str] = field(default_factory=list)
+
+
+def from_file(source: Path, project_path: Path | None) -> _Found:
+    """An environment.yml as a project: every spec as written, channels in order, the pip
+    list's requirements and index options, variables as env-vars."""
+    from wsp import pipreqs
+    from wsp.manifest.edit import python_version
+    from wsp.manifest.envfile import read_env_file
+    from wsp.specs import match_spec_name, pins_more_than_version
+
+    env = read_env_file(source)
+    found = _Found(env.name)
+    found.notes += [f"warning: {w}" for w in env.warnings]
+    found.channels = list(env.channels)
+    for spec in env.dependencies:
+        if match_spec_name(spec) == "python" and found.python is None:
+            version = python_version(spec)
+            if version is not None and not pins_more_than_version(spec):
+                found.python = version
+                continue
+        found.deps.append(spec)
+    if env.implicit_pip:
+        found.deps.append("pip")  # what conda adds for a pip: list
+        found.notes.append(
+            f"note: added pip to dependencies, as conda does for {source.name}'s pip list"
+        )
+    found.pip = list(env.pip)
+    links = []
+    for link in env.pip_options.find_links:
+        if pipreqs.is_url(link) or project_path is None:
+            links.append(link)
+        else:  # a project's pip-find-links are read from its path
+            try:
+                links.append(Path(link).relative_to(project_path).as_posix() or ".")
+            except ValueError:
+                links.append(link)
+    if env.pip_options.index_url:
+        found.extra["pip-index-url"] = env.pip_options.index_url
+    if env.pip_options.extra_index_urls:
+        found.extra["pip-extra-index-urls"] = list(env.pip_options.extra_index_urls)
+    if links:
+        found.extra["pip-find-links"] = links
+    if env.variables:
+        found.extra["env-vars"] = dict(env.variables)
+    for entry in pipreqs.walk(env.pip_entries):
+        if isinstance(entry, pipreqs.Requirement | pipreqs.RequirementsFile):
+            if isinstance(entry, pipreqs.RequirementsFile) and entry.constraints:
+                found.left_out.append(f"{entry.where}: {entry.text} (constraints)")
+            continue
+        if isinstance(entry, pipreqs.Option) and entry.name in (
+            "--index-url",
+            "--extra-index-url",
+            "--find-links",
+        ):
+            continue
+        found.left_out.append(f"{entry.where}: {entry.text}")
+    return found
+
+
+def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
+    """An existing env as a project: what its history says the user asked for, else its
+    top-level installed packages; pip packages conda did not install."""
+    from wsp import pip
+    from wsp.manifest.edit import python_version
+    from wsp.specs import match_spec_name
+
+    prefix = find_env(ws, given)
+    found = _Found(prefix.name)
+    specs, found.channels = history_specs(prefix / "conda-meta" / "history")
+    if not specs:
+        specs, channels, top_level = installed_specs(prefix)
+        found.channels = [_declared_name(ws, c) for c in channels]
+        what = "the packages it was built with" if top_level else "every installed package"
+        if specs:
+            found.notes.append(
+                f"note: {prefix} has no conda history (built by rattler, pixi or wsp): "
+                f"imported {what}, pinned to the installed versions"
+            )
+    for spec in specs:
+        if match_spec_name(spec) == "python":
+            found.python = python_version(spec) or found.python
+        else:
+            found.deps.append(spec)
+    if found.python is None:
+        found.python = _installed_python(prefix)
+    found.pip = [
+        f"{d.name}=={d.version}"
+        for name, d in sorted(pip.installed(prefix).items())
+        if d.installer != "conda" and not name.startswith(pip.EDITABLE_PREFIX)
+    ]
+    return found, prefix
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import graph, ui
-    from wsp.commands.init import slug
+    from wsp.commands.init import policy_name
     from wsp.errors import WspError
     from wsp.manifest import find_manifest, load
-    from wsp.manifest.edit import (
-        Edit,
-        append_text,
-        conda_name,
-        python_version,
-        render_project,
-    )
+    from wsp.manifest.edit import Edit, append_text, render_project
 
     manifest = find_manifest(directory)
     ws = load(manifest)
     fields: dict[str, Any] = {}
-    python: str | None = None
-    deps: list[str] = []
-    channels: list[str] = []
-    pip_reqs: list[str] = []
-
+    rel: str | None = None
     if args.file:
-        from wsp.manifest.envfile import read_env_file
-
         source = Path(args.file).resolve()
         if not source.is_file():
             raise WspError(f"--file {args.file}: no such file")
-        env_file = read_env_file(source)
-        default_name = env_file.name
-        channels = list(env_file.channels)
-        pip_reqs = list(env_file.pip)
-        for spec in env_file.dependencies:
-            if conda_name(spec) == "python":
-                python = python_version(spec) or python
-            elif conda_name(spec) == "pip" and pip_reqs and spec.strip() == "pip":
-                continue  # conda's pip, there for the pip: list; wsp installs those with uv
-            else:
-                deps.append(spec)
-        what = f"{source.name}"
         try:
             rel = source.parent.relative_to(ws.root).as_posix()
         except ValueError:
             rel = None
+        found = from_file(source, source.parent if rel is not None else None)
+        what = source.name
     else:
-        from wsp import pip
-
-        prefix = find_env(ws, args.env)
-        default_name = prefix.name
-        specs, channels = history_specs(prefix / "conda-meta" / "history")
-        for spec in specs:
-            if conda_name(spec) == "python":
-                python = python_version(spec) or python
-            else:
-                deps.append(spec)
-        if python is None:
-            python = _installed_python(prefix)
-        pip_reqs = [
-            f"{d.name}=={d.version}"
-            for name, d in sorted(pip.installed(prefix).items())
-            if d.installer != "conda"
-        ]
+        found, prefix = from_env(ws, args.env)
         what = str(prefix)
-        rel = None
 
-    if not (args.as_name or default_name):
+    if not (args.as_name or found.name):
         raise WspError(f"{what} has no name: give the project one with --as NAME")
-    name = slug(args.as_name or default_name)
+    name, renamed = policy_name(args.as_name or str(found.name))
     if name in ws.projects:
         raise WspError(
             f"project {name!r} already exists in {manifest.name}",
             hint="import it under another name with --as NAME",
         )
-    channels = [c for c in dict.fromkeys(channels) if c not in ws.channels]
     default_path = f"projects/{name}"
     if rel is not None and rel != default_path:
         fields["path"] = rel or "."
-    fields["python"] = python
-    fields["channels"] = channels
-    fields["dependencies"] = deps
-    fields["pip"] = pip_reqs
+    fields["python"] = found.python
+    fields["channels"] = project_channels(found.channels, ws.channels)
+    fields["dependencies"] = found.deps
+    fields["pip"] = found.pip
+    for key, value in found.extra.items():
+        fields[key] = _inline(value) if isinstance(value, dict) else value
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$", name):
         raise WspError(f"{name!r} can't be a project name; give one with --as NAME")
 
@@ -250,11 +396,22 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     text = append_text(edit.text, render_project(name, fields))
     edit.save("import", text, check=graph.validate)
     ui.out().print(f"Added project [bold]{ui.esc(name)}[/] to {manifest.name} from {ui.esc(what)}:")
-    for key in ("path", "python", "channels", "dependencies", "pip"):
-        value = fields.get(key)
+    for key, value in fields.items():
         if value:
-            shown = ", ".join(value) if isinstance(value, list) else value
+            if isinstance(value, dict):
+                shown = ", ".join(f"{k}={v}" for k, v in value.items())
+            else:
+                shown = ", ".join(value) if isinstance(value, list) else str(value)
             ui.out().print(f"  {key}: {ui.esc(shown)}")
+    if renamed is not None:
+        ui.info(f"note: named the project {name!r} ({renamed}); rename it if you like")
+    for note in found.notes:
+        ui.info(ui.esc(note))
+    for line in found.left_out:
+        ui.info(
+            f"warning: {ui.esc(line)}: not imported, workspace.toml's pip list takes only "
+            "requirements (see docs/workspace-toml.md, Environment files)"
+        )
     if args.env:
         ui.out().print(
             "[dim]The env is untouched; `wsp apply` makes it match (and owns it) when "
@@ -263,3 +420,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     else:
         ui.out().print("[dim]Next: `wsp plan`.[/]")
     return 0
+
+
+def _inline(value: dict[str, Any]) -> Any:
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    table.update(value)
+    return table

@@ -2,7 +2,9 @@
 
 Existing environment.yml files under the folder become projects that merge them
 (`environment-file`), so nothing is copied and the conda files stay the truth until
-the user moves their specs into workspace.toml.
+the user moves their specs into workspace.toml. What init writes plans with no policy
+error of its own making: names the naming policy accepts, and workspace channels that
+don't mix Anaconda's `defaults` into a file that uses it with conda-forge.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsp.manifest.envfile import EnvFile
 
 _SKIP = {".git", ".wsp", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", "envs"}
 _ENV_FILES = ("environment.yml", "environment.yaml")
@@ -23,7 +29,7 @@ _HEADER = """\
 
 [workspace]
 name = {name}
-channels = ["conda-forge"]        # highest priority first
+channels = {channels}{channels_note}
 channel-priority = "strict"       # strict | flexible | disabled
 # envs-dir = ".wsp/envs"          # default: conda's envs dir when conda is installed
 # env-prefix = ""                 # prepended to every env name, e.g. "acme-"
@@ -43,7 +49,7 @@ dependencies = []                 # conda match specs, e.g. "numpy>=1.26"
 _FROM_FILE = """
 [projects.{name}]
 path = {path}
-environment-file = {file}  # merged: its channels, dependencies and pip list
+environment-file = {file}  # merged: its channels, dependencies, pip list and variables
 """
 
 
@@ -59,6 +65,22 @@ def slug(text: str) -> str:
     """A name that is a valid project, env and workspace name."""
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return s or "project"
+
+
+def policy_name(text: str) -> tuple[str, str | None]:
+    """A name the default naming policy accepts (WSP101 pattern, WSP102 forbidden names),
+    and why it differs from `slug(text)` (None when it doesn't)."""
+    from wsp.manifest.models import DEFAULT_FORBIDDEN
+
+    name = slug(text)
+    why = None
+    if not name[0].isalpha():
+        why = f"{name!r} does not start with a letter"
+        name = f"project-{name}"
+    if name in DEFAULT_FORBIDDEN:
+        why = f"{name!r} is a name the naming policy forbids"
+        name = f"{name}-project"
+    return name, why
 
 
 def _q(text: str) -> str:
@@ -78,62 +100,106 @@ def find_env_files(root: Path) -> list[Path]:
     return out
 
 
-def _env_name(path: Path) -> str | None:
-    try:
-        from wsp.manifest.envfile import read_env_file
-
-        return read_env_file(path).name
-    except Exception:
-        return None
+# -- the workspace's channels -------------------------------------------------------------
 
 
-def render(root: Path, name: str, env_files: list[Path]) -> str:
-    text = _HEADER.format(name=_q(name))
+def _mixes(channels: list[str]) -> bool:
+    from wsp.policy.channels import is_conda_forge, is_defaults
+
+    return any(is_defaults(c) for c in channels) and any(is_conda_forge(c) for c in channels)
+
+
+def workspace_channels(files: list[EnvFile]) -> list[str]:
+    """The workspace's channels: conda-forge (wsp's default), else `defaults` (conda's),
+    else none, whichever adds no defaults/conda-forge mix to a file that has none itself
+    (the workspace's channels come after each file's own, unless it says `nodefaults`)."""
+    for candidate in (["conda-forge"], ["defaults"]):
+        if all(
+            "nodefaults" in f.channels
+            or _mixes(list(f.channels))
+            or not _mixes([*f.channels, *candidate])
+            for f in files
+        ):
+            return candidate
+    return []
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    renamed: list[str]  # what was named otherwise than asked, and why
+
+
+def render(root: Path, name: str, env_files: list[tuple[Path, EnvFile]]) -> Rendered:
+    files = [f for _, f in env_files]
+    channels = workspace_channels(files) if env_files else ["conda-forge"]
+    note = "        # highest priority first"
+    if env_files and channels != ["conda-forge"]:
+        note = (
+            "  # the environment files use Anaconda's defaults: conda-forge here would mix them"
+            if channels
+            else "  # each project's own: defaults and conda-forge are both in use"
+        )
+    text = _HEADER.format(
+        name=_q(name), channels="[" + ", ".join(_q(c) for c in channels) + "]", channels_note=note
+    )
     used: set[str] = set()
-    for path in env_files:
+    renamed: list[str] = []
+    for path, env in env_files:
         folder = path.parent
-        project = slug(_env_name(path) or (folder.name if folder != root else name))
+        wanted = env.name or (folder.name if folder != root else name)
+        project, why = policy_name(wanted)
         while project in used:
             project += "-2"
         used.add(project)
+        if why is not None:
+            renamed.append(f"{path.relative_to(root)}: project named {project!r} ({why})")
         rel = folder.relative_to(root).as_posix() or "."
         text += _FROM_FILE.format(name=project, path=_q(rel), file=_q(path.name))
+        if not channels and not env.channels:  # conda would use its own; wsp's default
+            text += 'channels = ["conda-forge"]\n'
     if not env_files:
         python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-        text += _SAMPLE.format(name=slug(name), python=python)
-    return text
+        project, why = policy_name(name)
+        if why is not None:
+            renamed.append(f"project named {project!r} ({why})")
+        text += _SAMPLE.format(name=project, python=python)
+    return Rendered(text, renamed)
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
     from wsp.errors import WspError
     from wsp.fsutil import atomic_write_text
-    from wsp.manifest import MANIFEST_NAME, load
+    from wsp.manifest import MANIFEST_NAME
+    from wsp.manifest.edit import validate
+    from wsp.manifest.envfile import read_env_file
 
     target = directory / MANIFEST_NAME
     if target.exists():
         raise WspError(f"{target} already exists", hint="edit it, or remove it to start over")
-    name = slug(args.name or directory.name)
-    env_files = [] if args.no_import else find_env_files(directory)
-    text = render(directory, name, env_files)
+    name = slug(args.name or directory.name)  # projects' names follow the policy
+    paths = [] if args.no_import else find_env_files(directory)
+    # Each file read where it is: an error names the user's file, line and column.
+    env_files = [(path, read_env_file(path, root=directory)) for path in paths]
+    rendered = render(directory, name, env_files)
     # Validate before writing: init never leaves a file `wsp plan` refuses.
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp) / MANIFEST_NAME
-        probe.write_text(text)
-        for path in env_files:
-            dest = Path(tmp) / path.relative_to(directory)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(path.read_bytes())
-        load(probe, envs_dir_default=Path(tmp) / "envs")
-    atomic_write_text(target, text)
+    validate(target, rendered.text, "init")
+    atomic_write_text(target, rendered.text)
     gitignore = directory / ".gitignore"
     lines = gitignore.read_text().splitlines() if gitignore.exists() else []
     if not any(line.strip() in (".wsp", ".wsp/", "/.wsp", "/.wsp/") for line in lines):
         atomic_write_text(gitignore, "\n".join([*lines, "# wsp's own state", ".wsp/"]) + "\n")
     found = f", {len(env_files)} project(s) from environment files" if env_files else ""
     ui.out().print(f"Wrote {ui.esc(target)}{found}. Next: `wsp plan`.")
-    for path in env_files:
+    for path, _ in env_files:
         ui.out().print(f"  [dim]imported {ui.esc(path.relative_to(directory))}[/]")
+    for line in rendered.renamed:
+        ui.info(f"note: {ui.esc(line)}; rename it in {MANIFEST_NAME} if you like")
+    for _, env in env_files:
+        for warning in env.warnings:
+            ui.info(f"warning: {ui.esc(warning)}")
     return 0

@@ -279,5 +279,5 @@ def check_specs(specs: Iterable[str], *, pip: bool = False) -> None:
         if pip:
             if problem := check_pip_requirement(spec):
                 raise WspError(f"{spec!r} is not a valid pip requirement: {problem}")
-        elif problem := check_match_spec(spec.strip()):
+        elif problem := check_match_spec(spec.strip(), strict=False):  # as conda reads it
             raise WspError(f"{spec!r} is not a valid conda match spec: {problem}")

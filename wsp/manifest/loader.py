@@ -14,6 +14,7 @@ from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
 from wsp.manifest.locate import TomlPositions
 from wsp.pip import PipOptions
+from wsp.pipreqs import Where
 
 if TYPE_CHECKING:  # pydantic loads only when workspace.toml is validated
     from wsp.manifest.models import Manifest, Policy
@@ -37,6 +38,9 @@ class JupyterDecl:
     display_name: str | None = None
 
 
+_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 @dataclass(frozen=True)
 class TemplateDecl:
     name: str
@@ -46,6 +50,7 @@ class TemplateDecl:
     pip: tuple[str, ...]
     extends: tuple[str, ...]
     jupyter: JupyterDecl | None = None
+    env_vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class ProjectDecl:
     env_file: EnvFile | None
     ignore: tuple[str, ...]
     jupyter: JupyterDecl | None = None
+    env_vars: tuple[tuple[str, str], ...] = ()
+    pip_options: PipOptions = field(default_factory=PipOptions)  # the project's pip-* keys
 
 
 @dataclass(frozen=True)
@@ -240,9 +247,29 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     from wsp.specs import check_match_spec, check_python_spec
 
     def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
+        # read as conda reads them (`numpy=1.26=py_0` too); kept as written
         for i, spec in enumerate(specs):
-            if problem := check_match_spec(spec):
+            if problem := check_match_spec(spec, strict=False):
                 raise err((*base, i), f"{spec!r} is not a valid conda match spec: {problem}")
+
+    def check_pip(base: tuple[str, ...], reqs: list[str]) -> None:
+        for i, req in enumerate(reqs):
+            line, col = positions.find((*base, i), value=True)
+            check_pip_entry(req, Where(manifest_path, line, col))
+
+    def check_env_vars(
+        base: tuple[str, ...], env_vars: dict[str, str]
+    ) -> tuple[tuple[str, str], ...]:
+        for key, value in env_vars.items():
+            if not _ENV_VAR_NAME.match(key):
+                raise err(
+                    (*base, key),
+                    f"env-vars: {key!r} is not an environment variable name "
+                    "(letters, digits and _, not starting with a digit)",
+                )
+            if "\x00" in value:
+                raise err((*base, key), f"env-vars: {key} holds a NUL character", value=True)
+        return tuple(env_vars.items())
 
     def check_python(base: tuple[str, ...], spec: str | None) -> str | None:
         if spec is None:
@@ -283,6 +310,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     for name, t in model.templates.items():
         base = ("templates", name)
         check_specs((*base, "dependencies"), t.dependencies)
+        check_pip((*base, "pip"), t.pip)
         templates[name] = TemplateDecl(
             name=name,
             python=check_python(base, t.python),
@@ -291,6 +319,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             pip=tuple(t.pip),
             extends=tuple(t.extends),
             jupyter=check_jupyter(base, t.jupyter),
+            env_vars=check_env_vars((*base, "env-vars"), t.env_vars),
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
@@ -305,6 +334,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     for name, p in model.projects.items():
         base = ("projects", name)
         check_specs((*base, "dependencies"), p.dependencies)
+        check_pip((*base, "pip"), p.pip)
         path = probe.resolve(root / (p.path if p.path is not None else f"projects/{name}"))
         env_file = None
         if p.environment_file is not None:
@@ -315,16 +345,12 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
                     f"environment-file {p.environment_file!r} not found at {env_path}",
                     value=True,
                 )
-            env_file = read_env_file(env_path)
+            env_file = read_env_file(env_path, root=root)
             probe.note("sha256", str(env_path), sha256_hex(env_file.raw))
-            for spec in env_file.dependencies:
-                if problem := check_match_spec(spec, strict=False):
-                    raise err(
-                        (*base, "environment-file"),
-                        f"{env_path.name}: {spec!r} is not a valid conda match spec: {problem}",
-                        value=True,
-                    )
             env_hashes.append(env_file.raw)
+            for req_file in env_file.requirement_files:  # inputs too: a change re-plans
+                probe.ask("sha256", str(req_file))
+                env_hashes.append(req_file.read_bytes())
         env_name = ws.env_prefix + name
         prefix = envs_dir / env_name
         if prefix.parent != envs_dir:  # belt and braces: never leave envs-dir
@@ -342,6 +368,17 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             env_file=env_file,
             ignore=tuple(p.ignore),
             jupyter=check_jupyter(base, p.jupyter),
+            env_vars=check_env_vars((*base, "env-vars"), p.env_vars),
+            pip_options=PipOptions(
+                index_url=p.pip_index_url,
+                extra_index_urls=tuple(p.pip_extra_index_urls),
+                find_links=tuple(
+                    link
+                    if "://" in link
+                    else str(probe.resolve(path / probe.expanduser(Path(link))))
+                    for link in p.pip_find_links
+                ),
+            ),
         )
 
     digest = hashlib.sha256(raw)
@@ -379,6 +416,39 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             else None
         ),
     )
+
+
+_KEYS_HINT = (
+    "set it with the dedicated keys instead: pip-index-url, pip-extra-index-urls, "
+    "pip-find-links (in [workspace], or in the project)"
+)
+
+
+def check_pip_entry(text: str, where: Where) -> None:
+    """Refuse a workspace.toml `pip` entry that is not one PEP 508 requirement: options go
+    through dedicated keys, files and folders are not read from a pip list."""
+    from wsp import pipreqs
+
+    entries = pipreqs.parse_line(text, where, base=None, read=False)  # reads no file
+    if not entries:
+        raise where.error('an empty pip requirement; give one, e.g. "requests>=2"')
+    entry = entries[0]
+    if isinstance(entry, pipreqs.Requirement) and len(entries) == 1:
+        return
+    if isinstance(entry, pipreqs.Option):
+        raise where.error(f"pip option {entry.name} is not a requirement; {_KEYS_HINT}")
+    if isinstance(entry, pipreqs.RequirementsFile):
+        raise where.error(
+            f"{text!r}: requirements files are not read from pip = [...]; list the "
+            "requirements here, or name the file in an environment-file's pip list"
+        )
+    if isinstance(entry, pipreqs.Editable | pipreqs.LocalPath):
+        raise where.error(
+            f"{text!r} is a local folder, not a requirement: make it a project of the "
+            "workspace (its pyproject.toml makes it importable; depends-on shares it), "
+            "or write NAME @ file:///absolute/path"
+        )
+    raise where.error(f"{text!r} is not a PEP 508 requirement; write NAME @ URL for a URL")
 
 
 def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:

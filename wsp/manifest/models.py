@@ -122,6 +122,10 @@ class Template(_Model):
     jupyter: bool | JupyterTable | None = Field(None, description=JUPYTER_DESCRIPTION)
 
     _check_jupyter = field_validator("jupyter", mode="wrap")(_jupyter)
+    env_vars: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables of the env (set on activation, run and shell).",
+    )
 
 
 class Project(_Model):
@@ -154,6 +158,23 @@ class Project(_Model):
     jupyter: bool | JupyterTable | None = Field(None, description=JUPYTER_DESCRIPTION)
 
     _check_jupyter = field_validator("jupyter", mode="wrap")(_jupyter)
+    env_vars: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables of the env: set on activation (conda-meta/state, "
+        "as `conda env config vars set` does), by `wsp run`, `wsp shell` and `wsp env`.",
+    )
+    pip_index_url: str | None = Field(
+        None,
+        description="This project's package index for pip requirements (over the workspace's).",
+    )
+    pip_extra_index_urls: list[str] = Field(
+        default_factory=list,
+        description="More package indexes for this project's pip requirements.",
+    )
+    pip_find_links: list[str] = Field(
+        default_factory=list,
+        description="Folders (relative to the project's path) or URLs of wheels for this project.",
+    )
 
 
 class NamingPolicy(_Model):
