@@ -42,7 +42,6 @@ def applied(make_workspace: Callable[..., Workspace]) -> Workspace:
     return ws
 
 
-@WIRED
 def test_history_names_the_declared_specs_and_the_dropped_ones(applied: Workspace) -> None:
     prefix = applied.envs_dir / "finance"
     assert set(condameta.requested_specs(prefix)) == {"python", "pandas", "six"}
@@ -55,7 +54,6 @@ def test_history_names_the_declared_specs_and_the_dropped_ones(applied: Workspac
     assert set(condameta.requested_specs(prefix)) == {"python", "pandas"}
 
 
-@WIRED
 def test_every_owned_env_is_frozen_unless_opted_out(applied: Workspace) -> None:
     prefix = applied.envs_dir / "finance"
     assert condameta.frozen_by_wsp(prefix)
@@ -67,7 +65,6 @@ def test_every_owned_env_is_frozen_unless_opted_out(applied: Workspace) -> None:
     assert not (prefix / "conda-meta" / "frozen").exists()
 
 
-@WIRED
 def test_records_get_conda_s_modes(applied: Workspace) -> None:
     meta = applied.envs_dir / "finance" / "conda-meta"
     assert {stat.S_IMODE(p.stat().st_mode) for p in meta.glob("*.json")} == {0o644}
@@ -90,3 +87,25 @@ def test_the_frozen_setting_is_read(make_workspace: Callable[..., Workspace]) ->
     r = ws.wsp("plan")
     assert r.code == 1, r
     assert "workspace.toml:3:" in r.stderr and "freeze-envs" in r.stderr, r
+
+
+def test_env_vars_are_set_where_conda_activate_sets_them(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(
+        TOML.replace('dependencies = ["pandas>=2", "six"]', 'env-vars = { OMP_NUM_THREADS = "8" }')
+    )
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    state = ws.envs_dir / "finance" / "conda-meta" / "state"
+    assert json.loads(state.read_text())["env_vars"] == {"OMP_NUM_THREADS": "8"}
+    ws.edit('OMP_NUM_THREADS = "8"', 'OMP_NUM_THREADS = "4"')
+    (action,) = ws.wsp("plan", "--json").json["actions"]
+    assert action["action"] == "update", action
+    assert action["reasons"] == ["env vars changed: + OMP_NUM_THREADS (new value)"], action
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert json.loads(state.read_text())["env_vars"] == {"OMP_NUM_THREADS": "4"}
+    assert ws.wsp("plan", "--detailed-exitcode").code == 0
+    r = ws.wsp("env", "finance")
+    assert "export OMP_NUM_THREADS=4" in r.stdout, r

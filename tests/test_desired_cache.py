@@ -429,7 +429,7 @@ def test_the_cache_knows_every_field_it_stores() -> None:
     known = {
         Workspace: "name root manifest_path description channels channel_priority platforms "
         "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions "
-        "freeze_envs jupyter_data_dir",
+        "freeze_envs envs_dir_declared jupyter_data_dir",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
         "env_file ignore jupyter env_vars pip_options",
         TemplateDecl: "name python channels dependencies pip extends jupyter env_vars",

@@ -708,20 +708,19 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
         ],
     )
     text = KERNEL_TOML.replace("{hello}", hello.as_uri()).replace("{py}", PY)
+    text += 'env-vars = { KERNEL_STATE_VAR = "from state" }\n'
     ws = make_workspace(text, chan=runnable_channel)
-    r = ws.wsp("apply", "--yes", timeout=240, JUPYTER_DATA_DIR=str(jdata))
+    jenv = {"JUPYTER_DATA_DIR": str(jdata)}
+    r = ws.wsp("plan", "--json", timeout=240, **jenv)
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert (action["action"], action["kernel"]["action"]) == ("create", "create"), action
+    r = ws.wsp("apply", "--yes", timeout=240, **jenv)
     assert r.code == 0, r
     prefix = ws.envs_dir / "vision"
-    # a variable as `conda env config vars set` (and wsp's env-vars) keep it
-    (prefix / "conda-meta" / "state").write_text('{"env_vars": {"KERNEL_STATE_VAR": "from state"}}')
-
-    w, desired = desired_of(ws.manifest)
-    plan = kernels.plan_kernels(w, desired)
-    # `wsp apply` does not call wsp/kernels.py yet: once it does, the kernel is there and
-    # this plan is a no-op (assert that then, and drop the apply below).
-    assert actions(plan) == {"vision": "create"}
-    apply_all(w, plan)
-    assert actions(kernels.plan_kernels(w, desired)) == {"vision": "no-op"}
+    assert ws.wsp("plan", "--detailed-exitcode", **jenv).code == 0  # the kernel is in place
+    (row,) = ws.wsp("status", "--json", **jenv).json["envs"]
+    assert row["kernel"] == {"name": "vision", "state": "in place"}, row
 
     specs = KernelSpecManager().find_kernel_specs()
     assert Path(specs["vision"]) == jdata / "kernels" / "vision"
@@ -741,12 +740,15 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert Path(seen["exe"]).parent == prefix / "bin"
     assert seen["conda_prefix"] == str(prefix)
     assert seen["hello"] == "hello from vision"  # the activate.d script ran
-    assert seen["state"] == "from state"  # conda-meta/state's env_vars are set
+    assert seen["state"] == "from state"  # the project's env-vars, in conda-meta/state
 
-    # removed: Jupyter no longer lists it
-    assert [c.action for c in kernels.remove_kernels(w)] == ["remove"]
+    # the project goes: its env is pruned and Jupyter no longer lists its kernel
+    declared = ws.manifest.read_text()
+    ws.manifest.write_text(declared.split("[projects.vision]")[0])
+    r = ws.wsp("apply", "--yes", **jenv)
+    assert r.code == 0, r
     assert "vision" not in KernelSpecManager().find_kernel_specs()
-    assert not (jdata / "kernels" / "vision").exists()
+    assert not (jdata / "kernels" / "vision").exists() and not prefix.exists()
 
     # a kernel of the same name wsp did not write: reported, left as it is
     foreign = jdata / "kernels" / "vision"
@@ -761,10 +763,13 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
         )
     )
     before = snapshot(jdata / "kernels")
-    (change,) = kernels.plan_kernels(w, desired)
-    assert (change.action, change.reasons[0].code) == ("blocked", "not-wsp")
-    apply_all(w, [change])
-    assert kernels.remove_kernels(w) == []
+    ws.manifest.write_text(declared)
+    (action,) = ws.wsp("plan", "--json", **jenv).json["actions"]
+    assert action["kernel"]["action"] == "blocked", action
+    assert action["kernel"]["reasons"][0]["code"] == "not-wsp", action
+    r = ws.wsp("apply", "--yes", timeout=240, **jenv)
+    assert r.code == 1, r
+    assert "kernel vision: blocked" in r.stderr, r
     assert snapshot(jdata / "kernels") == before
     assert KernelSpecManager().get_kernel_spec("vision").display_name == "Someone's"
 
@@ -787,3 +792,31 @@ def test_the_docs_examples_load_as_they_say(tmp_path: Path) -> None:
     ws, _ = desired_of(write_ws(tmp_path / "b", "\n[projects.vision]\njupyter = true\n", head=hub))
     assert ws.jupyter_data_dir == Path("/opt/hub/share/jupyter")
     assert kernels.kernels_dir(ws) == Path("/opt/hub/share/jupyter/kernels")
+
+
+# -- wsp check: WSP701-703 ------------------------------------------------------------------------
+
+
+def test_check_reports_a_stale_kernel_a_kernel_without_ipykernel_and_a_taken_name(
+    tmp_path: Path, jdata: Path
+) -> None:
+    body = "[projects.vision]\njupyter = true\n\n[projects.gone]\njupyter = true\n"
+    manifest = write_ws(tmp_path / "ws", body + '\n[projects.lab]\njupyter = { name = "taken" }\n')
+    ws, desired = desired_of(manifest)
+    make_env(manifest.parent / "envs" / "vision", ipykernel=False)
+    make_env(manifest.parent / "envs" / "gone")
+    taken = jdata / "kernels" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "kernel.json").write_text('{"argv": ["python"], "display_name": "mine"}')
+    apply_all(ws, kernels.plan_kernels(ws, desired))
+    shutil.rmtree(manifest.parent / "envs" / "gone")  # the env goes, by hand
+    env = {**os.environ, "HOME": str(tmp_path), "WSP_CONDA_ROOT": str(tmp_path / "none")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsp", "check", "--json"],
+        cwd=manifest.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    found = {(f["code"], f["project"]) for f in json.loads(proc.stdout)["findings"]}
+    assert {("WSP701", "vision"), ("WSP702", "gone"), ("WSP703", "lab")} <= found, proc.stdout

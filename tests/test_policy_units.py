@@ -142,9 +142,12 @@ def test_codes_are_stable_and_grouped() -> None:
         "WSP403",
         "WSP501",
         "WSP502",
+        "WSP701",
+        "WSP702",
+        "WSP703",
     ]
     for code, rule in rules.items():
-        assert re.fullmatch(r"WSP[1-5]0\d", code)
+        assert re.fullmatch(r"WSP[1-7]0\d", code)
         assert rule.severity in ("error", "warn") and rule.reason and rule.title
 
 

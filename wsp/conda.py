@@ -238,8 +238,9 @@ def envs_dir_choice(workspace_root: Path) -> EnvsDirChoice:
         kept,
         fresh,
         f"this workspace's envs stay in {kept}, where it made them; conda's settings would "
-        f"now put new envs in {fresh}. Set `envs-dir` in workspace.toml to choose one for "
-        "good (then `wsp apply` moves the envs).",
+        f"now put new envs in {fresh}. To choose one for good, set `envs-dir` in "
+        "workspace.toml (envs in the other folder are then left there: `wsp destroy` "
+        "before the change removes them).",
     )
 
 

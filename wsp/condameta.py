@@ -237,13 +237,18 @@ def write_frozen(prefix: Path, message: str) -> None:
     atomic_write_text(prefix / FROZEN, json.dumps({"message": message}))
 
 
-def frozen_by_wsp(prefix: Path) -> bool:
-    """Whether the env carries a frozen marker that wsp wrote."""
+def read_frozen_message(prefix: Path) -> str | None:
+    """The message of the env's frozen marker; None without one (or one wsp can't read)."""
     try:
         data = json.loads((prefix / FROZEN).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and FROZEN_BY_WSP in str(data.get("message", ""))
+        return None
+    return str(data.get("message", "")) if isinstance(data, dict) else None
+
+
+def frozen_by_wsp(prefix: Path) -> bool:
+    """Whether the env carries a frozen marker that wsp wrote."""
+    return FROZEN_BY_WSP in (read_frozen_message(prefix) or "")
 
 
 def unfreeze(prefix: Path) -> bool:

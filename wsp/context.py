@@ -46,6 +46,15 @@ class Context:
     def state_dir(self) -> Path:
         return self.ws.root / ".wsp"
 
+    def envs_dir_note(self) -> str | None:
+        """Said when the envs-dir is the default and conda's settings would now pick another
+        folder than the one this workspace's envs are in."""
+        if self.ws.envs_dir_declared:
+            return None
+        from wsp.conda import envs_dir_choice
+
+        return envs_dir_choice(self.ws.root).note
+
     def owned_projects(self) -> set[str]:
         """The projects the envs this workspace owns were built for (declared or not)."""
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +17,7 @@ from wsp.observe import ObservedEnv
 from wsp.pip import PipDist
 
 if TYPE_CHECKING:
+    from wsp.kernels import KernelChange
     from wsp.reasons import Reason
 
 PLAN_FORMAT = "1"
@@ -34,6 +35,7 @@ class _Reasons:
 why = _Reasons()
 
 KINDS: tuple[ActionKind, ...] = tuple(ActionKind)
+KERNEL_CHANGES = ("create", "update", "remove", "blocked")  # blocked: it needs the user
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,16 @@ class Action:
     editables: tuple[tuple[str, str], ...] = ()
     lock_id: str | None = None  # the packages come from wsp.lock
     declared: Declared | None = None  # the declaration the env's marker will record
+    kernel: KernelChange | None = None  # the env's Jupyter kernel, when one changes
 
     @property
     def is_change(self) -> bool:
-        return self.kind.is_change
+        return self.kind.is_change or self.kernel_changes
+
+    @property
+    def kernel_changes(self) -> bool:
+        """Its kernel is written or removed (shown even when the env itself is a no-op)."""
+        return self.kernel is not None and self.kernel.action in KERNEL_CHANGES
 
     @property
     def pip_target(self) -> Mapping[str, str] | None:
@@ -211,6 +219,8 @@ class Action:
             data["pip_provided_by_conda"] = list(self.pip_provided)
         if self.editables:
             data["editables"] = {name: path for name, path in self.editables}
+        if self.kernel is not None:
+            data["kernel"] = self.kernel.to_json()
         return data
 
 
@@ -259,9 +269,7 @@ class Plan:
 
     def only(self, actions: Iterable[Action]) -> Plan:
         """The same plan with only `actions` (a part of it carried out now)."""
-        return Plan(
-            self.workspace, self.manifest, tuple(actions), self.inputs, self.targets, self.notes
-        )
+        return replace(self, actions=tuple(actions))
 
     def to_json(self) -> dict[str, Any]:
         return {

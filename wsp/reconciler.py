@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from wsp import channels, conda, pip
+from wsp import channels, conda, condameta, pip
 from wsp.actions import ActionKind
 from wsp.context import Context
 from wsp.engines import Engine, Package, Progress
@@ -29,7 +30,8 @@ from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
 from wsp.graph import DesiredEnv
 from wsp.identity import STAGING, TRASH, Owner
-from wsp.marker import Marker, marker_path, now, record_files, save_previous, write_marker
+from wsp.marker import Declared, Marker, marker_path, now, record_files, save_previous, write_marker
+from wsp.modes import fix_modes
 from wsp.observe import ObservedEnv, leftovers, observe_env
 from wsp.planner import Action, Plan
 
@@ -152,6 +154,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         ) from None
     have = observe_env(ctx.owner, prefix)
     _check_holds(have, target)
+    _for_conda(ctx, action, prefix)
     python = next((p.version for p in target if p.name == "python"), None)
     write_marker(
         prefix,
@@ -165,6 +168,56 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         ),
     )
     conda.register_env(prefix)
+    _kernel(ctx, action)
+
+
+def _kernel(ctx: Context, action: Action) -> None:
+    """Write or remove the env's Jupyter kernel as planned (after the env is in its final
+    place: the launcher holds its activation as it is now)."""
+    if not action.kernel_changes:
+        return
+    from wsp import kernels
+
+    assert action.kernel is not None
+    done = action.kernel
+    if done.action != "blocked":
+        done = kernels.apply_kernel(ctx.ws, done)
+    if done.action == "blocked":
+        raise WspError(f"{done.summary()}; the env itself is {action.kind.past}")
+
+
+def _for_conda(ctx: Context, action: Action, prefix: Path) -> None:
+    """What makes the env conda's own too: its history (the declared specs, as conda
+    records requested specs), its variables (conda-meta/state), the frozen marker (CEP 22:
+    conda refuses to change it) and conda's file modes, readable by the machine's users."""
+    declared = action.declared or Declared()
+    condameta.record_change(
+        prefix,
+        declared.dependencies,
+        cmd=f"wsp apply (workspace {ctx.ws.name}, project {action.project})",
+        conda_version=_conda_version(),
+    )
+    condameta.write_env_vars(prefix, dict(v.partition("=")[::2] for v in declared.env_vars))
+    freeze(ctx, prefix, action.project or action.env)
+    fix_modes(prefix)
+
+
+def freeze(ctx: Context, prefix: Path, project: str) -> None:
+    """The env marked frozen for conda (CEP 22), or not, as `freeze-envs` says."""
+    if ctx.ws.freeze_envs:
+        message = condameta.frozen_message(
+            workspace=ctx.ws.name, manifest=ctx.ws.manifest_path, project=project, env=prefix.name
+        )
+        if condameta.read_frozen_message(prefix) != message:
+            condameta.write_frozen(prefix, message)
+    else:
+        condameta.unfreeze(prefix)
+
+
+@cache
+def _conda_version() -> str | None:
+    """The installed conda's version, for the history's `# conda version:` line."""
+    return condameta.conda_version_of(conda.find_conda_root())
 
 
 def _check_holds(have: ObservedEnv, target: tuple[Package, ...]) -> None:
@@ -290,6 +343,7 @@ def _prune(ctx: Context, action: Action) -> None:
     # apply prunes it again; the other way round a kill would leave conda listing a ghost.
     conda.unregister_env(action.prefix)
     _delete(ctx.owner, ctx.ws.envs_dir, action.prefix)
+    _kernel(ctx, action)
 
 
 def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
@@ -299,6 +353,8 @@ def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> 
     try:
         if action.kind is ActionKind.PRUNE:
             _prune(ctx, action)
+        elif action.kind is ActionKind.NOOP:
+            _kernel(ctx, action)  # the env stays as it is; its kernel changes
         else:
             _build(ctx, action, engine, report)
     except WspError as exc:
@@ -316,8 +372,12 @@ def tidy(ctx: Context) -> None:
     unlisting and deleting one)."""
     for trash in leftovers(ctx.ws.envs_dir, ctx.owner):
         shutil.rmtree(trash, ignore_errors=True)
-    owned = [o.prefix for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
-    conda.sync_envs(ctx.ws.envs_dir, owned)
+    owned = [o for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
+    for have in owned:  # `freeze-envs` changed: every env follows, changed or not
+        if have.marker is not None and not have.read_only:
+            with contextlib.suppress(OSError):
+                freeze(ctx, have.prefix, have.marker.project)
+    conda.sync_envs(ctx.ws.envs_dir, [o.prefix for o in owned])
 
 
 def apply_plan(
@@ -339,6 +399,7 @@ def apply_plan(
     outcomes: list[Outcome] = []
     changes = {a.project or a.env: a for a in plan.actions if a.kind.builds}
     prunes = [a for a in plan.actions if a.kind is ActionKind.PRUNE]
+    kernel_only = [a for a in plan.actions if a.kind is ActionKind.NOOP and a.kernel_changes]
     for action in prunes:
         if should_stop():
             return outcomes
@@ -354,4 +415,8 @@ def apply_plan(
                 pool.submit(_run_one, ctx, changes[name], engine, report) for name in generation
             ]
             outcomes.extend(f.result() for f in futures)
+    for action in kernel_only:
+        if should_stop():
+            break
+        outcomes.append(_run_one(ctx, action, engine, report))
     return outcomes

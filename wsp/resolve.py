@@ -8,8 +8,10 @@ pip requirements resolved by uv.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from wsp import pip
+from wsp.actions import ActionKind
 from wsp.context import Context
 from wsp.engines import Engine, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError
@@ -17,7 +19,7 @@ from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
 from wsp.lockfile import LockView, lock_id
 from wsp.observe import ObservedEnv
-from wsp.planner import Plan, Resolution, needs_installed, needs_solve, plan
+from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
 
 
 def resolve(
@@ -133,7 +135,7 @@ def make_plan(
     targets = ctx.check_targets(targets)
     names = [n for n in ctx.desired if not targets or n in targets]
     resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen)
-    return plan(
+    made = plan(
         ctx.desired,
         ctx.observed,
         resolutions,
@@ -143,3 +145,32 @@ def make_plan(
         targets=targets,
         why_not_ours={name: o.why_not_ours(ctx.owner) for name, o in ctx.observed.items()},
     )
+    if (note := ctx.envs_dir_note()) is not None:
+        made = replace(made, notes=(*made.notes, note))
+    return with_kernels(ctx, made)
+
+
+def with_kernels(ctx: Context, made: Plan) -> Plan:
+    """The plan with the Jupyter kernel changes (wsp.kernels) of its projects, each on its
+    env's action (a removal whose env has none gets a no-op action of its own). Nothing is
+    looked at for a workspace that declares no kernel and whose envs were built with none."""
+    if not any(w.kernel for w in ctx.desired.values()) and not any(
+        o.marker and o.marker.declared and o.marker.declared.jupyter for o in ctx.observed.values()
+    ):
+        return made
+    from wsp import kernels
+
+    projects = set(made.targets) if made.targets else None
+    changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects)
+    by_project = {a.project: i for i, a in enumerate(made.actions) if a.project}
+    actions = list(made.actions)
+    for change in changes:
+        i = by_project.get(change.project) if change.project else None
+        if i is not None and actions[i].kernel is None:
+            actions[i] = replace(actions[i], kernel=change)
+        elif (owner := change.installed.owner if change.installed else None) is not None:
+            actions.append(
+                Action(ActionKind.NOOP, owner.env, owner.prefix, owner.project, kernel=change)
+            )
+    inputs = {**made.inputs, "kernels": {c.name: c.observed for c in changes}}
+    return replace(made, actions=tuple(actions), inputs=inputs)

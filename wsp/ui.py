@@ -94,7 +94,8 @@ def render_plan(plan: Plan, *, show_noop: bool = False, stderr: bool = False) ->
 
 def _render_action(c: Console, a: Action) -> None:
     symbol, color = a.kind.symbol, a.kind.color
-    c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{a.kind}[/]  [dim]{esc(a.prefix)}[/]")
+    kind = "kernel only" if a.kind == "no-op" else a.kind
+    c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
     if a.lock_id:
@@ -121,7 +122,22 @@ def _render_action(c: Console, a: Action) -> None:
     if a.kind in ("create", "replace"):
         for name, path in a.editables:
             c.print(f"      [green]+ {esc(name)}[/] [blue](editable)[/] [dim]{esc(path)}[/]")
+    if a.kernel is not None and a.kernel.action != "no-op":
+        sign, color = _KERNEL_LOOK.get(a.kernel.action, ("!", "red"))
+        why = "; ".join(r.message for r in a.kernel.reasons)
+        c.print(
+            f"      [{color}]{sign} kernel {esc(a.kernel.name)}[/] [blue](jupyter)[/]"
+            + (f" [dim]# {esc(why)}[/]" if why else "")
+        )
     c.print()
+
+
+_KERNEL_LOOK = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "remove": ("-", "red"),
+    "blocked": ("!", "red"),
+}
 
 
 def summary_line(plan: Plan) -> str:
@@ -271,16 +287,20 @@ def render_status(
     title = f"workspace {esc(workspace)}" + (
         f" [dim]— {esc(description)}[/]" if description else ""
     )
+    rows = list(rows)
+    kernels = any("kernel" in r for r in rows)
     table = Table(title=title, title_justify="left")
-    for col in ("project", "env", "python", "state", "path"):
+    for col in ("project", "env", "python", "state", *(["kernel"] if kernels else []), "path"):
         table.add_column(col, overflow="fold")
     for r in rows:
         style = _STATE_STYLE.get(r["state"], "")
+        kernel = r.get("kernel")
         table.add_row(
             esc(r["project"] or "—"),
             esc(r["env"]),
             esc(r["python"] or "—"),
             f"[{style}]{esc(r['state'])}[/]",
+            *([esc(f"{kernel['name']} ({kernel['state']})") if kernel else "—"] if kernels else []),
             esc(r["prefix"]),
         )
     out().print(table)

@@ -307,6 +307,10 @@ def apply(
                 jobs=request.jobs,
                 should_stop=hooks.should_stop,
             )
+        if not ctx.ws.envs_dir_declared and any(o.ok for o in result.outcomes):
+            from wsp.conda import remember_envs_dir
+
+            remember_envs_dir(ctx.ws.root, ctx.ws.envs_dir)  # found again from any shell
         if not result.failed and not result.not_started:
             try:
                 with stage("lock"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
     def planner(ctx: Context, _engine: Engine, _lock: LockView | None) -> Plan:
         from wsp.planner import Plan, prune_action
         from wsp.reasons import Destroy
+        from wsp.resolve import with_kernels
 
         actions = tuple(
             prune_action(have, Destroy())
@@ -38,7 +40,8 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
             and not have.moved_from
             and (not targets or have.marker.project in targets or env in targets)
         )
-        return Plan(ctx.ws.name, str(ctx.ws.manifest_path), actions, {}, targets)
+        plan = Plan(ctx.ws.name, str(ctx.ws.manifest_path), actions, {}, targets)
+        return with_kernels(replace(ctx, desired={}), plan)  # every kernel it wrote goes
 
     return planner
 

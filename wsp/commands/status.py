@@ -19,6 +19,22 @@ def register(sub: Any) -> None:
     add_json(p)
 
 
+_KERNEL_STATE = {"no-op": "in place", "create": "missing", "update": "out of date"}
+
+
+def kernel_state(ctx: Context, project: str) -> dict[str, str]:
+    """The project's Jupyter kernel: its name and whether it is in place."""
+    from wsp import kernels
+
+    spec = kernels.desired_kernel(ctx.ws, ctx.desired[project])
+    assert spec is not None
+    change = kernels.plan_kernel(ctx.ws, spec)
+    state = _KERNEL_STATE.get(change.action) or f"{change.action}: " + "; ".join(
+        r.message for r in change.reasons
+    )
+    return {"name": spec.name, "state": state}
+
+
 def status_rows(ctx: Context) -> list[dict[str, Any]]:
     from wsp.planner import env_state
 
@@ -26,15 +42,16 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
     for name, want in sorted(ctx.desired.items()):
         have = ctx.observed.get(want.env_name)
         state = env_state(want, have)
-        rows.append(
-            {
-                "project": name,
-                "env": want.env_name,
-                "prefix": str(want.prefix),
-                "python": have.python_version if have else None,
-                "state": state,
-            }
-        )
+        row = {
+            "project": name,
+            "env": want.env_name,
+            "prefix": str(want.prefix),
+            "python": have.python_version if have else None,
+            "state": state,
+        }
+        if want.kernel is not None:
+            row["kernel"] = kernel_state(ctx, name)
+        rows.append(row)
     declared = {d.env_name for d in ctx.desired.values()}
     for env, have in sorted(ctx.observed.items()):
         if env not in declared and have.ownership == "ours" and have.marker:

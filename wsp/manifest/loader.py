@@ -139,6 +139,7 @@ class Workspace:
     pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False, metadata={"codec": "skip"})
     freeze_envs: bool = True
+    envs_dir_declared: bool = True  # False: the default (conda's envs dir, or .wsp/envs)
     jupyter_data_dir: Path | None = None  # where kernels go; None: the user's Jupyter data dir
 
     def error(
@@ -410,6 +411,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         ),
         positions=positions,
         freeze_envs=ws.freeze_envs,
+        envs_dir_declared=ws.envs_dir is not None,
         jupyter_data_dir=(
             probe.resolve(root / probe.expanduser(Path(ws.jupyter_data_dir)))
             if ws.jupyter_data_dir is not None

@@ -120,7 +120,7 @@ def rule(
 
 def all_rules() -> dict[str, Rule]:
     """Every rule, by code, in code order."""
-    from wsp.policy import base, channels, naming, pip, stale  # noqa: F401  (they register)
+    from wsp.policy import base, channels, jupyter, naming, pip, stale  # noqa: F401  (they register)
 
     return dict(sorted(_RULES.items()))
 

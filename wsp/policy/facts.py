@@ -17,6 +17,7 @@ from wsp.engines import Package
 if TYPE_CHECKING:
     from wsp.context import Context
     from wsp.engines import Engine
+    from wsp.kernels import KernelFinding
 
 NO_CONDA = (
     "no conda installation found (looked at WSP_CONDA_ROOT, CONDA_EXE, MAMBA_ROOT_PREFIX, "
@@ -95,3 +96,17 @@ class Facts:
     @cached_property
     def auto_activate(self) -> AutoActivate:
         return auto_activate([f for f in self.condarc_files if not f.problem], self.conda_version)
+
+    @cached_property
+    def kernel_findings(self) -> list[KernelFinding]:
+        """wsp.kernels' findings; nothing is looked at in a workspace that declares no
+        kernel and whose envs were built with none."""
+        ctx = self.ctx
+        if not any(w.kernel for w in ctx.desired.values()) and not any(
+            o.marker and o.marker.declared and o.marker.declared.jupyter
+            for o in ctx.observed.values()
+        ):
+            return []
+        from wsp import kernels
+
+        return kernels.check(ctx.ws, ctx.desired)
