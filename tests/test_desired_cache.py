@@ -427,13 +427,14 @@ def test_the_cache_knows_every_field_it_stores() -> None:
 
     known = {
         Workspace: "name root manifest_path description channels channel_priority platforms "
-        "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions",
+        "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions "
+        "exclude_newer keep_builds",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
-        "env_file ignore",
-        TemplateDecl: "name python channels dependencies pip extends",
+        "env_file ignore exclude_newer",
+        TemplateDecl: "name python channels dependencies pip extends exclude_newer",
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
-        "spec_hash editables pip_options lock_hash",
+        "spec_hash editables pip_options lock_hash exclude_newer",
         EnvFile: "path name channels dependencies pip raw",
         PipOptions: "index_url extra_index_urls find_links no_index",
     }

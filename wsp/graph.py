@@ -46,6 +46,7 @@ class DesiredEnv:
     editables: tuple[tuple[str, str], ...] = ()  # (project, source folder) made importable
     pip_options: PipOptions = field(default_factory=PipOptions)
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
+    exclude_newer: str | None = None  # packages published after this are ignored (specs.py)
 
     def declared(self) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -55,6 +56,7 @@ class DesiredEnv:
             pip=self.pip,
             editables=tuple(name for name, _ in self.editables),
             channels=tuple(c.name for c in self.channels),
+            exclude_newer=self.exclude_newer,
         )
 
 
@@ -266,6 +268,7 @@ def desired(
         layers.append((f"project {name}", proj))
 
         pythons: list[tuple[str, str]] = []
+        cutoff = ws.exclude_newer  # the last layer that sets exclude-newer wins
         specs: list[str] = []
         pip: list[str] = []
         channels: list[str] = []
@@ -276,6 +279,8 @@ def desired(
             )
             if decl.python:
                 pythons.append((origin, decl.python))
+            if decl.exclude_newer is not None:
+                cutoff = decl.exclude_newer
             for spec in own_specs:
                 if conda_name(spec) == "python":
                     if (py := _python_from_spec(spec)) is not None:
@@ -329,12 +334,15 @@ def desired(
                 ("projects", name, "pip"),
                 f'project {name!r} has pip requirements but no python: add python = "3.x"',
             )
+        # exclude-newer is hashed only when set: a workspace without it keeps its hashes.
+        dated = {"exclude_newer": cutoff} if cutoff is not None else {}
         lock_hash = stable_hash(
             {
                 "specs": sorted(all_specs),
                 "pip": sorted(pip),
                 "channels": [c.name for c in resolved],
                 "priority": ws.channel_priority,
+                **dated,
             }
         )
         spec_hash = stable_hash(
@@ -346,6 +354,7 @@ def desired(
                 "channels": [[c.name, *c.urls] for c in resolved],
                 "priority": ws.channel_priority,
                 "platform": platform,
+                **dated,
             }
         )
         out[name] = DesiredEnv(
@@ -362,5 +371,6 @@ def desired(
             editables=editables,
             pip_options=ws.pip_options,
             lock_hash=lock_hash,
+            exclude_newer=cutoff,
         )
     return out

@@ -174,7 +174,9 @@ def lock_workspace(
         pins: dict[str, dict[str, tuple[str, str]]] = {}
         for platform in plats:
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
-            request = SolveRequest(want.specs, want.channels, want.channel_priority, platform)
+            request = SolveRequest(
+                want.specs, want.channels, want.channel_priority, platform, want.exclude_newer
+            )
             try:
                 solved = engine.solve(request, keep=keep)
             except ChannelUnreachable as exc:
@@ -192,7 +194,8 @@ def lock_workspace(
         channels = tuple(u for c in want.channels for u in c.urls[:1])
         envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins)
     hashes = {name: want.lock_hash for name, want in ctx.desired.items()}
-    return LockData(platforms=plats, envs=envs, hashes=hashes)
+    cutoffs = {n: w.exclude_newer for n, w in ctx.desired.items() if w.exclude_newer is not None}
+    return LockData(platforms=plats, envs=envs, hashes=hashes, exclude_newer=cutoffs)
 
 
 def write(ctx: Context, engine: Engine, data: LockData) -> None:

@@ -44,6 +44,7 @@ class Declared:
     pip: tuple[str, ...] = ()
     editables: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    exclude_newer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,25 @@ def _uv_problem(stderr: str) -> str:
     return body.removeprefix("cause:").strip().removeprefix("error:").strip()
 
 
+def exclude_newer_args(exclude_newer: str | None) -> list[str]:
+    """uv's `--exclude-newer` for a workspace cutoff (uv drops what was uploaded at or
+    after the instant it is given: the first instant the cutoff excludes)."""
+    if exclude_newer is None:
+        return []
+    from wsp.specs import exclude_newer_bound, rfc3339_ms
+
+    return ["--exclude-newer", rfc3339_ms(exclude_newer_bound(exclude_newer))]
+
+
 def compile_pins(
-    requirements: Sequence[str], python_version: str, options: PipOptions
+    requirements: Sequence[str],
+    python_version: str,
+    options: PipOptions,
+    *,
+    exclude_newer: str | None = None,
 ) -> dict[str, str]:
-    """Resolve `requirements` for `python_version` to exact pins {name: version}."""
+    """Resolve `requirements` for `python_version` to exact pins {name: version}, from
+    distributions uploaded before `exclude_newer` when it is set."""
     if not requirements:
         return {}
     major_minor = ".".join(python_version.split(".")[:2])
@@ -135,6 +150,7 @@ def compile_pins(
             "--no-annotate",
             "--quiet",
             *options.args(),
+            *exclude_newer_args(exclude_newer),
         ],
         stdin="\n".join(requirements) + "\n",
     )
@@ -165,7 +181,7 @@ def pins_for(
             f"env {want.env_name!r} has pip requirements but its solve has no python",
         )
     try:
-        pins = compile_pins(want.pip, python, want.pip_options)
+        pins = compile_pins(want.pip, python, want.pip_options, exclude_newer=want.exclude_newer)
     except PipError as exc:
         raise ws.error(
             ("projects", want.project, "pip"),

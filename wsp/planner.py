@@ -364,6 +364,8 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
             parts.append(why.SpecChanged(label, added, dropped))
     if old.python != new.python:
         parts.append(why.PythonSpecChanged(old.python, new.python))
+    if old.exclude_newer != new.exclude_newer:
+        parts.append(why.ExcludeNewerChanged(old.exclude_newer, new.exclude_newer))
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts

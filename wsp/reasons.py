@@ -140,6 +140,19 @@ class PythonSpecChanged(Reason):
 
 
 @dataclass(frozen=True)
+class ExcludeNewerChanged(Reason):
+    """`exclude-newer` was set, moved or removed: the solve sees other packages."""
+
+    code = ReasonCode.SPEC_CHANGED
+    before: str | None
+    after: str | None
+
+    @property
+    def message(self) -> str:
+        return f"exclude-newer changed: {self.before or 'none'} -> {self.after or 'none'}"
+
+
+@dataclass(frozen=True)
 class DeclarationChanged(Reason):
     """The declaration's hash changed in a way no list shows (e.g. a channel's mirror)."""
 

@@ -49,6 +49,7 @@ class SolveRequest:
     channels: tuple[Channel, ...]
     channel_priority: str = "strict"
     platform: str | None = None
+    exclude_newer: str | None = None  # ignore packages built after it (wsp.specs format)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class LockData:
     platforms: tuple[str, ...]
     envs: dict[str, LockedEnv]
     hashes: dict[str, str]  # project -> lock hash of its declaration when locked
+    exclude_newer: dict[str, str] = field(default_factory=dict)  # project -> its cutoff
 
 
 # (env, event, done, total): event is "start", "link", "unlink" or "done"

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from wsp.manifest import Workspace
 
 
-
 # -- names and versions of specs ----------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ class TemplateDecl:
     dependencies: tuple[str, ...]
     pip: tuple[str, ...]
     extends: tuple[str, ...]
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ProjectDecl:
     depends_on: tuple[str, ...]
     env_file: EnvFile | None
     ignore: tuple[str, ...]
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class Workspace:
     source_hash: str
     pip_options: PipOptions
     positions: TomlPositions = field(repr=False, compare=False, metadata={"codec": "skip"})
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
+    keep_builds: int = 1  # earlier builds of each env kept for `wsp rollback`
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False
@@ -222,7 +226,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
 
     # Specs: conda match specs parsed by rattler, Python versions checked.
-    from wsp.specs import check_match_spec, check_python_spec
+    from wsp.specs import check_match_spec, check_python_spec, parse_exclude_newer
 
     def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
         for i, spec in enumerate(specs):
@@ -242,6 +246,14 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             )
         return normalized
 
+    def check_cutoff(base: tuple[str, ...], value: object) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_exclude_newer(value)
+        except ValueError as exc:
+            raise err((*base, "exclude-newer"), f"exclude-newer: {exc}", value=True) from None
+
     check_specs(("workspace", "channels"), [])
     templates: dict[str, TemplateDecl] = {}
     for name, t in model.templates.items():
@@ -254,6 +266,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             dependencies=tuple(t.dependencies),
             pip=tuple(t.pip),
             extends=tuple(t.extends),
+            exclude_newer=check_cutoff(base, t.exclude_newer),
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
@@ -304,6 +317,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             depends_on=tuple(p.depends_on),
             env_file=env_file,
             ignore=tuple(p.ignore),
+            exclude_newer=check_cutoff(base, p.exclude_newer),
         )
 
     digest = hashlib.sha256(raw)
@@ -334,6 +348,8 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             no_index=ws.pip_no_index,
         ),
         positions=positions,
+        exclude_newer=check_cutoff(("workspace",), ws.exclude_newer),
+        keep_builds=ws.keep_builds,
     )
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["error", "warn", "off"]
 ChannelPriority = Literal["strict", "flexible", "disabled"]
+# A date ("2026-06-01", the whole day in UTC) or an RFC 3339 timestamp, quoted or as TOML writes it.
+Cutoff = str | datetime.date | datetime.datetime
+
+_EXCLUDE_NEWER = (
+    "Ignore conda packages built, and pip distributions uploaded, after this: a date "
+    '("2026-06-01": the whole day, UTC, is included) or an RFC 3339 timestamp.'
+)
 
 DEFAULT_NAMING_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 DEFAULT_FORBIDDEN = ["env", "env1", "test", "tmp", "new", "myenv", "base"]
@@ -66,6 +74,13 @@ class WorkspaceTable(_Model):
     pip_no_index: bool = Field(
         False, description="Use only pip-find-links, no package index (offline installs)."
     )
+    exclude_newer: Cutoff | None = Field(None, description=_EXCLUDE_NEWER)
+    keep_builds: int = Field(
+        1,
+        ge=0,
+        description="How many earlier builds of each env are kept for `wsp rollback` "
+        "(their package records only: the packages stay in the package cache).",
+    )
 
 
 class Template(_Model):
@@ -78,6 +93,7 @@ class Template(_Model):
     dependencies: list[str] = Field(default_factory=list, description="Conda match specs.")
     pip: list[str] = Field(default_factory=list, description="PEP 508 requirements.")
     extends: list[str] = Field(default_factory=list, description="Templates merged in, in order.")
+    exclude_newer: Cutoff | None = Field(None, description=_EXCLUDE_NEWER)
 
 
 class Project(_Model):
@@ -106,6 +122,9 @@ class Project(_Model):
     )
     ignore: list[str] = Field(
         default_factory=list, description="Policy codes silenced for this project."
+    )
+    exclude_newer: Cutoff | None = Field(
+        None, description=_EXCLUDE_NEWER + " Overrides the workspace's and templates'."
     )
 
 
