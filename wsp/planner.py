@@ -452,8 +452,11 @@ def rollback_action(
     installed: Sequence[Package],
     packages: Sequence[Package],
     pip_installed: Mapping[str, PipDist],
+    *,
+    build: int = 0,
 ) -> Action:
-    """Put an owned env back to its `previous` build: its packages and wsp's pip pins."""
+    """Put an owned env back to its `previous` build (kept as number `build`): its
+    packages and wsp's pip pins."""
     now_pins = have.marker.pip if have.marker is not None else {}
     change = pip_change(previous.pip, pip_installed, now_pins, (p.name for p in packages))
     return Action(
@@ -461,7 +464,7 @@ def rollback_action(
         have.name,
         have.prefix,
         previous.project,
-        (why.Rollback(previous.applied_at),),
+        (why.Rollback(previous.applied_at, build),),
         diff=diff_packages(installed, packages),
         target=tuple(packages),
         spec_hash=previous.spec_hash,

@@ -14,6 +14,7 @@ COMMANDS = (
     "plan",
     "apply",
     "rollback",
+    "history",
     "lock",
     "watch",
     "check",
