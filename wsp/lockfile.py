@@ -142,10 +142,15 @@ def lock_id(packages: Iterable[Package], pins: dict[str, str]) -> str:
     return stable_hash({"conda": sorted(p.dist for p in packages), "pip": sorted(pins.items())})
 
 
-def _pip_location(want_options: pip.PipOptions, name: str) -> str:
+def _pip_location(want_options: pip.PipOptions, name: str, version: str) -> str:
+    """Where a pin comes from, as wsp.lock records it. The lock keys pip packages by their
+    location, so it names the pin too (`#name==version`): without it the pins of one
+    find-links folder, or one name at two versions in two projects, collapse into one."""
     if want_options.no_index and want_options.find_links:
-        return want_options.find_links[0]
-    return f"{(want_options.index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
+        base = want_options.find_links[0]
+    else:
+        base = f"{(want_options.index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
+    return f"{base}#{name}=={version}"
 
 
 def lock_workspace(
@@ -188,7 +193,7 @@ def lock_workspace(
                 ) from None
             packages[platform] = tuple(solved)
             pins[platform] = {
-                n: (v, _pip_location(want.pip_options, n))
+                n: (v, _pip_location(want.pip_options, n, v))
                 for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
             }
         channels = tuple(u for c in want.channels for u in c.urls[:1])

@@ -160,6 +160,7 @@ class Action:
     editables: tuple[tuple[str, str], ...] = ()
     lock_id: str | None = None  # the packages come from wsp.lock
     declared: Declared | None = None  # the declaration the env's marker will record
+    pip_options: pip.PipOptions | None = None  # where uv installs from (None: the env's own)
 
     @property
     def is_change(self) -> bool:

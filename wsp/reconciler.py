@@ -304,7 +304,7 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
     target = {n: v for n, v in (change.target if change else {}).items() if not condas(n)}
     install = {n: v for n, v in (change.install if change else {}).items() if n in target}
     uninstall = [n for n in (change.uninstall if change else ()) if n in current and not condas(n)]
-    pip.install(prefix, install, want.pip_options, want.env_name)
+    pip.install(prefix, install, action.pip_options or want.pip_options, want.env_name)
     pip.uninstall(prefix, uninstall, want.env_name)
     editables = dict(action.editables)
     pip.sync_editables(prefix, editables)

@@ -139,6 +139,21 @@ class Engine(Protocol):
         alone (nothing solved). Raises ChannelUnreachable when a channel can't be read."""
         ...
 
+    def pack_channel(
+        self, packages: Sequence[Package], dest: Path, sources: Sequence[Channel] = ()
+    ) -> dict[str, str]:
+        """Put the archives of `packages` in the local channel `dest`, checked and indexed;
+        {dist: path in `dest`}. Raises ChannelUnreachable naming a package none gave."""
+        ...
+
+    def seed_cache(self, packages: Sequence[Package], channel: Path) -> None:
+        """Fill the package cache with `packages` from the local channel `channel`."""
+        ...
+
+    def cache_root(self) -> Path:
+        """The package and repodata cache this engine uses."""
+        ...
+
     def snapshot(self, prefix: Path) -> object:
         """An opaque record of the env's packages, for `restore`."""
         ...

@@ -314,6 +314,76 @@ class RattlerEngine:
         except Exception as exc:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
 
+    # packs: a local channel of exact packages ------------------------------------------
+    def pack_channel(
+        self, packages: Sequence[Package], dest: Path, sources: Sequence[Channel] = ()
+    ) -> dict[str, str]:
+        """Put the archive of every one of `packages` (packages of this engine) in the
+        local channel `dest` (`<subdir>/<file>`), checked against its sha256 (else md5),
+        and index it. Each is fetched from its own URL, else from each location of
+        `sources` (a declared channel's mirrors). Returns {dist: path in `dest`}.
+        Raises ChannelUnreachable naming a package that no location gave."""
+        import hashlib
+
+        out: dict[str, str] = {}
+        client = None
+        for record in self._records.of(packages):
+            pkg = _to_package(record)
+            rel = f"{record.subdir}/{record.file_name}"
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tried = [pkg.url] + [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls]
+            problem = "no location to fetch it from"
+            for url in dict.fromkeys(tried):
+                try:
+                    if url.startswith("file://"):
+                        shutil.copyfile(_file_path(url), target)
+                    else:
+                        if client is None:
+                            from rattler.networking import Client
+
+                            client = Client.authenticated_client()
+                        from rattler.package_streaming import download_to_path
+
+                        _run(download_to_path(client, url, target))
+                except Exception as exc:
+                    problem = _first_line(str(exc))
+                    continue
+                digest = hashlib.sha256(target.read_bytes()).hexdigest()
+                if pkg.sha256 and digest != pkg.sha256:
+                    problem = f"{url} has sha256 {digest}, the lock says {pkg.sha256}"
+                    continue
+                md5 = hashlib.md5(target.read_bytes()).hexdigest()
+                if not pkg.sha256 and pkg.md5 and md5 != pkg.md5:
+                    problem = f"{url} does not have the md5 the lock records"
+                    continue
+                out[pkg.dist] = rel
+                break
+            else:
+                target.unlink(missing_ok=True)
+                raise ChannelUnreachable(pkg.channel or pkg.url, f"{record.file_name}: {problem}")
+        (dest / "noarch").mkdir(parents=True, exist_ok=True)
+        _run(rattler.index.index_fs(dest, write_zst=False, write_shards=False, force=True))
+        shutil.rmtree(dest / ".tmp", ignore_errors=True)
+        return out
+
+    def seed_cache(self, packages: Sequence[Package], channel: Path) -> None:
+        """Fill the package cache with `packages` (of this engine) from the archives of the
+        local channel `channel` (as `pack_channel` wrote it), touching no env: an install
+        of `packages` then needs no network, and the env's records still name the
+        packages' own URLs and channels."""
+        local = [
+            rattler.RepoDataRecord(
+                r, r.file_name, (channel / str(r.subdir) / r.file_name).as_uri(), r.channel
+            )
+            for r in self._records.of(packages)
+        ]
+        self._cache(local, channel)
+
+    def cache_root(self) -> Path:
+        """The package and repodata cache this engine uses (`pkgs/`, `repodata/`)."""
+        return self._cache_dir
+
     # repodata queries ----------------------------------------------------------------
     def available_names(
         self, sources: Sequence[Channel], platform: str, names: Collection[str]
@@ -471,6 +541,13 @@ class _Reporter(rattler.InstallerReporter):
 
     def on_transaction_complete(self) -> None:
         self._progress("done", self._total, self._total)
+
+
+def _file_path(url: str) -> Path:
+    """The path of a `file://` URL."""
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(url).path))
 
 
 def _first_line(text: str) -> str:
