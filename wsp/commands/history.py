@@ -102,7 +102,7 @@ def _render(env: str, rows: list[dict[str, Any]], kept_bytes: int, keep: int) ->
             ui.esc(shown or "(no package changed)"),
         )
     ui.out().print(table)
-    ui.info(
+    ui.out().print(
         f"[dim]{ui.esc(env)} keeps {len([r for r in rows if r['kept']])} earlier build(s) "
         f"for `wsp rollback --to N` ({kept_bytes:,} bytes of package records; keep-builds = "
         f"{keep})[/]"
