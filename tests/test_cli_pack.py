@@ -217,6 +217,20 @@ def test_unpack_refuses_a_pack_of_another_workspace_or_an_undeclared_project(
     assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())
 
 
+def test_a_pack_older_than_the_declaration_is_unpacked_as_packed_then_planned_forward(
+    packed: tuple[Workspace, Path, Path, Path],
+) -> None:
+    ws, _, _, archive = packed
+    ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six"]')
+    result = ws.wsp("unpack", str(archive), "--yes")
+    assert result.code == 0, result
+    assert "declares vision otherwise than when it was packed" in result.stderr, result
+    assert "zlib" in ws.versions("vision")  # as packed
+    action = next(a for a in ws.wsp("plan", "--json").json["actions"] if a["env"] == "vision")
+    assert action["action"] == "update", action
+    assert [p["name"] for p in action["packages"]["remove"]] == ["zlib"], action
+
+
 def test_pack_needs_an_up_to_date_lock(
     packed: tuple[Workspace, Path, Path, Path], tmp_path: Path
 ) -> None:

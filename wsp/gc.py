@@ -120,7 +120,7 @@ def _env_prefixes(ctx: Context) -> list[Path]:
         for line in conda.environments_txt().read_text().splitlines():
             if line.strip():
                 found.append(Path(line.strip()))
-    return list(dict.fromkeys(p for p in found if (p / "conda-meta").exists()))
+    return list(dict.fromkeys(found))
 
 
 def _records(meta: Path) -> Iterator[Path]:
@@ -142,27 +142,30 @@ class _InUse:
     unreadable: list[str] = field(default_factory=list)
     envs: int = 0
 
-    def read(self, meta: Path, what: str) -> None:
-        """Note the package records in `meta` (a `conda-meta` folder) as used."""
+    def read(self, meta: Path, what: str) -> bool:
+        """Note the package records in `meta` (a `conda-meta` folder) as used; False when
+        there is no such folder (not an env)."""
         try:
             records = list(_records(meta))
-        except FileNotFoundError:
-            return
+        except (FileNotFoundError, NotADirectoryError):
+            return False
         except OSError as exc:
             self.unreadable.append(f"{what} ({exc.strerror or exc})")
-            return
+            return False
         for record in records:
             self.dists.add(record.name[: -len(".json")])
             if (channel := _channel_of(record)) is not None:
                 self.channels.add(channel)
+        return True
 
 
 def _in_use(ctx: Context, engine: Engine, dropped: set[Path]) -> _InUse:
     """The dists and channels envs and wsp.lock use; kept builds in `dropped` don't count."""
     use = _InUse()
     for prefix in _env_prefixes(ctx):
+        if not use.read(prefix / "conda-meta", str(prefix)):
+            continue
         use.envs += 1
-        use.read(prefix / "conda-meta", str(prefix))
         try:
             builds = [p for p in history.kept_builds(prefix).values() if p not in dropped]
         except OSError:
