@@ -273,6 +273,20 @@ class Bench:
             Figure(f"watch, {DEBOUNCE_MS} ms debounce: save -> env ready", [Run(s) for s in ready]),
         )
 
+    def pack(self, runs: int) -> Figure:
+        """`wsp pack vision` of the seed workspace, locked once (warm package cache): the
+        archive's size goes in the row's name."""
+        root = self.fresh_dir("pack")
+        self.write_workspace(root, SEED_TOML)
+        self.wsp(root, "lock")
+        out = root / "vision.tar"
+        figure = Figure("wsp pack vision (seed, from wsp.lock)", [])
+        for _ in range(runs):
+            figure.runs.append(self.wsp(root, "pack", "vision", "-o", str(out)))
+        figure.name += f": {out.stat().st_size:,} bytes"
+        shutil.rmtree(root, ignore_errors=True)
+        return figure
+
     # -- conda, side by side -------------------------------------------------------------
 
     def conda_env(self, pkgs: Path) -> dict[str, str]:
@@ -404,6 +418,7 @@ def main() -> None:
         figures += [sequential, parallel, conda_create, status, conda_list]
         print("... watch latency", file=sys.stderr, flush=True)
         figures.extend(bench.watch(max(runs, 7)))
+        figures.append(bench.pack(runs))
         figures.extend(setups)
     elapsed = time.perf_counter() - started
 

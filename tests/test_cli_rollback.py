@@ -39,7 +39,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     back = ws.wsp("rollback", "webdev", "--yes")
     assert back.code == 0, back
     assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
-    assert "Rolled webdev back to its build of" in back.stderr, back
+    assert "Rolled webdev back to build 1 of" in back.stderr, back
     assert "uvicorn" in ws.versions("webdev")
     whole(ws, "webdev")
     plan = ws.wsp("plan", "--json").json

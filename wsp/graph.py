@@ -58,6 +58,7 @@ class DesiredEnv:
     lock_hash: str = ""  # the declaration as wsp.lock records it: no platform, no paths
     kernel: KernelDecl | None = None  # `jupyter = ...`: wsp writes a kernelspec for the env
     env_vars: tuple[tuple[str, str], ...] = ()  # set on activation, run, shell; in order
+    exclude_newer: str | None = None  # packages published after this are ignored (specs.py)
 
     def declared(self) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -69,6 +70,7 @@ class DesiredEnv:
             channels=tuple(c.name for c in self.channels),
             jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
             env_vars=tuple(f"{k}={v}" for k, v in self.env_vars),
+            exclude_newer=self.exclude_newer,
         )
 
 
@@ -293,6 +295,7 @@ class _Merged:
     nodefaults: bool = False
     env_vars: dict[str, str] = field(default_factory=dict)
     pip_layers: list[PipOptions] = field(default_factory=list)  # lowest priority first
+    cutoff: str | None = None  # exclude-newer: the last layer that sets it wins
 
 
 def _pip_written(entries: Iterable[Any]) -> list[str]:
@@ -335,8 +338,10 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
         layers.append((f"template {t}", ws.templates[t], True))
     layers.append((f"project {name}", proj, True))
 
-    m = _Merged()
+    m = _Merged(cutoff=ws.exclude_newer)
     for origin, decl, own in layers:
+        if getattr(decl, "exclude_newer", None) is not None:
+            m.cutoff = decl.exclude_newer
         env_file = getattr(decl, "env_file", None)
         own_specs = list(decl.dependencies)
         if env_file is not None:
@@ -535,12 +540,15 @@ def desired(
             if (python or python_wanted) and probe.is_file(ws.projects[p].path / "pyproject.toml")
         )
         pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
+        # exclude-newer is hashed only when set: a workspace without it keeps its hashes.
+        dated = {"exclude_newer": m.cutoff} if m.cutoff is not None else {}
         lock_hash = stable_hash(
             {
                 "specs": sorted(unpinned),  # no mirror in it: the same on every machine
                 "pip": sorted(m.pip),
                 "channels": [c.name for c in resolved],
                 "priority": ws.channel_priority,
+                **dated,
             }
         )
         spec_hash = stable_hash(
@@ -554,6 +562,7 @@ def desired(
                 "platform": platform,
                 **({"env_vars": sorted(m.env_vars.items())} if m.env_vars else {}),
                 **({"kernel": [kernel.name, kernel.display_name]} if kernel else {}),
+                **dated,
             }
         )
         out[name] = DesiredEnv(
@@ -572,6 +581,7 @@ def desired(
             lock_hash=lock_hash,
             kernel=kernel,
             env_vars=tuple(m.env_vars.items()),
+            exclude_newer=m.cutoff,
         )
     _check_kernel_names(ws, out)
     return out

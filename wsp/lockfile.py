@@ -142,10 +142,15 @@ def lock_id(packages: Iterable[Package], pins: dict[str, str]) -> str:
     return stable_hash({"conda": sorted(p.dist for p in packages), "pip": sorted(pins.items())})
 
 
-def _pip_location(want_options: pip.PipOptions, name: str) -> str:
+def _pip_location(want_options: pip.PipOptions, name: str, version: str) -> str:
+    """Where a pin comes from, as wsp.lock records it. The lock keys pip packages by their
+    location, so it names the pin too (`#name==version`): without it the pins of one
+    find-links folder, or one name at two versions in two projects, collapse into one."""
     if want_options.no_index and want_options.find_links:
-        return want_options.find_links[0]
-    return f"{(want_options.index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
+        base = want_options.find_links[0]
+    else:
+        base = f"{(want_options.index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
+    return f"{base}#{name}=={version}"
 
 
 def lock_workspace(
@@ -174,7 +179,9 @@ def lock_workspace(
         pins: dict[str, dict[str, tuple[str, str]]] = {}
         for platform in plats:
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
-            request = SolveRequest(want.specs, want.channels, want.channel_priority, platform)
+            request = SolveRequest(
+                want.specs, want.channels, want.channel_priority, platform, want.exclude_newer
+            )
             try:
                 solved = engine.solve(request, keep=keep)
             except ChannelUnreachable as exc:
@@ -186,13 +193,14 @@ def lock_workspace(
                 ) from None
             packages[platform] = tuple(solved)
             pins[platform] = {
-                n: (v, _pip_location(want.pip_options, n))
+                n: (v, _pip_location(want.pip_options, n, v))
                 for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
             }
         channels = tuple(u for c in want.channels for u in c.urls[:1])
         envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins)
     hashes = {name: want.lock_hash for name, want in ctx.desired.items()}
-    return LockData(platforms=plats, envs=envs, hashes=hashes)
+    cutoffs = {n: w.exclude_newer for n, w in ctx.desired.items() if w.exclude_newer is not None}
+    return LockData(platforms=plats, envs=envs, hashes=hashes, exclude_newer=cutoffs)
 
 
 def write(ctx: Context, engine: Engine, data: LockData) -> None:

@@ -9,16 +9,13 @@ which reads conda-meta/*.json as package records, ignores it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from wsp import __version__, codec
-from wsp.fsutil import atomic_write_bytes, atomic_write_json, exchange, stable_hash
+from wsp.fsutil import atomic_write_json, stable_hash
 
 MARKER_FORMAT = 2
 MARKER_RELPATH = Path("conda-meta") / "wsp"
@@ -46,6 +43,7 @@ class Declared:
     channels: tuple[str, ...] = ()
     jupyter: tuple[str, ...] = ()  # the kernel's name and display name, when one is declared
     env_vars: tuple[str, ...] = ()  # NAME=value, in order
+    exclude_newer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +70,7 @@ class Marker:
     editables: dict[str, str] = field(default_factory=dict)  # project -> source folder
     lock_id: str | None = None  # the wsp.lock content the env was built from
     workspace_id: str | None = None  # the checkout's .wsp/id (wsp.identity)
+    build: int = 0  # the build's number in the env's history (wsp.history); 0: before it
 
     def to_json(self) -> dict[str, Any]:
         return codec.dump(self)  # type: ignore[no-any-return]
@@ -138,44 +137,3 @@ def write_marker(prefix: Path, marker: Marker) -> None:
 
 def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-# -- the previous build, for `wsp rollback` -------------------------------------------------
-
-PREVIOUS_RELPATH = Path("conda-meta") / "wsp-previous"
-
-
-def previous_path(prefix: Path) -> Path:
-    """Where an env keeps its previous build: `conda-meta/wsp-previous/`, holding that
-    build's marker and, in its own `conda-meta/`, its package records (conda and rattler
-    read only `conda-meta/*.json`, so neither sees them)."""
-    return prefix / PREVIOUS_RELPATH
-
-
-def record_files(prefix: Path) -> dict[str, bytes]:
-    """The env's package records, by file name: what `save_previous` keeps."""
-    meta = prefix / "conda-meta"
-    return {p.name: p.read_bytes() for p in sorted(meta.glob("*.json"))}
-
-
-def save_previous(prefix: Path, records: dict[str, bytes], marker_raw: bytes) -> None:
-    """Keep one previous build of the env (replacing the one kept before), in one rename."""
-    dest = previous_path(prefix)
-    tmp = dest.with_name(f".wsp-previous-{uuid.uuid4().hex[:8]}")
-    (tmp / "conda-meta").mkdir(parents=True)
-    for name, data in records.items():
-        (tmp / "conda-meta" / name).write_bytes(data)
-    atomic_write_bytes(tmp / "marker", marker_raw)
-    if dest.exists() and exchange(tmp, dest):
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    shutil.rmtree(dest, ignore_errors=True)
-    os.rename(tmp, dest)
-
-
-def read_previous(prefix: Path) -> Marker | None:
-    """The marker of the env's previous build, when it keeps one that wsp can read."""
-    try:
-        return Marker.from_json(json.loads((previous_path(prefix) / "marker").read_bytes()))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None

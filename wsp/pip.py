@@ -117,10 +117,25 @@ def _uv_problem(stderr: str) -> str:
     return body.removeprefix("cause:").strip().removeprefix("error:").strip()
 
 
+def exclude_newer_args(exclude_newer: str | None) -> list[str]:
+    """uv's `--exclude-newer` for a workspace cutoff (uv drops what was uploaded at or
+    after the instant it is given: the first instant the cutoff excludes)."""
+    if exclude_newer is None:
+        return []
+    from wsp.specs import exclude_newer_bound, rfc3339_ms
+
+    return ["--exclude-newer", rfc3339_ms(exclude_newer_bound(exclude_newer))]
+
+
 def compile_pins(
-    requirements: Sequence[str], python_version: str, options: PipOptions
+    requirements: Sequence[str],
+    python_version: str,
+    options: PipOptions,
+    *,
+    exclude_newer: str | None = None,
 ) -> dict[str, str]:
-    """Resolve `requirements` for `python_version` to exact pins {name: version}."""
+    """Resolve `requirements` for `python_version` to exact pins {name: version}, from
+    distributions uploaded before `exclude_newer` when it is set."""
     if not requirements:
         return {}
     major_minor = ".".join(python_version.split(".")[:2])
@@ -135,6 +150,7 @@ def compile_pins(
             "--no-annotate",
             "--quiet",
             *options.args(),
+            *exclude_newer_args(exclude_newer),
         ],
         stdin="\n".join(requirements) + "\n",
     )
@@ -165,7 +181,7 @@ def pins_for(
             f"env {want.env_name!r} has pip requirements but its solve has no python",
         )
     try:
-        pins = compile_pins(want.pip, python, want.pip_options)
+        pins = compile_pins(want.pip, python, want.pip_options, exclude_newer=want.exclude_newer)
     except PipError as exc:
         raise ws.error(
             ("projects", want.project, "pip"),
@@ -284,3 +300,100 @@ def sync_editables(prefix: Path, editables: Mapping[str, str]) -> None:
             entry.unlink()
     for filename, path in wanted.items():
         atomic_write_text(sp / filename, f"{path}\n")
+
+
+# -- the distribution files of exact pins, for `wsp pack` ----------------------------------
+
+# conda platform -> what uv's --python-platform calls it (wheels for that machine).
+UV_PLATFORMS = {
+    "linux-64": "x86_64-manylinux_2_17",
+    "linux-aarch64": "aarch64-manylinux_2_17",
+    "osx-64": "x86_64-apple-darwin",
+    "osx-arm64": "aarch64-apple-darwin",
+    "win-64": "x86_64-pc-windows-msvc",
+    "win-arm64": "aarch64-pc-windows-msvc",
+}
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file uv would install a pin from: a wheel, else the sdist."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str | None
+    wheel: bool
+
+    @property
+    def filename(self) -> str:
+        from urllib.parse import unquote
+
+        return unquote(self.url.rsplit("/", 1)[-1].split("#", 1)[0])
+
+
+def dist_files(
+    pins: Mapping[str, str],
+    python_version: str,
+    options: PipOptions,
+    *,
+    platform: str | None = None,
+    exclude_newer: str | None = None,
+) -> list[DistFile]:
+    """The file each of `pins` installs from, on `platform` (this machine when None), as
+    uv picks it (`uv pip compile --no-deps --format pylock.toml`): the wheel for that
+    platform and Python, else the sdist. Raises PipError when uv can't find one."""
+    import tempfile
+    import tomllib
+
+    if not pins:
+        return []
+    major_minor = ".".join(python_version.split(".")[:2])
+    target = []
+    if platform is not None:
+        if platform not in UV_PLATFORMS:
+            raise PipError(
+                f"uv can't pick wheels for {platform}: it knows {', '.join(UV_PLATFORMS)}"
+            )
+        target = ["--python-platform", UV_PLATFORMS[platform]]
+    with tempfile.TemporaryDirectory(prefix="wsp-pylock-") as tmp:
+        out = Path(tmp) / "pylock.toml"
+        proc = _run_uv(
+            [
+                "pip",
+                "compile",
+                "-",
+                "--no-deps",
+                "--python-version",
+                major_minor,
+                *target,
+                "--format",
+                "pylock.toml",
+                "--no-header",
+                "--quiet",
+                "-o",
+                str(out),
+                *options.args(),
+                *exclude_newer_args(exclude_newer),
+            ],
+            stdin="".join(f"{n}=={v}\n" for n, v in sorted(pins.items())),
+        )
+        if proc.returncode != 0:
+            raise PipError(_uv_problem(proc.stderr))
+        lock = tomllib.loads(out.read_text())
+    files = []
+    for entry in lock.get("packages", []):
+        wheels = entry.get("wheels") or []
+        chosen, wheel = (wheels[0], True) if wheels else (entry.get("sdist"), False)
+        if not chosen or "url" not in chosen:
+            raise PipError(f"{entry.get('name')} {entry.get('version')}: uv names no file to fetch")
+        files.append(
+            DistFile(
+                canonical(entry["name"]),
+                str(entry.get("version", "")),
+                chosen["url"],
+                (chosen.get("hashes") or {}).get("sha256"),
+                wheel,
+            )
+        )
+    return files

@@ -163,6 +163,7 @@ class Action:
     lock_id: str | None = None  # the packages come from wsp.lock
     declared: Declared | None = None  # the declaration the env's marker will record
     kernel: KernelChange | None = None  # the env's Jupyter kernel, when one changes
+    pip_options: pip.PipOptions | None = None  # where uv installs from (None: the env's own)
 
     @property
     def is_change(self) -> bool:
@@ -375,6 +376,8 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
         parts.append(env)
     if old.python != new.python:
         parts.append(why.PythonSpecChanged(old.python, new.python))
+    if old.exclude_newer != new.exclude_newer:
+        parts.append(why.ExcludeNewerChanged(old.exclude_newer, new.exclude_newer))
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts
@@ -473,8 +476,11 @@ def rollback_action(
     installed: Sequence[Package],
     packages: Sequence[Package],
     pip_installed: Mapping[str, PipDist],
+    *,
+    build: int = 0,
 ) -> Action:
-    """Put an owned env back to its `previous` build: its packages and wsp's pip pins."""
+    """Put an owned env back to its `previous` build (kept as number `build`): its
+    packages and wsp's pip pins."""
     now_pins = have.marker.pip if have.marker is not None else {}
     change = pip_change(previous.pip, pip_installed, now_pins, (p.name for p in packages))
     return Action(
@@ -482,7 +488,7 @@ def rollback_action(
         have.name,
         have.prefix,
         previous.project,
-        (why.Rollback(previous.applied_at),),
+        (why.Rollback(previous.applied_at, build),),
         diff=diff_packages(installed, packages),
         target=tuple(packages),
         spec_hash=previous.spec_hash,

@@ -27,6 +27,7 @@ class ReasonCode(StrEnum):
     UNDECLARED = "undeclared"
     READ_ONLY = "read-only"
     ROLLBACK = "rollback"
+    UNPACK = "unpack"
     DESTROY = "destroy"
 
 
@@ -140,6 +141,19 @@ class PythonSpecChanged(Reason):
 
 
 @dataclass(frozen=True)
+class ExcludeNewerChanged(Reason):
+    """`exclude-newer` was set, moved or removed: the solve sees other packages."""
+
+    code = ReasonCode.SPEC_CHANGED
+    before: str | None
+    after: str | None
+
+    @property
+    def message(self) -> str:
+        return f"exclude-newer changed: {self.before or 'none'} -> {self.after or 'none'}"
+
+
+@dataclass(frozen=True)
 class DeclarationChanged(Reason):
     """The declaration's hash changed in a way no list shows (e.g. a channel's mirror)."""
 
@@ -217,10 +231,23 @@ class ReadOnly(Reason):
 class Rollback(Reason):
     code = ReasonCode.ROLLBACK
     applied_at: str
+    build: int = 0  # the kept build it goes back to (0: one kept before wsp numbered builds)
 
     @property
     def message(self) -> str:
-        return f"back to its previous build, applied {self.applied_at or 'at an unknown time'}"
+        which = f"build {self.build}" if self.build else "its previous build"
+        return f"back to {which}, applied {self.applied_at or 'at an unknown time'}"
+
+
+@dataclass(frozen=True)
+class Unpacked(Reason):
+    code = ReasonCode.UNPACK
+    archive: str
+    made_at: str
+
+    @property
+    def message(self) -> str:
+        return f"from pack {self.archive} (made {self.made_at or 'at an unknown time'})"
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,19 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from wsp import channels, conda, condameta, pip
+from wsp import channels, conda, condameta, history, pip
 from wsp.actions import ActionKind
 from wsp.context import Context
 from wsp.engines import Engine, Package, Progress
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
 from wsp.graph import DesiredEnv
+from wsp.history import record_files
 from wsp.identity import STAGING, TRASH, Owner
-from wsp.marker import Declared, Marker, marker_path, now, record_files, save_previous, write_marker
+from wsp.marker import Declared, Marker, marker_path, now, read_marker, write_marker
 from wsp.modes import fix_modes
 from wsp.observe import ObservedEnv, leftovers, observe_env
-from wsp.planner import Action, Plan
+from wsp.planner import Action, PackageDiff, Plan
 
 
 class Reporter(Protocol):
@@ -124,6 +125,8 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     _inside(ws.envs_dir, prefix)
     if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
         _ensure_ours(ctx, action)
+    current = read_marker(prefix)[0] if action.kind is not ActionKind.CREATE else None
+    number = history.next_build(prefix, current)
     marker = Marker(
         workspace=ws.name,
         manifest=str(ws.manifest_path),
@@ -135,6 +138,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         declared=action.declared,
         built_at=str(prefix),
         lock_id=action.lock_id,
+        build=number,
     )
     assert action.target is not None
     target = action.target
@@ -156,19 +160,64 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     _check_holds(have, target)
     _for_conda(ctx, action, prefix)
     python = next((p.version for p in target if p.name == "python"), None)
-    write_marker(
-        prefix,
-        replace(
-            pip_state,
-            state="complete",
-            installed_hash=have.installed_hash,
-            packages=tuple(sorted(have.dists)),
-            python=python,
-            applied_at=now(),
-        ),
+    done = replace(
+        pip_state,
+        state="complete",
+        installed_hash=have.installed_hash,
+        packages=tuple(sorted(have.dists)),
+        python=python,
+        applied_at=now(),
     )
+    write_marker(prefix, done)
     conda.register_env(prefix)
+    with contextlib.suppress(OSError):  # losing a history line never fails the apply
+        history.append(prefix, _history_entry(action, done, current))
     _kernel(ctx, action)
+
+
+def _history_entry(action: Action, marker: Marker, before: Marker | None) -> history.Entry:
+    """The history line of a build just completed: what changed since the build `before`
+    (conda packages and wsp's pip pins) and where it came from."""
+    from wsp.engines import Package
+    from wsp.planner import diff_packages, pip_packages
+    from wsp.reasons import ReasonCode
+
+    def lines(diff: PackageDiff, tag: str) -> list[str]:
+        return (
+            [f"+ {p.name} {p.version}{tag}" for p in diff.add]
+            + [f"- {p.name} {p.version}{tag}" for p in diff.remove]
+            + [f"~ {a.name} {a.version} -> {b.version}{tag}" for a, b in diff.change]
+        )
+
+    def packages(m: Marker | None) -> list[Package]:
+        found = (Package.from_dist(d) for d in (m.packages if m is not None else ()))
+        return [p for p in found if p is not None]
+
+    conda = diff_packages(packages(before), packages(marker))
+    pins = diff_packages(
+        pip_packages(before.pip if before is not None else {}), pip_packages(marker.pip)
+    )
+    codes = {r.code for r in action.reasons}
+    data = {k: v for r in action.reasons for k, v in r.data().items()}
+    if ReasonCode.ROLLBACK in codes:
+        kind, source = "rollback", f"rollback to build {data.get('build', '?')}"
+    elif ReasonCode.UNPACK in codes:
+        kind, source = "unpack", f"pack {data.get('archive', '?')}"
+    else:
+        kind = str(action.kind)
+        source = "wsp.lock" if action.lock_id else "workspace.toml"
+    return history.Entry(
+        build=marker.build,
+        applied_at=marker.applied_at,
+        action=kind,
+        source=source,
+        reasons=tuple(r.message for r in action.reasons),
+        changes=tuple(lines(conda, "") + lines(pins, " (pip)")),
+        spec_hash=marker.spec_hash,
+        lock_id=marker.lock_id,
+        declared=marker.declared,
+        manifest=marker.manifest,
+    )
 
 
 def _kernel(ctx: Context, action: Action) -> None:
@@ -254,7 +303,7 @@ def _update_in_place(
     try:
         engine.install(prefix, action.target, progress=progress)
         done = _pip_step(prefix, action, want, marker)
-        _keep_previous(prefix, records, old)
+        _keep_build(ctx, prefix, records, old)
         return done
     except WspError:
         # Put the conda part back as it was; if even that fails, the `building` marker
@@ -292,18 +341,23 @@ def _build_beside(
         _swap_back(ctx.owner, ws.envs_dir, prefix, aside)
         raise
     if aside is not None:
-        _keep_previous(prefix, record_files(aside), observe_env(ctx.owner, aside))
+        with contextlib.suppress(OSError):  # the replaced build's history and kept builds
+            history.carry_over(aside, prefix)
+        _keep_build(ctx, prefix, record_files(aside), observe_env(ctx.owner, aside))
         shutil.rmtree(aside, ignore_errors=True)
     return done
 
 
-def _keep_previous(prefix: Path, records: dict[str, bytes], old: ObservedEnv) -> None:
+def _keep_build(ctx: Context, prefix: Path, records: dict[str, bytes], old: ObservedEnv) -> None:
     """Keep the build an update or replace superseded, for `wsp rollback`: only a whole
-    one. Losing it (a full disk) costs the rollback, never the apply."""
+    one, and only the newest `keep-builds`. Losing it (a full disk) costs the rollback,
+    never the apply."""
     if old.marker is None or old.marker.state != "complete" or old.marker_raw is None:
         return
     with contextlib.suppress(OSError):
-        save_previous(prefix, records, old.marker_raw)
+        history.save_build(
+            prefix, old.marker.build, records, old.marker_raw, keep=ctx.ws.keep_builds
+        )
 
 
 def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) -> Marker:
@@ -321,7 +375,7 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
     target = {n: v for n, v in (change.target if change else {}).items() if not condas(n)}
     install = {n: v for n, v in (change.install if change else {}).items() if n in target}
     uninstall = [n for n in (change.uninstall if change else ()) if n in current and not condas(n)]
-    pip.install(prefix, install, want.pip_options, want.env_name)
+    pip.install(prefix, install, action.pip_options or want.pip_options, want.env_name)
     pip.uninstall(prefix, uninstall, want.env_name)
     editables = dict(action.editables)
     pip.sync_editables(prefix, editables)

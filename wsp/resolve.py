@@ -72,6 +72,7 @@ def resolve(
             channels=want.channels,
             channel_priority=want.channel_priority,
             platform=want.platform,
+            exclude_newer=want.exclude_newer,
         )
         keep = locked.packages.get(want.platform, ()) if locked is not None else ()
         try:

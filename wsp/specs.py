@@ -197,3 +197,66 @@ def pins_more_than_version(spec: str) -> bool:
     m = rattler.MatchSpec(spec, strict=False)
     bare = str(rattler.MatchSpec(f"python {m.version}" if m.version else "python"))
     return str(m) != bare
+
+
+# -- exclude-newer: a cutoff date or timestamp ----------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_exclude_newer(value: object) -> str:
+    """`exclude-newer` as wsp records it: a date stays `YYYY-MM-DD` (the whole day, UTC,
+    is included); a timestamp becomes UTC, `YYYY-MM-DDTHH:MM:SS[.fff]Z`. TOML dates and
+    date-times are taken as written. Raises ValueError saying what to write instead."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, dt.date):
+        return value.isoformat()
+    elif isinstance(value, str):
+        text = value.strip()
+        if _DATE.match(text):
+            try:
+                return dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date") from None
+        try:
+            stamp = dt.datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither a date (2026-06-01) nor an RFC 3339 timestamp "
+                "(2026-06-01T12:00:00Z)"
+            ) from None
+    else:
+        raise ValueError(f"{value!r} is not a date or a timestamp")
+    if stamp.tzinfo is None:
+        raise ValueError(
+            f"timestamp {str(value)!r} has no time zone: end it with Z (UTC) or an offset (+02:00)"
+        )
+    stamp = stamp.astimezone(dt.UTC)
+    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    if stamp.microsecond:
+        text += f".{stamp.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def exclude_newer_bound(value: str) -> int:
+    """The first instant (ms since the epoch, UTC) `exclude-newer = value` excludes: what was
+    published strictly before it is kept. A date keeps its whole day (UTC); a timestamp
+    keeps that instant."""
+    import datetime as dt
+
+    if _DATE.match(value):
+        day = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
+        return int((day + dt.timedelta(days=1)).timestamp() * 1000)
+    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return int(stamp.timestamp() * 1000) + 1
+
+
+def rfc3339_ms(ms: int) -> str:
+    """`ms` since the epoch as an RFC 3339 UTC timestamp with milliseconds (what uv reads)."""
+    import datetime as dt
+
+    stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"

@@ -1,4 +1,5 @@
-"""`wsp rollback PROJECT`: put an env back to the build before its last update or replace."""
+"""`wsp rollback PROJECT [--to N]`: put an env back to a build it keeps (by default the
+newest one: the build before its last update, replace or rollback)."""
 
 from __future__ import annotations
 
@@ -19,21 +20,28 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "rollback",
-        help="put a project's env back to its previous build (before its last update or replace)",
+        help="put a project's env back to a build it keeps (default: the one before its "
+        "last update, replace or rollback; `wsp history` lists them)",
     )
     add_json(p)
     p.add_argument("project", help="the project whose env to roll back")
+    p.add_argument(
+        "--to",
+        type=int,
+        metavar="N",
+        help="the build to go back to (its number in `wsp history PROJECT`); default: the "
+        "newest kept",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
 
 
-def rollback_plan(project: str) -> Any:
-    """The pipeline's planner for a rollback: one update to the env's previous build,
-    read under the workspace lock."""
+def rollback_plan(project: str, to: int | None = None) -> Any:
+    """The pipeline's planner for a rollback: one update to build `to` of the env (the
+    newest it keeps when None), read under the workspace lock."""
 
     def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
-        from wsp import pip
+        from wsp import history, pip
         from wsp.errors import WspError
-        from wsp.marker import previous_path, read_previous
         from wsp.planner import Plan, rollback_action
 
         want = ctx.desired[project]
@@ -48,15 +56,33 @@ def rollback_plan(project: str) -> Any:
             )
         if have.read_only:
             raise WspError(f"env {want.env_name!r} is read-only ({have.read_only})")
-        previous = read_previous(have.prefix)
-        if previous is None:
+        kept = history.kept_builds(have.prefix)
+        if not kept:
             raise WspError(
                 f"env {want.env_name!r} has no previous build to roll back to",
-                hint="wsp keeps one: the build an apply last updated or replaced",
+                hint=f"wsp keeps {ctx.ws.keep_builds} (`keep-builds` in [workspace]): the "
+                "builds an apply updated or replaced",
             )
-        packages = engine.adopt(previous_path(have.prefix))
+        number = max(kept) if to is None else to
+        if to is not None and to == have.marker.build:
+            raise WspError(f"env {want.env_name!r} is build {to} already")
+        if number not in kept:
+            raise WspError(
+                f"env {want.env_name!r} keeps no build {to}: it keeps "
+                f"{', '.join(str(n) for n in kept)}",
+                hint=f"`wsp history {project}` lists its builds; `keep-builds` in [workspace] "
+                "says how many are kept",
+            )
+        previous = history.build_marker(kept[number])
+        assert previous is not None  # kept_builds lists only builds with a readable marker
+        packages = engine.adopt(kept[number])
         action = rollback_action(
-            have, previous, engine.installed(have.prefix), packages, pip.installed(have.prefix)
+            have,
+            previous,
+            engine.installed(have.prefix),
+            packages,
+            pip.installed(have.prefix),
+            build=number,
         )
         return Plan(ctx.ws.name, str(ctx.ws.manifest_path), (action,), {}, (project,))
 
@@ -81,7 +107,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         targets=(args.project,),
         gate=False,
         command="wsp rollback",
-        planner=rollback_plan(args.project),
+        planner=rollback_plan(args.project, args.to),
     )
     with ui.ApplyDisplay() as display:
         hooks = CliHooks(
@@ -108,9 +134,10 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             }
         )
     elif ok:
-        when = result.plan.actions[0].reasons[0].data().get("applied_at")
+        data = result.plan.actions[0].reasons[0].data()
+        which = f"build {data['build']}" if data.get("build") else "its build"
         ui.info(
-            f"Rolled {want.env_name} back to its build of {when or 'before'}. "
+            f"Rolled {want.env_name} back to {which} of {data.get('applied_at') or 'before'}. "
             "workspace.toml still declares the newer one: `wsp plan` shows it as an update. "
             f"`wsp rollback {args.project}` again undoes this rollback."
         )

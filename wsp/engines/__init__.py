@@ -49,6 +49,7 @@ class SolveRequest:
     channels: tuple[Channel, ...]
     channel_priority: str = "strict"
     platform: str | None = None
+    exclude_newer: str | None = None  # ignore packages built after it (wsp.specs format)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class LockData:
     platforms: tuple[str, ...]
     envs: dict[str, LockedEnv]
     hashes: dict[str, str]  # project -> lock hash of its declaration when locked
+    exclude_newer: dict[str, str] = field(default_factory=dict)  # project -> its cutoff
 
 
 # (env, event, done, total): event is "start", "link", "unlink" or "done"
@@ -136,6 +138,21 @@ class Engine(Protocol):
     ) -> set[str]:
         """Which of `names` one of `channels` has for `platform` (or noarch), from repodata
         alone (nothing solved). Raises ChannelUnreachable when a channel can't be read."""
+        ...
+
+    def pack_channel(
+        self, packages: Sequence[Package], dest: Path, sources: Sequence[Channel] = ()
+    ) -> dict[str, str]:
+        """Put the archives of `packages` in the local channel `dest`, checked and indexed;
+        {dist: path in `dest`}. Raises ChannelUnreachable naming a package none gave."""
+        ...
+
+    def seed_cache(self, packages: Sequence[Package], channel: Path) -> None:
+        """Fill the package cache with `packages` from the local channel `channel`."""
+        ...
+
+    def cache_root(self) -> Path:
+        """The package and repodata cache this engine uses."""
         ...
 
     def snapshot(self, prefix: Path) -> object:

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -28,7 +29,7 @@ from wsp import channels
 from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_text, remove_tree
-from wsp.specs import check_match_spec, current_platform
+from wsp.specs import check_match_spec, conda_name, current_platform, exclude_newer_bound
 
 T = TypeVar("T")
 
@@ -155,20 +156,13 @@ class RattlerEngine:
             if prefer is None or f"{r.name.normalized}-{r.version}-{r.build}" in prefer
         ]
         locked += self._records.known(keep)
+        bound = exclude_newer_bound(request.exclude_newer) if request.exclude_newer else None
+        if bound is not None:  # nothing newer than the cutoff is kept either
+            locked = [r for r in locked if _published_before(r, bound)]
         while True:
             sources = [channels.as_url(ch.urls[choice[ch.name]]) for ch in request.channels]
             try:
-                records = _run(
-                    rattler.solve(
-                        sources,
-                        list(request.specs),
-                        gateway=self._gateway,
-                        platforms=[platform, "noarch"],
-                        virtual_packages=_virtual_packages(platform),
-                        channel_priority=_PRIORITY[request.channel_priority],
-                        locked_packages=locked or None,
-                    )
-                )
+                records = _run(self._solve(sources, request, platform, locked or None, bound))
             except GatewayError as exc:
                 failed = self._failed_channel(request.channels, choice, str(exc))
                 if failed is not None and choice[failed.name] + 1 < len(failed.urls):
@@ -184,6 +178,37 @@ class RattlerEngine:
                 raise SolveError(_solver_message(str(exc))) from None
             break
         return sorted(self._records.remember(records))
+
+    async def _solve(
+        self,
+        sources: list[str],
+        request: SolveRequest,
+        platform: str,
+        locked: list[Any] | None,
+        bound: int | None,
+    ) -> list[Any]:
+        """rattler's solve; with a cutoff (`bound`, ms), over the channels' records
+        published before it. rattler's own `exclude_newer` judges a record by its
+        `indexed_timestamp` first, which a mirror or a re-indexed channel sets to the day
+        it was indexed; wsp judges by the build `timestamp` the package carries wherever
+        it is served from, and keeps records that have none (built before conda-build
+        recorded one)."""
+        solve_from: list[Any] = list(sources)
+        if bound is not None:
+            names = sorted({conda_name(s) for s in request.specs})
+            found = await self._gateway.query(sources, [platform, "noarch"], names, recursive=True)
+            solve_from = [
+                _Dated([r for r in records if _published_before(r, bound)]) for records in found
+            ]
+        return await rattler.solve(
+            solve_from,
+            list(request.specs),
+            gateway=self._gateway,
+            platforms=[platform, "noarch"],
+            virtual_packages=_virtual_packages(platform),
+            channel_priority=_PRIORITY[request.channel_priority],
+            locked_packages=locked,
+        )
 
     @staticmethod
     def _failed_channel(
@@ -290,6 +315,76 @@ class RattlerEngine:
         except Exception as exc:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
 
+    # packs: a local channel of exact packages ------------------------------------------
+    def pack_channel(
+        self, packages: Sequence[Package], dest: Path, sources: Sequence[Channel] = ()
+    ) -> dict[str, str]:
+        """Put the archive of every one of `packages` (packages of this engine) in the
+        local channel `dest` (`<subdir>/<file>`), checked against its sha256 (else md5),
+        and index it. Each is fetched from its own URL, else from each location of
+        `sources` (a declared channel's mirrors). Returns {dist: path in `dest`}.
+        Raises ChannelUnreachable naming a package that no location gave."""
+        import hashlib
+
+        out: dict[str, str] = {}
+        client = None
+        for record in self._records.of(packages):
+            pkg = _to_package(record)
+            rel = f"{record.subdir}/{record.file_name}"
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tried = [pkg.url] + [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls]
+            problem = "no location to fetch it from"
+            for url in dict.fromkeys(tried):
+                try:
+                    if url.startswith("file://"):
+                        shutil.copyfile(_file_path(url), target)
+                    else:
+                        if client is None:
+                            from rattler.networking import Client
+
+                            client = Client.authenticated_client()
+                        from rattler.package_streaming import download_to_path
+
+                        _run(download_to_path(client, url, target))
+                except Exception as exc:
+                    problem = _first_line(str(exc))
+                    continue
+                digest = hashlib.sha256(target.read_bytes()).hexdigest()
+                if pkg.sha256 and digest != pkg.sha256:
+                    problem = f"{url} has sha256 {digest}, the lock says {pkg.sha256}"
+                    continue
+                md5 = hashlib.md5(target.read_bytes()).hexdigest()
+                if not pkg.sha256 and pkg.md5 and md5 != pkg.md5:
+                    problem = f"{url} does not have the md5 the lock records"
+                    continue
+                out[pkg.dist] = rel
+                break
+            else:
+                target.unlink(missing_ok=True)
+                raise ChannelUnreachable(pkg.channel or pkg.url, f"{record.file_name}: {problem}")
+        (dest / "noarch").mkdir(parents=True, exist_ok=True)
+        _run(rattler.index.index_fs(dest, write_zst=False, write_shards=False, force=True))
+        shutil.rmtree(dest / ".tmp", ignore_errors=True)
+        return out
+
+    def seed_cache(self, packages: Sequence[Package], channel: Path) -> None:
+        """Fill the package cache with `packages` (of this engine) from the archives of the
+        local channel `channel` (as `pack_channel` wrote it), touching no env: an install
+        of `packages` then needs no network, and the env's records still name the
+        packages' own URLs and channels."""
+        local = [
+            rattler.RepoDataRecord(
+                r, r.file_name, (channel / str(r.subdir) / r.file_name).as_uri(), r.channel
+            )
+            for r in self._records.of(packages)
+        ]
+        self._cache(local, channel.parent / f".wsp-seed-{uuid.uuid4().hex[:8]}")
+
+    def cache_root(self) -> Path:
+        """The package and repodata cache this engine uses (`pkgs/`, `repodata/`)."""
+        return self._cache_dir
+
     # repodata queries ----------------------------------------------------------------
     def available_names(
         self, sources: Sequence[Channel], platform: str, names: Collection[str]
@@ -339,6 +434,7 @@ class RattlerEngine:
             lf.to_path(Path(tmp) / "wsp.lock")
             body = (Path(tmp) / "wsp.lock").read_text()
         header = "".join(f"{_LOCK_HASH}{p} {h}\n" for p, h in sorted(data.hashes.items()))
+        header += "".join(f"{_LOCK_CUTOFF}{p} {c}\n" for p, c in sorted(data.exclude_newer.items()))
         note = "# wsp.lock: written by `wsp lock` (pixi.lock format). Commit it; don't edit it.\n"
         atomic_write_text(path, note + header + _relative(body, root))
 
@@ -351,11 +447,14 @@ class RattlerEngine:
                 f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
                 hint="run `wsp lock` to write it again",
             ) from None
-        hashes = {}
+        hashes, cutoffs = {}, {}
         for line in text.splitlines():
-            if line.startswith(_LOCK_HASH):
-                project, _, value = line[len(_LOCK_HASH) :].partition(" ")
-                hashes[project] = value.strip()
+            if not line.startswith("#"):
+                break  # the header is over
+            for prefix, into in ((_LOCK_HASH, hashes), (_LOCK_CUTOFF, cutoffs)):
+                if line.startswith(prefix):
+                    project, _, value = line[len(prefix) :].partition(" ")
+                    into[project] = value.strip()
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
             try:
@@ -378,7 +477,12 @@ class RattlerEngine:
                 }
             names = tuple(str(c).rstrip("/") for c in env.channels())
             envs[project] = LockedEnv(channels=names, packages=packages, pip=pip)
-        return LockData(platforms=tuple(p.name for p in lf.platforms()), envs=envs, hashes=hashes)
+        return LockData(
+            platforms=tuple(p.name for p in lf.platforms()),
+            envs=envs,
+            hashes=hashes,
+            exclude_newer=cutoffs,
+        )
 
     # observe -------------------------------------------------------------------------
     @staticmethod
@@ -395,6 +499,28 @@ class RattlerEngine:
         """The packages `prefix`'s conda-meta records, made installable by this engine
         (an env's previous build, for rollback)."""
         return sorted(self._records.remember(self._prefix_records(prefix)))
+
+
+def _published_before(record: Any, bound: int) -> bool:
+    """Whether `record` was built before `bound` (ms since the epoch), or records no time."""
+    stamp = record.timestamp
+    return stamp is None or int(stamp.timestamp() * 1000) < bound
+
+
+class _Dated:
+    """One channel's records that an `exclude-newer` cutoff keeps, as a repodata source
+    rattler's solver reads like a channel (rattler.repo_data.source.RepoDataSource)."""
+
+    def __init__(self, records: Sequence[Any]) -> None:
+        self._by: dict[tuple[str, str], list[Any]] = {}
+        for r in records:
+            self._by.setdefault((str(r.subdir), r.name.normalized), []).append(r)
+
+    async def fetch_package_records(self, platform: Any, name: Any) -> list[Any]:
+        return self._by.get((str(platform), name.normalized), [])
+
+    def package_names(self, platform: Any) -> list[str]:
+        return sorted({n for subdir, n in self._by if subdir == str(platform)})
 
 
 class _Reporter(rattler.InstallerReporter):
@@ -418,6 +544,13 @@ class _Reporter(rattler.InstallerReporter):
         self._progress("done", self._total, self._total)
 
 
+def _file_path(url: str) -> Path:
+    """The path of a `file://` URL."""
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(url).path))
+
+
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
@@ -437,6 +570,7 @@ def _solver_message(text: str) -> str:
 # -- lock files (pixi.lock format, rattler's LockFile) ----------------------------------------
 
 _LOCK_HASH = "# wsp-lock-hash "
+_LOCK_CUTOFF = "# wsp-exclude-newer "  # the project's exclude-newer when it was locked
 
 
 def _relative(text: str, root: Path) -> str:

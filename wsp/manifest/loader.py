@@ -51,6 +51,7 @@ class TemplateDecl:
     extends: tuple[str, ...]
     jupyter: JupyterDecl | None = None
     env_vars: tuple[tuple[str, str], ...] = ()
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class ProjectDecl:
     jupyter: JupyterDecl | None = None
     env_vars: tuple[tuple[str, str], ...] = ()
     pip_options: PipOptions = field(default_factory=PipOptions)  # the project's pip-* keys
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class Workspace:
     freeze_envs: bool = True
     envs_dir_declared: bool = True  # False: the default (conda's envs dir, or .wsp/envs)
     jupyter_data_dir: Path | None = None  # where kernels go; None: the user's Jupyter data dir
+    exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
+    keep_builds: int = 1  # earlier builds of each env kept for `wsp rollback`
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False
@@ -245,7 +249,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         )
 
     # Specs: conda match specs parsed by rattler, Python versions checked.
-    from wsp.specs import check_match_spec, check_python_spec
+    from wsp.specs import check_match_spec, check_python_spec, parse_exclude_newer
 
     def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
         # read as conda reads them (`numpy=1.26=py_0` too); kept as written
@@ -306,6 +310,14 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             )
         return JupyterDecl(True, value.name, value.display_name)
 
+    def check_cutoff(base: tuple[str, ...], value: object) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_exclude_newer(value)
+        except ValueError as exc:
+            raise err((*base, "exclude-newer"), f"exclude-newer: {exc}", value=True) from None
+
     check_specs(("workspace", "channels"), [])
     templates: dict[str, TemplateDecl] = {}
     for name, t in model.templates.items():
@@ -321,6 +333,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             extends=tuple(t.extends),
             jupyter=check_jupyter(base, t.jupyter),
             env_vars=check_env_vars((*base, "env-vars"), t.env_vars),
+            exclude_newer=check_cutoff(base, t.exclude_newer),
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
@@ -380,6 +393,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
                     for link in p.pip_find_links
                 ),
             ),
+            exclude_newer=check_cutoff(base, p.exclude_newer),
         )
 
     digest = hashlib.sha256(raw)
@@ -417,6 +431,8 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             if ws.jupyter_data_dir is not None
             else None
         ),
+        exclude_newer=check_cutoff(("workspace",), ws.exclude_newer),
+        keep_builds=ws.keep_builds,
     )
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["error", "warn", "off"]
 ChannelPriority = Literal["strict", "flexible", "disabled"]
+# A date ("2026-06-01", the whole day in UTC) or an RFC 3339 timestamp, quoted or as TOML writes it.
+Cutoff = str | datetime.date | datetime.datetime
+
+_EXCLUDE_NEWER = (
+    "Ignore conda packages built, and pip distributions uploaded, after this: a date "
+    '("2026-06-01": the whole day, UTC, is included) or an RFC 3339 timestamp.'
+)
 
 DEFAULT_NAMING_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 DEFAULT_FORBIDDEN = ["env", "env1", "test", "tmp", "new", "myenv", "base"]
@@ -77,6 +85,13 @@ class WorkspaceTable(_Model):
         "JupyterHub's <sys.prefix>/share/jupyter; relative to the workspace root. Default: the "
         "user's, as jupyter_core computes it (JUPYTER_DATA_DIR when set).",
     )
+    exclude_newer: Cutoff | None = Field(None, description=_EXCLUDE_NEWER)
+    keep_builds: int = Field(
+        1,
+        ge=0,
+        description="How many earlier builds of each env are kept for `wsp rollback` "
+        "(their package records only: the packages stay in the package cache).",
+    )
 
 
 class JupyterTable(_Model):
@@ -126,6 +141,7 @@ class Template(_Model):
         default_factory=dict,
         description="Environment variables of the env (set on activation, run and shell).",
     )
+    exclude_newer: Cutoff | None = Field(None, description=_EXCLUDE_NEWER)
 
 
 class Project(_Model):
@@ -174,6 +190,9 @@ class Project(_Model):
     pip_find_links: list[str] = Field(
         default_factory=list,
         description="Folders (relative to the project's path) or URLs of wheels for this project.",
+    )
+    exclude_newer: Cutoff | None = Field(
+        None, description=_EXCLUDE_NEWER + " Overrides the workspace's and templates'."
     )
 
 

@@ -1,0 +1,292 @@
+"""`wsp pack` and `wsp unpack` (issue 17): one archive re-creates a project's locked env
+with the network, the channel, the wheelhouse and the package cache all out of reach.
+
+The env's python really runs (the runnable channel), so the unpacked env is used, not
+only listed. Re-creating it with conda alone (install.sh, `conda create --file env.txt`)
+is tested only where `conda` is on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.channel import current_platform, other_platform
+from tests.support.cli import Workspace, base_env
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+HERE = current_platform()
+
+TOML = """\
+[workspace]
+name = "packed"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+pip-find-links = ["{wheelhouse}"]
+pip-no-index = true
+exclude-newer = "2030-01-01"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.vision]
+python = "{py}"
+dependencies = ["six", "zlib"]
+pip = ["tinyapp==0.5.0"]
+
+[projects.finance]
+python = "3.9"
+dependencies = ["six"]
+"""
+
+DEAD = "http://127.0.0.1:9"  # nothing listens there: any download fails at once
+
+
+def offline(home: Path, cache: Path) -> dict[str, str]:
+    """A wsp environment with an empty package cache and no network."""
+    env = base_env(home, cache)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env[var] = DEAD
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    env["UV_OFFLINE"] = "1"
+    env["UV_CACHE_DIR"] = str(home / "uv-cache")
+    return env
+
+
+@pytest.fixture
+def packed(
+    make_workspace: Callable[..., Workspace],
+    runnable_channel: Path,
+    wheelhouse: Path,
+    tmp_path: Path,
+) -> tuple[Workspace, Path, Path, Path]:
+    """(workspace, its private channel, its private wheelhouse, the vision pack), locked
+    and packed, nothing installed."""
+    chan = Path(shutil.copytree(runnable_channel, tmp_path / "own-channel"))
+    wheels = Path(shutil.copytree(wheelhouse, tmp_path / "own-wheels"))
+    text = TOML.replace("{wheelhouse}", str(wheels)).replace("{py}", PY)
+    ws = make_workspace(text, chan=chan)
+    assert ws.wsp("lock").code == 0
+    archive = tmp_path / "vision.tar"
+    result = ws.wsp("pack", "vision", "-o", str(archive), "--json")
+    assert result.code == 0, result
+    assert result.json["bytes"] == archive.stat().st_size
+    assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())  # nothing installed
+    return ws, chan, wheels, archive
+
+
+def test_the_archive_holds_a_channel_an_explicit_spec_wheels_and_a_script(
+    packed: tuple[Workspace, Path, Path, Path],
+) -> None:
+    _, _, _, archive = packed
+    top = f"vision-{HERE}"
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        info = json.loads(tar.extractfile(f"{top}/wsp-pack.json").read())  # type: ignore[union-attr]
+        spec = tar.extractfile(f"{top}/env.txt").read().decode()  # type: ignore[union-attr]
+        script = tar.extractfile(f"{top}/install.sh")
+        mode = tar.getmember(f"{top}/install.sh").mode
+        assert script is not None and script.read().startswith(b"#!/bin/sh\n")
+    assert all(n == top or n.startswith(top + "/") for n in names)  # one folder
+    assert {
+        f"{top}/channel/{HERE}/repodata.json",
+        f"{top}/channel/noarch/repodata.json",
+        f"{top}/wsp.lock",
+        f"{top}/requirements.txt",
+        f"{top}/wheels/tinyapp-0.5.0-py3-none-any.whl",
+        f"{top}/wheels/tinylib-1.1.0-py3-none-any.whl",
+    } <= names
+    assert mode & 0o111
+    assert info["workspace"] == "packed" and info["project"] == "vision"
+    assert info["platform"] == HERE and info["exclude_newer"] == "2030-01-01"
+    assert info["pip"] == {"tinyapp": "0.5.0", "tinylib": "1.1.0"}  # what wsp.lock holds
+    dists = {d.split("-")[0] for d in info["packages"]}
+    assert {"python", "six", "zlib"} <= dists
+    lines = spec.splitlines()
+    packed_files = lines[lines.index("@EXPLICIT") + 1 :]
+    assert sorted(line.split("#")[0] for line in packed_files) == sorted(
+        f"channel/{rel}" for rel in info["packages"].values()
+    )
+    assert all(f"{top}/{line.split('#')[0]}" in names for line in packed_files)
+
+
+def test_unpack_recreates_the_env_from_the_archive_alone(
+    packed: tuple[Workspace, Path, Path, Path], tmp_path: Path
+) -> None:
+    ws, chan, wheels, archive = packed
+    # Another checkout of the workspace, on a machine with nothing but the archive.
+    shutil.rmtree(chan)
+    shutil.rmtree(wheels)
+    other = Workspace(
+        tmp_path / "elsewhere", chan, offline(tmp_path / "home2", tmp_path / "cache2")
+    )
+    other.root.mkdir()
+    shutil.copy(ws.manifest, other.manifest)
+    shutil.copy(ws.root / "wsp.lock", other.root / "wsp.lock")
+
+    result = other.wsp("unpack", str(archive), "--yes")
+    assert result.code == 0, result
+    assert "from pack vision.tar" in result.stdout, result
+    prefix = other.envs_dir / "vision"
+    marker = json.loads((prefix / "conda-meta" / "wsp").read_text())
+    assert marker["state"] == "complete" and marker["workspace"] == "packed"
+    with tarfile.open(archive) as tar:
+        packed_info = json.loads(tar.extractfile(f"vision-{HERE}/wsp-pack.json").read())  # type: ignore[union-attr]
+    assert marker["lock_id"] == packed_info["lock_id"]
+    assert marker["pip"] == {"tinyapp": "0.5.0", "tinylib": "1.1.0"}
+    record = json.loads(next((prefix / "conda-meta").glob("six-*.json")).read_text())
+    assert record["channel"].rstrip("/").endswith("own-channel")  # the channel, not the pack
+
+    # Owned and in sync like any applied env: nothing to plan, without any channel.
+    assert other.wsp("plan", "--target", "vision", "--detailed-exitcode").code == 0
+    states = {r["env"]: r["state"] for r in other.wsp("status", "--json").json["envs"]}
+    assert states["vision"] == "in sync"
+    run = other.wsp(
+        "run",
+        "vision",
+        "--",
+        "python",
+        "-c",
+        "import six, tinyapp, tinylib; print(tinyapp.__version__)",
+    )
+    assert run.code == 0 and run.stdout.strip() == "0.5.0", run
+    latest = other.wsp("history", "vision", "--json").json["builds"][0]
+    assert (latest["action"], latest["source"]) == ("unpack", "pack vision.tar")
+
+    again = other.wsp("unpack", str(archive), "--yes")
+    assert again.code == 0 and "nothing to do" in again.stderr, again
+    assert not list((other.root / ".wsp").glob("unpack-*"))  # the extraction is gone
+
+
+def test_a_pack_for_another_platform_comes_from_the_lock_and_unpacks_only_there(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    other = other_platform()
+    ws = make_workspace(
+        TOML.replace('exclude-newer = "2030-01-01"', f'platforms = ["{HERE}", "{other}"]')
+        .replace('pip-find-links = ["{wheelhouse}"]\npip-no-index = true\n', "")
+        .replace('python = "{py}"', 'python = "3.11"')
+        .replace('pip = ["tinyapp==0.5.0"]\n', "")
+    )
+    assert ws.wsp("lock").code == 0
+    archive = tmp_path / "finance.tar.gz"
+    made = ws.wsp("pack", "finance", "--platform", other, "-o", str(archive))
+    assert made.code == 0, made
+    assert "Packed finance" in made.stderr, made
+    assert not ws.envs_dir.exists()  # packed from the lock: nothing was installed
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert f"finance-{other}/channel/{other}/repodata.json" in names
+    assert any(n.startswith(f"finance-{other}/channel/{other}/python-3.9") for n in names)
+
+    refused = ws.wsp("unpack", str(archive), "--yes")
+    assert refused.code == 1, refused
+    assert f"was packed for {other}; this machine is {HERE}" in refused.stderr, refused
+    assert not ws.envs_dir.exists()
+
+
+def test_unpack_refuses_a_pack_of_another_workspace_or_an_undeclared_project(
+    packed: tuple[Workspace, Path, Path, Path], make_workspace: Callable[..., Workspace]
+) -> None:
+    ws, _, _, archive = packed
+    stranger = make_workspace(
+        ws.manifest.read_text().replace('name = "packed"', 'name = "other"'), name="stranger"
+    )
+    refused = stranger.wsp("unpack", str(archive), "--yes")
+    assert refused.code == 1, refused
+    assert "is a pack of workspace 'packed', not of 'other'" in refused.stderr, refused
+
+    ws.edit("[projects.vision]", "[projects.vision2]")
+    undeclared = ws.wsp("unpack", str(archive), "--yes")
+    assert undeclared.code == 1, undeclared
+    assert "packs project 'vision', which workspace.toml does not declare" in undeclared.stderr
+
+    not_a_pack = ws.wsp("unpack", str(ws.manifest), "--yes")
+    assert not_a_pack.code == 1 and "not a wsp pack" in not_a_pack.stderr, not_a_pack
+    for result in (refused, undeclared, not_a_pack):
+        assert len(result.stderr.strip().splitlines()) == 1, result
+    assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())
+
+
+def test_a_pack_older_than_the_declaration_is_unpacked_as_packed_then_planned_forward(
+    packed: tuple[Workspace, Path, Path, Path],
+) -> None:
+    ws, _, _, archive = packed
+    ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six"]')
+    result = ws.wsp("unpack", str(archive), "--yes")
+    assert result.code == 0, result
+    assert "declares vision otherwise than when it was packed" in result.stderr, result
+    assert "zlib" in ws.versions("vision")  # as packed
+    action = next(a for a in ws.wsp("plan", "--json").json["actions"] if a["env"] == "vision")
+    assert action["action"] == "update", action
+    assert [p["name"] for p in action["packages"]["remove"]] == ["zlib"], action
+
+
+def test_pack_needs_an_up_to_date_lock(
+    packed: tuple[Workspace, Path, Path, Path], tmp_path: Path
+) -> None:
+    ws, _, _, _ = packed
+    ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six"]')
+    stale = ws.wsp("pack", "vision", "-o", str(tmp_path / "x.tar"))
+    assert stale.code == 1 and "wsp.lock is out of date for vision" in stale.stderr, stale
+    (ws.root / "wsp.lock").unlink()
+    none = ws.wsp("pack", "vision", "-o", str(tmp_path / "x.tar"))
+    assert none.code == 1 and "run `wsp lock` first" in none.stderr, none
+    assert not (tmp_path / "x.tar").exists()
+    assert not list(tmp_path.glob(".wsp-pack-*"))
+
+
+# -- without wsp: conda alone -----------------------------------------------------------------
+
+CONDA = shutil.which("conda")
+
+
+@pytest.mark.skipif(CONDA is None, reason="conda is not on PATH: the script's conda path needs it")
+def test_install_sh_and_conda_create_recreate_the_env_without_wsp(
+    packed: tuple[Workspace, Path, Path, Path], tmp_path: Path
+) -> None:
+    _, chan, wheels, archive = packed
+    shutil.rmtree(chan)
+    shutil.rmtree(wheels)
+    where = tmp_path / "unpacked"
+    where.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(where, filter="data")
+    folder = where / f"vision-{HERE}"
+    from uv import find_uv_bin
+
+    env = offline(tmp_path / "home3", tmp_path / "cache3")
+    env["CONDA_PKGS_DIRS"] = str(tmp_path / "conda-pkgs")
+    env["PATH"] = os.pathsep.join([str(Path(find_uv_bin()).parent), env["PATH"]])
+    prefix = tmp_path / "by-script"
+    script = subprocess.run(
+        ["sh", str(folder / "install.sh"), str(prefix)], env=env, capture_output=True, text=True
+    )
+    assert script.returncode == 0, script.stderr
+    assert {p.name.split("-")[0] for p in (prefix / "conda-meta").glob("*.json")} >= {
+        "python",
+        "six",
+        "zlib",
+    }
+    check = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", "import six, tinyapp, tinylib"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+
+    # The explicit spec alone, from the unpacked folder, as its header says.
+    plain = subprocess.run(
+        [CONDA, "create", "--yes", "--offline", "-p", str(tmp_path / "by-conda"), "--file", "env.txt"],
+        cwd=folder, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert (tmp_path / "by-conda" / "conda-meta").is_dir()

@@ -1,0 +1,522 @@
+"""`wsp pack` / `wsp unpack`: one archive that re-creates a project's locked env offline.
+
+The archive (a tar file, gzip-compressed when its name ends in .tar.gz or .tgz) holds
+one folder, `<env>-<platform>/`:
+
+    wsp-pack.json      what was packed: workspace, project, platform, lock_id, files
+    wsp.lock           the project's locked packages for that platform (pixi.lock format)
+    channel/           those packages' archives as a local conda channel (indexed)
+    env.txt            conda's explicit spec of them, by path inside the folder
+    requirements.txt   the locked pip pins
+    wheels/            the file each pin installs from (a wheel, else its sdist)
+    install.sh         re-creates the env with conda, mamba or micromamba from the folder alone
+
+Everything comes from wsp.lock: a pack for another platform is made without installing
+anything. `wsp unpack` re-creates the env in a checkout of the workspace from the archive
+alone (its packages put in the package cache from the archive, the pip pins installed
+from its wheels, no index): owned and in sync like any applied env.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wsp import __version__, lockfile, pip
+from wsp.engines import LockData, LockedEnv, Package
+from wsp.errors import ChannelUnreachable, WspError
+from wsp.fsutil import atomic_write_json, atomic_write_text
+from wsp.marker import now
+
+if TYPE_CHECKING:
+    from wsp.context import Context
+    from wsp.engines import Engine
+    from wsp.lockfile import LockView
+    from wsp.planner import Plan
+
+PACK_FORMAT = 1
+INFO_NAME = "wsp-pack.json"
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """What a pack holds (`wsp-pack.json`)."""
+
+    workspace: str
+    project: str
+    env: str
+    platform: str
+    lock_id: str
+    lock_hash: str
+    made_at: str
+    exclude_newer: str | None = None
+    manifest: str = ""  # the workspace.toml it was packed from, for people
+    python: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)  # dist -> file in the folder
+    pip: dict[str, str] = field(default_factory=dict)  # name -> version
+    wheels: dict[str, str] = field(default_factory=dict)  # name -> file in the folder
+    wsp_version: str = __version__
+    format: int = PACK_FORMAT
+
+    @property
+    def folder(self) -> str:
+        return f"{self.env}-{self.platform}"
+
+    def to_json(self) -> dict[str, Any]:
+        from wsp import codec
+
+        return codec.dump(self)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Packed:
+    """What `make_pack` wrote."""
+
+    path: Path
+    info: PackInfo
+    size: int
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+def default_output(env: str, platform: str) -> Path:
+    return Path(f"{env}-{platform}.tar")
+
+
+def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output: Path) -> Packed:
+    """Write the pack of `project` for `platform`, from wsp.lock, to `output` (atomically:
+    the file appears whole or not at all)."""
+    started = time.monotonic()
+    want = ctx.desired[project]
+    lock = lockfile.read(ctx, engine)
+    if lock is None:
+        raise WspError(
+            f"no {lockfile.LOCK_NAME} in {ctx.ws.root}: wsp pack packs what it holds",
+            hint="run `wsp lock` first (list other platforms in [workspace] platforms to pack "
+            "for them)",
+        )
+    if lock.hashes.get(project) != want.lock_hash:
+        raise WspError(
+            f"{lockfile.LOCK_NAME} is out of date for {project}: workspace.toml changed since "
+            "it was locked",
+            hint="run `wsp lock`, then pack again",
+        )
+    locked = lock.envs.get(project)
+    if locked is None or platform not in locked.packages:
+        have = ", ".join(sorted(locked.packages)) if locked is not None else "none"
+        raise WspError(
+            f"{lockfile.LOCK_NAME} has no {platform} packages for {project} (it has: {have})",
+            hint=f'add "{platform}" to platforms in [workspace] and run `wsp lock`',
+        )
+    packages = locked.packages[platform]
+    pins = {n: v for n, (v, _) in locked.pip.get(platform, {}).items()}
+    python = next((p.version for p in packages if p.name == "python"), None)
+    if output.is_dir():
+        raise WspError(f"-o {output}: is a folder; give a file name such as {output}/x.tar")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".wsp-pack-", dir=output.parent))
+    try:
+        info = PackInfo(
+            workspace=ctx.ws.name,
+            project=project,
+            env=want.env_name,
+            platform=platform,
+            lock_id=lockfile.lock_id(packages, pins),
+            lock_hash=want.lock_hash,
+            made_at=now(),
+            exclude_newer=want.exclude_newer,
+            manifest=str(ctx.ws.manifest_path),
+            python=python,
+            pip=dict(sorted(pins.items())),
+        )
+        top = staging / info.folder
+        top.mkdir()
+        try:
+            files = engine.pack_channel(packages, top / "channel", want.channels)
+        except ChannelUnreachable as exc:
+            raise WspError(
+                f"can't pack {project}: {exc.detail or exc}",
+                hint="pack on a machine that reaches the channel, or has the package in a mirror",
+            ) from None
+        engine.write_lock(
+            top / lockfile.LOCK_NAME,
+            ctx.ws.root,
+            LockData(
+                platforms=(platform,),
+                envs={
+                    project: LockedEnv(
+                        channels=locked.channels,
+                        packages={platform: packages},
+                        pip={platform: dict(locked.pip.get(platform, {}))},
+                    )
+                },
+                hashes={project: want.lock_hash},
+                exclude_newer={project: want.exclude_newer} if want.exclude_newer else {},
+            ),
+        )
+        wheels, warnings = _fetch_wheels(ctx, want, pins, python, platform, top / "wheels")
+        info = replace(info, packages=dict(sorted(files.items())), wheels=wheels)
+        atomic_write_text(top / "env.txt", explicit(info, packages))
+        atomic_write_text(top / "requirements.txt", requirements(info))
+        atomic_write_text(top / "install.sh", install_script(info))
+        (top / "install.sh").chmod(0o755)
+        atomic_write_json(top / INFO_NAME, info.to_json())
+        part = staging / "archive.part"
+        mode = "w:gz" if output.name.endswith((".tar.gz", ".tgz")) else "w"
+        with tarfile.open(part, mode) as tar:  # type: ignore[call-overload]
+            for path in [top, *sorted(top.rglob("*"))]:
+                tar.add(path, arcname=str(path.relative_to(staging)), recursive=False)
+        part.replace(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Packed(output, info, output.stat().st_size, time.monotonic() - started, warnings)
+
+
+def _fetch_wheels(
+    ctx: Context,
+    want: Any,
+    pins: dict[str, str],
+    python: str | None,
+    platform: str,
+    dest: Path,
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The file each pin installs from, in `dest`: {name: path in the pack}, warnings."""
+    dest.mkdir()
+    if not pins:
+        return {}, ()
+    if python is None:
+        raise WspError(f"{want.project} has pip pins but its locked packages have no python")
+    from wsp.specs import current_platform
+
+    try:
+        dists = pip.dist_files(
+            pins,
+            python,
+            want.pip_options,
+            platform=None if platform == current_platform() else platform,
+            exclude_newer=want.exclude_newer,
+        )
+    except pip.PipError as exc:
+        raise ctx.ws.error(
+            ("projects", want.project, "pip"),
+            f"can't find the files of {want.project}'s pip pins for {platform}: {exc.message}",
+        ) from None
+    out: dict[str, str] = {}
+    warnings = []
+    for dist in dists:
+        target = dest / dist.filename
+        _download(dist.url, target, dist.sha256)
+        out[dist.name] = f"wheels/{dist.filename}"
+        if not dist.wheel:
+            warnings.append(
+                f"{dist.name} {dist.version} has no wheel for {platform} and Python {python}: "
+                "the pack holds its source, which pip must build where it is unpacked"
+            )
+    return dict(sorted(out.items())), tuple(warnings)
+
+
+def _download(url: str, target: Path, sha256: str | None) -> None:
+    """Copy (file://) or download (http/https) `url` to `target`, checked against `sha256`."""
+    import hashlib
+    import urllib.request
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    shown = parsed._replace(netloc=parsed.hostname or "").geturl()  # never a credential
+    try:
+        if parsed.scheme == "file":
+            shutil.copyfile(unquote(parsed.path), target)
+        else:
+            request = urllib.request.Request(parsed._replace(netloc=_host(parsed)).geturl())
+            if parsed.username:
+                import base64
+
+                token = f"{unquote(parsed.username)}:{unquote(parsed.password or '')}"
+                request.add_header(
+                    "Authorization", "Basic " + base64.b64encode(token.encode()).decode()
+                )
+            with urllib.request.urlopen(request, timeout=60) as response, target.open("wb") as fh:
+                shutil.copyfileobj(response, fh)
+    except OSError as exc:
+        raise WspError(f"can't fetch {shown}: {getattr(exc, 'reason', None) or exc}") from None
+    if sha256 and hashlib.sha256(target.read_bytes()).hexdigest() != sha256:
+        raise WspError(f"{shown} does not have the sha256 uv recorded for it")
+
+
+def _host(parsed: Any) -> str:
+    host = parsed.hostname or ""
+    return f"{host}:{parsed.port}" if parsed.port else host
+
+
+def explicit(info: PackInfo, packages: tuple[Package, ...] | list[Package]) -> str:
+    """conda's `@EXPLICIT` spec of the pack's packages, by path inside its folder: conda
+    reads a line that is not a URL as a path, relative to where it runs."""
+    from wsp.exporters import _hash_fragment
+
+    by_dist = {p.dist: p for p in packages}
+    lines = [
+        f"# env {info.env} of workspace {info.workspace}, packed by wsp {info.wsp_version}",
+        f"# platform: {info.platform}",
+        "# From this folder: conda create --offline -p PREFIX --file env.txt",
+        "# (install.sh does that with absolute file:// URLs, for conda, mamba or micromamba)",
+        "@EXPLICIT",
+    ]
+    lines += [
+        f"channel/{rel}{_hash_fragment(by_dist[dist])}"
+        for dist, rel in sorted(info.packages.items())
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def requirements(info: PackInfo) -> str:
+    lines = [
+        f"# pip pins of env {info.env} (workspace {info.workspace}), from wsp.lock",
+        "# after the conda packages: python -m pip install --no-index --no-deps "
+        "--find-links wheels -r requirements.txt",
+    ]
+    return "\n".join([*lines, *(f"{n}=={v}" for n, v in sorted(info.pip.items()))]) + "\n"
+
+
+def install_script(info: PackInfo) -> str:
+    """A POSIX sh script that re-creates the env from the pack's folder alone."""
+    return (
+        _SCRIPT.replace("@ENV@", info.env)
+        .replace("@WORKSPACE@", info.workspace)
+        .replace("@PLATFORM@", info.platform)
+        .replace("@MADE@", f"{info.made_at} by wsp {info.wsp_version}")
+    )
+
+
+_SCRIPT = r"""#!/bin/sh
+# Re-creates env @ENV@ of workspace @WORKSPACE@ (@PLATFORM@) from this folder alone,
+# with no network: its conda packages from channel/, its pip packages from wheels/.
+# Packed @MADE@.
+#
+#   sh install.sh PREFIX
+#
+# uses conda, mamba or micromamba, the first found on PATH (or WSP_PACK_TOOL, CONDA_EXE,
+# MAMBA_EXE), then the env's pip (or uv on PATH) for requirements.txt. By hand, from here:
+#   conda create --offline -p PREFIX --file env.txt
+#   PREFIX/bin/python -m pip install --no-index --no-deps --find-links wheels -r requirements.txt
+# In a checkout of the workspace, `wsp unpack ARCHIVE` does it and keeps the env wsp's.
+set -eu
+if [ "$#" -ne 1 ]; then
+    echo "usage: sh $0 PREFIX" >&2
+    exit 2
+fi
+here=$(cd -- "$(dirname -- "$0")" && pwd -P)
+prefix=$1
+case $prefix in
+    /*) ;;
+    *) prefix=$(pwd -P)/$prefix ;;
+esac
+
+tool=${WSP_PACK_TOOL:-}
+if [ -z "$tool" ]; then
+    for candidate in conda mamba micromamba; do
+        if command -v "$candidate" >/dev/null 2>&1; then
+            tool=$candidate
+            break
+        fi
+    done
+fi
+if [ -z "$tool" ]; then
+    tool=${CONDA_EXE:-${MAMBA_EXE:-}}
+fi
+if [ -z "$tool" ]; then
+    echo "install.sh: no conda, mamba or micromamba found: put one on PATH (or set WSP_PACK_TOOL)" >&2
+    exit 1
+fi
+
+# env.txt names the packages by path inside this folder; every tool takes file:// URLs.
+spec=$(mktemp "${TMPDIR:-/tmp}/wsp-pack-XXXXXX")
+trap 'rm -f "$spec"' EXIT
+url=$(printf 'file://%s' "$here" | sed -e 's/%/%25/g' -e 's/ /%20/g' -e 's/[&|\\]/\\&/g')
+sed "s|^channel/|$url/channel/|" "$here/env.txt" >"$spec"
+
+echo "install.sh: creating $prefix with $tool, offline, from $here/channel" >&2
+"$tool" create --yes --offline --prefix "$prefix" --file "$spec"
+
+if grep -q '==' "$here/requirements.txt"; then
+    python=$prefix/bin/python
+    if "$python" -m pip --version >/dev/null 2>&1; then
+        "$python" -m pip install --no-index --no-deps --find-links "$here/wheels" \
+            -r "$here/requirements.txt"
+    elif command -v uv >/dev/null 2>&1; then
+        uv pip install --python "$python" --offline --no-index --no-deps \
+            --find-links "$here/wheels" -r "$here/requirements.txt"
+    else
+        echo "install.sh: $prefix has no pip and uv is not on PATH: install $here/wheels/* with pip" >&2
+        exit 1
+    fi
+fi
+echo "install.sh: done: $prefix" >&2
+"""
+
+
+# -- reading a pack ----------------------------------------------------------------------
+
+
+def read_info(archive: Path) -> PackInfo:
+    """The `wsp-pack.json` of `archive`; a clear error when it is not a pack wsp reads."""
+    from wsp import codec
+
+    try:
+        with tarfile.open(archive) as tar:
+            member = next(
+                (
+                    m
+                    for m in tar
+                    if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/" + INFO_NAME)
+                ),
+                None,
+            )
+            if member is None:
+                raise WspError(
+                    f"{archive}: not a wsp pack (no {INFO_NAME} in it)",
+                    hint="make one with `wsp pack PROJECT`",
+                )
+            raw = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except FileNotFoundError:
+        raise WspError(f"{archive}: no such file") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise WspError(f"{archive}: not a wsp pack ({exc})") from None
+    try:
+        data = json.loads(raw)
+        fmt = data.get("format") if isinstance(data, dict) else None
+        if fmt != PACK_FORMAT:
+            newer = isinstance(fmt, int) and fmt > PACK_FORMAT
+            raise ValueError(
+                f"pack format {fmt!r}" + (": made by a newer wsp, upgrade wsp" if newer else "")
+            )
+        return codec.load(PackInfo, data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WspError(f"{archive}: not a pack this wsp reads ({exc})") from None
+
+
+def extract(archive: Path, dest: Path, info: PackInfo) -> Path:
+    """Extract `archive` into `dest` (only plain files and folders, never outside it);
+    the pack's folder."""
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise WspError(f"{archive}: can't be extracted ({exc})") from None
+    top = dest / info.folder
+    if not (top / INFO_NAME).is_file():
+        raise WspError(f"{archive}: not a wsp pack (no {info.folder}/{INFO_NAME})")
+    return top
+
+
+def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
+    """Refuse a pack of another workspace, of a project this one does not declare, or for
+    another platform: each with why."""
+    if info.workspace != ctx.ws.name:
+        raise WspError(
+            f"{archive} is a pack of workspace {info.workspace!r}, not of {ctx.ws.name!r}: "
+            "wsp unpacks a pack only into the workspace it was made from",
+            hint=f"run it in a checkout of {info.workspace!r}, or re-create the env without "
+            f"wsp: tar xf {archive.name} && sh {info.folder}/install.sh PREFIX",
+        )
+    want = ctx.desired.get(info.project)
+    if want is None:
+        raise WspError(
+            f"{archive} packs project {info.project!r}, which {ctx.ws.manifest_path.name} "
+            "does not declare: wsp only unpacks what it would manage",
+            hint=f"declare [projects.{info.project}] (as in {info.manifest or 'the packed workspace'}) and "
+            "run it again",
+        )
+    if want.platform != info.platform:
+        raise WspError(
+            f"{archive} was packed for {info.platform}; this machine is {want.platform}",
+            hint=f"pack it for {want.platform}: wsp pack {info.project} --platform {want.platform}",
+        )
+
+
+def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
+    """The pipeline's planner for an unpack: the env made to hold exactly the pack's
+    packages and pip pins (read under the workspace lock), the packages put in the package
+    cache from the pack first and the pins installed from its wheels, no index."""
+
+    def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
+        from wsp.actions import ActionKind
+        from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
+        from wsp.reasons import Unpacked
+
+        want = ctx.desired[info.project]
+        have = ctx.observed.get(want.env_name)
+        data = engine.read_lock(top / lockfile.LOCK_NAME, ctx.ws.root)
+        env = data.envs.get(info.project)
+        if env is None or info.platform not in env.packages:
+            raise WspError(
+                f"{archive}: damaged: its wsp.lock has no {info.project} for {info.platform}"
+            )
+        packages = env.packages[info.platform]
+        pins = {n: v for n, (v, _) in env.pip.get(info.platform, {}).items()}
+        if lockfile.lock_id(packages, pins) != info.lock_id:
+            raise WspError(f"{archive}: damaged: its wsp.lock is not what it says it packs")
+        in_sync = (
+            have is not None
+            and have.marker is not None
+            and have.ownership == "ours"
+            and have.marker.lock_id == info.lock_id
+            and not needs_solve(want, have)
+        )
+        if not in_sync and not (have is not None and have.ownership not in ("ours", "empty")):
+            engine.seed_cache(packages, top / "channel")
+        installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
+        res = Resolution(
+            packages=tuple(packages),
+            installed=installed,
+            pip=pins,
+            pip_installed=pip.installed(want.prefix) if needs_installed(have) else None,
+            lock_id=info.lock_id,
+            behind=info.lock_hash != want.lock_hash,
+        )
+        made = plan(
+            ctx.desired,
+            ctx.observed,
+            {info.project: res},
+            workspace=ctx.ws.name,
+            manifest=str(ctx.ws.manifest_path),
+            source_hash=ctx.ws.source_hash,
+            targets=(info.project,),
+            why_not_ours={n: o.why_not_ours(ctx.owner) for n, o in ctx.observed.items()},
+        )
+        actions = []
+        for a in made.actions:
+            if a.project != info.project:
+                actions.append(a)
+            elif in_sync:
+                actions.append(Action(ActionKind.NOOP, a.env, a.prefix, a.project))
+            elif a.kind.builds:
+                wheels = pip.PipOptions(find_links=(str(top / "wheels"),), no_index=True)
+                why = Unpacked(archive.name, info.made_at)
+                actions.append(replace(a, reasons=(why, *a.reasons), pip_options=wheels))
+            else:
+                actions.append(a)
+        return Plan(
+            made.workspace, made.manifest, tuple(actions), made.inputs, made.targets, made.notes
+        )
+
+    return planner
+
+
+@contextlib.contextmanager
+def unpacked(ctx: Context, archive: Path, info: PackInfo) -> Any:
+    """The pack extracted into a folder of the workspace's `.wsp/`, removed afterwards."""
+    ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    dest = ctx.state_dir / f"unpack-{uuid.uuid4().hex[:8]}"
+    dest.mkdir()
+    try:
+        yield extract(archive, dest, info)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
