@@ -144,7 +144,8 @@ def test_unpack_recreates_the_env_from_the_archive_alone(
     assert marker["lock_id"] == packed_info["lock_id"]
     assert marker["pip"] == {"tinyapp": "0.5.0", "tinylib": "1.1.0"}
     record = json.loads(next((prefix / "conda-meta").glob("six-*.json")).read_text())
-    assert record["channel"].rstrip("/").endswith("own-channel")  # the channel, not the pack
+    # the channel as declared: neither the pack nor the mirror it was fetched from
+    assert record["channel"].rstrip("/") == "https://conda.anaconda.org/conda-forge"
 
     # Owned and in sync like any applied env: nothing to plan, without any channel.
     assert other.wsp("plan", "--target", "vision", "--detailed-exitcode").code == 0

@@ -17,8 +17,6 @@ import pytest
 from tests.support.cli import Workspace
 from wsp import condameta
 
-WIRED = pytest.mark.xfail(strict=True, reason="apply does not call the issue-13 writers yet")
-
 TOML = """\
 [workspace]
 name = "for-conda"
@@ -70,7 +68,6 @@ def test_records_get_conda_s_modes(applied: Workspace) -> None:
     assert {stat.S_IMODE(p.stat().st_mode) for p in meta.glob("*.json")} == {0o644}
 
 
-@WIRED
 def test_records_name_the_declared_channel_not_the_mirror(applied: Workspace) -> None:
     meta = applied.envs_dir / "finance" / "conda-meta"
     channels = {json.loads(p.read_text())["channel"].rstrip("/") for p in meta.glob("*.json")}
@@ -109,3 +106,21 @@ def test_env_vars_are_set_where_conda_activate_sets_them(
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
     r = ws.wsp("env", "finance")
     assert "export OMP_NUM_THREADS=4" in r.stdout, r
+
+
+def test_a_channel_pinned_spec_is_fetched_from_the_channel_s_mirror(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(TOML.replace('["pandas>=2", "six"]', '["conda-forge::six"]'))
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert "conda-forge::six" in action["specs"]["conda"], action
+    assert {p["name"] for p in action["install"]} >= {"python", "six"}
+    assert all(
+        p["url"].startswith("https://conda.anaconda.org/conda-forge/") for p in action["install"]
+    )
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert any(d.startswith("six-") for d in ws.dists("finance"))
+    assert ws.wsp("plan", "--detailed-exitcode").code == 0

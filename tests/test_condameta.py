@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from wsp import condameta
+from wsp.engines.rattler import _Route, canonicalize_records
 from wsp.userconfig import UserConfig
 
 
@@ -157,13 +158,17 @@ def test_records_renamed_to_the_canonical_channel(tmp_path: Path) -> None:
     record(prefix, "zlib", "1.3.1", "h0", "file:///srv/other/", "linux-64")
     path = prefix / "conda-meta" / "six-1.16.0-pyh_0.json"
     path.chmod(0o644)
-    mapping = {"https://u:pw@mirror.example/t/tk-9/forge": "https://conda.anaconda.org/conda-forge"}
-    assert condameta.canonicalize_records(prefix, mapping) == 1
+    routes = [
+        _Route(
+            "https://conda.anaconda.org/conda-forge/", "https://u:pw@mirror.example/t/tk-9/forge/"
+        )
+    ]
+    assert canonicalize_records(prefix, routes) == 1
     data = json.loads(path.read_text())
     assert data["channel"] == "https://conda.anaconda.org/conda-forge/"
     assert data["url"] == "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh_0.tar.bz2"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     other = json.loads((prefix / "conda-meta" / "zlib-1.3.1-h0.json").read_text())
     assert other["channel"] == "file:///srv/other/"
-    assert condameta.canonicalize_records(prefix, mapping) == 0
+    assert canonicalize_records(prefix, routes) == 0
     assert condameta.dist_str(data) == "conda-forge/noarch::six-1.16.0-pyh_0"

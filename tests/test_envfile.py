@@ -364,11 +364,12 @@ def test_channels_keep_the_files_order_and_spec_channels_come_last(tmp_path: Pat
     assert [c.name for c in d.channels] == ["pytorch"]
 
 
-def test_a_mirrored_spec_channel_is_pinned_where_it_is_fetched(tmp_path: Path) -> None:
+def test_a_mirrored_spec_channel_keeps_its_declared_name(tmp_path: Path) -> None:
     mirror = '[workspace.mirrors]\n"pytorch" = ["./mirror"]\n\n'
     d = desired_of(tmp_path, "dependencies:\n  - pytorch::pytorch-mutex=*=*cuda*\n", mirror)
     url = (tmp_path / "mirror").resolve().as_uri()
-    assert d.specs == (f"{url}::pytorch-mutex * *cuda*",)
+    assert d.specs == ("pytorch::pytorch-mutex * *cuda*",)  # the engine solves it at the mirror
+    assert [c.urls for c in d.channels if c.name == "pytorch"] == [(url,)]
     # the declaration wsp.lock records does not depend on the machine's mirrors
     plain = desired_of(tmp_path / "b", "dependencies:\n  - pytorch::pytorch-mutex=*=*cuda*\n")
     assert d.lock_hash == plain.lock_hash

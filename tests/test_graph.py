@@ -366,12 +366,14 @@ def test_mirror_maps_conda_forge(tmp_path: Path) -> None:
         "[projects.a]\n"
     )
     ws = load_text(tmp_path, text)
+    forge = "https://conda.anaconda.org/conda-forge"  # its identity: never the mirror
     assert graph.resolve_channel(ws, "conda-forge") == Channel(
-        "conda-forge", ("file:///srv/mirror/conda-forge",)
+        "conda-forge", ("file:///srv/mirror/conda-forge",), forge
     )
-    assert graph.resolve_channel(ws, "bioconda") == Channel("bioconda", ("bioconda",))
+    bioconda = Channel("bioconda", ("bioconda",), "https://conda.anaconda.org/bioconda")
+    assert graph.resolve_channel(ws, "bioconda") == bioconda
     d = graph.desired(ws, graph.build(ws), platform=PLATFORM)["a"]
-    assert d.channels[0] == Channel("conda-forge", ("file:///srv/mirror/conda-forge",))
+    assert d.channels[0] == Channel("conda-forge", ("file:///srv/mirror/conda-forge",), forge)
 
 
 def test_mirror_keyed_by_url_applies_to_the_name(tmp_path: Path) -> None:

@@ -8,11 +8,16 @@ the caller's (graph.py, which records what it looked at).
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from pathlib import Path
 
 ALIAS = "https://conda.anaconda.org"
 DEFAULTS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
 _LOCAL_STARTS = ("./", "../", "/", "~", "file:", ".\\", "..\\")
+_TOKEN = re.compile(r"/t/([^/]+)")  # conda's token in a channel URL: /t/<token>/
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # user:pass@ in a URL
+_MASK = "********"
 
 
 def is_local(location: str) -> bool:
@@ -62,3 +67,44 @@ def candidates(name: str) -> list[str]:
     if is_named(name):
         out.append(f"{ALIAS}/{name}")
     return out
+
+
+# -- identity and credentials ----------------------------------------------------------------
+
+
+def redact(url: str) -> str:
+    """`url` safe to print or write: `user:pass@` and conda's `/t/<token>` masked."""
+    parts = urllib.parse.urlsplit(url) if "://" in url else None
+    if parts is not None and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{_MASK}@{host}"))
+    return _TOKEN.sub(f"/t/{_MASK}", url)
+
+
+def redact_text(text: str) -> str:
+    """Every URL credential in `text` masked (a message, a JSON document): the last net
+    under everything wsp prints or writes."""
+    if "@" not in text and "/t/" not in text:
+        return text
+    return _TOKEN.sub(f"/t/{_MASK}", _USERINFO.sub(f"{_MASK}@", text))
+
+
+def strip_credentials(url: str) -> str:
+    """`url` without `user:pass@` and without conda's `/t/<token>` (a channel's identity)."""
+    parts = urllib.parse.urlsplit(url) if "://" in url else None
+    if parts is not None and "@" in parts.netloc:
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return _TOKEN.sub("", url, count=1)
+
+
+def has_credentials(url: str) -> bool:
+    return strip_credentials(url) != url
+
+
+def canonical(location: str) -> str:
+    """A channel's identity, the same on every machine: what package records, wsp.lock and
+    exports name. A bare name is its URL under conda's standard alias; a URL loses its
+    credentials and trailing `/`; a path is its `file://` URL."""
+    if is_named(location):
+        return f"{ALIAS}/{location.strip('/')}"
+    return strip_credentials(as_url(location)).rstrip("/")

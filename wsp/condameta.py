@@ -50,7 +50,8 @@ def dist_str(record: Any, config: UserConfig | None = None) -> str:
     """conda's `PackageRecord.dist_str()` of a record (a conda-meta JSON dict, a rattler
     record or any object with name, version, build, subdir and channel):
     `conda-forge/linux-64::numpy-2.0.0-py_0`."""
-    from wsp.userconfig import UserConfig, strip_credentials
+    from wsp.channels import strip_credentials
+    from wsp.userconfig import UserConfig
 
     channel = _field(record, "channel")
     if not channel and (url := _field(record, "url")):
@@ -161,7 +162,7 @@ def append_history(
 ) -> None:
     """Append one section to conda-meta/history, as conda writes it: `removed` and `added`
     are dist strings (`dist_str`), the specs as the user wrote them."""
-    from wsp.userconfig import redact
+    from wsp.channels import redact
 
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
     lines = [f"==> {stamp} <==", f"# cmd: {' '.join(redact(w) for w in cmd.split())}"]
@@ -335,7 +336,6 @@ def conda_version_of(root: Path | None) -> str | None:
 
 __all__ = [
     "append_history",
-    "canonicalize_records",
     "conda_version_of",
     "dist_str",
     "env_var_problem",
@@ -351,43 +351,3 @@ __all__ = [
     "write_env_vars",
     "write_frozen",
 ]
-
-
-# -- records: the channel as declared ------------------------------------------------------
-
-
-def canonicalize_records(prefix: Path, locations: Mapping[str, str]) -> int:
-    """Make the env's package records name each channel by its canonical URL, not the
-    location it was fetched from: `locations` maps a location (`file:///srv/mirror/forge`)
-    to its channel's canonical URL (`https://conda.anaconda.org/conda-forge`). `channel`
-    and `url` are rewritten (each file atomically, its mode kept); returns how many
-    records changed. Credentials never stay in a record."""
-    from wsp.userconfig import strip_credentials
-
-    table = {
-        strip_credentials(k).rstrip("/") + "/": v.rstrip("/") + "/" for k, v in locations.items()
-    }
-    changed = 0
-    for path in sorted((prefix / "conda-meta").glob("*.json")):
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        new = dict(data)
-        for key in ("channel", "url"):
-            value = data.get(key)
-            if not isinstance(value, str):
-                continue
-            bare = strip_credentials(value)
-            probe = bare if bare.endswith("/") or key == "url" else bare + "/"
-            for loc, canonical in table.items():
-                if probe.startswith(loc):
-                    bare = canonical + probe[len(loc) :]
-                    break
-            new[key] = bare
-        if new != data:
-            atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True) + "\n")
-            changed += 1
-    return changed

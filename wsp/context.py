@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wsp import graph as graph_mod
+from wsp.engines import Channel
 from wsp.errors import WspError
 from wsp.graph import DesiredEnv
 from wsp.identity import Owner, read_id
@@ -21,6 +23,8 @@ from wsp.observe import ObservedEnv, observe
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from wsp.userconfig import UserConfig
 
 
 @dataclass(frozen=True)
@@ -100,3 +104,20 @@ def refresh(ctx: Context) -> Context:
     """The same workspace, with what is on disk (envs, its id) read again."""
     owner = owner_of(ctx.ws)
     return Context(ctx.ws, ctx.desired, observe(ctx.ws, owner), owner, ctx._graph)
+
+
+@cache
+def _user_config() -> UserConfig:
+    from wsp.userconfig import load_user_config
+
+    return load_user_config()
+
+
+def sources(want: DesiredEnv) -> tuple[Channel, ...]:
+    """The env's channels as this machine fetches them: the user's mirrors (wsp's user
+    file, .condarc `channel_alias` / `custom_channels`) before the workspace's. Their
+    identities stay what workspace.toml declares."""
+    cfg = _user_config()
+    return tuple(
+        replace(c, urls=cfg.fetch_locations(c.name, c.identity, c.urls)) for c in want.channels
+    )

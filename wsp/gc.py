@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from wsp import channels, conda, history, lockfile
+from wsp.context import sources
 
 if TYPE_CHECKING:
     from wsp.context import Context
@@ -172,8 +173,8 @@ def _in_use(ctx: Context, engine: Engine, dropped: set[Path]) -> _InUse:
             builds = []
         for build in builds:
             use.read(build / "conda-meta", f"{build} (a build kept for rollback)")
-    for want in ctx.desired.values():
-        use.channels.update(channels.base_url(u) for c in want.channels for u in c.urls)
+    for want in ctx.desired.values():  # where this machine fetches the declared channels
+        use.channels.update(channels.base_url(u) for c in sources(want) for u in c.urls)
     lock = lockfile.read(ctx, engine)
     if lock is not None:
         for env in lock.envs.values():

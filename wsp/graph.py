@@ -213,13 +213,16 @@ def _expand_defaults(ws: Workspace, names: list[str]) -> list[str]:
 
 
 def resolve_channel(ws: Workspace, name: str) -> Channel:
-    """A declared channel and where to fetch it: its mirrors when [workspace.mirrors] names it."""
+    """A declared channel, its identity (canonical URL) and where to fetch it: its mirrors
+    when [workspace.mirrors] names it. `${VAR}` is expanded where the channel is fetched,
+    as conda does; its name keeps the text as written, its identity has no credentials."""
+    own = _location(ws, expand_channel(name))
+    identity = channels.canonical(own)
     for key in channels.candidates(name):
         if ws.mirrors.get(key):
-            return Channel(name=name, urls=tuple(_location(ws, m) for m in ws.mirrors[key]))
-    # `${VAR}` is expanded where the channel is fetched, as conda does; its name keeps
-    # the text as written (records, wsp.lock and exports never hold the value)
-    return Channel(name=name, urls=(_location(ws, expand_channel(name)),))
+            urls = tuple(_location(ws, m) for m in ws.mirrors[key])
+            return Channel(name=name, urls=urls, canonical=identity)
+    return Channel(name=name, urls=(own,), canonical=identity)
 
 
 # -- desired envs -------------------------------------------------------------------------
@@ -503,15 +506,12 @@ def desired(
     def channel_of(c: str) -> Channel:
         return known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
 
-    def fetched(spec: str) -> str:
-        """A channel-pinned spec pinned to where its channel is fetched from."""
-        channel = spec_channel(spec)
-        if channel is None:
-            return spec
-        if channel == "defaults" and "defaults" not in ws.mirrors:
+    def pinned(spec: str) -> str:
+        """A `defaults::` spec names the channel `defaults` stands for (the engine maps a
+        channel-pinned spec to where its channel is fetched from)."""
+        if spec_channel(spec) == "defaults" and "defaults" not in ws.mirrors:
             return with_channel(spec, channels.DEFAULTS[0])
-        where = channel_of(channel).urls[0]
-        return spec if where == channel else with_channel(spec, where)
+        return spec
 
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
@@ -528,11 +528,11 @@ def desired(
             kernel = KernelDecl(kernel.name, kernel.display_name, added_ipykernel=True)
         solver = [solver_match_spec(s) for s in m.written]  # `x=1=py_0` -> `x ==1 py_0`
         unpinned = head + [s for s in dict.fromkeys(solver) if s not in head]
-        all_specs = [fetched(s) for s in unpinned]  # channel-pinned specs: where fetched
-        channels = _expand_defaults(
+        all_specs = [pinned(s) for s in unpinned]
+        names = _expand_defaults(
             ws, [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
         )
-        resolved = tuple(channel_of(c) for c in channels)
+        resolved = tuple(channel_of(c) for c in names)
         # The project's own package and those of its depends-on projects are importable.
         editables = tuple(
             (p, str(source_root(ws.projects[p].path)))
@@ -557,7 +557,7 @@ def desired(
                 "pip": sorted(m.pip),
                 "pip_options": pip_options.to_json() if m.pip else None,
                 "editables": [list(e) for e in editables],
-                "channels": [[c.name, *c.urls] for c in resolved],
+                "channels": [[c.name, c.identity] for c in resolved],  # never a mirror
                 "priority": ws.channel_priority,
                 "platform": platform,
                 **({"env_vars": sorted(m.env_vars.items())} if m.env_vars else {}),

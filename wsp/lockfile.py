@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wsp import __version__, pip
-from wsp.context import Context, refresh
+from wsp.context import Context, refresh, sources
 from wsp.engines import Engine, LockData, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
@@ -180,7 +180,7 @@ def lock_workspace(
         for platform in plats:
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
             request = SolveRequest(
-                want.specs, want.channels, want.channel_priority, platform, want.exclude_newer
+                want.specs, sources(want), want.channel_priority, platform, want.exclude_newer
             )
             try:
                 solved = engine.solve(request, keep=keep)
@@ -196,7 +196,7 @@ def lock_workspace(
                 n: (v, _pip_location(want.pip_options, n, v))
                 for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
             }
-        channels = tuple(u for c in want.channels for u in c.urls[:1])
+        channels = tuple(c.identity for c in want.channels)  # never a mirror
         envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins)
     hashes = {name: want.lock_hash for name, want in ctx.desired.items()}
     cutoffs = {n: w.exclude_newer for n, w in ctx.desired.items() if w.exclude_newer is not None}

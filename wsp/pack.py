@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsp import __version__, lockfile, pip
+from wsp.context import sources
 from wsp.engines import LockData, LockedEnv, Package
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_json, atomic_write_text
@@ -140,7 +141,7 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
         top = staging / info.folder
         top.mkdir()
         try:
-            files = engine.pack_channel(packages, top / "channel", want.channels)
+            files = engine.pack_channel(packages, top / "channel", sources(want))
         except ChannelUnreachable as exc:
             raise WspError(
                 f"can't pack {project}: {exc.detail or exc}",

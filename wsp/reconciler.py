@@ -24,7 +24,7 @@ from typing import Protocol
 
 from wsp import channels, conda, condameta, history, pip
 from wsp.actions import ActionKind
-from wsp.context import Context
+from wsp.context import Context, sources
 from wsp.engines import Engine, Package, Progress
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
@@ -107,8 +107,9 @@ def _declared_channel(want: DesiredEnv, exc: ChannelUnreachable) -> str:
     """The channel as workspace.toml names it, for a location rattler failed to fetch from."""
 
     for channel in want.channels:
-        if channels.key(exc.channel) in {channels.key(u) for u in channel.urls} | {channel.name}:
-            return channel.name
+        known = {channels.key(u) for u in (*channel.urls, channel.identity)} | {channel.name}
+        if channels.key(exc.channel) in known:
+            return channel.shown
     return exc.channel
 
 
@@ -295,13 +296,14 @@ def _update_in_place(
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
     scratch = ws.envs_dir / ctx.owner.leftover_name(STAGING, "fetch")
-    engine.fetch(action.target, scratch)  # a channel gone: nothing is touched yet
+    where = sources(want)  # this machine's locations of the env's channels (its mirrors)
+    engine.fetch(action.target, scratch, sources=where)  # a channel gone: nothing touched yet
     old = observe_env(ctx.owner, prefix)
     snapshot = engine.snapshot(prefix)
     records = record_files(prefix)
     write_marker(prefix, marker)  # half-built until the complete marker replaces it
     try:
-        engine.install(prefix, action.target, progress=progress)
+        engine.install(prefix, action.target, progress=progress, sources=where)
         done = _pip_step(prefix, action, want, marker)
         _keep_build(ctx, prefix, records, old)
         return done
@@ -309,7 +311,7 @@ def _update_in_place(
         # Put the conda part back as it was; if even that fails, the `building` marker
         # stays and the env is reported half-built and rebuilt by the next apply.
         with contextlib.suppress(Exception):
-            engine.restore(prefix, snapshot, scratch)
+            engine.restore(prefix, snapshot, scratch, sources=where)
             if old.marker_raw is not None:
                 atomic_write_bytes(marker_path(prefix), old.marker_raw)
         raise
@@ -328,7 +330,9 @@ def _build_beside(
     staging = ws.envs_dir / ctx.owner.leftover_name(STAGING, prefix.name)
     write_marker(staging, marker)  # the folder is wsp's from its first moment
     try:
-        engine.install(staging, action.target, progress=progress, relocate_to=prefix)
+        engine.install(
+            staging, action.target, progress=progress, relocate_to=prefix, sources=sources(want)
+        )
         if prefix.exists() and any(prefix.iterdir()):
             _ensure_ours(ctx, action)  # again, right before the swap
         aside = _swap_in(ctx.owner, ws.envs_dir, staging, prefix)

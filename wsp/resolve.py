@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from wsp import pip
 from wsp.actions import ActionKind
-from wsp.context import Context
+from wsp.context import Context, sources
 from wsp.engines import Engine, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError
 from wsp.fsutil import stable_hash
@@ -69,7 +69,7 @@ def resolve(
         prefer = set(have.marker.packages) if have and have.marker else None
         request = SolveRequest(
             specs=want.specs,
-            channels=want.channels,
+            channels=sources(want),
             channel_priority=want.channel_priority,
             platform=want.platform,
             exclude_newer=want.exclude_newer,

@@ -25,38 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsp.channels import is_named, redact, strip_credentials
 from wsp.condarc import condarc_map, condarc_sequence, condarc_value, rc_files
 
 STANDARD_ALIAS = "https://conda.anaconda.org"
 DEFAULT_CHANNELS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
 USER_CONFIG_FORMAT = "~/.config/wsp/config.toml"
 
-_TOKEN = re.compile(r"/t/([^/]+)")
-_MASK = "********"
-
 
 # -- credentials ---------------------------------------------------------------------------
-
-
-def redact(url: str) -> str:
-    """`url` safe to print or write: `user:pass@` and conda's `/t/<token>` masked."""
-    parts = urllib.parse.urlsplit(url) if "://" in url else None
-    if parts is not None and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{_MASK}@{host}"))
-    return _TOKEN.sub(f"/t/{_MASK}", url)
-
-
-def strip_credentials(url: str) -> str:
-    """`url` without `user:pass@` and without conda's `/t/<token>` (a channel's identity)."""
-    parts = urllib.parse.urlsplit(url) if "://" in url else None
-    if parts is not None and "@" in parts.netloc:
-        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return _TOKEN.sub("", url, count=1)
-
-
-def has_credentials(url: str) -> bool:
-    return strip_credentials(url) != url
 
 
 # -- .condarc, merged as conda merges it ----------------------------------------------------
@@ -192,6 +169,18 @@ class UserConfig:
             found.append(self._conda_location(canonical))
             out.append(Location(canonical, tuple(dict.fromkeys(u.rstrip("/") for u in found))))
         return tuple(out)
+
+    def fetch_locations(self, name: str, identity: str, declared: Sequence[str]) -> tuple[str, ...]:
+        """Where a declared channel is fetched from on this machine, first choice first:
+        the user's mirrors of it, then the workspace's locations (`declared`: its
+        [workspace.mirrors] or the channel itself), a bare name through this machine's
+        `channel_alias` / `custom_channels`."""
+        keys = _keys(name, identity)
+        user = next(
+            ([_as_url(m) for m in self.mirrors[k]] for k in keys if self.mirrors.get(k)), []
+        )
+        own = [self._conda_location(identity) if is_named(u) else u for u in declared]
+        return tuple(dict.fromkeys(u.rstrip("/") for u in [*user, *own]))
 
     def locations(
         self, channel: str, workspace_mirrors: Mapping[str, Sequence[str]] | None = None

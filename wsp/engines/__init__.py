@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from wsp import channels
+
 
 @dataclass(frozen=True, order=True)
 class Package:
@@ -37,10 +39,24 @@ class Package:
 
 @dataclass(frozen=True)
 class Channel:
-    """A channel as declared, and the locations it may be fetched from (mirrors first)."""
+    """A channel as declared, and the locations it may be fetched from (mirrors first).
+
+    `urls` may carry credentials and name mirrors: facts of this machine, used to fetch,
+    never printed nor written. `identity` is what records, wsp.lock, plans and exports
+    name: the channel's canonical URL."""
 
     name: str
     urls: tuple[str, ...]
+    canonical: str = ""  # "": the canonical URL of `name` (wsp.channels.canonical)
+
+    @property
+    def identity(self) -> str:
+        return self.canonical or channels.canonical(self.name)
+
+    @property
+    def shown(self) -> str:
+        """The channel as people read it: its name as declared, credentials masked."""
+        return channels.redact(self.name)
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,9 @@ class Engine(Protocol):
         """
         ...
 
-    def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
+    def fetch(
+        self, packages: Sequence[Package], scratch: Path, *, sources: Sequence[Channel] = ()
+    ) -> None:
         """Put every one of `packages` in the package cache, touching no env: the folder
         `scratch` (which must not exist) may be made and is removed. Raises
         ChannelUnreachable."""
@@ -108,8 +126,12 @@ class Engine(Protocol):
         *,
         progress: Progress | None = None,
         relocate_to: Path | None = None,
+        sources: Sequence[Channel] = (),
     ) -> None:
         """Make `prefix` hold exactly `packages` (from a previous `solve` of this engine).
+
+        Packages name their channels' identities; `sources` says where this machine
+        fetches each channel from (its mirrors), and the env's records name the identity.
 
         With `relocate_to`, the env is built at `prefix` to be renamed to `relocate_to`:
         that path is what its files record. Raises ChannelUnreachable when a package
@@ -159,7 +181,9 @@ class Engine(Protocol):
         """An opaque record of the env's packages, for `restore`."""
         ...
 
-    def restore(self, prefix: Path, snapshot: object, scratch: Path) -> None:
+    def restore(
+        self, prefix: Path, snapshot: object, scratch: Path, *, sources: Sequence[Channel] = ()
+    ) -> None:
         """Put the env's packages back as `snapshot` recorded them (`scratch` as for
         `fetch`)."""
         ...

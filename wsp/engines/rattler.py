@@ -8,6 +8,7 @@ from the main thread (see shared/RATTLER.md).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +31,14 @@ from wsp import channels
 from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_text, remove_tree
-from wsp.specs import check_match_spec, conda_name, current_platform, exclude_newer_bound
+from wsp.specs import (
+    check_match_spec,
+    conda_name,
+    current_platform,
+    exclude_newer_bound,
+    spec_channel,
+    with_channel,
+)
 
 T = TypeVar("T")
 
@@ -126,6 +135,71 @@ class _Records:
         return records
 
 
+@dataclass(frozen=True)
+class _Route:
+    """One channel: its identity (what records name) and where it is fetched from now."""
+
+    identity: str  # canonical base URL, ending in `/`
+    fetch: str  # the location's base URL, ending in `/` (may carry credentials)
+
+    @property
+    def bare_fetch(self) -> str:
+        return channels.strip_credentials(self.fetch)
+
+    def canonical(self, url: str) -> str | None:
+        """`url` (a package fetched through this route) as its channel names it."""
+        bare = channels.strip_credentials(url)
+        return (
+            self.identity + bare[len(self.bare_fetch) :]
+            if bare.startswith(self.bare_fetch)
+            else None
+        )
+
+    def fetched(self, url: str) -> str | None:
+        """`url` (as its channel names it) where this route fetches it from."""
+        return self.fetch + url[len(self.identity) :] if url.startswith(self.identity) else None
+
+
+def _routed_spec(spec: str, sources: Sequence[Channel], routes: Sequence[_Route]) -> str:
+    """A channel-pinned spec (`conda-forge::numpy`) naming where its channel is fetched
+    from this time (the solve sees the mirror's records)."""
+    named = spec_channel(spec)
+    if named is None:
+        return spec
+    wanted = channels.canonical(named).rstrip("/") + "/"
+    for ch, route in zip(sources, routes, strict=True):
+        if named == ch.name or route.identity == wanted:
+            return with_channel(spec, route.fetch.rstrip("/"))
+    return spec
+
+
+def _with_url(record: Any, url: str, channel: str) -> Any:
+    """A copy of `record` naming another URL and channel."""
+    return rattler.RepoDataRecord(record, record.file_name, url, channel)
+
+
+def canonicalize_records(prefix: Path, routes: Sequence[_Route]) -> int:
+    """Make the env's package records name each package by its channel's identity, not
+    the location it was fetched from (a mirror, a token-bearing URL); returns how many
+    records changed. Each file is rewritten atomically, its mode kept."""
+    changed = 0
+    for path in sorted((prefix / "conda-meta").glob("*.json")):
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            continue
+        for route in routes:
+            if (url := route.canonical(data["url"])) is not None:
+                new = {**data, "url": url, "channel": route.identity}
+                if new != data:
+                    atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True) + "\n")
+                    changed += 1
+                break
+    return changed
+
+
 class RattlerEngine:
     """Solve and install with py-rattler, in process."""
 
@@ -135,6 +209,43 @@ class RattlerEngine:
         self._cache_dir = cache_dir()
         self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
         self._records = _Records()
+        self._answered: dict[str, int] = {}  # channel identity -> the location that answered
+
+    def _routes(
+        self, sources: Sequence[Channel], choice: dict[str, int] | None = None
+    ) -> list[_Route]:
+        """Each channel's identity and the location it is fetched from: the one chosen,
+        else the one that last answered, else its first."""
+        out = []
+        for ch in sources:
+            i = (choice or {}).get(ch.name, self._answered.get(ch.identity, 0))
+            location = ch.urls[min(i, len(ch.urls) - 1)] if ch.urls else ch.identity
+            out.append(_Route(ch.identity.rstrip("/") + "/", channels.base_url(location)))
+        return out
+
+    @staticmethod
+    def _canonical(records: Sequence[Any], routes: Sequence[_Route]) -> list[Any]:
+        """`records` (as a solve or an env names them) naming their channels' identities."""
+        out = []
+        for r in records:
+            for route in routes:
+                if (url := route.canonical(str(r.url))) is not None:
+                    r = _with_url(r, url, route.identity)
+                    break
+            out.append(r)
+        return out
+
+    @staticmethod
+    def _fetchable(records: Sequence[Any], routes: Sequence[_Route]) -> list[Any]:
+        """`records` naming where this machine fetches them from."""
+        out = []
+        for r in records:
+            for route in routes:
+                if route.fetch != route.identity and (url := route.fetched(str(r.url))):
+                    r = _with_url(r, url, route.fetch)
+                    break
+            out.append(r)
+        return out
 
     # solve ---------------------------------------------------------------------------
     def solve(
@@ -161,8 +272,13 @@ class RattlerEngine:
             locked = [r for r in locked if _published_before(r, bound)]
         while True:
             sources = [channels.as_url(ch.urls[choice[ch.name]]) for ch in request.channels]
+            routes = self._routes(request.channels, choice)
+            fetchable = self._fetchable(locked, routes)
+            specs = [_routed_spec(s, request.channels, routes) for s in request.specs]
             try:
-                records = _run(self._solve(sources, request, platform, locked or None, bound))
+                records = _run(
+                    self._solve(sources, specs, request, platform, fetchable or None, bound)
+                )
             except GatewayError as exc:
                 failed = self._failed_channel(request.channels, choice, str(exc))
                 if failed is not None and choice[failed.name] + 1 < len(failed.urls):
@@ -177,11 +293,14 @@ class RattlerEngine:
             except RattlerSolverError as exc:
                 raise SolveError(_solver_message(str(exc))) from None
             break
-        return sorted(self._records.remember(records))
+        for ch in request.channels:
+            self._answered[ch.identity] = choice[ch.name]
+        return sorted(self._records.remember(self._canonical(records, routes)))
 
     async def _solve(
         self,
         sources: list[str],
+        specs: list[str],
         request: SolveRequest,
         platform: str,
         locked: list[Any] | None,
@@ -195,14 +314,14 @@ class RattlerEngine:
         recorded one)."""
         solve_from: list[Any] = list(sources)
         if bound is not None:
-            names = sorted({conda_name(s) for s in request.specs})
+            names = sorted({conda_name(s) for s in specs})
             found = await self._gateway.query(sources, [platform, "noarch"], names, recursive=True)
             solve_from = [
                 _Dated([r for r in records if _published_before(r, bound)]) for records in found
             ]
         return await rattler.solve(
             solve_from,
-            list(request.specs),
+            specs,
             gateway=self._gateway,
             platforms=[platform, "noarch"],
             virtual_packages=_virtual_packages(platform),
@@ -221,10 +340,12 @@ class RattlerEngine:
         return None
 
     # install -------------------------------------------------------------------------
-    def fetch(self, packages: Sequence[Package], scratch: Path) -> None:
+    def fetch(
+        self, packages: Sequence[Package], scratch: Path, *, sources: Sequence[Channel] = ()
+    ) -> None:
         """Download and extract into the package cache whatever of `packages` it lacks,
         before any env is touched; raises ChannelUnreachable naming the package's channel."""
-        self._cache(self._records.of(packages), scratch)
+        self._cache(self._fetchable(self._records.of(packages), self._routes(sources)), scratch)
 
     def _cache(self, records: list[Any], scratch: Path) -> None:
         pkgs = self._cache_dir / "pkgs"
@@ -271,8 +392,10 @@ class RattlerEngine:
         *,
         progress: Progress | None = None,
         relocate_to: Path | None = None,
+        sources: Sequence[Channel] = (),
     ) -> None:
-        records = self._records.of(packages)
+        routes = self._routes(sources)
+        records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
         reporter = _Reporter(progress) if progress else None
         try:
@@ -292,19 +415,24 @@ class RattlerEngine:
             if "failed to fetch" in str(exc):
                 raise self._fetch_error(packages, str(exc)) from None
             raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
+        canonicalize_records(prefix, routes)  # records name the channel, never the mirror
 
     def snapshot(self, prefix: Path) -> Any:
         """What the env holds now, to `restore` it after a failed step."""
         return self._prefix_records(prefix)
 
-    def restore(self, prefix: Path, snapshot: Any, scratch: Path) -> None:
+    def restore(
+        self, prefix: Path, snapshot: Any, scratch: Path, *, sources: Sequence[Channel] = ()
+    ) -> None:
         """Make `prefix` hold exactly the records of `snapshot` again: fetched first (they
         are usually still in the package cache, else through `scratch`), then linked."""
-        self._cache(list(snapshot), scratch)
+        routes = self._routes(sources)
+        records = self._fetchable(list(snapshot), routes)
+        self._cache(records, scratch)
         try:
             _run(
                 rattler.install(
-                    list(snapshot),
+                    records,
                     target_prefix=prefix,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=self._prefix_records(prefix),
@@ -314,6 +442,7 @@ class RattlerEngine:
             )
         except Exception as exc:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
+        canonicalize_records(prefix, routes)
 
     # packs: a local channel of exact packages ------------------------------------------
     def pack_channel(
@@ -333,7 +462,8 @@ class RattlerEngine:
             rel = f"{record.subdir}/{record.file_name}"
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            tried = [pkg.url] + [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls]
+            # where this machine fetches the channel from first, then the package's own URL
+            tried = [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls] + [pkg.url]
             problem = "no location to fetch it from"
             for url in dict.fromkeys(tried):
                 try:
