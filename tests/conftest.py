@@ -133,4 +133,6 @@ def cuda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.channel import CUDA_PACKAGES, SEED_PACKAGES
 
     root = tmp_path_factory.mktemp("cuda-channel") / "channel"
-    return build_channel(root, [*SEED_PACKAGES, *CUDA_PACKAGES], [current_platform()])
+    return build_channel(
+        root, [*SEED_PACKAGES, *CUDA_PACKAGES], [current_platform(), other_platform()]
+    )

@@ -162,20 +162,33 @@ def _solved_for(virtual: list[str] | tuple[str, ...], variant: sysreq.Variant) -
 def stale(ctx: Context, lock: LockView) -> list[str]:
     """Projects the lock no longer matches (declaration or system requirements changed,
     missing, or undeclared)."""
-    wanted = set(platforms(ctx))
+    return list(why_stale(ctx, lock))
+
+
+def why_stale(ctx: Context, lock: LockView) -> dict[str, str]:
+    """Why the lock no longer matches each project it doesn't: `not locked`, `not locked
+    for osx-arm64`, `system requirements changed on linux-64: __cuda 12.0 -> 11.8`,
+    `declaration changed`, `no longer declared`."""
+    wanted = platforms(ctx)
     locked = lock.locked_platforms
-    out = [
-        name
-        for name, want in sorted(ctx.desired.items())
-        if lock.hashes.get(name) != want.lock_hash
-        or name not in locked
-        or not wanted <= set(locked[name])
-        or not all(
-            _solved_for(lock.virtual.get(name, {}).get(p, []), v)
+    out: dict[str, str] = {}
+    for name, want in sorted(ctx.desired.items()):
+        if name not in locked:
+            out[name] = "not locked"
+            continue
+        if missing := [p for p in wanted if p not in locked[name]]:
+            out[name] = f"not locked for {', '.join(missing)}"
+            continue
+        changed = [
+            f"on {p}: {sysreq.diff_virtual(lock.virtual.get(name, {}).get(p, []), v)}"
             for p, v in _variants(ctx, want).items()
-        )
-    ]
-    out += sorted(p for p in locked if p not in ctx.desired)
+            if not _solved_for(lock.virtual.get(name, {}).get(p, []), v)
+        ]
+        if changed:
+            out[name] = f"system requirements changed {'; '.join(changed)}"
+        elif lock.hashes.get(name) != want.lock_hash:
+            out[name] = "declaration changed"
+    out.update((p, "no longer declared") for p in sorted(locked) if p not in ctx.desired)
     return out
 
 
@@ -253,6 +266,13 @@ def lock_workspace(
         pins: dict[str, dict[str, tuple[str, str]]] = {}
         for platform, (variant, _) in targets.items():
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
+            # solved for other virtual packages: its builds may be the wrong ones now
+            if (
+                previous is not None
+                and old is not None
+                and not _solved_for(old.target(previous, platform).virtual_packages, variant)
+            ):
+                keep = ()
             request = SolveRequest(
                 want.specs,
                 want.channels,

@@ -90,6 +90,8 @@ def resolve(
             continue
         installed, pip_installed = _what_is_installed(engine, want, have)
         prefer = set(have.marker.packages) if have and have.marker else None
+        if not _built_for_same(want, have, variant):
+            prefer = set()  # other virtual packages: the old builds may be the wrong ones
         request = SolveRequest(
             specs=want.specs,
             channels=want.channels,
@@ -99,6 +101,10 @@ def resolve(
             virtual_packages=variant.virtual_packages(),
         )
         keep = locked.packages.get(variant.name, ()) if locked is not None else ()
+        if locked is not None and lock is not None:
+            solved_with = lock.target(locked, variant.name).virtual_packages
+            if solved_with and list(solved_with) != [str(v) for v in variant.virtual_packages()]:
+                keep = ()
         try:
             packages = engine.solve(
                 request,
@@ -156,6 +162,17 @@ def _switches(
         return False
     picked, lacking = sysreq.choose(want.candidates, host())
     return not lacking and picked.name != (have.marker.variant or want.platform)
+
+
+def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.Variant) -> bool:
+    """Whether the env was built for `variant` with the same system requirements: only
+    then are its packages worth keeping (a CPU build must not stay because it still
+    satisfies the specs once `cuda` is declared)."""
+    if have is None or have.marker is None:
+        return True  # nothing to keep anyway
+    m = have.marker
+    declared = m.declared.system_requirements if m.declared is not None else {}
+    return (m.variant or want.platform) == variant.name and declared == variant.declared()
 
 
 def _plain(want: DesiredEnv) -> tuple[sysreq.Variant, ...]:

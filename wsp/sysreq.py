@@ -270,6 +270,27 @@ def lock_name(variant: Variant, base: Variant) -> str:
     return LOCK_TAG.join([variant.name, *extra])
 
 
+def diff_virtual(before: Iterable[str], variant: Variant) -> str:
+    """What differs between virtual packages a lock recorded (`__cuda=12.0=0`) and what
+    `variant` is solved with now: `__cuda 12.0 -> 11.8, + __foo 1`."""
+    old = {v.name: v for v in map(VirtualPackage.parse, before)}
+    new = {v.name: v for v in variant.virtual_packages()}
+
+    def shown(v: VirtualPackage) -> str:
+        return v.build if v.name == "__archspec" else v.version
+
+    parts = []
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
+        if a is None and b is not None:
+            parts.append(f"+ {name} {shown(b)}")
+        elif b is None and a is not None:
+            parts.append(f"- {name} {shown(a)}")
+        elif a is not None and b is not None and a != b:
+            parts.append(f"{name} {shown(a)} -> {shown(b)}")
+    return ", ".join(parts)
+
+
 def describe(requirements: Mapping[str, str]) -> str:
     """`cuda 12.0, glibc 2.28` (or `none`)."""
     return ", ".join(f"{k} {v}" for k, v in sorted(requirements.items())) or "none"

@@ -346,11 +346,18 @@ def render_host(host: dict[str, Any]) -> None:
         c.print(f"[yellow]host:[/] {esc(host['problem'])}")
         return
     names = {v["name"] for v in host["virtual_packages"]}
+    overrides = host["overrides"]
     c.print(f"[dim]host:[/] {esc(host_line(host))}")
     if "__cuda" not in names and ("__linux" in names or "__win" in names):
-        c.print("[dim]      no __cuda: no NVIDIA driver found (CONDA_OVERRIDE_CUDA sets one)[/]")
-    for var, value in sorted(host["overrides"].items()):
-        c.print(f"[dim]      {esc(var)}={esc(value)} (conda's override) is set[/]")
+        why = (
+            "CONDA_OVERRIDE_CUDA is set and empty"
+            if overrides.get("CONDA_OVERRIDE_CUDA") == ""
+            else "no NVIDIA driver found (CONDA_OVERRIDE_CUDA=<version> stands in for one)"
+        )
+        c.print(f"[dim]      no __cuda: {why}[/]")
+    for var, value in sorted(overrides.items()):
+        if value:
+            c.print(f"[dim]      {esc(var)}={esc(value)} is set (conda's override)[/]")
 
 
 def render_info(

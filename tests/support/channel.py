@@ -26,9 +26,9 @@ from typing import Any, Literal, TypeVar
 import rattler
 
 __all__ = [
+    "CUDA_PACKAGES",
     "DEFAULT_TIMESTAMP",
     "PREFIX_PLACEHOLDER",
-    "CUDA_PACKAGES",
     "SEED_PACKAGES",
     "Pkg",
     "add_packages",
