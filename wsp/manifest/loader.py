@@ -587,6 +587,16 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
     model: Any = Manifest
     for part in loc:
+        if isinstance(part, int):  # an entry of a list: the table among its item types
+            items = [
+                a
+                for arg in getattr(model, "__args__", ())
+                for a in (*getattr(arg, "__args__", ()), arg)
+            ]
+            model = next(
+                (a for a in items if isinstance(a, type) and issubclass(a, BaseModel)), None
+            )
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
         fld = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
@@ -707,7 +717,10 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
             "int_type": "an integer",
             "int_parsing": "an integer",
         }[kind]
-        if kind == "string_type" and "system-requirements" in loc:
+        if kind == "string_type" and loc[:2] == ("workspace", "platforms") and len(loc) == 3:
+            wanted = "a platform name or a table { name, platform, system-requirements }"
+            more = ""  # the other complaint is the table branch's: the same thing
+        elif kind == "string_type" and "system-requirements" in loc:
             wanted = f'a string in quotes, e.g. {loc[-1]} = "{e["input"]}"'
         return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
     return err(loc, f"{where}: {e['msg']}{more}", value=True)
