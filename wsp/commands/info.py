@@ -32,7 +32,7 @@ def env_rows(
     requirements and, when `host` is known, whether this machine runs it and what it
     lacks), the one apply would pick, and the one its env was built for."""
     from wsp import sysreq
-    from wsp.commands.status import _built_for
+    from wsp.commands.status import built_for
 
     rows = []
     for name, want in sorted(ctx.desired.items()):
@@ -57,7 +57,7 @@ def env_rows(
                 if not unmet and picked is None:
                     picked = variant.name
             listed.append(entry)
-        built = _built_for(have)
+        built = built_for(have)
         rows.append(
             {
                 "project": name,

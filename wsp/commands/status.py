@@ -49,7 +49,7 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
             "prefix": str(want.prefix),
             "python": have.python_version if have else None,
             "state": state,
-            **_built_for(have),
+            **built_for(have),
         }
         if want.kernel is not None:
             row["kernel"] = kernel_state(ctx, name)
@@ -64,13 +64,13 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
                     "prefix": str(have.prefix),
                     "python": have.python_version,
                     "state": "undeclared",
-                    **_built_for(have),
+                    **built_for(have),
                 }
             )
     return rows
 
 
-def _built_for(have: Any) -> dict[str, Any]:
+def built_for(have: Any) -> dict[str, Any]:
     """The platform variant an env of this workspace was built for, and the system
     requirements it was solved with (its marker's record; None/{} when unknown)."""
     m = have.marker if have is not None and have.ownership == "ours" else None
