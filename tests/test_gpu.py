@@ -254,6 +254,23 @@ def test_cuda_builds_without_a_cuda_requirement_are_flagged(
     assert not [f for f in findings if f["code"] == "WSP601"], findings
 
 
+def test_a_requirement_no_machine_can_be_checked_for_is_said_out_loud(
+    gpu_workspace: Callable[..., Workspace],
+) -> None:
+    ws = gpu_workspace(
+        GPU_TOML.replace(
+            'dependencies = ["numpy"]',
+            'dependencies = ["numpy"]\nsystem-requirements = { __foo = "1" }',
+        )
+    )
+    plan = ok(ws.wsp("plan", "--json", **NO_GPU)).json
+    assert action(plan, "finance")["system_requirements"] == {"__foo": "1"}
+    assert (
+        "finance: __foo can't be detected on any machine: the env is solved with it, and no "
+        "machine is checked for it" in plan["notes"]
+    ), plan["notes"]
+
+
 @pytest.mark.parametrize(
     ("where", "text", "message"),
     [

@@ -147,3 +147,8 @@ def test_the_engine_reads_this_machine_with_condas_overrides(
         assert "x86_64" in found["__archspec"].ancestors
     monkeypatch.setenv("CONDA_OVERRIDE_CUDA", "")  # empty: removed, as conda does
     assert "__cuda" not in {h.name for h in host_virtual_packages()}
+
+
+def test_what_no_machine_can_be_checked_for_is_named() -> None:
+    variant = Variant("l", "linux-64", (("__foo", "1"), ("cuda", "12.0")))
+    assert variant.unchecked() == ("__foo",)

@@ -462,6 +462,12 @@ def plan(
         and env in declared_envs
         and have.marker.pip_unmanaged
     )
+    notes += tuple(
+        f"{a.env}: {', '.join(a.variant.unchecked())} can't be detected on any machine: "
+        "the env is solved with it, and no machine is checked for it"
+        for a in actions
+        if a.kind.builds and a.variant is not None and a.variant.unchecked()
+    )
     planned_envs = {a.env for a in actions}
     inputs = {
         "workspace_file": source_hash,

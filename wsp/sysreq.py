@@ -222,6 +222,11 @@ class Variant:
         merged = merge(defaults(self.platform), self.declared())
         return tuple(sorted(_virtual(k, v) for k, v in merged))
 
+    def unchecked(self) -> tuple[str, ...]:
+        """The declared requirements no machine can be checked for (raw virtual packages
+        the engine can't detect): solved with, never compared with the host."""
+        return tuple(k for k in self.declared() if package_name(k) not in DETECTABLE)
+
     def unmet(self, host: Iterable[HostPackage]) -> tuple[Unmet, ...]:
         """What of this variant's requirements (defaults included) `host` does not meet.
         A raw requirement the engine can't detect, and the default CPU, are not checked."""

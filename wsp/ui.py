@@ -387,6 +387,9 @@ def render_info(
             else:
                 why = "; ".join(v["missing"] + v["hints"])
                 shown.append(f"{label}: [red]can't run here[/] [dim]({esc(why)})[/]")
+            if v.get("unchecked"):
+                names = ", ".join(v["unchecked"])
+                shown.append(f"  [dim]{esc(names)}: can't be detected, not checked[/]")
         built = {"variant": r["built_for"], "system_requirements": r["built_with"]}
         table.add_row(esc(r["project"]), esc(r["env"]), _built_for(built), "\n".join(shown))
     c.print(table)

@@ -48,6 +48,7 @@ def env_rows(
                 "platform": variant.platform,
                 "system_requirements": variant.declared(),
                 "virtual_packages": [str(v) for v in variant.virtual_packages()],
+                "unchecked": list(variant.unchecked()),
             }
             if host is not None:
                 unmet = variant.unmet(host)
