@@ -130,6 +130,32 @@ def test_a_cpu_machine_locks_the_cuda_build_and_a_gpu_server_installs_it(
     assert "No changes" in ok(ws.wsp("plan", **NO_GPU)).stdout
 
 
+def test_a_no_op_plan_asks_neither_rattler_nor_the_machine(
+    gpu_workspace: Callable[..., Workspace],
+) -> None:
+    """Envs in sync with their lock: no solve, no detection, rattler not even imported."""
+    import subprocess
+    import sys
+
+    ws = gpu_workspace()
+    ok(ws.wsp("lock", **NO_GPU))
+    ok(ws.wsp("apply", "--locked", "--yes", **GPU))
+    ok(ws.wsp("plan", **NO_GPU))  # writes wsp's caches
+    for command in (("plan",), ("apply", "--yes")):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "wsp", *command],
+            cwd=ws.root,
+            env={**ws.env, **NO_GPU},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "No changes" in proc.stdout + proc.stderr
+        imported = [ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines()]
+        assert not [m for m in imported if m.split(".")[0] == "rattler"], command
+
+
 def test_without_a_driver_apply_refuses_that_env_and_applies_the_others(
     gpu_workspace: Callable[..., Workspace],
 ) -> None:

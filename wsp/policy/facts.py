@@ -59,8 +59,12 @@ class Facts:
         from wsp import lockfile
         from wsp.errors import WspError
 
+        class Later:  # the engine, loaded only if the lock's summary must be made again
+            def __getattr__(_, name: str) -> object:
+                return getattr(self.engine, name)
+
         try:
-            return lockfile.read(self.ctx, self.engine)
+            return lockfile.read(self.ctx, Later())  # type: ignore[arg-type]
         except WspError as exc:
             self.note(f"{lockfile.LOCK_NAME} not checked: {exc}")
             return None
