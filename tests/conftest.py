@@ -119,3 +119,20 @@ def shared_tmp() -> Iterator[Path]:
     path = make()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# GPU packaging (tests/support/channel.py CUDA_PACKAGES)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cuda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed channel plus CUDA_PACKAGES (pytorch CPU and CUDA builds, cuda-version,
+    pytorch-cuda), for the GPU tests only. Do not mutate."""
+    from tests.support.channel import CUDA_PACKAGES, SEED_PACKAGES
+
+    root = tmp_path_factory.mktemp("cuda-channel") / "channel"
+    return build_channel(
+        root, [*SEED_PACKAGES, *CUDA_PACKAGES], [current_platform(), other_platform()]
+    )

@@ -429,13 +429,16 @@ def test_the_cache_knows_every_field_it_stores() -> None:
     known = {
         Workspace: "name root manifest_path description channels channel_priority platforms "
         "envs_dir env_prefix mirrors templates projects policy source_hash pip_options positions "
-        "freeze_envs envs_dir_declared jupyter_data_dir exclude_newer keep_builds",
+        "freeze_envs envs_dir_declared jupyter_data_dir exclude_newer keep_builds "
+        "system_requirements variants",
         ProjectDecl: "name env_name path python channels dependencies pip extends depends_on "
-        "env_file ignore jupyter env_vars pip_options exclude_newer",
-        TemplateDecl: "name python channels dependencies pip extends jupyter env_vars exclude_newer",
+        "env_file ignore jupyter env_vars pip_options exclude_newer system_requirements",
+        TemplateDecl: "name python channels dependencies pip extends jupyter env_vars exclude_newer "
+        "system_requirements",
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
-        "spec_hash editables pip_options lock_hash kernel env_vars exclude_newer",
+        "spec_hash editables pip_options lock_hash kernel env_vars exclude_newer variants "
+        "candidates",
         EnvFile: "path name channels dependencies pip raw pip_lines pip_entries pip_options "
         "variables warnings requirement_files",
         PipOptions: "index_url extra_index_urls find_links no_index",

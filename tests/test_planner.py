@@ -6,7 +6,8 @@ Each tests/data/plans/*.json holds one case:
 - `observed`: env -> {ownership, dists: ["name-version-build"...], [marker]}; a marker's
   `packages` default to the env's dists and its `installed_hash` to their hash (so the
   marker vouches for what is there), `desired` becomes `extra.desired`
-- `resolutions`: project -> {packages, installed ("observed" = the env's dists), unreachable}
+- `resolutions`: project -> {packages, installed ("observed" = the env's dists), unreachable,
+  variant {name, platform, requirements}, lacking [[variant, [Unmet fields]]]}
 - `targets`, `why_not_ours`
 - `expect`: the actions in order (kind, env, project, reason_codes | first_reason_code,
   reasons_contain, packages {add, remove, change} as "name version" / "name a -> b" or
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from wsp import codec
+from wsp import codec, sysreq
 from wsp.engines import Channel, Package
 from wsp.graph import DesiredEnv
 from wsp.marker import Declared, Marker
@@ -64,7 +65,14 @@ def load_desired(name: str, d: dict[str, Any]) -> DesiredEnv:
         channel_priority="strict",
         platform="linux-64",
         spec_hash=d["spec_hash"],
+        candidates=tuple(load_variant(v) for v in d.get("candidates", ())),
     )
+
+
+def load_variant(v: dict[str, Any]) -> sysreq.Variant:
+    """{name, [platform], [requirements {key: value}]}"""
+    reqs = tuple(sorted(v.get("requirements", {}).items()))
+    return sysreq.Variant(v["name"], v.get("platform", "linux-64"), reqs)
 
 
 def load_observed(name: str, o: dict[str, Any]) -> ObservedEnv:
@@ -83,6 +91,7 @@ def load_observed(name: str, o: dict[str, Any]) -> ObservedEnv:
             installed_hash=m.get("installed_hash", vouched.installed_hash),
             packages=packages,
             declared=codec.load(Declared, m["desired"]) if "desired" in m else None,
+            variant=m.get("variant"),
         )
     raw = json.dumps(marker.to_json()).encode() if marker is not None else None
     return ObservedEnv(name, ENVS / name, o["ownership"], marker, raw, None, dists)
@@ -98,6 +107,10 @@ def load_resolution(r: dict[str, Any], have: ObservedEnv | None) -> Resolution:
         packages=tuple(pkg(d) for d in packages) if packages is not None else None,
         installed=tuple(pkg(d) for d in installed) if installed is not None else None,
         unreachable=r.get("unreachable"),
+        variant=load_variant(r["variant"]) if "variant" in r else None,
+        lacking=tuple(
+            (name, tuple(sysreq.Unmet(**u) for u in unmet)) for name, unmet in r.get("lacking", ())
+        ),
     )
 
 

@@ -142,6 +142,7 @@ def test_codes_are_stable_and_grouped() -> None:
         "WSP403",
         "WSP501",
         "WSP502",
+        "WSP601",
         "WSP701",
         "WSP702",
         "WSP703",

@@ -61,6 +61,7 @@ _CODE = (
     "pipreqs.py",
     "probe.py",
     "specs.py",
+    "sysreq.py",
 )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import channels, probe
+from wsp import channels, probe, sysreq
 from wsp.engines import Channel
 from wsp.errors import ManifestError
 from wsp.fsutil import stable_hash
@@ -59,8 +59,14 @@ class DesiredEnv:
     kernel: KernelDecl | None = None  # `jupyter = ...`: wsp writes a kernelspec for the env
     env_vars: tuple[tuple[str, str], ...] = ()  # set on activation, run, shell; in order
     exclude_newer: str | None = None  # packages published after this are ignored (specs.py)
+    # What wsp.lock solves it for: every platform (variant) of the workspace, each with
+    # the system requirements the project and the workspace declare for it.
+    variants: tuple[sysreq.Variant, ...] = ()
+    # What an env on this machine may be built for, in order of preference: the variants
+    # of this machine's platform (apply takes the first the machine can run).
+    candidates: tuple[sysreq.Variant, ...] = ()
 
-    def declared(self) -> Declared:
+    def declared(self, variant: sysreq.Variant | None = None) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
         return Declared(
             python=self.python,
@@ -71,7 +77,12 @@ class DesiredEnv:
             jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
             env_vars=tuple(f"{k}={v}" for k, v in self.env_vars),
             exclude_newer=self.exclude_newer,
+            system_requirements=variant.declared() if variant is not None else {},
         )
+
+    def candidate(self, name: str | None) -> sysreq.Variant | None:
+        """The candidate variant called `name`, if this env still has one."""
+        return next((v for v in self.candidates if v.name == name), None)
 
 
 def _check_refs(ws: Workspace) -> None:
@@ -228,6 +239,17 @@ def resolve_channel(ws: Workspace, name: str) -> Channel:
 # -- desired envs -------------------------------------------------------------------------
 
 
+def targets(ws: Workspace, platform: str) -> tuple[sysreq.Variant, ...]:
+    """What the workspace is locked for, with the workspace's own requirements merged into
+    each: `[workspace] platforms`, else this machine's platform."""
+    if not ws.variants:
+        return (sysreq.Variant(platform, platform, ws.system_requirements),)
+    return tuple(
+        sysreq.Variant(v.name, v.platform, sysreq.merge(ws.system_requirements, v.requirements))
+        for v in ws.variants
+    )
+
+
 def _template_chain(ws: Workspace, names: Iterable[str], seen: set[str]) -> list[str]:
     """Templates in merge order: a template's own `extends` before itself."""
     out: list[str] = []
@@ -299,6 +321,7 @@ class _Merged:
     env_vars: dict[str, str] = field(default_factory=dict)
     pip_layers: list[PipOptions] = field(default_factory=list)  # lowest priority first
     cutoff: str | None = None  # exclude-newer: the last layer that sets it wins
+    requirements: sysreq.Requirements = ()  # system requirements, the layers' merged
 
 
 def _pip_written(entries: Iterable[Any]) -> list[str]:
@@ -379,6 +402,7 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             m.pip_layers.append(decl.pip_options)
         if env_file is not None:
             m.pip_layers.append(env_file.pip_options)
+        m.requirements = sysreq.merge(m.requirements, getattr(decl, "system_requirements", ()))
         if own:  # environment variables: templates, then the env file, then the project
             if env_file is not None:
                 m.env_vars.update(env_file.variables)
@@ -501,6 +525,10 @@ def desired(
     platform = platform or current_platform()
     if g is None and any(p.depends_on for p in ws.projects.values()):
         g = build(ws)
+    ws_targets = targets(ws, platform)
+    here = [t for t in ws_targets if t.platform == platform] or [
+        sysreq.Variant(platform, platform, ws.system_requirements)
+    ]
     known: dict[str, Channel] = {}  # channel -> where it is fetched from
 
     def channel_of(c: str) -> Channel:
@@ -542,29 +570,36 @@ def desired(
         pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
         # exclude-newer is hashed only when set: a workspace without it keeps its hashes.
         dated = {"exclude_newer": m.cutoff} if m.cutoff is not None else {}
-        lock_hash = stable_hash(
-            {
-                "specs": sorted(unpinned),  # no mirror in it: the same on every machine
-                "pip": sorted(m.pip),
-                "channels": [c.name for c in resolved],
-                "priority": ws.channel_priority,
-                **dated,
-            }
-        )
-        spec_hash = stable_hash(
-            {
-                "specs": sorted(all_specs),
-                "pip": sorted(m.pip),
-                "pip_options": pip_options.to_json() if m.pip else None,
-                "editables": [list(e) for e in editables],
-                "channels": [[c.name, c.identity] for c in resolved],  # never a mirror
-                "priority": ws.channel_priority,
-                "platform": platform,
-                **({"env_vars": sorted(m.env_vars.items())} if m.env_vars else {}),
-                **({"kernel": [kernel.name, kernel.display_name]} if kernel else {}),
-                **dated,
-            }
-        )
+        variants = tuple(_with(t, m.requirements) for t in ws_targets)
+        candidates = tuple(_with(t, m.requirements) for t in here)
+        locked: dict[str, Any] = {
+            "specs": sorted(unpinned),  # no mirror in it: the same on every machine
+            "pip": sorted(m.pip),
+            "channels": [c.name for c in resolved],
+            "priority": ws.channel_priority,
+            **dated,
+        }
+        # Only what is declared counts (hashes of workspaces without any stay as they were).
+        system = {"*": sysreq.merge(ws.system_requirements, m.requirements)}
+        system.update({v.name: v.requirements for v in variants if ws.variants})
+        if any(system.values()):
+            locked["system"] = {k: [list(r) for r in v] for k, v in system.items()}
+        lock_hash = stable_hash(locked)
+        spec: dict[str, Any] = {
+            "specs": sorted(all_specs),
+            "pip": sorted(m.pip),
+            "pip_options": pip_options.to_json() if m.pip else None,
+            "editables": [list(e) for e in editables],
+            "channels": [[c.name, c.identity] for c in resolved],  # never a mirror
+            "priority": ws.channel_priority,
+            "platform": platform,
+            **({"env_vars": sorted(m.env_vars.items())} if m.env_vars else {}),
+            **({"kernel": [kernel.name, kernel.display_name]} if kernel else {}),
+            **dated,
+        }
+        if any(c.declared() or c.name != c.platform for c in candidates):
+            spec["system"] = [[c.name, sorted(c.declared().items())] for c in candidates]
+        spec_hash = stable_hash(spec)
         out[name] = DesiredEnv(
             project=name,
             env_name=proj.env_name,
@@ -582,6 +617,8 @@ def desired(
             kernel=kernel,
             env_vars=tuple(m.env_vars.items()),
             exclude_newer=m.cutoff,
+            variants=variants,
+            candidates=candidates,
         )
     _check_kernel_names(ws, out)
     return out
@@ -629,4 +666,11 @@ def declaration(ws: Workspace, name: str, g: nx.DiGraph | None = None) -> Declar
         pip=tuple(pip_lines + m.pip_written),
         env_vars=tuple(m.env_vars.items()),
         implicit_python=python is None and (m.python_wanted or bool(m.pip_written)),
+    )
+
+
+def _with(target: sysreq.Variant, requirements: sysreq.Requirements) -> sysreq.Variant:
+    """`target` with a project's requirements merged over the workspace's."""
+    return sysreq.Variant(
+        target.name, target.platform, sysreq.merge(target.requirements, requirements)
     )

@@ -14,11 +14,12 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-from wsp import __version__, pip
+from wsp import __version__, pip, sysreq
 from wsp.context import Context, refresh, sources
-from wsp.engines import Engine, LockData, LockedEnv, Package, SolveRequest
+from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
+from wsp.graph import DesiredEnv
 
 LOCK_NAME = "wsp.lock"
 
@@ -27,7 +28,7 @@ def lock_path(ctx: Context) -> Path:
     return ctx.ws.root / LOCK_NAME
 
 
-SUMMARY_FORMAT = 2
+SUMMARY_FORMAT = 3
 
 
 class LockView:
@@ -52,6 +53,11 @@ class LockView:
         self.locked_platforms: dict[str, list[str]] = summary["platforms"]
         # project -> platform -> [lock_id, hash of the sorted conda dists, pip pins]
         self.ids: dict[str, dict[str, list[Any]]] = summary["ids"]
+        # project -> platform -> the virtual packages it was solved with ([] in a lock of an
+        # older wsp, which recorded none)
+        self.virtual: dict[str, dict[str, list[str]]] = summary["virtual"]
+        # project -> platform -> what of its packages needs a CUDA driver
+        self.cuda: dict[str, dict[str, list[str]]] = summary["cuda"]
 
     @property
     def data(self) -> LockData:
@@ -67,17 +73,33 @@ class LockView:
     def envs(self) -> dict[str, LockedEnv]:
         return self.data.envs
 
+    @property
+    def targets(self) -> tuple[LockTarget, ...]:
+        return self.data.targets
+
+    def target(self, env: LockedEnv, platform: str) -> LockTarget:
+        return self.data.target(env, platform)
+
     def _summarize(self, data: LockData) -> dict[str, Any]:
         """Per project and platform: its lock_id, the hash of its conda dists and its pip
         pins (what `workflow.resolve` compares an env's marker and conda-meta with)."""
-        summary: dict[str, Any] = {"hashes": dict(data.hashes), "platforms": {}, "ids": {}}
+        summary: dict[str, Any] = {
+            "hashes": dict(data.hashes),
+            "platforms": {},
+            "ids": {},
+            "virtual": {},
+            "cuda": {},
+        }
         for name, env in data.envs.items():
             summary["platforms"][name] = sorted(env.packages)
-            summary["ids"][name] = {}
+            for key in ("ids", "virtual", "cuda"):
+                summary[key][name] = {}
             for plat, pkgs in env.packages.items():
                 pins = {n: v for n, (v, _) in env.pip.get(plat, {}).items()}
                 dists = stable_hash(sorted(p.dist for p in pkgs))
                 summary["ids"][name][plat] = [lock_id(pkgs, pins), dists, pins]
+                summary["virtual"][name][plat] = list(data.target(env, plat).virtual_packages)
+                summary["cuda"][name][plat] = list(sysreq.cuda_builds(pkgs))
         return summary
 
     def _read_summary(self) -> dict[str, Any] | None:
@@ -88,7 +110,7 @@ class LockView:
                 and summary["sha256"] == self._sha256
                 and summary["wsp"] == __version__
             ):
-                return {k: summary[k] for k in ("hashes", "platforms", "ids")}
+                return {k: summary[k] for k in ("hashes", "platforms", "ids", "virtual", "cuda")}
         except (OSError, ValueError, KeyError, TypeError):
             pass
         return None
@@ -110,8 +132,8 @@ def read(ctx: Context, engine: Engine) -> LockView | None:
 
 
 def platforms(ctx: Context) -> tuple[str, ...]:
-    """The platforms to lock: the declared ones, else this machine's (which every desired
-    env already names: no need to ask rattler)."""
+    """The platforms (variants) to lock: the declared ones, else this machine's (which
+    every desired env already names: no need to ask rattler)."""
     if ctx.ws.platforms:
         return ctx.ws.platforms
     here = {want.platform for want in ctx.desired.values()}
@@ -122,18 +144,51 @@ def platforms(ctx: Context) -> tuple[str, ...]:
     return (current_platform(),)
 
 
+def _variants(ctx: Context, want: DesiredEnv) -> dict[str, sysreq.Variant]:
+    """What `want` is locked for, by platform (variant) name."""
+    wanted = platforms(ctx)
+    found = {v.name: v for v in want.variants if v.name in wanted}
+    for name in wanted:  # the desired env was made on another platform (a cached one)
+        found.setdefault(name, sysreq.Variant(name, name))
+    return {name: found[name] for name in wanted}
+
+
+def _solved_for(virtual: list[str] | tuple[str, ...], variant: sysreq.Variant) -> bool:
+    """Whether packages locked with `virtual` were solved for `variant` (a lock of an older
+    wsp recorded none: taken as solved for it)."""
+    return not virtual or list(virtual) == [str(v) for v in variant.virtual_packages()]
+
+
 def stale(ctx: Context, lock: LockView) -> list[str]:
-    """Projects the lock no longer matches (declaration changed, missing, or undeclared)."""
-    wanted = set(platforms(ctx))
+    """Projects the lock no longer matches (declaration or system requirements changed,
+    missing, or undeclared)."""
+    return list(why_stale(ctx, lock))
+
+
+def why_stale(ctx: Context, lock: LockView) -> dict[str, str]:
+    """Why the lock no longer matches each project it doesn't: `not locked`, `not locked
+    for osx-arm64`, `system requirements changed on linux-64: __cuda 12.0 -> 11.8`,
+    `declaration changed`, `no longer declared`."""
+    wanted = platforms(ctx)
     locked = lock.locked_platforms
-    out = [
-        name
-        for name, want in sorted(ctx.desired.items())
-        if lock.hashes.get(name) != want.lock_hash
-        or name not in locked
-        or not wanted <= set(locked[name])
-    ]
-    out += sorted(p for p in locked if p not in ctx.desired)
+    out: dict[str, str] = {}
+    for name, want in sorted(ctx.desired.items()):
+        if name not in locked:
+            out[name] = "not locked"
+            continue
+        if missing := [p for p in wanted if p not in locked[name]]:
+            out[name] = f"not locked for {', '.join(missing)}"
+            continue
+        changed = [
+            f"on {p}: {sysreq.diff_virtual(lock.virtual.get(name, {}).get(p, []), v)}"
+            for p, v in _variants(ctx, want).items()
+            if not _solved_for(lock.virtual.get(name, {}).get(p, []), v)
+        ]
+        if changed:
+            out[name] = f"system requirements changed {'; '.join(changed)}"
+        elif lock.hashes.get(name) != want.lock_hash:
+            out[name] = "declaration changed"
+    out.update((p, "no longer declared") for p in sorted(locked) if p not in ctx.desired)
     return out
 
 
@@ -153,34 +208,78 @@ def _pip_location(want_options: pip.PipOptions, name: str, version: str) -> str:
     return f"{base}#{name}=={version}"
 
 
+def lock_targets(ctx: Context, want: DesiredEnv) -> dict[str, tuple[sysreq.Variant, LockTarget]]:
+    """Per platform (variant) `want` is locked for: the variant, and the lock's platform
+    entry for it. The entry is named after the variant when the project needs nothing
+    beyond what the workspace declares for it, else tagged with what it adds
+    (`linux-64--cuda-11-8`): each entry's virtual packages say what machines it serves."""
+    from wsp.graph import targets
+
+    base = {t.name: t for t in targets(ctx.ws, want.platform)}
+    out = {}
+    for name, variant in _variants(ctx, want).items():
+        entry = sysreq.lock_name(variant, base.get(name, sysreq.Variant(name, variant.platform)))
+        virtual = tuple(str(v) for v in variant.virtual_packages())
+        out[name] = (variant, LockTarget(entry, variant.platform, virtual))
+    return out
+
+
 def lock_workspace(
     ctx: Context, engine: Engine, old: LockData | LockView | None, *, update: Collection[str] = ()
 ) -> LockData:
-    """Solve every project for every platform; reuse what `old` has where it still fits."""
+    """Solve every project for every platform (variant), with the virtual packages its
+    declaration requires, never this machine's; reuse what `old` has where it still fits."""
     plats = platforms(ctx)
     envs: dict[str, LockedEnv] = {}
+    entries: dict[str, LockTarget] = {}
     for name, want in sorted(ctx.desired.items()):
         previous = old.envs.get(name) if old is not None else None
+        targets = lock_targets(ctx, want)
+        for platform, (variant, entry) in list(targets.items()):
+            known = entries.setdefault(entry.name, entry)
+            if known.virtual_packages != entry.virtual_packages:  # two sets, one tag
+                unique = f"{entry.name}-{stable_hash(entry.virtual_packages)[7:15]}"
+                entry = LockTarget(unique, entry.subdir, entry.virtual_packages)
+                targets[platform] = (variant, entries.setdefault(entry.name, entry))
         fresh = (
             previous is not None
             and name not in update
             and old is not None
             and old.hashes.get(name) == want.lock_hash
             and set(plats) <= set(previous.packages)
+            and all(
+                _solved_for(old.target(previous, p).virtual_packages, v)
+                for p, (v, _) in targets.items()
+            )
         )
+        channels = tuple(c.identity for c in want.channels)  # never a mirror
+        names = {p: entry.name for p, (_, entry) in targets.items() if entry.name != p}
         if fresh and previous is not None:
             envs[name] = LockedEnv(
                 channels=previous.channels,
                 packages={p: previous.packages[p] for p in plats},
                 pip={p: previous.pip.get(p, {}) for p in plats},
+                targets=names,
             )
             continue
         packages: dict[str, tuple[Package, ...]] = {}
         pins: dict[str, dict[str, tuple[str, str]]] = {}
-        for platform in plats:
+        for platform, (variant, _) in targets.items():
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
+            # solved for other virtual packages: its builds may be the wrong ones now
+            if (
+                previous is not None
+                and old is not None
+                and not _solved_for(old.target(previous, platform).virtual_packages, variant)
+            ):
+                keep = ()
             request = SolveRequest(
-                want.specs, sources(want), want.channel_priority, platform, want.exclude_newer
+                want.specs,
+                sources(want),
+                want.channel_priority,
+                variant.platform,
+                want.exclude_newer,
+                virtual_packages=variant.virtual_packages(),
             )
             try:
                 solved = engine.solve(request, keep=keep)
@@ -196,11 +295,29 @@ def lock_workspace(
                 n: (v, _pip_location(want.pip_options, n, v))
                 for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
             }
-        channels = tuple(c.identity for c in want.channels)  # never a mirror
-        envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins)
+        envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins, targets=names)
+    for platform in plats:  # a platform no project is locked for still has its entry
+        if not any(e.variant == platform for e in entries.values()):
+            variant = next(
+                (v for v in _targets_of(ctx) if v.name == platform),
+                sysreq.Variant(platform, platform),
+            )
+            virtual = tuple(str(v) for v in variant.virtual_packages())
+            entries[platform] = LockTarget(platform, variant.platform, virtual)
     hashes = {name: want.lock_hash for name, want in ctx.desired.items()}
     cutoffs = {n: w.exclude_newer for n, w in ctx.desired.items() if w.exclude_newer is not None}
-    return LockData(platforms=plats, envs=envs, hashes=hashes, exclude_newer=cutoffs)
+    order = {p: i for i, p in enumerate(plats)}
+    ordered = tuple(sorted(entries.values(), key=lambda e: (order.get(e.variant, 0), e.name)))
+    return LockData(
+        platforms=plats, envs=envs, hashes=hashes, exclude_newer=cutoffs, targets=ordered
+    )
+
+
+def _targets_of(ctx: Context) -> tuple[sysreq.Variant, ...]:
+    from wsp.graph import targets
+    from wsp.specs import current_platform
+
+    return targets(ctx.ws, current_platform())
 
 
 def write(ctx: Context, engine: Engine, data: LockData) -> None:

@@ -44,6 +44,7 @@ class Declared:
     jupyter: tuple[str, ...] = ()  # the kernel's name and display name, when one is declared
     env_vars: tuple[str, ...] = ()  # NAME=value, in order
     exclude_newer: str | None = None
+    system_requirements: dict[str, str] = field(default_factory=dict)  # {"cuda": "12.0"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Marker:
     lock_id: str | None = None  # the wsp.lock content the env was built from
     workspace_id: str | None = None  # the checkout's .wsp/id (wsp.identity)
     build: int = 0  # the build's number in the env's history (wsp.history); 0: before it
+    variant: str | None = None  # the platform (variant) it was built for: "linux-64-cuda"
+    cuda_builds: tuple[str, ...] = ()  # what in it needs a CUDA driver (for WSP601)
 
     def to_json(self) -> dict[str, Any]:
         return codec.dump(self)  # type: ignore[no-any-return]

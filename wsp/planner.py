@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from wsp import pip
+from wsp import pip, sysreq
 from wsp.actions import ActionKind
 from wsp.engines import Package
 from wsp.fsutil import stable_hash
@@ -50,6 +50,9 @@ class Resolution:
     pip_provided: Mapping[str, str] = field(default_factory=dict)  # pins conda already provides
     lock_id: str | None = None  # set when the packages come from wsp.lock
     behind: bool = False  # from a lock older than the declaration (apply --frozen)
+    variant: sysreq.Variant | None = None  # the platform variant picked for this machine
+    # set when this machine can run none of the env's variants: what each one lacks
+    lacking: tuple[tuple[str, tuple[sysreq.Unmet, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class Action:
     declared: Declared | None = None  # the declaration the env's marker will record
     kernel: KernelChange | None = None  # the env's Jupyter kernel, when one changes
     pip_options: pip.PipOptions | None = None  # where uv installs from (None: the env's own)
+    variant: sysreq.Variant | None = None  # the platform variant it is (or was) built for
 
     @property
     def is_change(self) -> bool:
@@ -222,6 +226,10 @@ class Action:
             data["editables"] = {name: path for name, path in self.editables}
         if self.kernel is not None:
             data["kernel"] = self.kernel.to_json()
+        if self.variant is not None:
+            data["variant"] = self.variant.name
+            data["platform"] = self.variant.platform
+            data["system_requirements"] = self.variant.declared()
         return data
 
 
@@ -351,13 +359,19 @@ def _drift(have: ObservedEnv) -> list[Reason]:
     return [why.Drift(tuple(parts))] if parts else []
 
 
-def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
+def _spec_reasons(
+    want: DesiredEnv, have: ObservedEnv, variant: sysreq.Variant | None
+) -> list[Reason]:
     m = have.marker
-    if m is None or m.spec_hash == want.spec_hash:
+    if m is None:
         return []
-    old = m.declared or Declared()
-    new = want.declared()
     parts: list[Reason] = []
+    if variant is not None and (m.variant or want.platform) != variant.name:
+        parts.append(why.VariantChanged(m.variant, variant.name))
+    if m.spec_hash == want.spec_hash:
+        return parts
+    old = m.declared or Declared()
+    new = want.declared(variant)
     for before, after, label in (
         (old.dependencies, new.dependencies, "dependencies"),
         (old.pip, new.pip, "pip"),
@@ -378,6 +392,10 @@ def _spec_reasons(want: DesiredEnv, have: ObservedEnv) -> list[Reason]:
         parts.append(why.PythonSpecChanged(old.python, new.python))
     if old.exclude_newer != new.exclude_newer:
         parts.append(why.ExcludeNewerChanged(old.exclude_newer, new.exclude_newer))
+    if variant is not None and old.system_requirements != new.system_requirements:
+        parts.append(
+            why.SystemRequirementsChanged(old.system_requirements, new.system_requirements)
+        )
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts
@@ -444,6 +462,12 @@ def plan(
         and env in declared_envs
         and have.marker.pip_unmanaged
     )
+    notes += tuple(
+        f"{a.env}: {', '.join(a.variant.unchecked())} can't be detected on any machine: "
+        "the env is solved with it, and no machine is checked for it"
+        for a in actions
+        if a.kind.builds and a.variant is not None and a.variant.unchecked()
+    )
     planned_envs = {a.env for a in actions}
     inputs = {
         "workspace_file": source_hash,
@@ -498,7 +522,18 @@ def rollback_action(
         editables=tuple(previous.editables.items()),
         lock_id=previous.lock_id,
         declared=previous.declared,
+        variant=_variant_of(previous),
     )
+
+
+def _variant_of(marker: Marker) -> sysreq.Variant | None:
+    """The variant a marker says its build was for."""
+    if marker.variant is None:
+        return None
+    declared = marker.declared.system_requirements if marker.declared is not None else {}
+    from wsp.specs import current_platform
+
+    return sysreq.Variant(marker.variant, current_platform(), tuple(sorted(declared.items())))
 
 
 def prune_action(have: ObservedEnv, reason: Reason) -> Action:
@@ -521,6 +556,7 @@ def _plan_project(
         if res.unreachable
         else None
     )
+    variant = res.variant or _built_for(want, have)
 
     def act(
         kind: ActionKind,
@@ -528,6 +564,19 @@ def _plan_project(
         diff: PackageDiff | None = None,
         pip_diff: PackageDiff | None = None,
     ) -> Action:
+        if kind.builds and res.lacking:  # this machine can't run it: nothing is installed
+            return Action(
+                ActionKind.BLOCKED,
+                want.env_name,
+                want.prefix,
+                want.project,
+                (why.HostCannotRun(res.lacking), *reasons),
+                spec_hash=want.spec_hash,
+                python=want.python,
+                specs=want.specs,
+                pip=want.pip,
+                variant=variant,
+            )
         change = None
         if kind is not ActionKind.NOOP and res.pip is not None and res.packages is not None:
             rebuilt = kind in (ActionKind.CREATE, ActionKind.REPLACE)
@@ -555,7 +604,8 @@ def _plan_project(
             pip_provided=tuple(sorted(res.pip_provided)) if kind is not ActionKind.NOOP else (),
             lock_id=res.lock_id if kind is not ActionKind.NOOP else None,
             editables=want.editables,
-            declared=want.declared(),
+            declared=want.declared(variant),
+            variant=variant,
         )
 
     all_new = PackageDiff(add=res.packages) if res.packages is not None else None
@@ -574,10 +624,15 @@ def _plan_project(
         return act(ActionKind.REPLACE, [why.HalfBuilt()], all_new)
     if have.relocated_from:
         return act(ActionKind.REPLACE, [why.EnvMoved(have.relocated_from)], all_new)
-    if not needs_solve(want, have) and res.lock_id is None:
+    switched = (
+        res.variant is not None
+        and have.marker is not None
+        and res.variant.name != (have.marker.variant or want.platform)
+    )
+    if not needs_solve(want, have) and res.lock_id is None and not switched:
         return act(ActionKind.NOOP, [])
 
-    reasons = _spec_reasons(want, have) + _drift(have) + _pip_drift(have, res)
+    reasons = _spec_reasons(want, have, res.variant) + _drift(have) + _pip_drift(have, res)
     if have.moved_from:
         reasons.append(why.WorkspaceMoved(have.moved_from))
     installed_mm = _major_minor(have.python_version)
@@ -618,6 +673,17 @@ def _plan_project(
     if not reasons:
         reasons.append(why.DeclarationChanged())
     return act(ActionKind.UPDATE, reasons, diff, pip_diff)
+
+
+def _built_for(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | None:
+    """The variant an env of this workspace was built for, as its marker records it."""
+    if have is None or have.ownership != "ours" or have.marker is None:
+        return None
+    m = have.marker
+    declared = m.declared.system_requirements if m.declared is not None else {}
+    return sysreq.Variant(
+        m.variant or want.platform, want.platform, tuple(sorted(declared.items()))
+    )
 
 
 def _managed_pip(have: ObservedEnv, res: Resolution) -> dict[str, str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from wsp.sysreq import Unmet, describe
+
 
 class ReasonCode(StrEnum):
     MISSING = "missing"
@@ -29,6 +31,9 @@ class ReasonCode(StrEnum):
     ROLLBACK = "rollback"
     UNPACK = "unpack"
     DESTROY = "destroy"
+    HOST = "host"
+    SYSTEM_REQUIREMENTS = "system-requirements"
+    VARIANT = "variant"
 
 
 @dataclass(frozen=True)
@@ -257,3 +262,60 @@ class Destroy(Reason):
     @property
     def message(self) -> str:
         return "wsp destroy"
+
+
+def _lacks(unmet: tuple[Unmet, ...]) -> str:
+    hints = [u.hint for u in unmet if u.hint]
+    text = "; ".join(u.message for u in unmet)
+    return f"{text}; {'; '.join(hints)}" if hints else text
+
+
+@dataclass(frozen=True)
+class HostCannotRun(Reason):
+    """This machine lacks what the env's system requirements (or its platform's defaults)
+    need: the env is not built; what each candidate variant lacks."""
+
+    code = ReasonCode.HOST
+    lacking: tuple[tuple[str, tuple[Unmet, ...]], ...]
+
+    @property
+    def message(self) -> str:
+        if len(self.lacking) == 1:
+            return f"this machine can't run it: {_lacks(self.lacking[0][1])}"
+        each = " | ".join(f"{name} {_lacks(unmet)}" for name, unmet in self.lacking)
+        return f"this machine can run none of its platform variants: {each}"
+
+
+@dataclass(frozen=True)
+class SystemRequirementsChanged(Reason):
+    """The system requirements the env is solved with changed."""
+
+    code = ReasonCode.SYSTEM_REQUIREMENTS
+    before: dict[str, str]
+    after: dict[str, str]
+
+    @property
+    def message(self) -> str:
+        parts = []
+        for key in sorted(self.before.keys() | self.after.keys()):
+            old, new = self.before.get(key), self.after.get(key)
+            if old is None:
+                parts.append(f"+ {key} {new}")
+            elif new is None:
+                parts.append(f"- {key} {old}")
+            elif old != new:
+                parts.append(f"{key} {old} -> {new}")
+        return f"system requirements changed: {', '.join(parts) or describe(self.after)}"
+
+
+@dataclass(frozen=True)
+class VariantChanged(Reason):
+    """The env is built for another platform variant (the machine can run another one)."""
+
+    code = ReasonCode.VARIANT
+    before: str | None
+    after: str
+
+    @property
+    def message(self) -> str:
+        return f"platform variant {self.before or 'none'} -> {self.after}"

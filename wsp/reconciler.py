@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from wsp import channels, conda, condameta, history, pip
+from wsp import channels, conda, condameta, history, pip, sysreq
 from wsp.actions import ActionKind
 from wsp.context import Context, sources
 from wsp.engines import Engine, Package, Progress
@@ -140,6 +140,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         built_at=str(prefix),
         lock_id=action.lock_id,
         build=number,
+        variant=action.variant.name if action.variant is not None else None,
     )
     assert action.target is not None
     target = action.target
@@ -168,6 +169,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         packages=tuple(sorted(have.dists)),
         python=python,
         applied_at=now(),
+        cuda_builds=sysreq.cuda_builds(target),
     )
     write_marker(prefix, done)
     conda.register_env(prefix)

@@ -7,19 +7,33 @@ pip requirements resolved by uv.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from wsp import pip
+from wsp import pip, sysreq
 from wsp.actions import ActionKind
 from wsp.context import Context, sources
-from wsp.engines import Engine, Package, SolveRequest
+from wsp.engines import Engine, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
 from wsp.lockfile import LockView, lock_id
 from wsp.observe import ObservedEnv
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
+
+
+class HostFacts:
+    """This machine's virtual packages, detected by the engine on first use only: a plan
+    whose envs are all in sync never asks."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._found: tuple[sysreq.HostPackage, ...] | None = None
+
+    def __call__(self) -> tuple[sysreq.HostPackage, ...]:
+        if self._found is None:
+            self._found = tuple(self._engine.host_virtual_packages())
+        return self._found
 
 
 def resolve(
@@ -30,28 +44,38 @@ def resolve(
     force: bool = False,
     lock: LockView | None = None,
     frozen: bool = False,
+    host: Callable[[], tuple[sysreq.HostPackage, ...]] | None = None,
 ) -> dict[str, Resolution]:
     """Solve what the plan needs solved; nothing on the no-op fast path.
 
+    Each env gets the first of its candidate platform variants this machine (`host`, the
+    engine's detection by default) can run; an env the machine can't run is not solved
+    (the planner blocks it), unless `force` (export: solved for its first variant).
     With a `lock`, a project it still matches (or any project it has, when `frozen`)
     takes its packages from the lock instead of a solve.
     """
+    host = host or HostFacts(engine)
     out: dict[str, Resolution] = {}
     for name in projects:
         want = ctx.desired[name]
         have = ctx.observed.get(want.env_name)
-        if lock is not None and not force and _built_from(lock, want, have, frozen):
+        # With several variants here, the machine may now run a better (or only another)
+        # one than the env was built for: that is a change, whatever the marker says.
+        switch = not force and _switches(want, have, host)
+        if not switch and lock is not None and not force and _built_from(lock, want, have, frozen):
             continue  # in sync with the lock, known without parsing it
         locked = lock.envs.get(name) if lock is not None else None
-        usable = (
-            locked is not None
-            and lock is not None
-            and want.platform in locked.packages
-            and (frozen or lock.hashes.get(name) == want.lock_hash)
-        )
-        if usable and locked is not None:
-            packages = locked.packages[want.platform]
-            pins = {n: v for n, (v, _) in locked.pip.get(want.platform, {}).items()}
+        if not switch and not force and not needs_solve(want, have):
+            built = _built_variant(want, have)
+            if built is None or not _usable(lock, locked, want, built, frozen):
+                continue  # in sync, and no lock to compare with
+        variant, lacking = sysreq.choose(want.candidates or _plain(want), host())
+        if lacking and not force:
+            out[name] = Resolution(variant=variant, lacking=lacking)
+            continue
+        if _usable(lock, locked, want, variant, frozen) and locked is not None:
+            packages = locked.packages[variant.name]
+            pins = {n: v for n, (v, _) in locked.pip.get(variant.name, {}).items()}
             ident = lock_id(packages, pins)
             installed, pip_installed = _what_is_installed(engine, want, have)
             out[name] = Resolution(
@@ -61,20 +85,26 @@ def resolve(
                 pip_installed=pip_installed,
                 lock_id=ident,
                 behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
+                variant=variant,
             )
-            continue
-        if not force and not needs_solve(want, have):
             continue
         installed, pip_installed = _what_is_installed(engine, want, have)
         prefer = set(have.marker.packages) if have and have.marker else None
+        if not _built_for_same(want, have, variant):
+            prefer = set()  # other virtual packages: the old builds may be the wrong ones
         request = SolveRequest(
             specs=want.specs,
             channels=sources(want),
             channel_priority=want.channel_priority,
-            platform=want.platform,
+            platform=variant.platform,
             exclude_newer=want.exclude_newer,
+            virtual_packages=variant.virtual_packages(),
         )
-        keep = locked.packages.get(want.platform, ()) if locked is not None else ()
+        keep = locked.packages.get(variant.name, ()) if locked is not None else ()
+        if locked is not None and lock is not None:
+            solved_with = lock.target(locked, variant.name).virtual_packages
+            if solved_with and list(solved_with) != [str(v) for v in variant.virtual_packages()]:
+                keep = ()
         try:
             packages = engine.solve(
                 request,
@@ -83,7 +113,7 @@ def resolve(
                 keep=keep,
             )
         except ChannelUnreachable as exc:
-            out[name] = Resolution(installed=installed, unreachable=exc.channel)
+            out[name] = Resolution(installed=installed, unreachable=exc.channel, variant=variant)
             continue
         except SolveError as exc:
             raise ctx.ws.error(
@@ -97,8 +127,65 @@ def resolve(
             pip=pins,
             pip_provided=provided,
             pip_installed=pip_installed,
+            variant=variant,
         )
     return out
+
+
+def _usable(
+    lock: LockView | None,
+    locked: LockedEnv | None,
+    want: DesiredEnv,
+    variant: sysreq.Variant,
+    frozen: bool,
+) -> bool:
+    """Whether the lock has packages for `variant` that still match the declaration (any,
+    when `frozen`)."""
+    return (
+        lock is not None
+        and locked is not None
+        and variant.name in locked.packages
+        and (frozen or lock.hashes.get(want.project) == want.lock_hash)
+    )
+
+
+def _switches(
+    want: DesiredEnv,
+    have: ObservedEnv | None,
+    host: Callable[[], tuple[sysreq.HostPackage, ...]],
+) -> bool:
+    """Whether an env of several candidate variants was built for another one than this
+    machine now picks (the host is asked only for such envs)."""
+    if len(want.candidates) < 2 or have is None or have.ownership != "ours":
+        return False
+    if have.marker is None or have.marker.state != "complete":
+        return False
+    picked, lacking = sysreq.choose(want.candidates, host())
+    return not lacking and picked.name != (have.marker.variant or want.platform)
+
+
+def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.Variant) -> bool:
+    """Whether the env was built for `variant` with the same system requirements: only
+    then are its packages worth keeping (a CPU build must not stay because it still
+    satisfies the specs once `cuda` is declared)."""
+    if have is None or have.marker is None:
+        return True  # nothing to keep anyway
+    m = have.marker
+    declared = m.declared.system_requirements if m.declared is not None else {}
+    return (m.variant or want.platform) == variant.name and declared == variant.declared()
+
+
+def _plain(want: DesiredEnv) -> tuple[sysreq.Variant, ...]:
+    """A desired env of an older cache has no candidates: its own platform, nothing declared."""
+    return (sysreq.Variant(want.platform, want.platform),)
+
+
+def _built_variant(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | None:
+    """The candidate variant the env was built for, as its marker says (an env of an older
+    wsp: its platform's plain variant)."""
+    if have is None or have.marker is None:
+        return None
+    return want.candidate(have.marker.variant or want.platform)
 
 
 def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:
@@ -107,7 +194,10 @@ def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, froz
     summary alone."""
     if have is None or have.marker is None or needs_solve(want, have):
         return False
-    locked = lock.ids.get(want.project, {}).get(want.platform)
+    variant = _built_variant(want, have)
+    if variant is None:
+        return False
+    locked = lock.ids.get(want.project, {}).get(variant.name)
     if locked is None or not (frozen or lock.hashes.get(want.project) == want.lock_hash):
         return False
     ident, dists, pins = locked
@@ -135,7 +225,7 @@ def make_plan(
 ) -> Plan:
     targets = ctx.check_targets(targets)
     names = [n for n in ctx.desired if not targets or n in targets]
-    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen)
+    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen, host=HostFacts(engine))
     made = plan(
         ctx.desired,
         ctx.observed,

@@ -164,6 +164,34 @@ def current_platform() -> str:
     return str(Subdir.current())
 
 
+@cache
+def known_platforms() -> tuple[str, ...]:
+    """Every conda platform (subdir) rattler knows, `noarch` left out."""
+    return tuple(str(s) for s in Subdir.all() if str(s) != "noarch")
+
+
+_PLAIN_VERSION = re.compile(r"^[0-9][0-9A-Za-z_.+!-]*$")
+
+
+def check_version(text: str) -> str | None:
+    """None when `text` is one plain version ("12.0", "2.28"), else what is wrong with it."""
+    if not _PLAIN_VERSION.match(text):
+        return "a version starts with a digit and has no operator or spaces"
+    try:
+        rattler.Version(text)
+    except Exception as exc:  # InvalidVersionError
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return None
+
+
+def version_at_least(have: str, need: str) -> bool:
+    """Whether version `have` is `need` or newer (conda's version order)."""
+    try:
+        return bool(rattler.Version(have) >= rattler.Version(need))
+    except Exception:  # a version rattler can't read is no version at all
+        return False
+
+
 def conda_name(spec: str) -> str:
     """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy")."""
     try:

@@ -280,7 +280,11 @@ _STATE_STYLE = {
 
 
 def render_status(
-    workspace: str, rows: Iterable[dict[str, Any]], *, description: str | None = None
+    workspace: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    description: str | None = None,
+    variants: bool = False,
 ) -> None:
     from rich.table import Table
 
@@ -290,20 +294,105 @@ def render_status(
     rows = list(rows)
     kernels = any("kernel" in r for r in rows)
     table = Table(title=title, title_justify="left")
-    for col in ("project", "env", "python", "state", *(["kernel"] if kernels else []), "path"):
+    cols = (
+        "project",
+        "env",
+        "python",
+        "state",
+        *(["kernel"] if kernels else []),
+        *(["built for"] if variants else []),
+        "path",
+    )
+    for col in cols:
         table.add_column(col, overflow="fold")
     for r in rows:
         style = _STATE_STYLE.get(r["state"], "")
         kernel = r.get("kernel")
+        built = [_built_for(r)] if variants else []
         table.add_row(
             esc(r["project"] or "—"),
             esc(r["env"]),
             esc(r["python"] or "—"),
             f"[{style}]{esc(r['state'])}[/]",
             *([esc(f"{kernel['name']} ({kernel['state']})") if kernel else "—"] if kernels else []),
+            *built,
             esc(r["prefix"]),
         )
     out().print(table)
+
+
+def _built_for(row: dict[str, Any]) -> str:
+    """`linux-64-cuda (cuda 12.0)`, or — when unknown."""
+    if not row.get("variant"):
+        return "—"
+    reqs = row.get("system_requirements") or {}
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(reqs.items()))
+    return esc(row["variant"]) + (f" [dim]({esc(detail)})[/]" if detail else "")
+
+
+def host_line(host: dict[str, Any]) -> str:
+    """`__unix 0, __linux 6.8.0, __glibc 2.39, __cuda 12.4, __archspec x86_64_v3`."""
+    parts = []
+    for v in host["virtual_packages"]:
+        shown = v["build"] if v["name"] == "__archspec" else v["version"]
+        parts.append(f"{v['name']} {shown}")
+    return ", ".join(parts) or "none"
+
+
+def render_host(host: dict[str, Any]) -> None:
+    """This machine's virtual packages (what apply checks envs against), one line."""
+    c = out()
+    if host.get("problem"):
+        c.print(f"[yellow]host:[/] {esc(host['problem'])}")
+        return
+    names = {v["name"] for v in host["virtual_packages"]}
+    overrides = host["overrides"]
+    c.print(f"[dim]host:[/] {esc(host_line(host))}")
+    if "__cuda" not in names and ("__linux" in names or "__win" in names):
+        why = (
+            "CONDA_OVERRIDE_CUDA is set and empty"
+            if overrides.get("CONDA_OVERRIDE_CUDA") == ""
+            else "no NVIDIA driver found (CONDA_OVERRIDE_CUDA=<version> stands in for one)"
+        )
+        c.print(f"[dim]      no __cuda: {why}[/]")
+    for var, value in sorted(overrides.items()):
+        if value:
+            c.print(f"[dim]      {esc(var)}={esc(value)} is set (conda's override)[/]")
+
+
+def render_info(
+    workspace: str, platform: str, host: dict[str, Any], rows: Iterable[dict[str, Any]]
+) -> None:
+    """`wsp info`: this machine, then per project its platform variants here."""
+    from rich.table import Table
+
+    c = out()
+    c.print(f"workspace [bold]{esc(workspace)}[/] on [bold]{esc(platform)}[/]")
+    render_host(host)
+    table = Table(title_justify="left")
+    for col in ("project", "env", "built for", "variants here (apply takes the first it can run)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        shown = []
+        for v in r["candidates"]:
+            reqs = ", ".join(f"{k} {x}" for k, x in sorted(v["system_requirements"].items()))
+            label = esc(v["name"]) + (f" ({esc(reqs)})" if reqs else "")
+            if v.get("runs_here") is None:
+                shown.append(label)
+            elif v["runs_here"]:
+                mark = "[green]runs here[/]"
+                shown.append(
+                    f"{label}: {mark}" + (" [bold]<- picked[/]" if r["picks"] == v["name"] else "")
+                )
+            else:
+                why = "; ".join(v["missing"] + v["hints"])
+                shown.append(f"{label}: [red]can't run here[/] [dim]({esc(why)})[/]")
+            if v.get("unchecked"):
+                names = ", ".join(v["unchecked"])
+                shown.append(f"  [dim]{esc(names)}: can't be detected, not checked[/]")
+        built = {"variant": r["built_for"], "system_requirements": r["built_with"]}
+        table.add_row(esc(r["project"]), esc(r["env"]), _built_for(built), "\n".join(shown))
+    c.print(table)
 
 
 def render_graph(workspace: str, g: nx.DiGraph, pythons: dict[str, str | None]) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 import rattler
 
 __all__ = [
+    "CUDA_PACKAGES",
     "DEFAULT_TIMESTAMP",
     "PREFIX_PLACEHOLDER",
     "SEED_PACKAGES",
@@ -70,6 +71,7 @@ class Pkg:
     files: dict[str, str | bytes] | None = None
     subdirs: tuple[str, ...] | None = None
     timestamp: int = DEFAULT_TIMESTAMP
+    constrains: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -213,6 +215,44 @@ SEED_PACKAGES: tuple[Pkg, ...] = (
 )
 
 
+def _cuda_version(version: str) -> Pkg:
+    """conda-forge's `cuda-version` metapackage: installs nothing, allows only a driver of
+    at least its version (a `constrains` on the `__cuda` virtual package)."""
+    return Pkg(
+        "cuda-version",
+        version,
+        "h0_3",
+        noarch="generic",
+        constrains=(f"__cuda >={version}", f"cudatoolkit {version}|{version}.*"),
+    )
+
+
+# What real CUDA packaging looks like, for the GPU tests only (a channel of its own: the
+# seed channel every other test shares does not have them). pytorch 2.4.0 comes as a CPU
+# build and two CUDA builds, which need a driver (`__cuda`) and a `cuda-version` and have
+# higher build numbers, so a solver picks them whenever the machine it solves for has
+# CUDA; `pytorch-cuda=11.8` (the pytorch channel's way) pulls cuda-version 11.8.
+CUDA_PACKAGES: tuple[Pkg, ...] = (
+    _cuda_version("11.8"),
+    _cuda_version("12.0"),
+    _cuda_version("12.4"),
+    Pkg("pytorch-cuda", "11.8", "h0_0", ("cuda-version 11.8.*",), noarch="generic"),
+    Pkg("pytorch", "2.4.0", "cpu_py_0", (PY_ANY, "numpy >=1.22")),
+    Pkg(
+        "pytorch",
+        "2.4.0",
+        "cuda118_py_100",
+        (PY_ANY, "numpy >=1.22", "__cuda >=11.8", "cuda-version >=11.8,<12"),
+    ),
+    Pkg(
+        "pytorch",
+        "2.4.0",
+        "cuda120_py_101",
+        (PY_ANY, "numpy >=1.22", "__cuda >=12", "cuda-version >=12.0,<13"),
+    ),
+)
+
+
 def _write_archive(path: Path, pkg: Pkg, subdir: str) -> None:
     files = pkg.files if pkg.files is not None else default_files(pkg)
     idx: dict[str, Any] = {
@@ -226,6 +266,8 @@ def _write_archive(path: Path, pkg: Pkg, subdir: str) -> None:
     }
     if pkg.noarch:
         idx["noarch"] = pkg.noarch
+    if pkg.constrains:
+        idx["constrains"] = list(pkg.constrains)
     entries = []
     for p, content in files.items():
         entry: dict[str, Any] = {"_path": p, "path_type": "hardlink"}

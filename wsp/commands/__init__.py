@@ -19,6 +19,7 @@ COMMANDS = (
     "watch",
     "check",
     "status",
+    "info",
     "run",
     "shell",
     "env",

@@ -34,9 +34,10 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     if args.check:
         if old is None:
             raise WspError(f"no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
-        if stale := lockfile.stale(ctx, old):
+        if stale := lockfile.why_stale(ctx, old):
             raise WspError(
-                f"{lockfile.LOCK_NAME} is out of date for {', '.join(stale)}",
+                f"{lockfile.LOCK_NAME} is out of date for "
+                + ", ".join(f"{name} ({why})" for name, why in stale.items()),
                 hint="run `wsp lock` and commit the result",
             )
         ui.out().print(f"{lockfile.LOCK_NAME} matches workspace.toml.")

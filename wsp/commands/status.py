@@ -1,4 +1,5 @@
-"""`wsp status`: every env, its Python and its state, without solving anything."""
+"""`wsp status`: every env, its Python, its state and the platform variant it was built
+for, and this machine's virtual packages, without solving anything."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
             "prefix": str(want.prefix),
             "python": have.python_version if have else None,
             "state": state,
+            **built_for(have),
         }
         if want.kernel is not None:
             row["kernel"] = kernel_state(ctx, name)
@@ -62,18 +64,54 @@ def status_rows(ctx: Context) -> list[dict[str, Any]]:
                     "prefix": str(have.prefix),
                     "python": have.python_version,
                     "state": "undeclared",
+                    **built_for(have),
                 }
             )
     return rows
 
 
+def built_for(have: Any) -> dict[str, Any]:
+    """The platform variant an env of this workspace was built for, and the system
+    requirements it was solved with (its marker's record; None/{} when unknown)."""
+    m = have.marker if have is not None and have.ownership == "ours" else None
+    declared = m.declared if m is not None else None
+    return {
+        "variant": m.variant if m is not None else None,
+        "system_requirements": dict(declared.system_requirements) if declared else {},
+    }
+
+
+def host(engine: Any) -> tuple[tuple[Any, ...] | None, dict[str, Any]]:
+    """This machine's virtual packages (None when they can't be detected), and as JSON,
+    with the CONDA_OVERRIDE_* variables that set them."""
+    import os
+
+    from wsp import sysreq
+    from wsp.errors import WspError
+
+    try:
+        found = tuple(engine.host_virtual_packages())
+    except WspError as exc:
+        return None, {"virtual_packages": [], "overrides": {}, "problem": str(exc)}
+    return found, {
+        "virtual_packages": [
+            {"name": h.name, "version": h.version, "build": h.build} for h in found
+        ],
+        "overrides": {
+            var: os.environ[var] for var in sysreq.OVERRIDES.values() if var in os.environ
+        },
+    }
+
+
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
+    from wsp.commands import engine
     from wsp.context import load_context
     from wsp.errors import ExitCode
 
     ctx = load_context(directory)
     rows = status_rows(ctx)
+    _, host_data = host(engine())
     if args.json:
         ui.print_json(
             {
@@ -81,8 +119,17 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "description": ctx.ws.description,
                 "envs_dir": str(ctx.ws.envs_dir),
                 "envs": rows,
+                "host": host_data,
             }
         )
     else:
-        ui.render_status(ctx.ws.name, rows, description=ctx.ws.description)
+        from wsp.specs import known_platforms
+
+        # the platform variant column, once an env was built for more than a plain platform
+        variants = any(
+            r["system_requirements"] or (r["variant"] and r["variant"] not in known_platforms())
+            for r in rows
+        )
+        ui.render_status(ctx.ws.name, rows, description=ctx.ws.description, variants=variants)
+        ui.render_host(host_data)
     return ExitCode.OK

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wsp import channels
+from wsp.sysreq import LOCK_TAG, HostPackage, VirtualPackage
 
 
 @dataclass(frozen=True, order=True)
@@ -22,6 +23,7 @@ class Package:
     sha256: str | None = None
     url: str = ""
     md5: str | None = field(default=None, compare=False)
+    depends: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def dist(self) -> str:
@@ -66,25 +68,53 @@ class SolveRequest:
     channel_priority: str = "strict"
     platform: str | None = None
     exclude_newer: str | None = None  # ignore packages built after it (wsp.specs format)
+    # What the solve assumes the machine offers (`__cuda`, `__glibc`, ...): the declared
+    # system requirements over the platform's defaults. None: the platform's defaults.
+    virtual_packages: tuple[VirtualPackage, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LockTarget:
+    """One platform entry of wsp.lock: what its packages were solved for."""
+
+    name: str  # "linux-64", "linux-64-cuda", "linux-64--cuda-11-8" (a project's own needs)
+    subdir: str
+    virtual_packages: tuple[str, ...] = ()  # "__cuda=12.0=0", ...
+
+    @property
+    def variant(self) -> str:
+        """The platform (variant) of `[workspace] platforms` it is an entry of."""
+        return self.name.split(LOCK_TAG, 1)[0]
 
 
 @dataclass(frozen=True)
 class LockedEnv:
-    """One project's locked packages, per platform."""
+    """One project's locked packages, per platform (variant)."""
 
     channels: tuple[str, ...]
     packages: dict[str, tuple[Package, ...]]
     pip: dict[str, dict[str, tuple[str, str]]]  # platform -> name -> (version, location)
+    # platform (variant) -> the lock's platform entry its packages are under (default: the
+    # entry of that name)
+    targets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LockData:
     """The content of wsp.lock: every project's packages for every platform."""
 
-    platforms: tuple[str, ...]
+    platforms: tuple[str, ...]  # the platforms (variants) locked, as [workspace] names them
     envs: dict[str, LockedEnv]
     hashes: dict[str, str]  # project -> lock hash of its declaration when locked
     exclude_newer: dict[str, str] = field(default_factory=dict)  # project -> its cutoff
+    # every platform entry of the lock, with its virtual packages (default: one plain
+    # entry per name of `platforms`)
+    targets: tuple[LockTarget, ...] = ()
+
+    def target(self, env: LockedEnv, platform: str) -> LockTarget:
+        """The lock entry `env`'s packages for `platform` were solved for."""
+        name = env.targets.get(platform, platform)
+        return next((t for t in self.targets if t.name == name), LockTarget(name, platform))
 
 
 # (env, event, done, total): event is "start", "link", "unlink" or "done"
@@ -175,6 +205,11 @@ class Engine(Protocol):
 
     def cache_root(self) -> Path:
         """The package and repodata cache this engine uses."""
+        ...
+
+    def host_virtual_packages(self) -> tuple[HostPackage, ...]:
+        """The virtual packages this machine offers (`__cuda`, `__glibc`, ...), with conda's
+        CONDA_OVERRIDE_* variables applied (an empty one removes the package)."""
         ...
 
     def snapshot(self, prefix: Path) -> object:

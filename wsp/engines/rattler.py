@@ -25,10 +25,18 @@ from typing import Any, TypeVar
 import rattler
 from rattler.exceptions import GatewayError
 from rattler.exceptions import SolverError as RattlerSolverError
-from rattler.virtual_package import VirtualPackage
+from rattler.virtual_package import VirtualPackage, VirtualPackageOverrides
 
-from wsp import channels
-from wsp.engines import Channel, LockData, LockedEnv, Package, Progress, SolveRequest
+from wsp import channels, sysreq
+from wsp.engines import (
+    Channel,
+    LockData,
+    LockedEnv,
+    LockTarget,
+    Package,
+    Progress,
+    SolveRequest,
+)
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_text, remove_tree
 from wsp.specs import (
@@ -83,25 +91,53 @@ def _to_package(record: Any) -> Package:
         sha256=record.sha256.hex() if record.sha256 else None,
         url=str(record.url),
         md5=record.md5.hex() if record.md5 else None,
+        depends=tuple(str(d) for d in (record.depends or ())),
     )
 
 
 @cache
-def _virtual_packages(platform: str) -> list[Any]:
-    """This machine's virtual packages; for another platform, typical ones of it."""
-    if platform == current_platform():
-        return [v.into_generic() for v in VirtualPackage.detect()]
+def _virtual_packages(packages: tuple[sysreq.VirtualPackage, ...]) -> list[Any]:
+    """rattler's form of the virtual packages a solve assumes (never this machine's)."""
     from rattler import GenericVirtualPackage, PackageName, Version
     from rattler.package import BuildString
 
-    os_name, _, arch = platform.partition("-")
-    arch = {"64": "x86_64", "arm64": "arm64", "aarch64": "aarch64"}.get(arch, arch)
-    virtual = {"win": [("__win", "0")], "osx": [("__unix", "0"), ("__osx", "13.0")]}.get(
-        os_name, [("__unix", "0"), ("__linux", "5.10"), ("__glibc", "2.28")]
-    )
-    out = [GenericVirtualPackage(PackageName(n), Version(v), BuildString("0")) for n, v in virtual]
-    out.append(GenericVirtualPackage(PackageName("__archspec"), Version("1"), BuildString(arch)))
-    return out
+    return [
+        GenericVirtualPackage(PackageName(v.name), Version(v.version), BuildString(v.build))
+        for v in packages
+    ]
+
+
+def _ancestors(detected: Any) -> tuple[str, ...]:
+    """The microarchitectures a detected __archspec can also run: rattler shows them only
+    in its text form (`Microarchitecture { name: "x86_64_v4", ancestors: [...] }`)."""
+    import re
+
+    found = re.search(r"ancestors: \[([^\]]*)\]", str(detected))
+    return tuple(re.findall(r'"([^"]+)"', found.group(1))) if found else ()
+
+
+def host_virtual_packages() -> tuple[sysreq.HostPackage, ...]:
+    """This machine's virtual packages, CONDA_OVERRIDE_* applied as conda applies them."""
+    try:
+        detected = VirtualPackage.detect(overrides=VirtualPackageOverrides.from_env())
+    except Exception as exc:  # DetectVirtualPackageError: e.g. an override that is no version
+        raise WspError(
+            f"can't detect this machine's virtual packages: {_first_line(str(exc))}",
+            hint="check the CONDA_OVERRIDE_* variables (e.g. CONDA_OVERRIDE_CUDA=12.4)",
+        ) from None
+    out = []
+    for v in detected:
+        g = v.into_generic()
+        name = g.name.normalized
+        out.append(
+            sysreq.HostPackage(
+                name,
+                str(g.version),
+                str(g.build_string),
+                _ancestors(v) if name == "__archspec" else (),
+            )
+        )
+    return tuple(out)
 
 
 class _Records:
@@ -312,6 +348,9 @@ class RattlerEngine:
         it was indexed; wsp judges by the build `timestamp` the package carries wherever
         it is served from, and keeps records that have none (built before conda-build
         recorded one)."""
+        virtual = request.virtual_packages  # never this machine's: the declaration's
+        if virtual is None:
+            virtual = sysreq.Variant(platform, platform).virtual_packages()
         solve_from: list[Any] = list(sources)
         if bound is not None:
             names = sorted({conda_name(s) for s in specs})
@@ -324,7 +363,7 @@ class RattlerEngine:
             specs,
             gateway=self._gateway,
             platforms=[platform, "noarch"],
-            virtual_packages=_virtual_packages(platform),
+            virtual_packages=_virtual_packages(virtual),
             channel_priority=_PRIORITY[request.channel_priority],
             locked_packages=locked,
         )
@@ -515,6 +554,9 @@ class RattlerEngine:
         """The package and repodata cache this engine uses (`pkgs/`, `repodata/`)."""
         return self._cache_dir
 
+    def host_virtual_packages(self) -> tuple[sysreq.HostPackage, ...]:
+        return host_virtual_packages()
+
     # repodata queries ----------------------------------------------------------------
     def available_names(
         self, sources: Sequence[Channel], platform: str, names: Collection[str]
@@ -549,17 +591,31 @@ class RattlerEngine:
     def write_lock(self, path: Path, root: Path, data: LockData) -> None:
         """wsp.lock in the pixi.lock format, its header naming each project's declaration
         hash; paths under `root` written relative, so the lock travels with the repo."""
-        lf = rattler.LockFile([rattler.LockPlatform(p) for p in data.platforms])
+        from rattler.platform import Subdir
+
+        entries = data.targets or tuple(LockTarget(p, p) for p in data.platforms)
+        lf = rattler.LockFile(
+            [
+                rattler.LockPlatform(
+                    t.name,
+                    Subdir(t.subdir) if t.subdir != t.name else None,
+                    list(t.virtual_packages),
+                )
+                for t in entries
+            ]
+        )
+        # the file's own LockPlatform objects: new ones passed to its methods panic
         platforms = {p.name: p for p in lf.platforms()}
         for project, env in sorted(data.envs.items()):
             lf.set_channels(
                 project, [rattler.LockChannel(channels.as_url(c)) for c in env.channels]
             )
             for platform, packages in sorted(env.packages.items()):
+                entry = platforms[env.targets.get(platform, platform)]
                 for record in self._records.of(packages):
-                    lf.add_conda_package(project, platforms[platform], record)
+                    lf.add_conda_package(project, entry, record)
                 for name, (version, location) in sorted(env.pip.get(platform, {}).items()):
-                    lf.add_pypi_package(project, platforms[platform], name, version, location)
+                    lf.add_pypi_package(project, entry, name, version, location)
         with tempfile.TemporaryDirectory() as tmp:
             lf.to_path(Path(tmp) / "wsp.lock")
             body = (Path(tmp) / "wsp.lock").read_text()
@@ -598,20 +654,28 @@ class RattlerEngine:
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
             pip: dict[str, dict[str, tuple[str, str]]] = {}
+            targets: dict[str, str] = {}
             for platform in env.platforms():
+                variant = LockTarget(platform.name, "").variant
                 records = env.conda_repodata_records_for_platform(platform) or []
-                packages[platform.name] = tuple(sorted(self._records.remember(records)))
-                pip[platform.name] = {
+                packages[variant] = tuple(sorted(self._records.remember(records)))
+                pip[variant] = {
                     p.name: (str(p.version), str(p.location))
                     for p in env.pypi_packages_for_platform(platform) or []
                 }
+                if platform.name != variant:
+                    targets[variant] = platform.name
             names = tuple(str(c).rstrip("/") for c in env.channels())
-            envs[project] = LockedEnv(channels=names, packages=packages, pip=pip)
+            envs[project] = LockedEnv(channels=names, packages=packages, pip=pip, targets=targets)
+        entries = tuple(
+            LockTarget(p.name, str(p.subdir), tuple(p.virtual_packages)) for p in lf.platforms()
+        )
         return LockData(
-            platforms=tuple(p.name for p in lf.platforms()),
+            platforms=tuple(dict.fromkeys(t.variant for t in entries)),
             envs=envs,
             hashes=hashes,
             exclude_newer=cutoffs,
+            targets=entries,
         )
 
     # observe -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import probe
+from wsp import probe, sysreq
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
@@ -17,7 +17,7 @@ from wsp.pip import PipOptions
 from wsp.pipreqs import Where
 
 if TYPE_CHECKING:  # pydantic loads only when workspace.toml is validated
-    from wsp.manifest.models import Manifest, Policy
+    from wsp.manifest.models import Manifest, Policy, SystemRequirements
 
 MANIFEST_NAME = "workspace.toml"
 
@@ -52,6 +52,7 @@ class TemplateDecl:
     jupyter: JupyterDecl | None = None
     env_vars: tuple[tuple[str, str], ...] = ()
     exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
+    system_requirements: sysreq.Requirements = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ProjectDecl:
     env_vars: tuple[tuple[str, str], ...] = ()
     pip_options: PipOptions = field(default_factory=PipOptions)  # the project's pip-* keys
     exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
+    system_requirements: sysreq.Requirements = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Workspace:
     jupyter_data_dir: Path | None = None  # where kernels go; None: the user's Jupyter data dir
     exclude_newer: str | None = None  # as wsp.specs.parse_exclude_newer writes it
     keep_builds: int = 1  # earlier builds of each env kept for `wsp rollback`
+    system_requirements: sysreq.Requirements = ()  # [workspace] system-requirements
+    variants: tuple[sysreq.Variant, ...] = ()  # `platforms`, each with its own requirements
 
     def error(
         self, path: tuple[str | int, ...], message: str, *, value: bool = False
@@ -318,7 +322,13 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         except ValueError as exc:
             raise err((*base, "exclude-newer"), f"exclude-newer: {exc}", value=True) from None
 
+    def check_requirements(
+        base: tuple[str | int, ...], table: SystemRequirements
+    ) -> sysreq.Requirements:
+        return _check_requirements(err, (*base, "system-requirements"), table)
+
     check_specs(("workspace", "channels"), [])
+    variants = _check_platforms(err, model)
     templates: dict[str, TemplateDecl] = {}
     for name, t in model.templates.items():
         base = ("templates", name)
@@ -334,6 +344,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             jupyter=check_jupyter(base, t.jupyter),
             env_vars=check_env_vars((*base, "env-vars"), t.env_vars),
             exclude_newer=check_cutoff(base, t.exclude_newer),
+            system_requirements=check_requirements(base, t.system_requirements),
         )
 
     envs_dir = _resolve_envs_dir(root, ws.envs_dir, envs_dir_default)
@@ -394,6 +405,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
                 ),
             ),
             exclude_newer=check_cutoff(base, p.exclude_newer),
+            system_requirements=check_requirements(base, p.system_requirements),
         )
 
     digest = hashlib.sha256(raw)
@@ -406,7 +418,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         description=ws.description,
         channels=tuple(ws.channels),
         channel_priority=ws.channel_priority,
-        platforms=tuple(ws.platforms),
+        platforms=tuple(v.name for v in variants),
         envs_dir=envs_dir,
         env_prefix=ws.env_prefix,
         mirrors={k: tuple(v) for k, v in ws.mirrors.items()},
@@ -423,6 +435,8 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             ),
             no_index=ws.pip_no_index,
         ),
+        system_requirements=check_requirements(("workspace",), ws.system_requirements),
+        variants=variants,
         positions=positions,
         freeze_envs=ws.freeze_envs,
         envs_dir_declared=ws.envs_dir is not None,
@@ -469,6 +483,91 @@ def check_pip_entry(text: str, where: Where) -> None:
     raise where.error(f"{text!r} is not a PEP 508 requirement; write NAME @ URL for a URL")
 
 
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$")  # what a lock's platform names allow
+_KNOWN_REQUIREMENTS = 'cuda, glibc, linux, macos, archspec, or a virtual package written "__name"'
+
+
+def _check_requirements(
+    err: Any, where: tuple[str | int, ...], table: SystemRequirements
+) -> sysreq.Requirements:
+    """A `system-requirements` table, every name and value checked, as sorted pairs."""
+    import difflib
+
+    seen: dict[str, str] = {}
+    for key, value in table.items():
+        problem = sysreq.check(key, value)
+        if problem == "unknown":
+            close = difflib.get_close_matches(key.lower(), list(sysreq.NAMES), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise err(
+                (*where, key),
+                f"unknown system requirement {key!r}; {hint}known: {_KNOWN_REQUIREMENTS}",
+            )
+        if problem:
+            raise err((*where, key), f"system-requirements.{key}: {problem}", value=True)
+        same = seen.get(sysreq.canonical(key))
+        if same is not None:
+            raise err(
+                (*where, key),
+                f"system-requirements: {same} and {key} both name "
+                f"{sysreq.package_name(sysreq.canonical(key))}; keep one",
+            )
+        seen[sysreq.canonical(key)] = key
+    return sysreq.merge(table.items())
+
+
+def _check_platforms(err: Any, model: Manifest) -> tuple[sysreq.Variant, ...]:
+    """`[workspace] platforms`: each a conda platform, or a named variant of one."""
+    import difflib
+
+    from wsp.specs import known_platforms
+
+    known = known_platforms()
+
+    def platform_of(where: tuple[str | int, ...], name: str, what: str) -> str:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "e.g. linux-64, osx-arm64, win-64"
+            raise err(where, f"{what} {name!r} is not a conda platform; {hint}", value=True)
+        return name
+
+    out: list[sysreq.Variant] = []
+    for i, entry in enumerate(model.workspace.platforms):
+        where: tuple[str | int, ...] = ("workspace", "platforms", i)
+        if isinstance(entry, str):
+            variant = sysreq.Variant(entry, platform_of(where, entry, "platform"))
+        else:
+            if not _VARIANT_NAME.match(entry.name):
+                raise err(
+                    (*where, "name"),
+                    f"platform variant name {entry.name!r}: use letters, digits and single "
+                    "'-' (wsp.lock names its platforms so), e.g. \"linux-64-cuda\"",
+                    value=True,
+                )
+            if entry.platform is None and entry.name not in known:
+                raise err(
+                    (*where, "name"),
+                    f'platform variant {entry.name!r} needs platform = "linux-64" (the conda '
+                    "platform it is built for)",
+                )
+            platform = platform_of(
+                (*where, "platform") if entry.platform is not None else (*where, "name"),
+                entry.platform or entry.name,
+                "platform",
+            )
+            reqs = _check_requirements(
+                err, (*where, "system-requirements"), entry.system_requirements
+            )
+            variant = sysreq.Variant(entry.name, platform, reqs)
+        if any(v.name == variant.name for v in out):
+            raise err(
+                where if isinstance(entry, str) else (*where, "name"),
+                f"platform {variant.name!r} is listed twice in [workspace] platforms; keep one",
+            )
+        out.append(variant)
+    return tuple(out)
+
+
 def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:
     if declared is not None:
         return probe.resolve(root / probe.expanduser(Path(declared)))
@@ -488,6 +587,16 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
     model: Any = Manifest
     for part in loc:
+        if isinstance(part, int):  # an entry of a list: the table among its item types
+            items = [
+                a
+                for arg in getattr(model, "__args__", ())
+                for a in (*getattr(arg, "__args__", ()), arg)
+            ]
+            model = next(
+                (a for a in items if isinstance(a, type) and issubclass(a, BaseModel)), None
+            )
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
         fld = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
@@ -533,10 +642,28 @@ def _validate(data: dict[str, Any], err: Any) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = _untagged(exc.errors(include_url=False))
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise _describe(first, err, more) from None
+
+
+_UNION_TAGS = ("str", "PlatformVariant")  # how pydantic names the branches of `platforms`
+
+
+def _untagged(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """pydantic's errors with the union branch names taken out of their locations: for a
+    `platforms` entry written as a table, only what the table got wrong."""
+    out = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        tag = next((i for i, part in enumerate(loc) if part in _UNION_TAGS and i > 0), None)
+        if tag is not None and isinstance(loc[tag - 1], int):
+            if loc[tag] == "str" and isinstance(e.get("input"), dict):
+                continue  # a table: the string branch's complaint says nothing
+            e = {**e, "loc": loc[:tag] + loc[tag + 1 :]}
+        out.append(e)
+    return out or errors
 
 
 def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
@@ -590,5 +717,10 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
             "int_type": "an integer",
             "int_parsing": "an integer",
         }[kind]
+        if kind == "string_type" and loc[:2] == ("workspace", "platforms") and len(loc) == 3:
+            wanted = "a platform name or a table { name, platform, system-requirements }"
+            more = ""  # the other complaint is the table branch's: the same thing
+        elif kind == "string_type" and "system-requirements" in loc:
+            wanted = f'a string in quotes, e.g. {loc[-1]} = "{e["input"]}"'
         return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
     return err(loc, f"{where}: {e['msg']}{more}", value=True)

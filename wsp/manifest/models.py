@@ -35,6 +35,56 @@ class _Model(BaseModel):
     )
 
 
+_REQUIREMENTS_DOC = (
+    "What a machine must offer to run the env, as virtual packages: the env is solved "
+    "with them on any machine, and apply checks the host against them. Keys: cuda "
+    "(driver version), glibc, linux (kernel), macos, archspec (a microarchitecture such "
+    'as "x86_64_v3"), or a raw virtual package written "__name". Values are strings.'
+)
+
+
+class SystemRequirements(BaseModel):
+    """What a machine must offer, as virtual packages: `{ cuda = "12.0" }`."""
+
+    # Names are checked by the loader (an unknown one is a located error with a suggestion).
+
+    model_config = ConfigDict(
+        extra="allow",
+        frozen=True,
+        json_schema_extra={
+            "additionalProperties": False,
+            "patternProperties": {"^__[a-z0-9][a-z0-9_.-]*$": {"type": "string"}},
+        },
+    )
+    __pydantic_extra__: dict[str, str]
+
+    cuda: str | None = Field(None, description='CUDA driver version (__cuda), e.g. "12.0".')
+    glibc: str | None = Field(None, description='glibc version (__glibc), e.g. "2.28".')
+    linux: str | None = Field(None, description='Linux kernel version (__linux), e.g. "5.10".')
+    macos: str | None = Field(None, description='macOS version (__osx), e.g. "13.0".')
+    archspec: str | None = Field(
+        None, description='CPU microarchitecture (__archspec), e.g. "x86_64_v3".'
+    )
+
+    def items(self) -> list[tuple[str, str]]:
+        """(key, value) in the order written, unset known keys left out."""
+        fields = [(k, getattr(self, k)) for k in type(self).model_fields]
+        extra = list((self.__pydantic_extra__ or {}).items())
+        return [(k, v) for k, v in fields + extra if v is not None]
+
+
+class PlatformVariant(_Model):
+    """One entry of `[workspace] platforms` written as a table: a named platform variant."""
+
+    name: str = Field(description='The variant\'s name, e.g. "linux-64-cuda".')
+    platform: str | None = Field(
+        None, description="The conda platform it is for; default: the name, when it is one."
+    )
+    system_requirements: SystemRequirements = Field(
+        default_factory=SystemRequirements, description=_REQUIREMENTS_DOC
+    )
+
+
 class WorkspaceTable(_Model):
     """`[workspace]`: what the whole workspace shares."""
 
@@ -47,9 +97,14 @@ class WorkspaceTable(_Model):
     channel_priority: ChannelPriority = Field(
         "strict", description="strict | flexible | disabled, as in conda."
     )
-    platforms: list[str] = Field(
+    platforms: list[str | PlatformVariant] = Field(
         default_factory=list,
-        description="Platforms `wsp lock` solves for; default: this machine's.",
+        description="Platforms `wsp lock` solves for; default: this machine's. A table "
+        "{ name, platform, system-requirements } is a named platform variant; apply builds "
+        "an env for the first variant of its platform the machine can run.",
+    )
+    system_requirements: SystemRequirements = Field(
+        default_factory=SystemRequirements, description=_REQUIREMENTS_DOC
     )
     envs_dir: str | None = Field(
         None,
@@ -142,6 +197,9 @@ class Template(_Model):
         description="Environment variables of the env (set on activation, run and shell).",
     )
     exclude_newer: Cutoff | None = Field(None, description=_EXCLUDE_NEWER)
+    system_requirements: SystemRequirements = Field(
+        default_factory=SystemRequirements, description=_REQUIREMENTS_DOC
+    )
 
 
 class Project(_Model):
@@ -193,6 +251,9 @@ class Project(_Model):
     )
     exclude_newer: Cutoff | None = Field(
         None, description=_EXCLUDE_NEWER + " Overrides the workspace's and templates'."
+    )
+    system_requirements: SystemRequirements = Field(
+        default_factory=SystemRequirements, description=_REQUIREMENTS_DOC
     )
 
 

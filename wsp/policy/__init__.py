@@ -1,9 +1,10 @@
 """Policies: one rule per function, each with a code, a default severity and a reason.
 
 Codes are stable and documented in docs/policies.md: WSP1xx naming, WSP2xx conda's base
-env, WSP3xx pip, WSP4xx channels, WSP5xx stale envs. A workspace sets a rule's severity
-under `[policy.rules]` (`error`, `warn` or `off`) and a project silences a code with
-`ignore = ["WSP302"]`. `run_checks` runs every rule; `gate` is what `wsp apply` calls.
+env, WSP3xx pip, WSP4xx channels, WSP5xx stale envs, WSP6xx system requirements, WSP7xx
+Jupyter kernels. A workspace sets a rule's severity under `[policy.rules]` (`error`,
+`warn` or `off`) and a project silences a code with `ignore = ["WSP302"]`. `run_checks`
+runs every rule; `gate` is what `wsp apply` calls.
 """
 
 from __future__ import annotations
@@ -120,7 +121,15 @@ def rule(
 
 def all_rules() -> dict[str, Rule]:
     """Every rule, by code, in code order."""
-    from wsp.policy import base, channels, jupyter, naming, pip, stale  # noqa: F401  (they register)
+    from wsp.policy import (  # noqa: F401  (they register)
+        base,
+        channels,
+        jupyter,
+        naming,
+        pip,
+        stale,
+        system,
+    )
 
     return dict(sorted(_RULES.items()))
 

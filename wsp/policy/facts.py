@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from wsp.context import Context
     from wsp.engines import Engine
     from wsp.kernels import KernelFinding
+    from wsp.lockfile import LockView
 
 NO_CONDA = (
     "no conda installation found (looked at WSP_CONDA_ROOT, CONDA_EXE, MAMBA_ROOT_PREFIX, "
@@ -50,6 +51,23 @@ class Facts:
 
             self._engine = get_engine()
         return self._engine
+
+    @cached_property
+    def lock(self) -> LockView | None:
+        """wsp.lock (its summary: parsed by the engine only when that is stale), or None
+        when there is none or it can't be read (noted)."""
+        from wsp import lockfile
+        from wsp.errors import WspError
+
+        class Later:  # the engine, loaded only if the lock's summary must be made again
+            def __getattr__(_, name: str) -> object:
+                return getattr(self.engine, name)
+
+        try:
+            return lockfile.read(self.ctx, Later())  # type: ignore[arg-type]
+        except WspError as exc:
+            self.note(f"{lockfile.LOCK_NAME} not checked: {exc}")
+            return None
 
     def note(self, message: str) -> None:
         if message not in self.notes:
