@@ -46,9 +46,13 @@ AIM_SECONDS = 0.5
 
 def wsp_env(home: Path, cache: Path) -> dict[str, str]:
     """tests/support/cli.py's `base_env`, with this checkout first on PYTHONPATH: the
-    `python -m wsp` measured is the code next to this script, whatever is installed."""
+    `python -m wsp` measured is the code next to this script, whatever is installed; and
+    Python's bytecode cache on, as for an installed wsp."""
     env = base_env(home, cache)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    # An installed wsp has its .pyc: measure that, not every module compiled from source
+    # on every run (some sessions set PYTHONDONTWRITEBYTECODE).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

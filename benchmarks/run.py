@@ -1,7 +1,8 @@
 """How fast is wsp? One command, one table.
 
-    python benchmarks/run.py            # 10, 100 and 1000 envs (a few minutes)
-    python benchmarks/run.py --quick    # skip the 1000-env workspace
+    python benchmarks/run.py                  # 10, 100 and 1000 envs, real packages (minutes)
+    python benchmarks/run.py --quick          # skip the 1000-env workspace
+    python benchmarks/run.py --no-realistic   # skip the rows on real numpy, pandas, scipy
 
 Every figure is the wall time of a real `python -m wsp ...` subprocess of this
 checkout (first on PYTHONPATH), run the way the test suite runs it
@@ -31,9 +32,29 @@ channel of tests/support/channel.py, built once in a temp dir.
   CONDA_PKGS_DIRS under the temp dir. "conda ÷ wsp" is conda's wall median over the
   wsp row it stands under. Without conda the rows say so instead of giving figures.
 
+Below a line, rows on real packages (benchmarks/realistic.py: the numpy, pandas and
+scipy wheels and the pure-Python ones around pandas, repacked as conda packages, one
+`.conda` and one `.tar.bz2` channel, built once into ~/.cache/wsp-bench/realistic after a
+~65 MB download; python is this interpreter as a venv). Each run has a private HOME and
+its own WSP_CACHE_DIR; heavy rows take at most 3 runs.
+
+- apply of three envs (finance: python + pandas + numpy + scipy, vision: python + numpy
+  + scipy, webdev: python + numpy) into a new workspace, cold and warm package cache,
+  for each format; conda's `conda create` of the same envs beside each.
+- 1 env and 10 envs of python + pandas + numpy + scipy, warm cache: wall time and disk
+  (`du`: each inode once; the envs-dir, then with the package cache; and the files'
+  sizes with every link counted, what copies would take); conda beside. Then in those
+  10 envs: a no-op plan, a plan with each env changed (+six: every env's conda-meta
+  read, every env solved) and the apply of such a change (+six or -six, in turn).
+- `wsp run finance -- python -c pass`, then `... -c "import numpy, pandas; print(numpy.
+  __version__)"` (the row stops the benchmark when it does not print numpy's version);
+  `conda run -p ENV` of the same beside.
+- `wsp init` in a folder holding a 300-pin `conda env export` environment.yml.
+
 Wall time is what a user waits; CPU time (user + system of the process and its
 children) is shown beside it because it hardly moves when other work competes for
-the CPUs.
+the CPUs. wsp runs with Python's bytecode cache on (PYTHONDONTWRITEBYTECODE removed),
+as an installed wsp does.
 """
 
 from __future__ import annotations
@@ -43,6 +64,7 @@ import os
 import platform
 import resource
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -57,6 +79,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
+import realistic  # noqa: E402
 from bench_watch import measure as watch_latency  # noqa: E402
 from bench_watch import wsp_env  # noqa: E402
 
@@ -84,6 +107,7 @@ class Figure:
     marginal: float | None = None  # CPU seconds each env adds, against the smallest workspace
     versus: Figure | None = None  # a conda row: the wsp figure it stands beside
     note: str | None = None  # shown instead of figures (conda not found)
+    disk: Disk | None = None  # what the envs made take on disk
 
     @property
     def median(self) -> float:
@@ -93,6 +117,44 @@ class Figure:
     def cpu(self) -> float | None:
         cpus = [r.cpu for r in self.runs if r.cpu is not None]
         return statistics.median(cpus) if cpus else None
+
+
+@dataclass
+class Disk:
+    """Bytes on disk, `du` style: each inode counted once, however many links it has."""
+
+    envs: int  # the envs-dir
+    with_cache: int  # the envs-dir and the package cache together
+    apparent: int  # the envs' file sizes added up, every link counted: what copies would take
+
+
+def du(*roots: Path) -> int:
+    """Bytes of disk the files, folders and symlinks under `roots` take, each inode
+    counted once (`du -s` semantics: hardlinks into a package cache cost nothing more)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [str(r) for r in roots if os.path.lexists(r)]
+    while stack:
+        path = stack.pop()
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode):
+            with os.scandir(path) as it:
+                stack += [e.path for e in it]
+    return total
+
+
+def apparent_size(root: Path) -> int:
+    """The sizes of the regular files under `root` added up, each link counted."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for f in filenames:
+            st = os.lstat(os.path.join(dirpath, f))
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total
 
 
 def generated_toml(n: int) -> str:
@@ -117,6 +179,77 @@ def generated_toml(n: int) -> str:
     return "\n".join(lines)
 
 
+def real_toml(projects: dict[str, tuple[str, ...]]) -> str:
+    """A workspace.toml of projects on the realistic channel: this interpreter's python
+    (the channel's only one) plus the given packages."""
+    lines = [
+        "[workspace]",
+        'name = "bench-real"',
+        'channels = ["conda-forge"]',
+        'envs-dir = ".wsp/envs"',
+        "",
+        "[workspace.mirrors]",
+        '"conda-forge" = ["{channel}"]',
+        "",
+    ]
+    for name, deps in projects.items():
+        listed = ", ".join(f'"{d}"' for d in deps)
+        lines += [
+            f"[projects.{name}]",
+            f'python = "{realistic.PY}"',
+            f"dependencies = [{listed}]",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+# The seed envs' roles, on real packages: 6, 3 and 2 packages (pandas brings
+# python-dateutil and tzdata).
+REAL_FINANCE = ("pandas", "numpy", "scipy")
+REAL_SEED = real_toml({"finance": REAL_FINANCE, "vision": ("numpy", "scipy"), "webdev": ("numpy",)})
+SHARED = 10  # envs of the same packages, for the disk figures
+IMPORT = "import numpy, pandas; print(numpy.__version__)"
+
+
+def pinned_export(n: int) -> str:
+    """`conda env export` of an env of `n` packages, each pinned `name=version=build`, sorted
+    as conda prints them: a few real conda-forge pins, the rest generated."""
+    real = [
+        ("_libgcc_mutex", "0.1", "conda_forge"),
+        ("_openmp_mutex", "4.5", "2_gnu"),
+        ("bzip2", "1.0.8", "hd590300_5"),
+        ("ca-certificates", "2024.2.2", "hbcca054_0"),
+        ("ld_impl_linux-64", "2.40", "h41732ed_0"),
+        ("libblas", "3.9.0", "21_linux64_openblas"),
+        ("libffi", "3.4.2", "h7f98852_5"),
+        ("libgcc-ng", "13.2.0", "h807b86a_5"),
+        ("libopenblas", "0.3.26", "pthreads_h413a1c8_0"),
+        ("libzlib", "1.2.13", "hd590300_5"),
+        ("ncurses", "6.4", "h59595ed_2"),
+        ("numpy", "1.26.4", "py311h64a7726_0"),
+        ("openssl", "3.2.1", "hd590300_1"),
+        ("pandas", "2.2.1", "py311h320fe9a_0"),
+        ("pip", "24.0", "pyhd8ed1ab_0"),
+        ("python", "3.11.8", "hab00c5b_0_cpython"),
+        ("python_abi", "3.11", "4_cp311"),
+        ("readline", "8.2", "h8228510_1"),
+        ("scipy", "1.12.0", "py311h64a7726_2"),
+        ("tk", "8.6.13", "noxft_h4845f30_101"),
+        ("tzdata", "2024a", "h0c530f3_0"),
+        ("xz", "5.2.6", "h166bdaf_0"),
+    ]
+    import hashlib
+
+    pins = real[:n]
+    for i in range(n - len(pins)):
+        digest = hashlib.sha1(str(i).encode()).hexdigest()[:7]
+        pins.append((f"lib-generated-{i:03d}", f"{i % 7}.{i % 13}.{i % 5}", f"h{digest}_{i % 3}"))
+    lines = ["name: big-export", "channels:", "  - conda-forge", "  - defaults", "dependencies:"]
+    lines += [f"  - {name}={version}={build}" for name, version, build in sorted(pins)]
+    lines.append("prefix: /home/user/miniforge3/envs/big-export")
+    return "\n".join(lines) + "\n"
+
+
 def conda_specs(toml: str) -> dict[str, list[str]]:
     """What `conda create` is given for each project of a workspace.toml (plain
     projects only: python plus dependencies, as the seed and generated ones are)."""
@@ -126,8 +259,9 @@ def conda_specs(toml: str) -> dict[str, list[str]]:
     }
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> Run:
-    """Run `argv` in `cwd`; its wall and CPU time. Fails loudly on a bad exit."""
+def timed(argv: list[str], cwd: Path, env: dict[str, str], expect: str | None = None) -> Run:
+    """Run `argv` in `cwd`; its wall and CPU time. Fails loudly on a bad exit, or when
+    `expect` is given and its stdout is not that."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -141,6 +275,11 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> Run:
             f"`{' '.join(argv)}` in {cwd} exited {proc.returncode}:\n"
             f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
+    if expect is not None and proc.stdout.strip() != expect:
+        sys.exit(
+            f"`{' '.join(argv)}` in {cwd} printed {proc.stdout.strip()[-2000:]!r}, "
+            f"not {expect!r}:\n{proc.stderr[-2000:]}"
+        )
     return Run(elapsed, cpu)
 
 
@@ -152,9 +291,12 @@ class Bench:
         self.warm_cache = tmp / "cache-warm"
         self.conda = shutil.which("conda")
         self._n = 0
+        self.last_root = tmp
+        self.real_ws: tuple[Path, Path, Path] | None = None  # workspace, cache, HOME
+        self.real_conda_root: Path | None = None
 
-    def env(self, cache: Path) -> dict[str, str]:
-        env = wsp_env(self.home, cache)
+    def env(self, cache: Path, home: Path | None = None) -> dict[str, str]:
+        env = wsp_env(home or self.home, cache)
         env.pop("COLUMNS", None)
         return env
 
@@ -164,12 +306,16 @@ class Bench:
         path.mkdir()
         return path
 
-    def wsp(self, cwd: Path, *args: str, cache: Path | None = None) -> Run:
+    def wsp(
+        self, cwd: Path, *args: str, cache: Path | None = None, home: Path | None = None
+    ) -> Run:
         """Run `wsp ARGS` in `cwd`; its wall and CPU time."""
-        return timed([sys.executable, "-m", "wsp", *args], cwd, self.env(cache or self.warm_cache))
+        env = self.env(cache or self.warm_cache, home)
+        return timed([sys.executable, "-m", "wsp", *args], cwd, env)
 
-    def write_workspace(self, root: Path, toml: str) -> None:
-        (root / "workspace.toml").write_text(toml.replace("{channel}", self.channel.as_uri()))
+    def write_workspace(self, root: Path, toml: str, channel: Path | None = None) -> None:
+        channel = channel or self.channel
+        (root / "workspace.toml").write_text(toml.replace("{channel}", channel.as_uri()))
 
     # -- wsp -----------------------------------------------------------------------------
 
@@ -220,11 +366,20 @@ class Bench:
             Figure("apply 3 seed envs, warm package cache", warm, 3),
         )
 
-    def apply_fresh(self, toml: str, cache: Path, *args: str, keep: bool = False) -> Run:
-        """`wsp apply --yes ARGS` of `toml` in a new workspace (so a new envs-dir)."""
-        root = self.fresh_dir("apply")
-        self.write_workspace(root, toml)
-        elapsed = self.wsp(root, "apply", "--yes", *args, cache=cache)
+    def apply_fresh(
+        self,
+        toml: str,
+        cache: Path,
+        *args: str,
+        keep: bool = False,
+        channel: Path | None = None,
+        home: Path | None = None,
+    ) -> Run:
+        """`wsp apply --yes ARGS` of `toml` in a new workspace (so a new envs-dir);
+        `self.last_root` is that workspace (removed unless `keep`)."""
+        root = self.last_root = self.fresh_dir("apply")
+        self.write_workspace(root, toml, channel)
+        elapsed = self.wsp(root, "apply", "--yes", *args, cache=cache, home=home)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
         return elapsed
@@ -294,22 +449,27 @@ class Bench:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("WSP_", "PYTEST_", "COV_")) and k != "PYTHONPATH"
+            if not k.startswith(("WSP_", "PYTEST_", "COV_"))
+            and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
         }
         home = self.tmp / "home-conda"
         home.mkdir(exist_ok=True)
         env.update(HOME=str(home), CONDA_PKGS_DIRS=str(pkgs), NO_COLOR="1")
         return env
 
-    def conda_create(self, toml: str, pkgs: Path, keep: bool = False) -> Run:
-        """`conda create` of every project of `toml`, one after the other, into a new dir."""
+    def conda_create(
+        self, toml: str, pkgs: Path, keep: bool = False, channel: Path | None = None
+    ) -> Run:
+        """`conda create` of every project of `toml`, one after the other, into a new dir;
+        `self.last_root` is that dir, its envs in `envs/` (removed unless `keep`)."""
         assert self.conda is not None
-        root = self.fresh_dir("conda")
+        root = self.last_root = self.fresh_dir("conda")
         env = self.conda_env(pkgs)
         total = Run(0.0, 0.0)
+        channel = channel or self.channel
         for name, specs in conda_specs(toml).items():
             argv = [self.conda, "create", "-y", "-q", "-p", str(root / "envs" / name), "--offline",
-                    "--override-channels", "-c", self.channel.as_uri(), *specs]  # fmt: skip
+                    "--override-channels", "-c", channel.as_uri(), *specs]  # fmt: skip
             run = timed(argv, root, env)
             total = Run(total.wall + run.wall, (total.cpu or 0.0) + (run.cpu or 0.0))
         if not keep:
@@ -347,6 +507,173 @@ class Bench:
             )
         return [create, env_list]
 
+    # -- realistic packages: real numpy, pandas, scipy (benchmarks/realistic.py) ----------
+
+    def fresh_home(self) -> Path:
+        """A private HOME, new for each run (so a new ~/.conda/environments.txt)."""
+        self._n += 1
+        return self.tmp / f"home-{self._n:02d}"
+
+    def disk(self, envs: Path, cache: Path) -> Disk:
+        return Disk(du(envs), du(envs, cache), apparent_size(envs))
+
+    def real_seed(self, fmt: str, channel: Path, runs: int) -> list[Figure]:
+        """The three real-package envs (REAL_SEED) into a new workspace, with an empty and
+        with a filled package cache, a private HOME each run; conda's beside each."""
+        cold = Figure(f"real {fmt}: apply 3 envs, cold package cache", [], 3)
+        warm = Figure(f"real {fmt}: apply 3 envs, warm package cache", [], 3)
+        warm_cache = self.tmp / f"cache-real{fmt}-warm"
+        self.apply_fresh(REAL_SEED, warm_cache, channel=channel, home=self.fresh_home())
+        for i in range(runs):
+            cache = self.tmp / f"cache-real{fmt}-cold-{i}"
+            cold.runs.append(
+                self.apply_fresh(REAL_SEED, cache, channel=channel, home=self.fresh_home())
+            )
+            shutil.rmtree(cache, ignore_errors=True)
+            home = self.fresh_home()
+            warm.runs.append(
+                self.apply_fresh(REAL_SEED, warm_cache, channel=channel, home=home, keep=True)
+            )
+            warm.disk = self.disk(self.last_root / ".wsp" / "envs", warm_cache)
+            if fmt == ".conda" and i == runs - 1:  # kept for `wsp run`
+                self.real_ws = (self.last_root, warm_cache, home)
+            else:
+                shutil.rmtree(self.last_root, ignore_errors=True)
+        conda_cold = Figure(f"conda create x3 ({fmt}), cold package cache", [], 3, versus=cold)
+        conda_warm = Figure(f"conda create x3 ({fmt}), warm package cache", [], 3, versus=warm)
+        if self.conda is None:
+            return [cold, _missing(conda_cold), warm, _missing(conda_warm)]
+        warm_pkgs = self.tmp / f"conda-pkgs-real{fmt}-warm"
+        self.conda_create(REAL_SEED, warm_pkgs, channel=channel)  # fill the warm cache once
+        for i in range(runs):
+            pkgs = self.tmp / f"conda-pkgs-real{fmt}-cold-{i}"
+            conda_cold.runs.append(self.conda_create(REAL_SEED, pkgs, channel=channel))
+            shutil.rmtree(pkgs, ignore_errors=True)
+            conda_warm.runs.append(
+                self.conda_create(REAL_SEED, warm_pkgs, channel=channel, keep=True)
+            )
+            conda_warm.disk = self.disk(self.last_root / "envs", warm_pkgs)
+            if fmt == ".conda" and i == runs - 1:  # kept for `conda run`
+                self.real_conda_root = self.last_root
+            else:
+                shutil.rmtree(self.last_root, ignore_errors=True)
+        return [cold, conda_cold, warm, conda_warm]
+
+    def real_shared(self, channel: Path, runs: int) -> list[Figure]:
+        """One env, then SHARED envs, of the same real packages (python, pandas, numpy,
+        scipy) from a warm package cache: wall time and disk; conda's beside. Then, in
+        the SHARED envs: a no-op plan, a plan with every env changed (so every env's
+        conda-meta records are read and every env solved) and that change applied."""
+        cache = self.tmp / "cache-real.conda-warm"  # filled by real_seed
+        tomls = {
+            n: real_toml({f"team{i:02d}": REAL_FINANCE for i in range(n)}) for n in (1, SHARED)
+        }
+        wsp = {
+            n: Figure(f"real .conda: apply {n} finance env{'s' * (n > 1)}, warm cache", [], n)
+            for n in tomls
+        }
+        for i in range(runs):
+            for n, toml in tomls.items():
+                home = self.fresh_home()
+                wsp[n].runs.append(
+                    self.apply_fresh(toml, cache, channel=channel, home=home, keep=True)
+                )
+                wsp[n].disk = self.disk(self.last_root / ".wsp" / "envs", cache)
+                if n != SHARED or i != runs - 1:
+                    shutil.rmtree(self.last_root, ignore_errors=True)
+        root = self.last_root  # the last SHARED envs, kept
+        noop = Figure(f"real .conda: no-op plan, {SHARED} finance envs", [], SHARED)
+        changed = Figure(f"real .conda: plan, {SHARED} envs each +1 package", [], SHARED)
+        update = Figure(f"real .conda: apply, {SHARED} envs each +1/-1 package", [], SHARED)
+        manifest = root / "workspace.toml"
+        plain = manifest.read_text()
+        more = plain.replace('"scipy"]', '"scipy", "six"]')
+        self.wsp(root, "plan", "--detailed-exitcode", cache=cache, home=home)  # all in sync
+        for _ in range(runs):
+            noop.runs.append(self.wsp(root, "plan", cache=cache, home=home))
+        manifest.write_text(more)
+        self.wsp(root, "plan", cache=cache, home=home)  # untimed: the desired-env cache
+        for _ in range(runs):
+            changed.runs.append(self.wsp(root, "plan", cache=cache, home=home))
+        for i in range(runs):
+            manifest.write_text(more if i % 2 == 0 else plain)
+            update.runs.append(self.wsp(root, "apply", "--yes", cache=cache, home=home))
+        shutil.rmtree(root, ignore_errors=True)
+        ours = [wsp[1], wsp[SHARED]]
+        conda = {
+            n: Figure(f"conda create x{n} (.conda), warm package cache", [], n, versus=wsp[n])
+            for n in tomls
+        }
+        if self.conda is None:
+            conda = {n: _missing(f) for n, f in conda.items()}
+        else:
+            pkgs = self.tmp / "conda-pkgs-real.conda-warm"  # filled by real_seed
+            for _ in range(runs):
+                for n, toml in tomls.items():
+                    conda[n].runs.append(self.conda_create(toml, pkgs, channel=channel, keep=True))
+                    conda[n].disk = self.disk(self.last_root / "envs", pkgs)
+                    shutil.rmtree(self.last_root, ignore_errors=True)
+        return [ours[0], conda[1], ours[1], conda[SHARED], noop, changed, update]
+
+    def real_import(self, runs: int) -> list[Figure]:
+        """`wsp run finance -- python -c ...` in the kept real-package workspace: the
+        interpreter alone, then importing numpy and pandas (checked: it prints numpy's
+        version, or the benchmark stops)."""
+        assert self.real_ws is not None, "real_seed keeps a workspace first"
+        root, cache, home = self.real_ws
+        version = realistic.WHEELS["numpy"]
+        bare = Figure("real: wsp run finance -- python -c pass", [])
+        imp = Figure("real: wsp run finance -- import numpy, pandas", [])
+
+        def run(code: str, expect: str) -> Run:
+            argv = [sys.executable, "-m", "wsp", "run", "finance", "--", "python", "-c", code]
+            return timed(argv, root, self.env(cache, home), expect=expect)
+
+        run(IMPORT, version)  # warm-up: the OS file cache, pure-Python modules' first .pyc
+        for _ in range(runs):
+            bare.runs.append(run("pass", ""))
+            imp.runs.append(run(IMPORT, version))
+        conda = Figure("conda run -p ENV -- import numpy, pandas", [], versus=imp)
+        if self.conda is None:
+            return [bare, imp, _missing(conda)]
+        assert self.real_conda_root is not None
+        prefix = self.real_conda_root / "envs" / "finance"
+        argv = [self.conda, "run", "-p", str(prefix), "python", "-c", IMPORT]
+        env = self.conda_env(self.tmp / "conda-pkgs-real.conda-warm")
+        timed(argv, self.tmp, env, expect=version)  # warm-up
+        conda.runs += [timed(argv, self.tmp, env, expect=version) for _ in range(runs)]
+        return [bare, imp, conda]
+
+    def init_export(self, runs: int, lines: int = 300) -> Figure:
+        """`wsp init` in a folder holding a pinned `conda env export` of `lines` packages."""
+        figure = Figure(f"wsp init, {lines}-pin environment.yml", [])
+        text = pinned_export(lines)
+        for _ in range(runs):
+            root = self.fresh_dir("init")
+            (root / "environment.yml").write_text(text)
+            figure.runs.append(self.wsp(root, "init"))
+            if not (root / "workspace.toml").exists():
+                sys.exit(f"`wsp init` in {root} wrote no workspace.toml")
+            shutil.rmtree(root, ignore_errors=True)
+        return figure
+
+    def realistic(self, runs: int, cache: Path | None) -> list[Figure]:
+        """Every row on the realistic channels, or one row saying why there are none."""
+        why = realistic.unsupported()
+        if why is not None:
+            return [Figure("real-package rows", [], note=why), self.init_export(runs)]
+        channels = realistic.realistic_channels(cache)
+        figures: list[Figure] = []
+        for fmt, channel in channels.items():
+            print(f"... real packages, {fmt}: 3 envs, cold and warm", file=sys.stderr, flush=True)
+            figures += self.real_seed(fmt, channel, runs)
+        print(f"... real packages: 1 and {SHARED} envs", file=sys.stderr, flush=True)
+        figures += self.real_shared(channels[".conda"], runs)
+        print("... real packages: wsp run, import numpy and pandas", file=sys.stderr, flush=True)
+        figures += self.real_import(max(runs, 5))
+        figures.append(self.init_export(max(runs, 5)))
+        return figures
+
     def conda_version(self) -> str:
         if self.conda is None:
             return "not found on PATH"
@@ -361,6 +688,10 @@ def _missing(figure: Figure) -> Figure:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 10e6 else f"{size / 1e6:,.1f} MB"
 
 
 def machine() -> str:
@@ -394,6 +725,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 1000-env workspace")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (default 5)")
+    parser.add_argument(
+        "--no-realistic", action="store_true", help="skip the rows on real numpy, pandas, scipy"
+    )
+    parser.add_argument(
+        "--realistic-cache",
+        type=Path,
+        help=f"where the real-package channels are built (default {realistic.default_cache()})",
+    )
     args = parser.parse_args()
     sizes = (10, 100) if args.quick else (10, 100, 1000)
     runs = max(args.runs, 1)
@@ -420,6 +759,10 @@ def main() -> None:
         figures.extend(bench.watch(max(runs, 7)))
         figures.append(bench.pack(runs))
         figures.extend(setups)
+        real: list[Figure] = []
+        if not args.no_realistic:
+            # the heavy rows (cold installs of ~250 MB) take at most 3 runs
+            real = bench.realistic(min(runs, 3), args.realistic_cache)
     elapsed = time.perf_counter() - started
 
     from rich.console import Console
@@ -438,10 +781,16 @@ def main() -> None:
     table.add_column("wall per env", justify="right")
     table.add_column("CPU per env added", justify="right")
     table.add_column("conda ÷ wsp", justify="right")
-    for f in figures:
+    table.add_column("du envs", justify="right")
+    table.add_column("du +cache", justify="right")
+    table.add_column("if copied", justify="right")
+    for f in figures + real:
+        if f is (real[0] if real else None):
+            table.add_section()
         if f.note is not None:
-            table.add_row(f.name, "", f.note, "", "", "", "", "")
+            table.add_row(f.name, "", f.note, *[""] * 8)
             continue
+        disk = [_mb(f.disk.envs), _mb(f.disk.with_cache), _mb(f.disk.apparent)] if f.disk else []
         table.add_row(
             f.name,
             str(len(f.runs)),
@@ -451,9 +800,10 @@ def main() -> None:
             f"{f.median / f.envs * 1000:,.1f} ms" if f.envs else "",
             f"{f.marginal * 1000:,.2f} ms" if f.marginal is not None else "",
             f"{f.median / f.versus.median:.1f}×" if f.versus is not None else "",
+            *(disk or [""] * 3),
         )
     # wide enough for the table at its natural width, whatever the terminal
-    Console(width=200).print(table)
+    Console(width=260).print(table)
 
 
 if __name__ == "__main__":
