@@ -248,6 +248,62 @@ CASES = [
         file="projects/legacy/environment.yml",
         commands=ALL_COMMANDS,
     ),
+    # issue 11, item 8: what a red-team pass fed wsp, each one located line
+    *(
+        Case(
+            f"bad-channel-{i}",
+            f'[workspace]\nname = "acme"\nenvs-dir = ".wsp/envs"\nchannels = ["{url}"]\n',
+            "channels",
+            f'"{url}"',
+            (url,),
+            commands=ALL_COMMANDS,
+        )
+        for i, url in enumerate(["http://", "://x", "http://[::1", "ftp://example.org/c"])
+    ),
+    Case(
+        "bad-mirror",
+        HEAD + '[workspace.mirrors]\n"conda-forge" = ["http://[::1"]\n',
+        '"http://[::1"',
+        '"http://[::1"',
+        ("mirror", "http://[::1"),
+    ),
+    Case(
+        "envs-dir-unknown-user",
+        '[workspace]\nname = "acme"\nenvs-dir = "~nouser-wsp/envs"\n',
+        "envs-dir",
+        '"~nouser-wsp/envs"',
+        ("~nouser-wsp",),
+        commands=ALL_COMMANDS,
+    ),
+    Case(
+        "nul-in-a-path",
+        '[workspace]\nname = "acme"\nenvs-dir = "envs\\u0000x"\n',
+        "envs-dir",
+        '"envs',
+        ("control character",),
+        commands=ALL_COMMANDS,
+    ),
+    Case(
+        "nul-in-a-dependency",
+        HEAD + '[projects.a]\ndependencies = ["six\\u0000"]\n',
+        "dependencies",
+        '"six',
+        ("control character",),
+    ),
+    Case(
+        "nested-3000-deep",
+        HEAD + "[projects.a]\nvariables = { X = " + "[" * 3000 + "]" * 3000 + " }\n",
+        "variables",
+        fragments=("nested",),
+    ),
+    Case(
+        "platform-linux-65",
+        '[workspace]\nname = "acme"\nenvs-dir = ".wsp/envs"\nplatforms = ["linux-65"]\n',
+        "platforms",
+        '"linux-65"',
+        ("linux-65",),
+        commands=(("plan",), ("lock",)),
+    ),
 ]
 
 

@@ -505,7 +505,7 @@ def test_what_an_interrupted_write_left_is_taken_over(two: Path, jdata: Path) ->
     kdir = jdata / "kernels" / "vision"
     kdir.mkdir(parents=True)
     (kdir / "wsp-kernel.sh").write_text("half")
-    (kdir / ".kernel.json.x1.tmp").write_text("{")
+    (kdir / ".kernel.json.wsp-tmp-x1").write_text("{")
     assert actions(kernels.plan_kernels(ws, desired))["vision"] == "create"
     apply_all(ws, kernels.plan_kernels(ws, desired))
     assert (kdir / "kernel.json").is_file()

@@ -194,3 +194,25 @@ def test_apply_goes_ahead_with_warnings(make_workspace: Callable[..., Workspace]
     assert r.code == 0, r
     assert "WSP102 warn" in r.stdout
     assert (ws.envs_dir / "env1").is_dir()
+
+
+def test_a_pattern_that_would_backtrack_forever_is_answered_at_once(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    # `(a+)+` against 40 a's and a mismatch: 2**40 steps for a backtracking engine
+    name = "a" * 40 + "_b"
+    ws = make_workspace(
+        toml(f'[projects.{name}]\npython = "3.9"\n', tail="\n[policy.naming]\npattern = '(a+)+'\n")
+    )
+    r = ws.wsp("check", "--json")
+    assert codes(r) == [("WSP101", name)]
+
+
+def test_a_pattern_with_look_around_is_refused_at_its_line(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(toml(GOOD, tail="\n[policy.naming]\npattern = '(?!tmp)[a-z-]+'\n"))
+    r = ws.wsp("check")
+    assert r.code == 1
+    assert r.stderr.startswith(f"workspace.toml:{line_of(ws, 'pattern =')}:11:"), r
+    assert "look-around" in r.stderr and "Traceback" not in r.stderr

@@ -150,8 +150,8 @@ def _write(
 ) -> None:
     if not path.parent.is_dir():  # only where wsp keeps state already (`wsp apply` makes it)
         return
-    if any("$" in c.name for w in desired.values() for c in w.channels):
-        return  # a channel with ${VAR}: its value is read each time, and never written
+    if _holds_secrets(desired):
+        return  # ${VAR} values and URL credentials are read each time, never written
     from wsp.fsutil import atomic_write_bytes
 
     data = {
@@ -165,6 +165,19 @@ def _write(
     }
     with contextlib.suppress(OSError):  # a read-only workspace still plans
         atomic_write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _holds_secrets(desired: dict[str, DesiredEnv]) -> bool:
+    """A channel with `${VAR}` (its value may be a token) or any URL with credentials."""
+    from wsp.channels import has_credentials
+
+    for want in desired.values():
+        urls = [u for c in want.channels for u in (c.name, *c.urls)]
+        urls += [u for u in (want.pip_options.index_url, *want.pip_options.extra_index_urls) if u]
+        urls += list(want.pip_options.find_links)
+        if any("$" in u or has_credentials(u) for u in urls):
+            return True
+    return False
 
 
 def load_desired(

@@ -108,3 +108,40 @@ def canonical(location: str) -> str:
     if is_named(location):
         return f"{ALIAS}/{location.strip('/')}"
     return strip_credentials(as_url(location)).rstrip("/")
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/?$")
+_SCHEMES = ("http", "https", "file", "s3", "gcs", "oci")
+
+
+def channel_problem(location: str) -> str | None:
+    """What is wrong with a channel or mirror as written (None: nothing): a URL must parse
+    and name a host (a file URL a path), a name be letters, digits and `._+-` (`/` between
+    parts, as in `conda-forge/label/dev`). `${VAR}` is left to whoever expands it."""
+    text = location.strip()
+    if not text:
+        return "it is empty"
+    if "${" in text or text.startswith("$"):
+        return None
+    if "://" in text:
+        try:
+            parts = urllib.parse.urlsplit(text)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            return f"it is not a URL ({exc})"
+        if parts.scheme not in _SCHEMES:
+            return f"{parts.scheme or 'no'} scheme: a channel URL starts with https://, http:// or file://"
+        if parts.scheme == "file":
+            # `file://folder` is a path relative to the workspace
+            return None if parts.path or parts.netloc else "a file:// URL needs a path"
+        if not parts.hostname:
+            return "the URL names no host"
+        if "@" in parts.netloc and _TOKEN.search(parts.path):
+            return (
+                "it carries both a password (user:pass@) and a conda token in its path; wsp hands one "
+                "credential per host to the fetcher and stores none, so keep only one"
+            )
+        return None
+    if is_local(text):
+        return None
+    return None if _NAME.match(text) else "a channel name is letters, digits and '._+-'"

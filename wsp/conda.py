@@ -9,12 +9,12 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from wsp.fsutil import atomic_write_text
+from wsp.fsutil import atomic_write_bytes, atomic_write_text
 
 _USUAL_PLACES = ("~/miniforge3", "~/mambaforge", "~/miniconda3", "~/anaconda3", "/opt/conda")
 _MAGIC = Path("conda-meta") / "history"  # conda's PREFIX_MAGIC_FILE: what makes a prefix an env
@@ -274,25 +274,33 @@ def _environments_txt_locked() -> Iterator[Path]:
             os.close(fd)  # releases the flock
 
 
+def _edit_environments_txt(change: Callable[[list[str]], list[str]]) -> None:
+    """Read-modify-write ~/.conda/environments.txt under its lock. Lines that are not UTF-8
+    (another tool's) are kept byte for byte; a symlinked file keeps its link."""
+    with _environments_txt_locked() as path:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        lines = raw.decode("utf-8", "surrogateescape").splitlines()
+        kept = change(lines)
+        if kept != lines:
+            text = "".join(f"{line}\n" for line in kept)
+            atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+
+
 def register_env(prefix: Path) -> None:
     """List `prefix` in ~/.conda/environments.txt so `conda env list` shows it."""
     if _is_in_conda_envs_dirs(prefix):
         return
-    with _environments_txt_locked() as path:
-        lines = path.read_text().splitlines() if path.exists() else []
-        if str(prefix) not in lines:
-            atomic_write_text(path, "".join(f"{line}\n" for line in [*lines, str(prefix)]))
+    _edit_environments_txt(lambda lines: lines if str(prefix) in lines else [*lines, str(prefix)])
 
 
 def unregister_env(prefix: Path) -> None:
     """Remove `prefix` from ~/.conda/environments.txt (if it is there)."""
     if not environments_txt().exists():
         return
-    with _environments_txt_locked() as path:
-        lines = path.read_text().splitlines()
-        kept = [line for line in lines if line.strip() != str(prefix)]
-        if kept != lines:
-            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    _edit_environments_txt(lambda lines: [ln for ln in lines if ln.strip() != str(prefix)])
 
 
 def sync_envs(envs_dir: Path, present: Iterable[Path]) -> None:
@@ -301,13 +309,13 @@ def sync_envs(envs_dir: Path, present: Iterable[Path]) -> None:
     want = [str(p) for p in present if not _is_in_conda_envs_dirs(p)]
     if not want and not environments_txt().exists():
         return
-    with _environments_txt_locked() as path:
-        lines = path.read_text().splitlines() if path.exists() else []
+
+    def change(lines: list[str]) -> list[str]:
         kept = [
             line
             for line in lines
-            if not (Path(line.strip()).parent == envs_dir and not Path(line.strip()).exists())
+            if not (Path(line.strip()).parent == envs_dir and not os.path.lexists(line.strip()))
         ]
-        kept += [w for w in want if w not in kept]
-        if kept != lines:
-            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+        return kept + [w for w in want if w not in kept]
+
+    _edit_environments_txt(change)

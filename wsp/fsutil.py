@@ -29,13 +29,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so a reader sees either the old file or the new one, never half.
 
     The file keeps its permissions (a new one gets the umask's, as `open` would give it),
-    not the private 0600 of the temporary file it is written as."""
+    not the private 0600 of the temporary file it is written as. A symlink keeps its link:
+    the file it points to is written. The temporary file is named `.NAME.wsp-tmp-*`, so
+    one a killed process left behind is known for wsp's (`leftover_temporaries`)."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -47,6 +51,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+TMP_MARK = ".wsp-tmp-"
+
+
+def remove_leftover_temporaries(folder: Path, *, older_than: float = 60.0) -> int:
+    """Delete the temporary files of atomic writes a killed wsp left in `folder` (not its
+    subfolders), older than `older_than` seconds (a write in flight is younger); returns
+    how many."""
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for e in entries:
+        if e.name.startswith(".") and TMP_MARK in e.name and e.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                if now - e.stat(follow_symlinks=False).st_mtime > older_than:
+                    os.unlink(e.path)
+                    removed += 1
+    return removed
 
 
 def exchange(a: Path, b: Path) -> bool:
@@ -86,7 +112,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """How wsp writes JSON files: indented, keys sorted, a final newline."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def sha256_hex(data: bytes) -> str:

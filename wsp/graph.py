@@ -70,10 +70,10 @@ class DesiredEnv:
         """What the env's marker records of the declaration (plan reasons compare it)."""
         return Declared(
             python=self.python,
-            dependencies=self.specs,
-            pip=self.pip,
+            dependencies=tuple(channels.redact_text(s) for s in self.specs),
+            pip=tuple(channels.redact_text(r) for r in self.pip),
             editables=tuple(name for name, _ in self.editables),
-            channels=tuple(c.name for c in self.channels),
+            channels=tuple(c.shown for c in self.channels),
             jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
             env_vars=tuple(f"{k}={v}" for k, v in self.env_vars),
             exclude_newer=self.exclude_newer,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from wsp.errors import WspError
-from wsp.fsutil import atomic_write_bytes
+from wsp.fsutil import TMP_MARK, atomic_write_bytes
 
 if TYPE_CHECKING:
     from wsp.graph import DesiredEnv
@@ -300,7 +300,7 @@ def _is_env(prefix: Path) -> bool:
 
 def _leftovers(names: Iterable[str]) -> bool:
     """Only what an interrupted write or removal of wsp leaves: the launcher, temp files."""
-    return all(n == LAUNCHER or (n.startswith(".") and n.endswith(".tmp")) for n in names)
+    return all(n == LAUNCHER or (n.startswith(".") and TMP_MARK in n) for n in names)
 
 
 def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:

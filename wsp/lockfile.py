@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wsp import __version__, pip, sysreq
+from wsp import __version__, codec, pip, sysreq
 from wsp.context import Context, refresh, sources
 from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
@@ -29,6 +30,18 @@ def lock_path(ctx: Context) -> Path:
 
 
 SUMMARY_FORMAT = 3
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """`.wsp/lock-summary.json`'s content, typed: a summary of other shapes (another
+    version's, or edited) is not used, wsp.lock is parsed instead."""
+
+    hashes: dict[str, str]
+    platforms: dict[str, list[str]]
+    ids: dict[str, dict[str, tuple[str, str, dict[str, str]]]]
+    virtual: dict[str, dict[str, list[str]]]
+    cuda: dict[str, dict[str, list[str]]]
 
 
 class LockView:
@@ -110,7 +123,9 @@ class LockView:
                 and summary["sha256"] == self._sha256
                 and summary["wsp"] == __version__
             ):
-                return {k: summary[k] for k in ("hashes", "platforms", "ids", "virtual", "cuda")}
+                fields = {k: summary[k] for k in ("hashes", "platforms", "ids", "virtual", "cuda")}
+                codec.load(_Summary, fields)  # the shapes the plan reads, or not used
+                return fields
         except (OSError, ValueError, KeyError, TypeError):
             pass
         return None

@@ -27,7 +27,7 @@ from wsp.actions import ActionKind
 from wsp.context import Context, sources
 from wsp.engines import Engine, Package, Progress
 from wsp.errors import ChannelUnreachable, WspError
-from wsp.fsutil import atomic_write_bytes, exchange, remove_tree
+from wsp.fsutil import atomic_write_bytes, exchange, remove_leftover_temporaries, remove_tree
 from wsp.graph import DesiredEnv
 from wsp.history import record_files
 from wsp.identity import STAGING, TRASH, Owner
@@ -433,6 +433,8 @@ def tidy(ctx: Context) -> None:
     for trash in leftovers(ctx.ws.envs_dir, ctx.owner):
         shutil.rmtree(trash, ignore_errors=True)
     owned = [o for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
+    for folder in (ctx.state_dir, ctx.ws.root, *(o.prefix / "conda-meta" for o in owned)):
+        remove_leftover_temporaries(folder)  # atomic writes a kill -9 cut short
     for have in owned:  # `freeze-envs` changed: every env follows, changed or not
         if have.marker is not None and not have.read_only:
             with contextlib.suppress(OSError):

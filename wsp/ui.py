@@ -9,6 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from wsp.actions import ActionKind
+from wsp.channels import redact_text
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -18,18 +19,32 @@ if TYPE_CHECKING:
     from wsp.reconciler import Outcome
 
 
+class _Redacting:
+    """A stream that masks URL credentials (`user:pass@`, conda's `/t/<token>`) in all it
+    is given: the last net under everything wsp prints."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self._stream.write(redact_text(text)) or 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 @cache
 def out() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=True, highlight=False)
+    return Console(file=_Redacting(sys.stdout), soft_wrap=True, highlight=False)
 
 
 @cache
 def err() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(file=_Redacting(sys.stderr), soft_wrap=True, highlight=False)
 
 
 def esc(text: object) -> str:
@@ -41,7 +56,7 @@ def esc(text: object) -> str:
 def error_line(message: str, *, located: bool = False) -> None:
     """One plain line on stderr, never wrapped or styled: `error: ...`, or as it is when
     `located` (`workspace.toml:3:1: ...`, the form editors jump to)."""
-    text = " ".join(message.split())
+    text = redact_text(" ".join(message.split()))
     if not located:
         text = f"error: {text}"
     sys.stderr.write(text + "\n")
@@ -51,7 +66,7 @@ def error_line(message: str, *, located: bool = False) -> None:
 def print_json(data: Any) -> None:
     import json
 
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.write(redact_text(json.dumps(data, indent=2)) + "\n")
     sys.stdout.flush()
 
 
@@ -430,7 +445,7 @@ def json_line(data: Any) -> None:
     import json
 
     with _json_lock:
-        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+        sys.stdout.write(redact_text(json.dumps(data, separators=(",", ":"))) + "\n")
         sys.stdout.flush()
 
 

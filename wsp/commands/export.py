@@ -74,6 +74,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     import sys
 
     from wsp import exporters, ui
+    from wsp.channels import redact_text
     from wsp.commands import engine
     from wsp.context import load_context
     from wsp.errors import WspError
@@ -98,17 +99,21 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     eng = None if declared_only else engine()
 
     def texts(name: str) -> dict[str, str]:
-        """{file name: text} of project `name` in the format asked for."""
+        """{file name: text} of project `name` in the format asked for, credentials of
+        channel and index URLs masked (an export is shared; conda and pip authenticate
+        from their own settings)."""
         if declared_only:
             from wsp.graph import declaration
 
             decl = declaration(ctx.ws, name)
-            return {
+            files = {
                 decl.env_name + exporters.SUFFIX[args.format]: exporters.declared_environment_yml(
                     decl, ctx.ws.name
                 )
             }
-        return exporters.render_all(solve_env(ctx, eng, name), args.format)
+        else:
+            files = exporters.render_all(solve_env(ctx, eng, name), args.format)
+        return {fname: redact_text(text) for fname, text in files.items()}
 
     if args.all:
         folder = Path(args.output or "exports")

@@ -24,9 +24,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui
+    from wsp.channels import redact_text
     from wsp.context import load_context
     from wsp.errors import ExitCode, WspError
-    from wsp.fsutil import atomic_write_json
+    from wsp.fsutil import atomic_write_text, json_text
     from wsp.policy import plan_findings, run_checks
     from wsp.resolve import make_plan
 
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         )
     findings = plan_findings(run_checks(ctx))  # shown above the plan
     if args.out:
-        atomic_write_json(Path(args.out), plan.to_json())
+        # a saved plan is meant to be passed on: URL credentials masked
+        atomic_write_text(Path(args.out), redact_text(json_text(plan.to_json())))
     if args.json:
         ui.print_json({**plan.to_json(), "findings": [f.to_json() for f in findings]})
     else:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import threading
+import time
+import urllib.parse
 import uuid
 from collections.abc import Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +30,7 @@ from rattler.exceptions import GatewayError
 from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.virtual_package import VirtualPackage, VirtualPackageOverrides
 
-from wsp import channels, sysreq
+from wsp import channels, sysreq, ui
 from wsp.engines import (
     Channel,
     LockData,
@@ -65,10 +68,12 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 def cache_dir() -> Path:
     """Where packages and repodata are cached: WSP_CACHE_DIR, else rattler's own default
     (RATTLER_CACHE_DIR, else the user cache folder), so wsp shares pixi's cache."""
-    if root := os.environ.get("WSP_CACHE_DIR"):
-        return Path(root).expanduser()
-    if root := os.environ.get("RATTLER_CACHE_DIR"):
-        return Path(root).expanduser()
+    for var in ("WSP_CACHE_DIR", "RATTLER_CACHE_DIR"):
+        if root := os.environ.get(var):
+            path = Path(root).expanduser()
+            if path.exists() and not path.is_dir():
+                raise WspError(f"{var}={root} is a file, not a folder", hint="point it at a folder")
+            return path
     if sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     elif sys.platform == "win32":
@@ -196,6 +201,50 @@ class _Route:
         return self.fetch + url[len(self.identity) :] if url.startswith(self.identity) else None
 
 
+def _credentials(url: str) -> tuple[str, dict[str, Any]] | None:
+    """(host, what rattler's authentication storage holds for it) of a URL with
+    `user:pass@` or conda's `/t/<token>`; None without."""
+    if "://" not in url or not channels.has_credentials(url):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.username is not None:
+        username = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        return host, {"BasicHTTP": {"username": username, "password": password}}
+    token = re.search(r"/t/([^/]+)", parts.path)
+    return (host, {"CondaToken": token.group(1)}) if token else None
+
+
+def _network_config() -> str:
+    """rattler's configuration (TOML) for what the user's .condarc says of the network:
+    `proxy_servers` (by scheme; NO_PROXY's hosts go around it) and `ssl_verify` (false:
+    no certificate check; a CA bundle: the system's roots, with SSL_CERT_FILE naming it).
+    "" when .condarc says nothing: the standard proxy variables apply as they are."""
+    from wsp.userconfig import load_user_config
+
+    cfg = load_user_config()
+    lines: list[str] = []
+    if cfg.ssl_verify is False:
+        lines.append("tls-no-verify = true")
+    elif isinstance(cfg.ssl_verify, str):
+        lines.append('tls-root-certs = "system"')
+        os.environ["SSL_CERT_FILE"] = cfg.ssl_verify  # what the roots are read from
+    proxies = cfg.scheme_proxies()
+    for key in cfg.host_proxies():
+        ui.info(
+            f"warning: .condarc proxy_servers {key!r} is not applied: wsp's fetcher takes one "
+            "proxy per scheme; set it under 'http' or 'https'"
+        )
+    if proxies:
+        lines.append("[proxy-config]")
+        lines += [f"{scheme} = {json.dumps(url)}" for scheme, url in sorted(proxies.items())]
+        bypass = os.environ.get("NO_PROXY", os.environ.get("no_proxy", ""))
+        if hosts := [h.strip() for h in bypass.split(",") if h.strip()]:
+            lines.append(f"non-proxy-hosts = {json.dumps(hosts)}")
+    return "\n".join(lines)
+
+
 def _routed_spec(spec: str, sources: Sequence[Channel], routes: Sequence[_Route]) -> str:
     """A channel-pinned spec (`conda-forge::numpy`) naming where its channel is fetched
     from this time (the solve sees the mirror's records)."""
@@ -243,9 +292,75 @@ class RattlerEngine:
 
     def __init__(self) -> None:
         self._cache_dir = cache_dir()
+        self._auth: dict[str, dict[str, Any]] = {}  # host -> credentials, in memory only
+        self._client: Any = None
+        # rattler config (TOML) for proxies and TLS; before any client: TLS roots are read once
+        self._network = _network_config()
         self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
         self._records = _Records()
         self._answered: dict[str, int] = {}  # channel identity -> the location that answered
+
+    def _connect(self, sources: Sequence[Channel]) -> None:
+        """Make the HTTP client fetch as this machine must: through the proxy and with the
+        certificate checks the user's .condarc sets (`_network_config`), and with the
+        credentials of `sources`' locations (`user:pass@`, conda's `/t/<token>`) held by
+        rattler's authentication middleware, so that no URL rattler sees, caches or
+        records holds one. py-rattler reads credentials only from a file: it is written
+        (0600, in a private folder), read when the client is made and deleted at once."""
+        found: dict[str, dict[str, Any]] = {}
+        named: dict[str, str] = {}
+        for ch in sources:
+            for url in ch.urls:
+                if (host_auth := _credentials(url)) is None:
+                    continue
+                host, auth = host_auth
+                if found.setdefault(host, auth) != auth:
+                    raise WspError(
+                        f"channels {named.get(host, ch.name)} and {ch.name} carry different "
+                        f"credentials for {host}; wsp hands one credential per host to the "
+                        "fetcher",
+                        hint="use one account (or one token) for every channel of a host",
+                    )
+                named[host] = ch.name
+        if self._client is not None and all(self._auth.get(h) == a for h, a in found.items()):
+            return
+        if self._client is None and not found and not self._network:
+            return  # rattler's own client, as it is
+        self._auth.update(found)
+        from rattler import Config
+        from rattler.networking import Client
+
+        folder = Path(tempfile.mkdtemp(prefix="wsp-auth-"))  # 0700
+        before = os.environ.get("RATTLER_AUTH_FILE")
+        try:
+            if self._auth:
+                path = folder / "credentials.json"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(self._auth, fh)
+                os.environ["RATTLER_AUTH_FILE"] = str(path)
+            self._client = Client.from_config(Config.from_toml(self._network))
+        finally:
+            if before is None:
+                os.environ.pop("RATTLER_AUTH_FILE", None)
+            else:
+                os.environ["RATTLER_AUTH_FILE"] = before
+            shutil.rmtree(folder, ignore_errors=True)
+        self._gateway = rattler.Gateway(
+            cache_dir=self._cache_dir / "repodata", show_progress=False, client=self._client
+        )
+
+    def _bare(self, url: str) -> str:
+        """`url` without the credentials rattler's middleware now holds for its host."""
+        if "://" not in url or not channels.has_credentials(url):
+            return url
+        parts = urllib.parse.urlsplit(url)
+        held = self._auth.get(parts.hostname or "", {})
+        if "BasicHTTP" in held and parts.username is not None:
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        elif "CondaToken" in held:
+            parts = parts._replace(path=re.sub(r"/t/[^/]+", "", parts.path, count=1))
+        return urllib.parse.urlunsplit(parts)
 
     def _routes(
         self, sources: Sequence[Channel], choice: dict[str, int] | None = None
@@ -256,7 +371,8 @@ class RattlerEngine:
         for ch in sources:
             i = (choice or {}).get(ch.name, self._answered.get(ch.identity, 0))
             location = ch.urls[min(i, len(ch.urls) - 1)] if ch.urls else ch.identity
-            out.append(_Route(ch.identity.rstrip("/") + "/", channels.base_url(location)))
+            bare = self._bare(location)  # rattler gets the credentials from _connect
+            out.append(_Route(ch.identity.rstrip("/") + "/", channels.base_url(bare)))
         return out
 
     @staticmethod
@@ -306,8 +422,11 @@ class RattlerEngine:
         bound = exclude_newer_bound(request.exclude_newer) if request.exclude_newer else None
         if bound is not None:  # nothing newer than the cutoff is kept either
             locked = [r for r in locked if _published_before(r, bound)]
+        self._connect(request.channels)
         while True:
-            sources = [channels.as_url(ch.urls[choice[ch.name]]) for ch in request.channels]
+            sources = [
+                self._bare(channels.as_url(ch.urls[choice[ch.name]])) for ch in request.channels
+            ]
             routes = self._routes(request.channels, choice)
             fetchable = self._fetchable(locked, routes)
             specs = [_routed_spec(s, request.channels, routes) for s in request.specs]
@@ -384,6 +503,7 @@ class RattlerEngine:
     ) -> None:
         """Download and extract into the package cache whatever of `packages` it lacks,
         before any env is touched; raises ChannelUnreachable naming the package's channel."""
+        self._connect(sources)
         self._cache(self._fetchable(self._records.of(packages), self._routes(sources)), scratch)
 
     def _cache(self, records: list[Any], scratch: Path) -> None:
@@ -408,6 +528,7 @@ class RattlerEngine:
                     installed_packages=[],
                     show_progress=False,
                     execute_link_scripts=False,
+                    client=self._client,
                 )
             )
         except Exception as exc:
@@ -433,9 +554,11 @@ class RattlerEngine:
         relocate_to: Path | None = None,
         sources: Sequence[Channel] = (),
     ) -> None:
+        self._connect(sources)
         routes = self._routes(sources)
         records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
+        _check_inside(prefix, current, records)
         reporter = _Reporter(progress) if progress else None
         try:
             _run(
@@ -448,6 +571,7 @@ class RattlerEngine:
                     show_progress=False,
                     reporter=reporter,
                     execute_link_scripts=False,
+                    client=self._client,
                 )
             )
         except Exception as exc:
@@ -465,8 +589,10 @@ class RattlerEngine:
     ) -> None:
         """Make `prefix` hold exactly the records of `snapshot` again: fetched first (they
         are usually still in the package cache, else through `scratch`), then linked."""
+        self._connect(sources)
         routes = self._routes(sources)
         records = self._fetchable(list(snapshot), routes)
+        _check_inside(prefix, self._prefix_records(prefix), records)
         self._cache(records, scratch)
         try:
             _run(
@@ -477,6 +603,7 @@ class RattlerEngine:
                     installed_packages=self._prefix_records(prefix),
                     show_progress=False,
                     execute_link_scripts=False,
+                    client=self._client,
                 )
             )
         except Exception as exc:
@@ -512,7 +639,7 @@ class RattlerEngine:
                         if client is None:
                             from rattler.networking import Client
 
-                            client = Client.authenticated_client()
+                            client = self._client or Client.authenticated_client()
                         from rattler.package_streaming import download_to_path
 
                         _run(download_to_path(client, url, target))
@@ -684,7 +811,7 @@ class RattlerEngine:
         meta = prefix / "conda-meta"
         if not meta.is_dir():
             return []
-        return [rattler.PrefixRecord.from_path(p) for p in sorted(meta.glob("*.json"))]
+        return [r for r in (_read_record(p) for p in sorted(meta.glob("*.json"))) if r is not None]
 
     def installed(self, prefix: Path) -> list[Package]:
         return sorted(_to_package(r) for r in self._prefix_records(prefix))
@@ -715,6 +842,61 @@ class _Dated:
 
     def package_names(self, platform: Any) -> list[str]:
         return sorted({n for subdir, n in self._by if subdir == str(platform)})
+
+
+def _read_record(path: Path, tries: int = 5) -> Any | None:
+    """One package record of an env; None when it went away while being read (another
+    apply is changing the env). A record caught half-written is read again a moment
+    later; one that stays unreadable is an error naming it, and the env is left alone."""
+    problem = ""
+    for attempt in range(tries):
+        try:
+            return rattler.PrefixRecord.from_path(path)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # rattler's parse errors have no common base
+            if not path.exists():
+                return None
+            problem = _first_line(str(exc)) or type(exc).__name__
+            time.sleep(0.05 * (attempt + 1))
+    raise WspError(
+        f"{path} is not a package record wsp can read ({problem}); wsp leaves the env alone",
+        hint="if another tool is changing the env, try again once it is done",
+    )
+
+
+def _outside(prefix: Path, records: Sequence[Any]) -> str | None:
+    """The first file of `records` that is not inside `prefix` (`../x`, an absolute path,
+    or a path through a folder that is a link out of the env): removing a package deletes
+    its files, and a record's word never reaches outside the env."""
+    root = os.path.realpath(prefix)
+    parents: set[str] = set()
+    for record in records:
+        paths = {str(f) for f in record.files}
+        paths.update(str(p.relative_path) for p in record.paths_data.paths)
+        for rel in paths:
+            parts = Path(rel).parts
+            if os.path.isabs(rel) or ".." in parts or not parts:
+                return f"{record.name.normalized}: {rel}"
+            parents.add(os.path.dirname(rel))
+    for rel in parents:
+        real = os.path.realpath(os.path.join(root, rel))
+        if real != root and not real.startswith(root + os.sep):
+            return f"{rel} (a link to {real})"
+    return None
+
+
+def _check_inside(prefix: Path, current: Sequence[Any], keep: Sequence[Any]) -> None:
+    """Refuse to change the env when a package it would remove lists a file outside it."""
+    kept = {(r.name.normalized, str(r.version), str(r.build)) for r in keep}
+    leaving = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) not in kept]
+    if (bad := _outside(prefix, leaving)) is not None:
+        raise WspError(
+            f"a package record of {prefix} names a file outside the env ({bad}); wsp leaves "
+            "the env alone and removes nothing",
+            hint="the env's conda-meta was changed by hand or by a broken tool: remove it "
+            "(`wsp destroy --target NAME`) and apply again",
+        )
 
 
 class _Reporter(rattler.InstallerReporter):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsp.errors import ManifestError, WspError, display_path
+from wsp.fsutil import TMP_MARK
 from wsp.specs import conda_name, python_version
 
 __all__ = ["conda_name", "python_version"]  # spec helpers the edits use, for their callers
@@ -239,7 +240,7 @@ def validate(
     from wsp.manifest import load
 
     folder = manifest_path.parent
-    fd, tmp = tempfile.mkstemp(prefix=".workspace.", suffix=".wsp-edit.toml", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{manifest_path.name}{TMP_MARK}edit-", dir=folder)
     probe = Path(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

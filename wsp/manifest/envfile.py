@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wsp import pipreqs
+from wsp.channels import channel_problem
 from wsp.errors import ManifestError
 from wsp.pip import PipOptions
 from wsp.pipreqs import Located, PipEntry, Where
@@ -217,6 +218,8 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
     # channels, in order; ${VAR} must be defined (it is expanded where the channel is fetched)
     channels: list[str] = []
     for text, where in strings(data.get("channels"), "channels", data):
+        if (problem := channel_problem(text)) is not None:
+            raise where.error(f"channel {text!r}: {problem}")
         for m in _CHANNEL_VAR.finditer(text):
             var = m.group(1) if m.group(1) is not None else m.group(2)
             if not var or not _ENV_VAR_NAME.match(var):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsp import probe, sysreq
+from wsp.channels import channel_problem
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
@@ -202,6 +203,13 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             col,
             f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
         ) from None
+    if (deep := _too_deep(text)) is not None:
+        raise ManifestError(
+            manifest_path,
+            *deep,
+            f"arrays and tables are nested more than {MAX_DEPTH} deep here; "
+            "workspace.toml needs no more than a few levels",
+        )
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:  # a syntax error, or a key or table given twice
@@ -225,6 +233,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         line, col = positions.find(path, value=value)
         return ManifestError(manifest_path, line, col, message)
 
+    _check_strings(data, err)
     model = _validate(data, err)
     ws = model.workspace
 
@@ -232,6 +241,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         raise err(
             ("workspace", "name"), 'workspace name is empty: set name = "my-workspace"', value=True
         )
+    _check_channels(model, err)
     for kind, table in (("template", model.templates), ("project", model.projects)):
         for name in table:
             if len(name) > MAX_NAME:
@@ -724,3 +734,96 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
             wanted = f'a string in quotes, e.g. {loc[-1]} = "{e["input"]}"'
         return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
     return err(loc, f"{where}: {e['msg']}{more}", value=True)
+
+
+def _check_channels(model: Manifest, err: Any) -> None:
+    """Every channel and mirror is a channel name, a path or a URL that parses."""
+    lists: list[tuple[tuple[str | int, ...], list[str], str]] = [
+        (("workspace", "channels"), model.workspace.channels, "channel")
+    ]
+    lists += [
+        (("templates", n, "channels"), t.channels, "channel") for n, t in model.templates.items()
+    ]
+    lists += [
+        (("projects", n, "channels"), p.channels, "channel") for n, p in model.projects.items()
+    ]
+    lists += [
+        (("workspace", "mirrors", k), v, f"mirror of {k}")
+        for k, v in model.workspace.mirrors.items()
+    ]
+    for where, values, what in lists:
+        for i, value in enumerate(values):
+            if (problem := channel_problem(value)) is not None:
+                raise err((*where, i), f"{what} {value!r}: {problem}", value=True)
+    for key in model.workspace.mirrors:
+        if (problem := channel_problem(key)) is not None:
+            raise err(("workspace", "mirrors", key), f"mirrors key {key!r}: {problem}")
+
+
+# -- what no value may hold ------------------------------------------------------------------
+
+MAX_DEPTH = 64
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """LINE:COL where `[` / `{` nest deeper than MAX_DEPTH (outside strings and comments):
+    a parser would recurse that deep before saying anything useful."""
+    depth, line, col, quote = 0, 1, 0, ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+        elif quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            while i + 1 < len(text) and text[i + 1] != "\n":
+                i += 1
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _check_strings(data: Any, err: Any, path: tuple[str | int, ...] = ()) -> None:
+    """No string of workspace.toml holds a NUL or another control character (TOML can
+    write them as escapes; no path, name or spec has one)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and _CONTROL.search(key):
+                raise err((*path, key), f"key {key!r} holds a control character; remove it")
+            _check_strings(value, err, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_strings(value, err, (*path, i))
+    elif isinstance(data, str) and (m := _CONTROL.search(data)):
+        raise err(
+            path,
+            f"{'.'.join(str(p) for p in path)} holds the control character "
+            f"{m.group(0)!r}; remove it",
+            value=True,
+        )
+    elif isinstance(data, str) and data.startswith("~"):
+        try:
+            Path(data).expanduser()
+        except RuntimeError:
+            user = data[1:].split("/", 1)[0]
+            raise err(
+                path,
+                f"{data!r}: there is no user {user!r} on this machine; write the path out, "
+                "or ~/ for your own home",
+                value=True,
+            ) from None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from wsp.policy import Issue, q, rule
@@ -33,15 +33,16 @@ def pattern(facts: Facts) -> Iterator[Issue]:
     ws = facts.ws
     source = ws.policy.naming.pattern
     try:
-        regex = re.compile(source)
-    except re.error as exc:
+        re.compile(source)
+        matches = _bounded(source)
+    except (re.error, ValueError) as exc:
         raise ws.error(
             ("policy", "naming", "pattern"),
             f"policy.naming.pattern is not a valid regular expression: {exc}",
             value=True,
         ) from None
     for name, proj in ws.projects.items():
-        if regex.fullmatch(proj.env_name) is None:
+        if not matches(proj.env_name):
             where = "env-prefix + project name" if ws.env_prefix else "project name"
             yield Issue(
                 f"env name {q(proj.env_name)} does not match policy.naming.pattern {q(source)}",
@@ -49,6 +50,31 @@ def pattern(facts: Facts) -> Iterator[Issue]:
                 project=name,
                 env=proj.env_name,
             )
+
+
+def _bounded(source: str) -> Callable[[str], bool]:
+    """A full match of `source` in time linear in the name (pydantic-core's Rust regex
+    engine: no catastrophic backtracking, whatever the pattern). Look-around and
+    back-references, which need backtracking, are refused (ValueError)."""
+    from pydantic_core import SchemaError, SchemaValidator, ValidationError, core_schema
+
+    try:
+        validator = SchemaValidator(core_schema.str_schema(pattern=f"^(?:{source})$"))
+    except SchemaError as exc:
+        detail = " ".join(str(exc).split())
+        raise ValueError(
+            f"it needs backtracking, which wsp does not run (look-around or back-references: "
+            f"{detail[-120:]}); write it without them"
+        ) from None
+
+    def matches(name: str) -> bool:
+        try:
+            validator.validate_python(name)
+        except ValidationError:
+            return False
+        return True
+
+    return matches
 
 
 def _suggest(name: str) -> str:

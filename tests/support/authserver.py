@@ -1,0 +1,62 @@
+"""A local channel served over HTTP behind basic auth or a conda token (`/t/<token>/`),
+for the tests that credentials are used to fetch and never printed nor written."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+USER, PASSWORD, TOKEN = "alice", "pw-s3cr3t", "tk-s3cr3t"
+SECRETS = (PASSWORD, TOKEN)
+
+
+@contextmanager
+def serve(
+    root: Path, *, basic: bool = False, token: bool = False, tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Serve the channel `root`; yields its base URL without credentials. With `basic`,
+    requests must carry `alice:pw-s3cr3t`; with `token`, start with `/t/tk-s3cr3t/`; with
+    `tls` (certificate, key), over HTTPS."""
+    expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if token:
+                if not self.path.startswith(f"/t/{TOKEN}/"):
+                    self.send_error(403, "no token")
+                    return
+                self.path = self.path[len(f"/t/{TOKEN}") :]
+            if basic and self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="channel"')
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def do_HEAD(self) -> None:
+            self.send_error(404)
+
+        def translate_path(self, path: str) -> str:
+            return str(root / path.split("?", 1)[0].lstrip("/"))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
