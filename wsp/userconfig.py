@@ -215,6 +215,19 @@ class UserConfig:
         return name if name is not None else url
 
     # the network ------------------------------------------------------------------------
+    def scheme_proxies(self) -> dict[str, str]:
+        """.condarc `proxy_servers` by scheme (`http`, `https`; `all` for both), what a
+        fetcher taking one proxy per scheme applies. Per-host keys are `host_proxies`."""
+        out: dict[str, str] = {}
+        for scheme in ("http", "https"):
+            if url := self.proxy_servers.get(scheme) or self.proxy_servers.get("all"):
+                out[scheme] = str(url)
+        return out
+
+    def host_proxies(self) -> list[str]:
+        """.condarc `proxy_servers` keys for one host (`https://host`)."""
+        return sorted(k for k in self.proxy_servers if "://" in k)
+
     def proxy_for(self, url: str) -> str | None:
         """The proxy for `url`: .condarc `proxy_servers` (by `scheme://host`, then scheme),
         else the standard variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY)."""
