@@ -69,7 +69,7 @@ class LockView:
 
     def _summarize(self, data: LockData) -> dict[str, Any]:
         """Per project and platform: its lock_id, the hash of its conda dists and its pip
-        pins (what `workflow.resolve` compares an env's marker and conda-meta with)."""
+        pins (what `resolve.resolve` compares an env's marker and conda-meta with)."""
         summary: dict[str, Any] = {"hashes": dict(data.hashes), "platforms": {}, "ids": {}}
         for name, env in data.envs.items():
             summary["platforms"][name] = sorted(env.packages)

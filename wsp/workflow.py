@@ -262,7 +262,7 @@ def apply(
     the lock (watch: the projects a change touched); it returning an empty list means
     nothing to do.
     """
-    from wsp.lock import workspace_lock
+    from wsp.applylock import workspace_lock
     from wsp.reconciler import apply_plan, tidy
 
     with stage("lock"), workspace_lock(ctx.state_dir, command=request.command):

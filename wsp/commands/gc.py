@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp.commands import engine as make_engine
     from wsp.context import load_context, refresh
     from wsp.errors import ExitCode
-    from wsp.lock import workspace_lock
+    from wsp.applylock import workspace_lock
 
     ctx = load_context(directory)
     engine = make_engine()
