@@ -83,7 +83,8 @@ def run(argv: list[str] | None = None) -> int:
             deferred.flush()
         return code
     except WspError as exc:
-        ui.error_line(str(exc), located=isinstance(exc, ManifestError))
+        for line in exc.lines():
+            ui.error_line(line, located=isinstance(exc, ManifestError))
         return exc.exit_code
     except KeyboardInterrupt:
         ui.error_line("interrupted")

@@ -19,6 +19,7 @@ from wsp.context import Context, refresh
 from wsp.engines import Engine, LockData, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
+from wsp.graph import unsolvable_error
 
 LOCK_NAME = "wsp.lock"
 
@@ -187,10 +188,7 @@ def lock_workspace(
             except ChannelUnreachable as exc:
                 raise WspError(f"can't lock {name} for {platform}: {exc}") from None
             except SolveError as exc:
-                raise ctx.ws.error(
-                    ("projects", name, "dependencies"),
-                    f"project {name!r} can't be solved for {platform}: {exc.message}",
-                ) from None
+                raise unsolvable_error(ctx.ws, want, exc, platform) from None
             packages[platform] = tuple(solved)
             pins[platform] = {
                 n: (v, _pip_location(want.pip_options, n, v))

@@ -68,7 +68,11 @@ def _pkg(p: Any, color: str, sign: str, tag: str) -> str:
     return f"      [{color}]{sign} {esc(p.name)} {esc(p.version)}[/]{detail}"
 
 
-def render_plan(plan: Plan, *, show_noop: bool = False, stderr: bool = False) -> None:
+def render_plan(
+    plan: Plan, *, show_noop: bool = False, stderr: bool = False, next_steps: bool = True
+) -> None:
+    """The plan for people; `next_steps`: the ways forward of a blocked env (apply says
+    them once, after its summary)."""
     c = err() if stderr else out()
     for note in plan.notes:
         c.print(f"[dim]note:[/] {esc(note)}")
@@ -76,28 +80,38 @@ def render_plan(plan: Plan, *, show_noop: bool = False, stderr: bool = False) ->
     if not plan.has_changes:
         unchanged = plan.summary["no-op"]
         c.print(
-            f"[green]No changes.[/] {unchanged} env{'s' if unchanged != 1 else ''} match workspace.toml."
+            f"[green]No changes.[/] {unchanged} "
+            f"{'env matches' if unchanged == 1 else 'envs match'} workspace.toml."
         )
         return
     c.print(
         f"wsp will perform the following actions in workspace [bold]{esc(plan.workspace)}[/]:\n"
     )
     for a in changes:
-        _render_action(c, a)
+        _render_action(c, a, next_steps=next_steps)
     c.print(summary_line(plan))
-    for a in plan.unknown:
+    if plan.unknown:
+        from wsp.netfail import OFFLINE_NOTE
+
         c.print(
-            f"[yellow]warning:[/] {esc(a.unknown)}: `wsp apply` will change nothing until it can be reached"
+            "[yellow]warning:[/] package versions are unknown: `wsp apply` will change "
+            "nothing until the channel can be reached"
         )
-        break
+        for hint in dict.fromkeys(a.unknown_hint for a in plan.unknown if a.unknown_hint):
+            c.print(f"  [dim]hint:[/] {esc(hint)}")
+        c.print(f"  [dim]note:[/] {esc(OFFLINE_NOTE)}")
 
 
-def _render_action(c: Console, a: Action) -> None:
+def _render_action(c: Console, a: Action, *, next_steps: bool = True) -> None:
     symbol, color = a.kind.symbol, a.kind.color
     kind = "kernel only" if a.kind == "no-op" else a.kind
     c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
+        if r.next_steps and next_steps:
+            c.print("      ways forward:")
+            for step in r.next_steps:
+                c.print(f"        - {esc(step)}")
     if a.lock_id:
         c.print("      [dim]# packages from wsp.lock[/]")
     if a.unknown:
@@ -117,6 +131,8 @@ def _render_action(c: Console, a: Action) -> None:
             c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]{tag}")
         for p in diff.remove:
             c.print(_pkg(p, "red", "-", tag))
+    if a.marker_only and not a.unknown and not any(str(r.code) == "refresh" for r in a.reasons):
+        c.print("      [dim]= packages already match: only the env's marker is rewritten[/]")
     for name in a.pip_provided:
         c.print(f"      [dim]= {esc(name)} (a pip dependency conda already provides)[/]")
     if a.kind in ("create", "replace"):
@@ -222,7 +238,15 @@ class ApplyDisplay:
             err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
 
 
-def apply_summary(outcomes: Sequence[Outcome], *, stderr: bool = False) -> None:
+def apply_summary(
+    outcomes: Sequence[Outcome],
+    *,
+    blocked: Sequence[Action] = (),
+    not_started: Sequence[Action] = (),
+    stderr: bool = False,
+) -> None:
+    """`Apply complete: 2 created.`, or what was left undone: it agrees with the exit code
+    (0 only when everything planned was done)."""
     c = err() if stderr else out()
     done: dict[str, int] = {}
     failed = [o for o in outcomes if not o.ok]
@@ -230,8 +254,16 @@ def apply_summary(outcomes: Sequence[Outcome], *, stderr: bool = False) -> None:
         if o.ok:
             done[o.action.kind.past] = done.get(o.action.kind.past, 0) + 1
     parts = [f"{n} {verb}" for verb, n in done.items()] or ["nothing changed"]
+    undone = []
     if failed:
-        c.print(f"[red]Apply finished with errors:[/] {', '.join(parts)}, {len(failed)} failed.")
+        undone.append(f"{len(failed)} failed ({', '.join(o.action.env for o in failed)})")
+    if blocked:
+        undone.append(f"{len(blocked)} blocked ({', '.join(a.env for a in blocked)})")
+    if not_started:
+        undone.append(f"{len(not_started)} not started ({', '.join(a.env for a in not_started)})")
+    if undone:
+        head = "Apply finished with errors:" if failed else "Apply incomplete:"
+        c.print(f"[red]{head}[/] {', '.join(parts)}; {'; '.join(esc(u) for u in undone)}.")
     else:
         c.print(f"[green]Apply complete:[/] {', '.join(parts)}.")
 
@@ -456,7 +488,8 @@ class WatchView:
     def _on_error(self, e: dict[str, Any]) -> None:
         self._error = e["message"]
         if self._live is None:
-            error_line(e["message"], located=e.get("located", False))
+            for line in e["message"].splitlines():
+                error_line(line, located=e.get("located", False))
 
     def _on_apply(self, e: dict[str, Any]) -> None:
         self._status = "applying" if e["phase"] == "start" else "watching"

@@ -65,7 +65,7 @@ class CliHooks:
         from wsp import ui
 
         if not self.json and self.show_plan:
-            ui.render_plan(plan, stderr=self.to_stderr)
+            ui.render_plan(plan, stderr=self.to_stderr, next_steps=False)
 
     def confirm(self, plan: Plan, now: list[Action]) -> bool:
         from wsp import ui
@@ -99,10 +99,17 @@ def report(result: Result, *, json: bool, stderr: bool = False) -> int:
     if json:
         ui.print_json({"plan": result.plan.to_json(), "outcomes": result.outcomes_json()})
     else:
-        if result.outcomes:
-            ui.apply_summary(result.outcomes, stderr=stderr)
+        if result.outcomes or result.blocked or result.not_started:
+            ui.apply_summary(
+                result.outcomes,
+                blocked=result.blocked,
+                not_started=result.not_started,
+                stderr=stderr,
+            )
         for a in result.blocked:
             ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
+            for step in a.reasons[0].next_steps:
+                ui.info(f"  - {ui.esc(step)}")
     if result.relock_error is not None:
         raise result.relock_error
     return ExitCode.OK if result.ok else ExitCode.ERROR
