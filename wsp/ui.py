@@ -314,28 +314,59 @@ _STATE_STYLE = {
 def render_status(
     workspace: str, rows: Iterable[dict[str, Any]], *, description: str | None = None
 ) -> None:
-    from rich.table import Table
-
-    title = f"workspace {esc(workspace)}" + (
-        f" [dim]— {esc(description)}[/]" if description else ""
-    )
+    """One line per env, columns padded, the path last and never cut or wrapped (it is
+    what people copy). When a line would not fit the terminal, each env's path goes on a
+    line of its own below it; piped, every env is one line, whatever its length."""
+    c = out()
     rows = list(rows)
     kernels = any("kernel" in r for r in rows)
-    table = Table(title=title, title_justify="left")
-    for col in ("project", "env", "python", "state", *(["kernel"] if kernels else []), "path"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        style = _STATE_STYLE.get(r["state"], "")
-        kernel = r.get("kernel")
-        table.add_row(
-            esc(r["project"] or "—"),
-            esc(r["env"]),
-            esc(r["python"] or "—"),
-            f"[{style}]{esc(r['state'])}[/]",
-            *([esc(f"{kernel['name']} ({kernel['state']})") if kernel else "—"] if kernels else []),
-            esc(r["prefix"]),
-        )
-    out().print(table)
+    head = ["project", "env", "python", "state", *(["kernel"] if kernels else [])]
+    cells = [
+        [
+            r["project"] or "—",
+            r["env"],
+            r["python"] or "—",
+            r["state"],
+            *(
+                [f"{r['kernel']['name']} ({r['kernel']['state']})" if r.get("kernel") else "—"]
+                if kernels
+                else []
+            ),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *cells, strict=False)]
+
+    def line(
+        values: Sequence[str], state_style: str = "", *, pad_last: bool = True
+    ) -> tuple[str, int]:
+        """The padded columns (with markup) and their width without it."""
+        parts = []
+        for i, (value, width) in enumerate(zip(values, widths, strict=True)):
+            pad = pad_last or i < len(values) - 1
+            text = esc(value) + (" " * (width - len(value)) if pad else "")
+            if i == 3 and state_style:
+                text = f"[{state_style}]{text}[/]"
+            parts.append(text)
+        return "  " + "  ".join(parts), 2 + sum(widths) + 2 * (len(widths) - 1)
+
+    title = f"workspace [bold]{esc(workspace)}[/]" + (
+        f" [dim]— {esc(description)}[/]" if description else ""
+    )
+    c.print(title)
+    longest = max(
+        (line(v)[1] + 2 + len(r["prefix"]) for v, r in zip(cells, rows, strict=True)), default=0
+    )
+    stacked = c.is_terminal and longest > c.width
+    columns, _ = line(head, pad_last=not stacked)
+    c.print(f"[dim]{columns}{'' if stacked else '  path'}[/]")
+    for values, r in zip(cells, rows, strict=True):
+        text, _ = line(values, _STATE_STYLE.get(r["state"], ""), pad_last=not stacked)
+        if stacked:
+            c.print(text)
+            c.print(f"    [dim]{esc(r['prefix'])}[/]")
+        else:
+            c.print(f"{text}  {esc(r['prefix'])}")
 
 
 def render_graph(workspace: str, g: nx.DiGraph, pythons: dict[str, str | None]) -> None:
