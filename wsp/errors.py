@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 
+# `wsp -v`: errors carry their whole chain of causes (as WSP_DEBUG=1 does)
+VERBOSE = False
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -61,7 +64,7 @@ class ChannelUnreachable(WspError):
         self.url = self.failure.url
         self.cause = self.failure.cause
         self.detail = self.failure.summary
-        if os.environ.get("WSP_DEBUG") and self.failure.chain:
+        if (VERBOSE or os.environ.get("WSP_DEBUG")) and self.failure.chain:
             self.detail += " [rattler: " + " <- ".join(self.failure.chain) + "]"
         super().__init__(
             f"channel {channel} could not be reached: {self.detail}", hint=self.failure.hint

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,18 +19,37 @@ if TYPE_CHECKING:
     from wsp.reconciler import Outcome
 
 
+@dataclass
+class Settings:
+    """How much wsp says, and how: the global -q/-v/--no-color (set once by the CLI,
+    before anything is printed)."""
+
+    quiet: bool = False  # no progress, notes or info lines: data, warnings and errors only
+    verbose: int = 0  # unchanged envs in plans; rattler's whole chain of causes
+    no_color: bool = False  # also when NO_COLOR is set (rich reads it)
+
+
+settings = Settings()
+
+
+def configure(*, quiet: bool = False, verbose: int = 0, no_color: bool = False) -> None:
+    settings.quiet, settings.verbose, settings.no_color = quiet, verbose, no_color
+    out.cache_clear()
+    err.cache_clear()
+
+
 @cache
 def out() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=True, highlight=False)
+    return Console(soft_wrap=True, highlight=False, no_color=settings.no_color or None)
 
 
 @cache
 def err() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, no_color=settings.no_color or None)
 
 
 def esc(text: object) -> str:
@@ -56,7 +76,9 @@ def print_json(data: Any) -> None:
 
 
 def info(message: str) -> None:
-    err().print(message)
+    """A line for people on stderr (what was done, a note, a next step); -q drops it."""
+    if not settings.quiet:
+        err().print(message)
 
 
 # -- plan ----------------------------------------------------------------------------------
@@ -74,7 +96,8 @@ def render_plan(
     """The plan for people; `next_steps`: the ways forward of a blocked env (apply says
     them once, after its summary)."""
     c = err() if stderr else out()
-    for note in plan.notes:
+    show_noop = show_noop or settings.verbose > 0
+    for note in () if settings.quiet else plan.notes:
         c.print(f"[dim]note:[/] {esc(note)}")
     changes = [a for a in plan.actions if a.is_change or show_noop]
     if not plan.has_changes:
@@ -104,7 +127,7 @@ def render_plan(
 
 def _render_action(c: Console, a: Action, *, next_steps: bool = True) -> None:
     symbol, color = a.kind.symbol, a.kind.color
-    kind = "kernel only" if a.kind == "no-op" else a.kind
+    kind = ("kernel only" if a.kernel_changes else "no change") if a.kind == "no-op" else a.kind
     c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
@@ -177,7 +200,7 @@ class ApplyDisplay:
     """A rich progress bar per env on a terminal; one line per finished env elsewhere."""
 
     def __init__(self) -> None:
-        self._live = err().is_terminal
+        self._live = err().is_terminal and not settings.quiet
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
         self._progress: Any = None
@@ -232,7 +255,7 @@ class ApplyDisplay:
             self._progress.update(
                 task, description=f"{esc(action.env)}: {status}", total=total, completed=total
             )
-        elif error is None:
+        elif error is None and not settings.quiet:
             err().print(f"[green]{esc(action.env)}: {verb}[/] [dim]{esc(action.prefix)}[/]")
         if error:
             err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
@@ -296,6 +319,32 @@ def confirmed(question: str, *, verb: str, hint: str) -> bool:
             f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
         )
     return confirm(question)
+
+
+def confirmed_deletion(deleting: Sequence[Action], *, verb: str, hint: str, also: int = 0) -> bool:
+    """The stronger prompt before envs are deleted (a replace, a prune, destroy): every
+    env it deletes named, and only `yes` typed out goes on. `also`: the other changes
+    of the same plan, carried out with them."""
+    if not sys.stdin.isatty():
+        from wsp.errors import WspError
+
+        raise WspError(
+            f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
+        )
+    from rich.prompt import Prompt
+
+    c = err()
+    n = len(deleting)
+    c.print(f"[bold red]This deletes {n} env{'s' if n != 1 else ''}:[/]")
+    for a in deleting:
+        what = "deleted, then built again" if a.kind is ActionKind.REPLACE else "deleted"
+        why = f" [dim]# {esc(a.reasons[0].message)}[/]" if a.reasons else ""
+        c.print(f"  [red]{esc(a.env)}[/] {esc(a.prefix)}: {what}{why}")
+    more = f" and make the {also} other change{'s' if also != 1 else ''}" if also else ""
+    answer = Prompt.ask(
+        f"Type [bold]yes[/] to delete {'it' if n == 1 else 'them'}{more}", console=c, default=""
+    )
+    return answer.strip().lower() == "yes"
 
 
 # -- status and graph ------------------------------------------------------------------------

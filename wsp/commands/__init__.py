@@ -33,6 +33,7 @@ COMMANDS = (
     "graph",
     "destroy",
     "schema",
+    "completion",
 )
 
 

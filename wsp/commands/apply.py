@@ -72,7 +72,12 @@ class CliHooks:
 
         if self.yes:
             return True
-        if ui.confirmed(self.question, verb=self.verb, hint=self.hint):
+        deleting = [a for a in now if a.kind.destructive]
+        if deleting:
+            also = len(now) - len(deleting)
+            if ui.confirmed_deletion(deleting, verb=self.verb, hint=self.hint, also=also):
+                return True
+        elif ui.confirmed(self.question, verb=self.verb, hint=self.hint):
             return True
         ui.info(f"{self.verb.capitalize()} cancelled; nothing was changed.")
         return False
