@@ -246,7 +246,8 @@ class ApplyDisplay:
             self._progress.update(self._tasks[action.env], completed=done, total=total or None)
 
     def finished(self, action: Action, error: str | None) -> None:
-        verb = action.kind.past
+        destroyed = any(str(r.code) == "destroy" for r in action.reasons)
+        verb = "destroyed" if destroyed else action.kind.past
         if self._progress is not None and action.env in self._tasks:
             task = self._tasks[action.env]
             status = "[red]failed[/]" if error else f"[green]{verb}[/]"
