@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         for path, text in files.items():
             atomic_write_text(path, text)
         if args.json:
-            ui.print_json({"format": args.format, "written": [str(p) for p in files]})
+            ui.print_json({"format": args.format, "written": [str(p.resolve()) for p in files]})
             return 0
         ui.out().print(
             f"Exported {len(ctx.ws.projects)} project(s) as {args.format} "
@@ -153,7 +153,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     if args.json:
         paths = [target, *(target.parent / fname for fname in written)]
         ui.print_json(
-            {"project": args.project, "format": args.format, "written": [str(p) for p in paths]}
+            {
+                "project": args.project,
+                "format": args.format,
+                "written": [str(p.resolve()) for p in paths],
+            }
         )
         return 0
     what = f"{args.format} (pinned)" if args.pinned else args.format
