@@ -34,7 +34,7 @@ def owned_envs(ws: Workspace) -> list[str]:
 
 
 def test_apply_waits_then_names_the_holder(make_workspace: Callable[..., Workspace]) -> None:
-    from wsp.lock import workspace_lock
+    from wsp.applylock import workspace_lock
 
     ws = make_workspace(SMALL)
     with workspace_lock(ws.root / ".wsp", timeout=0):

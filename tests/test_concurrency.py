@@ -153,7 +153,7 @@ def test_lock_of_a_killed_apply_is_taken_over_at_once(
 def test_watch_once_with_the_lock_held(make_workspace: Callable[..., Workspace]) -> None:
     """`wsp watch --once` while another wsp holds the lock: exit 1, the holder named, no
     env touched; once the lock is free it applies everything and exits 0."""
-    from wsp.lock import workspace_lock
+    from wsp.applylock import workspace_lock
 
     ws = make_workspace(toml(FIRST))
     with workspace_lock(ws.root / ".wsp", timeout=0, command="wsp apply"):

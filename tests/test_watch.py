@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import Workspace, snapshot
-from wsp.lock import workspace_lock
+from wsp.applylock import workspace_lock
 from wsp.watch import WatchSet
 
 Event = dict[str, Any]

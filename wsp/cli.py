@@ -17,12 +17,50 @@ from typing import Any, NoReturn
 from wsp import __version__
 from wsp.errors import ExitCode, ManifestError, WspError
 
+_completing = False  # answering the shell's tab: argcomplete reads parse errors as exceptions
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors exit 1: 2 means "changes pending"
+        if _completing:
+            super().error(message)
         self.print_usage(sys.stderr)
         sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"run `{self.prog} --help` for more\n")
         _exit(ExitCode.ERROR)
+
+
+def _add_output_flags(p: argparse.ArgumentParser, *, default: Any) -> None:
+    """-q, -v and --no-color, on wsp itself and on every command (`wsp plan -q` reads as
+    well as `wsp -q plan`)."""
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="print only data, warnings and errors (no progress, notes or next steps)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default if default is argparse.SUPPRESS else 0,
+        help="say more: unchanged envs in plans, the full cause of a channel error",
+    )
+    p.add_argument(
+        "--no-color",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="no colors (as NO_COLOR=1 does)",
+    )
+
+
+def _description(help_text: str | None) -> str | None:
+    """A command's --help description from its one-line summary."""
+    if not help_text:
+        return None
+    text = help_text[0].upper() + help_text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wsp",
         description="Terraform for conda environments: declare every project's env in "
         "workspace.toml, then plan and apply.",
+        epilog="Run `wsp COMMAND --help` for a command's options. Shell completion: "
+        "`wsp completion bash|zsh|fish`.",
     )
     parser.add_argument(
         "-C", dest="directory", default=".", metavar="DIR", help="run as if started in DIR"
@@ -41,11 +81,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="print data as JSON where output is data"
     )
+    _add_output_flags(parser, default=None)
     parser.add_argument("--version", action="version", version=f"wsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_parser = sub.add_parser
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("description", _description(kwargs.get("help")))
+        p = add_parser(name, **kwargs)
+        _add_output_flags(p, default=argparse.SUPPRESS)
+        return p
+
+    sub.add_parser = add_command  # type: ignore[method-assign]
     for name in COMMANDS:
         importlib.import_module(module_name(name)).register(sub)
+    from wsp.commands.completion import project_names
+
+    for command in sub.choices.values():  # tab completes a project's name
+        for action in command._actions:
+            if action.dest in ("project", "target", "update"):
+                action.completer = project_names  # type: ignore[attr-defined]
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; one a command does not know is reported with that command's usage."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = getattr(args, "command", None)
+        sub = next(
+            (
+                a.choices[command]
+                for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction) and command in a.choices
+            ),
+            parser,
+        )
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request (`wsp completion SHELL` installs the hook),
+    then exit; does nothing when the shell is not asking."""
+    global _completing
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    import argcomplete
+
+    _completing = True
+    argcomplete.autocomplete(parser, exit_method=_exit)
 
 
 def _exit(code: int) -> NoReturn:
@@ -59,12 +144,19 @@ def _exit(code: int) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command, return the exit code. Errors become one line."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _complete(parser)
+    args = _parse(parser, argv)
+    from wsp import ui
+
+    ui.configure(quiet=bool(args.quiet), verbose=args.verbose or 0, no_color=bool(args.no_color))
+    if args.verbose:
+        from wsp import errors
+
+        errors.VERBOSE = True
     if args.command is None:
         parser.print_help()
         return ExitCode.OK
     args.json = bool(args.json or getattr(args, "json_sub", False))
-    from wsp import ui
 
     try:
         directory = Path(args.directory).resolve()
@@ -83,7 +175,8 @@ def run(argv: list[str] | None = None) -> int:
             deferred.flush()
         return code
     except WspError as exc:
-        ui.error_line(str(exc), located=isinstance(exc, ManifestError))
+        for line in exc.lines():
+            ui.error_line(line, located=isinstance(exc, ManifestError))
         return exc.exit_code
     except KeyboardInterrupt:
         ui.error_line("interrupted")

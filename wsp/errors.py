@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
+
+# `wsp -v`: errors carry their whole chain of causes (as WSP_DEBUG=1 does)
+VERBOSE = False
 
 
 class ExitCode(IntEnum):
@@ -27,6 +32,10 @@ class WspError(Exception):
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
+    def lines(self) -> list[str]:
+        """What the CLI prints: one line per error (one, but for ManifestErrors)."""
+        return [str(self)]
+
 
 class ManifestError(WspError):
     """An error in workspace.toml (or a file it names), located at LINE:COL."""
@@ -39,18 +48,50 @@ class ManifestError(WspError):
 
 
 class ChannelUnreachable(WspError):
-    """A channel could not be read: package versions are unknown."""
+    """A channel could not be read: package versions are unknown.
 
-    def __init__(self, channel: str, detail: str = "") -> None:
+    `detail` is the error's text (rattler's, its causes on further lines); it is read
+    once into `url` (what failed, credentials removed), `cause` (DNS, HTTP 404, no such
+    file, TLS, refused, ...) and a hint (wsp.netfail). Under WSP_DEBUG=1 the message
+    ends with rattler's whole chain of causes."""
+
+    def __init__(self, channel: str, detail: str = "", *, url: str | None = None) -> None:
+        from wsp.netfail import classify
+
         self.channel = channel
-        self.detail = detail
+        self.raw = detail
+        self.failure = classify(detail, url)
+        self.url = self.failure.url
+        self.cause = self.failure.cause
+        self.detail = self.failure.summary
+        if (VERBOSE or os.environ.get("WSP_DEBUG")) and self.failure.chain:
+            self.detail += " [rattler: " + " <- ".join(self.failure.chain) + "]"
         super().__init__(
-            f"channel {channel} could not be reached" + (f" ({detail})" if detail else "")
+            f"channel {channel} could not be reached: {self.detail}", hint=self.failure.hint
         )
 
 
 class SolveError(WspError):
-    """The declared specs of a project have no solution on its channels."""
+    """The declared specs of a project have no solution on its channels. `names`: the
+    requested packages the solver's explanation blames, the most likely first."""
+
+    def __init__(self, message: str, *, names: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.names = names
+
+
+class ManifestErrors(ManifestError):
+    """Several located errors found in one pass (every project a plan can't solve), each
+    printed on its own line; located, like its first."""
+
+    def __init__(self, errors: Sequence[ManifestError]) -> None:
+        self.errors = tuple(errors)
+        first = self.errors[0]
+        self.path, self.line, self.col = first.path, first.line, first.col
+        WspError.__init__(self, "\n".join(e.message for e in self.errors))
+
+    def lines(self) -> list[str]:
+        return [e.message for e in self.errors]
 
 
 class LockHeld(WspError):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp import channels, probe, sysreq
 from wsp.engines import Channel
-from wsp.errors import ManifestError
+from wsp.errors import ManifestError, SolveError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
 from wsp.manifest.envfile import expand_channel
@@ -40,6 +40,19 @@ class KernelDecl:
 
 
 @dataclass(frozen=True)
+class SpecOrigin:
+    """Where one conda spec (or python constraint) of a project's env is declared: the
+    layer (`template ml`, `project finance`, ...), the file and its LINE:COL."""
+
+    name: str  # the conda package name
+    spec: str  # as written
+    layer: str
+    file: Path
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
 class DesiredEnv:
     """What one project's env should be: the input of a solve and of the spec hash."""
 
@@ -65,6 +78,17 @@ class DesiredEnv:
     # What an env on this machine may be built for, in order of preference: the variants
     # of this machine's platform (apply takes the first the machine can run).
     candidates: tuple[sysreq.Variant, ...] = ()
+    origins: tuple[SpecOrigin, ...] = ()  # where each spec is declared, lowest layer first
+
+    def origin_of(self, names: Iterable[str]) -> SpecOrigin | None:
+        """Where the first of `names` (conda package names) that has one is declared: the
+        highest layer that constrains it (a bare name only when nothing constrains it)."""
+        for name in names:
+            found = [o for o in self.origins if o.name == name]
+            if found:
+                constrained = [o for o in found if o.spec.strip() != name]
+                return (constrained or found)[-1]
+        return None
 
     def declared(self, variant: sysreq.Variant | None = None) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -322,6 +346,7 @@ class _Merged:
     pip_layers: list[PipOptions] = field(default_factory=list)  # lowest priority first
     cutoff: str | None = None  # exclude-newer: the last layer that sets it wins
     requirements: sysreq.Requirements = ()  # system requirements, the layers' merged
+    origins: list[SpecOrigin] = field(default_factory=list)  # where each spec is written
 
 
 def _pip_written(entries: Iterable[Any]) -> list[str]:
@@ -370,6 +395,7 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             m.cutoff = decl.exclude_newer
         env_file = getattr(decl, "env_file", None)
         own_specs = list(decl.dependencies)
+        m.origins += _origins(ws, origin, decl, env_file)
         if env_file is not None:
             own_specs += list(env_file.dependencies)
             if env_file.implicit_pip:  # conda adds pip for a pip: list
@@ -412,6 +438,43 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
     if not m.nodefaults:
         m.channels += [c for c in ws.channels if c not in m.channels]
     return m
+
+
+def _origins(ws: Workspace, layer: str, decl: Any, env_file: Any) -> list[SpecOrigin]:
+    """Where each conda spec and the python constraint of one layer are written."""
+    from wsp.manifest import TemplateDecl
+    from wsp.specs import conda_name
+
+    section = "templates" if isinstance(decl, TemplateDecl) else "projects"
+    out: list[SpecOrigin] = []
+    if decl.python:
+        line, col = ws.positions.find((section, decl.name, "python"), value=True)
+        out.append(SpecOrigin("python", decl.python, layer, ws.manifest_path, line, col))
+    for i, spec in enumerate(decl.dependencies):
+        line, col = ws.positions.find((section, decl.name, "dependencies", i), value=True)
+        out.append(SpecOrigin(conda_name(spec), spec, layer, ws.manifest_path, line, col))
+    if env_file is not None:
+        at = env_file.dependency_at
+        for i, spec in enumerate(env_file.dependencies):
+            line, col = at[i] if i < len(at) else (1, 1)
+            where = f"{env_file.path.name} of {layer}"
+            out.append(SpecOrigin(conda_name(spec), spec, where, env_file.path, line, col))
+    return out
+
+
+def unsolvable_error(
+    ws: Workspace, want: DesiredEnv, exc: SolveError, platform: str = ""
+) -> ManifestError:
+    """A project's failed solve, located at the line that declares the spec the solver
+    blames (in a template or an environment file too), else at its dependencies."""
+    on = f" for {platform}" if platform else ""
+    message = f"project {want.project!r} can't be solved{on}: {exc.message}"
+    origin = want.origin_of(exc.names)
+    if origin is None:
+        return ws.error(("projects", want.project, "dependencies"), message)
+    if origin.layer != f"project {want.project}":
+        message += f" ({origin.spec!r} is declared by {origin.layer})"
+    return ManifestError(origin.file, origin.line, origin.col, message)
 
 
 def _merged_python(ws: Workspace, name: str, pythons: list[tuple[str, str]]) -> str | None:
@@ -619,6 +682,7 @@ def desired(
             exclude_newer=m.cutoff,
             variants=variants,
             candidates=candidates,
+            origins=tuple(m.origins),
         )
     _check_kernel_names(ws, out)
     return out

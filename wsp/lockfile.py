@@ -20,7 +20,7 @@ from wsp.context import Context, refresh, sources
 from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
-from wsp.graph import DesiredEnv
+from wsp.graph import DesiredEnv, unsolvable_error
 
 LOCK_NAME = "wsp.lock"
 
@@ -95,7 +95,7 @@ class LockView:
 
     def _summarize(self, data: LockData) -> dict[str, Any]:
         """Per project and platform: its lock_id, the hash of its conda dists and its pip
-        pins (what `workflow.resolve` compares an env's marker and conda-meta with)."""
+        pins (what `resolve.resolve` compares an env's marker and conda-meta with)."""
         summary: dict[str, Any] = {
             "hashes": dict(data.hashes),
             "platforms": {},
@@ -301,10 +301,7 @@ def lock_workspace(
             except ChannelUnreachable as exc:
                 raise WspError(f"can't lock {name} for {platform}: {exc}") from None
             except SolveError as exc:
-                raise ctx.ws.error(
-                    ("projects", name, "dependencies"),
-                    f"project {name!r} can't be solved for {platform}: {exc.message}",
-                ) from None
+                raise unsolvable_error(ctx.ws, want, exc, platform) from None
             packages[platform] = tuple(solved)
             pins[platform] = {
                 n: (v, _pip_location(want.pip_options, n, v))

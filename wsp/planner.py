@@ -45,6 +45,8 @@ class Resolution:
     packages: tuple[Package, ...] | None = None  # None: not solved (no-op fast path) or unknown
     installed: tuple[Package, ...] | None = None  # records read from the env, when needed
     unreachable: str | None = None  # channel that could not be reached
+    unreachable_detail: str = ""  # what failed and why: `URL: cause` (wsp.netfail)
+    unreachable_hint: str = ""  # what to do about it
     pip: Mapping[str, str] | None = None  # pip pins {name: version} uv resolved
     pip_installed: Mapping[str, PipDist] | None = None  # what site-packages holds now
     pip_provided: Mapping[str, str] = field(default_factory=dict)  # pins conda already provides
@@ -53,6 +55,7 @@ class Resolution:
     variant: sysreq.Variant | None = None  # the platform variant picked for this machine
     # set when this machine can run none of the env's variants: what each one lacks
     lacking: tuple[tuple[str, tuple[sysreq.Unmet, ...]], ...] = ()
+    current: bool = False  # the env already holds what was asked (built from this same lock)
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ class Action:
     diff: PackageDiff | None = None
     target: tuple[Package, ...] | None = None  # the env's whole package set after the action
     unknown: str | None = None  # why package versions are unknown
+    unknown_hint: str | None = None  # what to do about it (a channel's mirror, the proxy...)
     spec_hash: str | None = None
     python: str | None = None
     specs: tuple[str, ...] = ()  # the declared conda specs (python included)
@@ -179,6 +183,18 @@ class Action:
         return self.kernel is not None and self.kernel.action in KERNEL_CHANGES
 
     @property
+    def marker_only(self) -> bool:
+        """An update whose packages (conda and pip) already match: only the env's marker
+        is rewritten."""
+        return (
+            self.kind is ActionKind.UPDATE
+            and self.diff is not None
+            and not self.diff
+            and not self.pip_diff
+            and not self.pip_change
+        )
+
+    @property
     def pip_target(self) -> Mapping[str, str] | None:
         """wsp's exact pip pins after the action."""
         return self.pip_change.target if self.pip_change is not None else None
@@ -200,6 +216,8 @@ class Action:
         data["packages"] = _merge_json(self.diff, self.pip_diff)
         if self.unknown:
             data["packages_unknown"] = self.unknown
+            if self.unknown_hint:
+                data["packages_unknown_hint"] = self.unknown_hint
         if self.target is not None:
             data["install"] = [
                 {
@@ -220,6 +238,8 @@ class Action:
             data["pip_changes"] = self.pip_change.to_json()
         if self.lock_id:
             data["from_lock"] = True
+        if self.marker_only:
+            data["marker_only"] = True
         if self.pip_provided:
             data["pip_provided_by_conda"] = list(self.pip_provided)
         if self.editables:
@@ -297,18 +317,24 @@ class Plan:
 # -- the planning itself ---------------------------------------------------------------------
 
 
-def needs_solve(want: DesiredEnv, have: ObservedEnv | None) -> bool:
-    """False only on the no-op fast path: the marker vouches for spec and package set."""
+def needs_solve(want: DesiredEnv, have: ObservedEnv | None, *, frozen: bool = False) -> bool:
+    """False only on the no-op fast path: the marker vouches for spec and package set
+    (`frozen`: an env built from a wsp.lock older than the declaration counts too)."""
     if have is None or have.ownership == "empty":
         return True
     if have.ownership != "ours" or have.marker is None:
         return False  # blocked: nothing will be installed
     m = have.marker
+    hashes = (want.spec_hash, behind_hash(want.spec_hash)) if frozen else (want.spec_hash,)
     return bool(have.moved_from or have.relocated_from) or not (
-        m.state == "complete"
-        and m.spec_hash == want.spec_hash
-        and m.installed_hash == have.installed_hash
+        m.state == "complete" and m.spec_hash in hashes and m.installed_hash == have.installed_hash
     )
+
+
+def behind_hash(spec_hash: str) -> str:
+    """The spec hash an env built from an out-of-date wsp.lock records (apply --frozen):
+    never taken for in sync with the declaration."""
+    return f"behind:{spec_hash}"
 
 
 EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date", "in sync"]
@@ -396,6 +422,8 @@ def _spec_reasons(
         parts.append(
             why.SystemRequirementsChanged(old.system_requirements, new.system_requirements)
         )
+    if m.spec_hash.startswith(behind_hash("")):  # installed from an out-of-date wsp.lock
+        parts.append(why.LockBehind())
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts
@@ -553,6 +581,7 @@ def _plan_project(
     res = res or Resolution()
     unknown = (
         f"package versions unknown because channel {res.unreachable} could not be reached"
+        + (f" ({res.unreachable_detail})" if res.unreachable_detail else "")
         if res.unreachable
         else None
     )
@@ -594,8 +623,9 @@ def _plan_project(
             diff=diff,
             target=res.packages,
             unknown=unknown if kind is not ActionKind.NOOP else None,
+            unknown_hint=res.unreachable_hint or None if kind is not ActionKind.NOOP else None,
             # An env built from a lock older than its declaration must not pass for in sync.
-            spec_hash=f"behind:{want.spec_hash}" if res.behind else want.spec_hash,
+            spec_hash=behind_hash(want.spec_hash) if res.behind else want.spec_hash,
             python=want.python,
             specs=want.specs,
             pip=want.pip,
@@ -618,7 +648,7 @@ def _plan_project(
             want.env_name,
             want.prefix,
             want.project,
-            (why.NotOwned(want.env_name, reason),),
+            (why.NotOwned(want.env_name, reason, want.project, str(want.prefix)),),
         )
     if have.half_built:
         return act(ActionKind.REPLACE, [why.HalfBuilt()], all_new)
@@ -629,7 +659,7 @@ def _plan_project(
         and have.marker is not None
         and res.variant.name != (have.marker.variant or want.platform)
     )
-    if not needs_solve(want, have) and res.lock_id is None and not switched:
+    if res.current or (not needs_solve(want, have) and res.lock_id is None and not switched):
         return act(ActionKind.NOOP, [])
 
     reasons = _spec_reasons(want, have, res.variant) + _drift(have) + _pip_drift(have, res)

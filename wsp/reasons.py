@@ -46,13 +46,21 @@ class Reason:
     def message(self) -> str:
         raise NotImplementedError
 
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """Ways forward, when the action needs the user (a blocked env)."""
+        return ()
+
     def data(self) -> dict[str, Any]:
         from wsp import codec
 
         return {f.name: codec.dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": str(self.code), "message": self.message, "data": self.data()}
+        out = {"code": str(self.code), "message": self.message, "data": self.data()}
+        if self.next_steps:
+            out["next_steps"] = list(self.next_steps)
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,27 @@ class NotOwned(Reason):
     code = ReasonCode.NOT_OWNED
     env: str
     why: str
+    project: str = ""  # the project whose env it is in the way of
+    prefix: str = ""
 
     @property
     def message(self) -> str:
         return f"an env named {self.env!r} exists but {self.why}; wsp leaves it alone"
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        project = self.project or self.env
+        where = self.prefix or self.env
+        return (
+            f"rename the project ([projects.{project}] in workspace.toml): its env is named "
+            "after it",
+            'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
+            "workspace gets a name of its own",
+            f"or `wsp import --env {where} --as NAME`: declare what that env holds as a "
+            "project of its own (wsp builds it as a new env)",
+            f"or remove that env if nothing needs it (`conda env remove -p {where}`, or delete "
+            "the folder), then `wsp apply` again",
+        )
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,19 @@ class LockDiffers(Reason):
     @property
     def message(self) -> str:
         return "wsp.lock holds other versions"
+
+
+@dataclass(frozen=True)
+class LockBehind(Reason):
+    """The env was installed from a wsp.lock older than the declaration (apply --frozen)."""
+
+    code = ReasonCode.LOCK
+
+    @property
+    def message(self) -> str:
+        return (
+            "installed from an out-of-date wsp.lock (apply --frozen): brought up to workspace.toml"
+        )
 
 
 @dataclass(frozen=True)

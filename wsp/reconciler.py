@@ -157,6 +157,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         raise WspError(
             f"channel {_declared_channel(want, exc)} could not be reached ({exc.detail}); "
             "the env was left as it was",
+            hint=exc.hint,
         ) from None
     have = observe_env(ctx.owner, prefix)
     _check_holds(have, target)

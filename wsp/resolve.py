@@ -14,9 +14,9 @@ from wsp import pip, sysreq
 from wsp.actions import ActionKind
 from wsp.context import Context, sources
 from wsp.engines import Engine, LockedEnv, Package, SolveRequest
-from wsp.errors import ChannelUnreachable, SolveError
+from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveError
 from wsp.fsutil import stable_hash
-from wsp.graph import DesiredEnv
+from wsp.graph import DesiredEnv, unsolvable_error
 from wsp.lockfile import LockView, lock_id
 from wsp.observe import ObservedEnv
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
@@ -56,6 +56,7 @@ def resolve(
     """
     host = host or HostFacts(engine)
     out: dict[str, Resolution] = {}
+    unsolvable: list[ManifestError] = []
     for name in projects:
         want = ctx.desired[name]
         have = ctx.observed.get(want.env_name)
@@ -63,6 +64,8 @@ def resolve(
         # one than the env was built for: that is a change, whatever the marker says.
         switch = not force and _switches(want, have, host)
         if not switch and lock is not None and not force and _built_from(lock, want, have, frozen):
+            if have is not None and have.marker is not None and needs_solve(want, have):
+                out[name] = Resolution(current=True)  # built from this lock (--frozen)
             continue  # in sync with the lock, known without parsing it
         locked = lock.envs.get(name) if lock is not None else None
         if not switch and not force and not needs_solve(want, have):
@@ -113,13 +116,17 @@ def resolve(
                 keep=keep,
             )
         except ChannelUnreachable as exc:
-            out[name] = Resolution(installed=installed, unreachable=exc.channel, variant=variant)
+            out[name] = Resolution(
+                installed=installed,
+                unreachable=exc.channel,
+                unreachable_detail=exc.detail,
+                unreachable_hint=exc.hint or "",
+                variant=variant,
+            )
             continue
         except SolveError as exc:
-            raise ctx.ws.error(
-                ("projects", name, "dependencies"),
-                f"project {name!r} can't be solved: {exc.message}",
-            ) from None
+            unsolvable.append(unsolvable_error(ctx.ws, want, exc))
+            continue  # every project's problem is reported, not only the first's
         pins, provided = pip.pins_for(ctx.ws, want, packages)
         out[name] = Resolution(
             packages=tuple(packages),
@@ -129,6 +136,8 @@ def resolve(
             pip_installed=pip_installed,
             variant=variant,
         )
+    if unsolvable:
+        raise unsolvable[0] if len(unsolvable) == 1 else ManifestErrors(unsolvable)
     return out
 
 
@@ -192,7 +201,7 @@ def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, froz
     """Whether the env is in sync and holds exactly what the lock holds for it (its marker
     keeps the lock_id, or its packages and pip pins are the same), known from the lock's
     summary alone."""
-    if have is None or have.marker is None or needs_solve(want, have):
+    if have is None or have.marker is None or needs_solve(want, have, frozen=frozen):
         return False
     variant = _built_variant(want, have)
     if variant is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +34,47 @@ class _Redacting:
         return getattr(self._stream, name)
 
 
+@dataclass
+class Settings:
+    """How much wsp says, and how: the global -q/-v/--no-color (set once by the CLI,
+    before anything is printed)."""
+
+    quiet: bool = False  # no progress, notes or info lines: data, warnings and errors only
+    verbose: int = 0  # unchanged envs in plans; rattler's whole chain of causes
+    no_color: bool = False  # also when NO_COLOR is set (rich reads it)
+
+
+settings = Settings()
+
+
+def configure(*, quiet: bool = False, verbose: int = 0, no_color: bool = False) -> None:
+    settings.quiet, settings.verbose, settings.no_color = quiet, verbose, no_color
+    out.cache_clear()
+    err.cache_clear()
+
+
 @cache
 def out() -> Console:
     from rich.console import Console
 
-    return Console(file=_Redacting(sys.stdout), soft_wrap=True, highlight=False)
+    return Console(
+        file=_Redacting(sys.stdout),
+        soft_wrap=True,
+        highlight=False,
+        no_color=settings.no_color or None,
+    )
 
 
 @cache
 def err() -> Console:
     from rich.console import Console
 
-    return Console(file=_Redacting(sys.stderr), soft_wrap=True, highlight=False)
+    return Console(
+        file=_Redacting(sys.stderr),
+        soft_wrap=True,
+        highlight=False,
+        no_color=settings.no_color or None,
+    )
 
 
 def esc(text: object) -> str:
@@ -71,7 +101,9 @@ def print_json(data: Any) -> None:
 
 
 def info(message: str) -> None:
-    err().print(message)
+    """A line for people on stderr (what was done, a note, a next step); -q drops it."""
+    if not settings.quiet:
+        err().print(message)
 
 
 # -- plan ----------------------------------------------------------------------------------
@@ -83,36 +115,51 @@ def _pkg(p: Any, color: str, sign: str, tag: str) -> str:
     return f"      [{color}]{sign} {esc(p.name)} {esc(p.version)}[/]{detail}"
 
 
-def render_plan(plan: Plan, *, show_noop: bool = False, stderr: bool = False) -> None:
+def render_plan(
+    plan: Plan, *, show_noop: bool = False, stderr: bool = False, next_steps: bool = True
+) -> None:
+    """The plan for people; `next_steps`: the ways forward of a blocked env (apply says
+    them once, after its summary)."""
     c = err() if stderr else out()
-    for note in plan.notes:
+    show_noop = show_noop or settings.verbose > 0
+    for note in () if settings.quiet else plan.notes:
         c.print(f"[dim]note:[/] {esc(note)}")
     changes = [a for a in plan.actions if a.is_change or show_noop]
     if not plan.has_changes:
         unchanged = plan.summary["no-op"]
         c.print(
-            f"[green]No changes.[/] {unchanged} env{'s' if unchanged != 1 else ''} match workspace.toml."
+            f"[green]No changes.[/] {unchanged} "
+            f"{'env matches' if unchanged == 1 else 'envs match'} workspace.toml."
         )
         return
     c.print(
         f"wsp will perform the following actions in workspace [bold]{esc(plan.workspace)}[/]:\n"
     )
     for a in changes:
-        _render_action(c, a)
+        _render_action(c, a, next_steps=next_steps)
     c.print(summary_line(plan))
-    for a in plan.unknown:
+    if plan.unknown:
+        from wsp.netfail import OFFLINE_NOTE
+
         c.print(
-            f"[yellow]warning:[/] {esc(a.unknown)}: `wsp apply` will change nothing until it can be reached"
+            "[yellow]warning:[/] package versions are unknown: `wsp apply` will change "
+            "nothing until the channel can be reached"
         )
-        break
+        for hint in dict.fromkeys(a.unknown_hint for a in plan.unknown if a.unknown_hint):
+            c.print(f"  [dim]hint:[/] {esc(hint)}")
+        c.print(f"  [dim]note:[/] {esc(OFFLINE_NOTE)}")
 
 
-def _render_action(c: Console, a: Action) -> None:
+def _render_action(c: Console, a: Action, *, next_steps: bool = True) -> None:
     symbol, color = a.kind.symbol, a.kind.color
-    kind = "kernel only" if a.kind == "no-op" else a.kind
+    kind = ("kernel only" if a.kernel_changes else "no change") if a.kind == "no-op" else a.kind
     c.print(f"  [{color}]{symbol} {esc(a.env)}[/] [bold]{kind}[/]  [dim]{esc(a.prefix)}[/]")
     for r in a.reasons:
         c.print(f"      [dim]# {esc(r.message)}[/]")
+        if r.next_steps and next_steps:
+            c.print("      ways forward:")
+            for step in r.next_steps:
+                c.print(f"        - {esc(step)}")
     if a.lock_id:
         c.print("      [dim]# packages from wsp.lock[/]")
     if a.unknown:
@@ -132,6 +179,8 @@ def _render_action(c: Console, a: Action) -> None:
             c.print(f"      [yellow]~ {esc(old.name)} {arrow}[/]{tag}")
         for p in diff.remove:
             c.print(_pkg(p, "red", "-", tag))
+    if a.marker_only and not a.unknown and not any(str(r.code) == "refresh" for r in a.reasons):
+        c.print("      [dim]= packages already match: only the env's marker is rewritten[/]")
     for name in a.pip_provided:
         c.print(f"      [dim]= {esc(name)} (a pip dependency conda already provides)[/]")
     if a.kind in ("create", "replace"):
@@ -176,7 +225,7 @@ class ApplyDisplay:
     """A rich progress bar per env on a terminal; one line per finished env elsewhere."""
 
     def __init__(self) -> None:
-        self._live = err().is_terminal
+        self._live = err().is_terminal and not settings.quiet
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
         self._progress: Any = None
@@ -222,7 +271,8 @@ class ApplyDisplay:
             self._progress.update(self._tasks[action.env], completed=done, total=total or None)
 
     def finished(self, action: Action, error: str | None) -> None:
-        verb = action.kind.past
+        destroyed = any(str(r.code) == "destroy" for r in action.reasons)
+        verb = "destroyed" if destroyed else action.kind.past
         if self._progress is not None and action.env in self._tasks:
             task = self._tasks[action.env]
             status = "[red]failed[/]" if error else f"[green]{verb}[/]"
@@ -231,13 +281,21 @@ class ApplyDisplay:
             self._progress.update(
                 task, description=f"{esc(action.env)}: {status}", total=total, completed=total
             )
-        elif error is None:
+        elif error is None and not settings.quiet:
             err().print(f"[green]{esc(action.env)}: {verb}[/] [dim]{esc(action.prefix)}[/]")
         if error:
             err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
 
 
-def apply_summary(outcomes: Sequence[Outcome], *, stderr: bool = False) -> None:
+def apply_summary(
+    outcomes: Sequence[Outcome],
+    *,
+    blocked: Sequence[Action] = (),
+    not_started: Sequence[Action] = (),
+    stderr: bool = False,
+) -> None:
+    """`Apply complete: 2 created.`, or what was left undone: it agrees with the exit code
+    (0 only when everything planned was done)."""
     c = err() if stderr else out()
     done: dict[str, int] = {}
     failed = [o for o in outcomes if not o.ok]
@@ -245,8 +303,16 @@ def apply_summary(outcomes: Sequence[Outcome], *, stderr: bool = False) -> None:
         if o.ok:
             done[o.action.kind.past] = done.get(o.action.kind.past, 0) + 1
     parts = [f"{n} {verb}" for verb, n in done.items()] or ["nothing changed"]
+    undone = []
     if failed:
-        c.print(f"[red]Apply finished with errors:[/] {', '.join(parts)}, {len(failed)} failed.")
+        undone.append(f"{len(failed)} failed ({', '.join(o.action.env for o in failed)})")
+    if blocked:
+        undone.append(f"{len(blocked)} blocked ({', '.join(a.env for a in blocked)})")
+    if not_started:
+        undone.append(f"{len(not_started)} not started ({', '.join(a.env for a in not_started)})")
+    if undone:
+        head = "Apply finished with errors:" if failed else "Apply incomplete:"
+        c.print(f"[red]{head}[/] {', '.join(parts)}; {'; '.join(esc(u) for u in undone)}.")
     else:
         c.print(f"[green]Apply complete:[/] {', '.join(parts)}.")
 
@@ -281,6 +347,32 @@ def confirmed(question: str, *, verb: str, hint: str) -> bool:
     return confirm(question)
 
 
+def confirmed_deletion(deleting: Sequence[Action], *, verb: str, hint: str, also: int = 0) -> bool:
+    """The stronger prompt before envs are deleted (a replace, a prune, destroy): every
+    env it deletes named, and only `yes` typed out goes on. `also`: the other changes
+    of the same plan, carried out with them."""
+    if not sys.stdin.isatty():
+        from wsp.errors import WspError
+
+        raise WspError(
+            f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
+        )
+    from rich.prompt import Prompt
+
+    c = err()
+    n = len(deleting)
+    c.print(f"[bold red]This deletes {n} env{'s' if n != 1 else ''}:[/]")
+    for a in deleting:
+        what = "deleted, then built again" if a.kind is ActionKind.REPLACE else "deleted"
+        why = f" [dim]# {esc(a.reasons[0].message)}[/]" if a.reasons else ""
+        c.print(f"  [red]{esc(a.env)}[/] {esc(a.prefix)}: {what}{why}")
+    more = f" and make the {also} other change{'s' if also != 1 else ''}" if also else ""
+    answer = Prompt.ask(
+        f"Type [bold]yes[/] to delete {'it' if n == 1 else 'them'}{more}", console=c, default=""
+    )
+    return answer.strip().lower() == "yes"
+
+
 # -- status and graph ------------------------------------------------------------------------
 
 _STATE_STYLE = {
@@ -301,39 +393,67 @@ def render_status(
     description: str | None = None,
     variants: bool = False,
 ) -> None:
-    from rich.table import Table
-
-    title = f"workspace {esc(workspace)}" + (
-        f" [dim]— {esc(description)}[/]" if description else ""
-    )
+    """One line per env, columns padded, the path last and never cut or wrapped (it is
+    what people copy). When a line would not fit the terminal, each env's path goes on a
+    line of its own below it; piped, every env is one line, whatever its length."""
+    c = out()
     rows = list(rows)
     kernels = any("kernel" in r for r in rows)
-    table = Table(title=title, title_justify="left")
-    cols = (
+    head = [
         "project",
         "env",
         "python",
         "state",
         *(["kernel"] if kernels else []),
         *(["built for"] if variants else []),
-        "path",
+    ]
+    cells = [
+        [
+            r["project"] or "—",
+            r["env"],
+            r["python"] or "—",
+            r["state"],
+            *(
+                [f"{r['kernel']['name']} ({r['kernel']['state']})" if r.get("kernel") else "—"]
+                if kernels
+                else []
+            ),
+            *([_built_for(r)] if variants else []),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *cells, strict=False)]
+
+    def line(
+        values: Sequence[str], state_style: str = "", *, pad_last: bool = True
+    ) -> tuple[str, int]:
+        """The padded columns (with markup) and their width without it."""
+        parts = []
+        for i, (value, width) in enumerate(zip(values, widths, strict=True)):
+            pad = pad_last or i < len(values) - 1
+            text = esc(value) + (" " * (width - len(value)) if pad else "")
+            if i == 3 and state_style:
+                text = f"[{state_style}]{text}[/]"
+            parts.append(text)
+        return "  " + "  ".join(parts), 2 + sum(widths) + 2 * (len(widths) - 1)
+
+    title = f"workspace [bold]{esc(workspace)}[/]" + (
+        f" [dim]— {esc(description)}[/]" if description else ""
     )
-    for col in cols:
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        style = _STATE_STYLE.get(r["state"], "")
-        kernel = r.get("kernel")
-        built = [_built_for(r)] if variants else []
-        table.add_row(
-            esc(r["project"] or "—"),
-            esc(r["env"]),
-            esc(r["python"] or "—"),
-            f"[{style}]{esc(r['state'])}[/]",
-            *([esc(f"{kernel['name']} ({kernel['state']})") if kernel else "—"] if kernels else []),
-            *built,
-            esc(r["prefix"]),
-        )
-    out().print(table)
+    c.print(title)
+    longest = max(
+        (line(v)[1] + 2 + len(r["prefix"]) for v, r in zip(cells, rows, strict=True)), default=0
+    )
+    stacked = c.is_terminal and longest > c.width
+    columns, _ = line(head, pad_last=not stacked)
+    c.print(f"[dim]{columns}{'' if stacked else '  path'}[/]")
+    for values, r in zip(cells, rows, strict=True):
+        text, _ = line(values, _STATE_STYLE.get(r["state"], ""), pad_last=not stacked)
+        if stacked:
+            c.print(text)
+            c.print(f"    [dim]{esc(r['prefix'])}[/]")
+        else:
+            c.print(f"{text}  {esc(r['prefix'])}")
 
 
 def _built_for(row: dict[str, Any]) -> str:
@@ -342,7 +462,7 @@ def _built_for(row: dict[str, Any]) -> str:
         return "—"
     reqs = row.get("system_requirements") or {}
     detail = ", ".join(f"{k} {v}" for k, v in sorted(reqs.items()))
-    return esc(row["variant"]) + (f" [dim]({esc(detail)})[/]" if detail else "")
+    return str(row["variant"]) + (f" ({detail})" if detail else "")
 
 
 def host_line(host: dict[str, Any]) -> str:
@@ -355,24 +475,28 @@ def host_line(host: dict[str, Any]) -> str:
 
 
 def render_host(host: dict[str, Any]) -> None:
-    """This machine's virtual packages (what apply checks envs against), one line."""
+    """This machine's virtual packages (what apply checks envs against): one line, wrapped
+    at a terminal's width (piped, never)."""
     c = out()
+    soft = not c.is_terminal
     if host.get("problem"):
-        c.print(f"[yellow]host:[/] {esc(host['problem'])}")
+        c.print(f"[yellow]host:[/] {esc(host['problem'])}", soft_wrap=soft)
         return
     names = {v["name"] for v in host["virtual_packages"]}
     overrides = host["overrides"]
-    c.print(f"[dim]host:[/] {esc(host_line(host))}")
+    c.print(f"[dim]host:[/] {esc(host_line(host))}", soft_wrap=soft)
     if "__cuda" not in names and ("__linux" in names or "__win" in names):
         why = (
             "CONDA_OVERRIDE_CUDA is set and empty"
             if overrides.get("CONDA_OVERRIDE_CUDA") == ""
             else "no NVIDIA driver found (CONDA_OVERRIDE_CUDA=<version> stands in for one)"
         )
-        c.print(f"[dim]      no __cuda: {why}[/]")
+        c.print(f"[dim]      no __cuda: {why}[/]", soft_wrap=soft)
     for var, value in sorted(overrides.items()):
         if value:
-            c.print(f"[dim]      {esc(var)}={esc(value)} is set (conda's override)[/]")
+            c.print(
+                f"[dim]      {esc(var)}={esc(value)} is set (conda's override)[/]", soft_wrap=soft
+            )
 
 
 def render_info(
@@ -406,7 +530,7 @@ def render_info(
                 names = ", ".join(v["unchecked"])
                 shown.append(f"  [dim]{esc(names)}: can't be detected, not checked[/]")
         built = {"variant": r["built_for"], "system_requirements": r["built_with"]}
-        table.add_row(esc(r["project"]), esc(r["env"]), _built_for(built), "\n".join(shown))
+        table.add_row(esc(r["project"]), esc(r["env"]), esc(_built_for(built)), "\n".join(shown))
     c.print(table)
 
 
@@ -560,7 +684,8 @@ class WatchView:
     def _on_error(self, e: dict[str, Any]) -> None:
         self._error = e["message"]
         if self._live is None:
-            error_line(e["message"], located=e.get("located", False))
+            for line in e["message"].splitlines():
+                error_line(line, located=e.get("located", False))
 
     def _on_apply(self, e: dict[str, Any]) -> None:
         self._status = "applying" if e["phase"] == "start" else "watching"

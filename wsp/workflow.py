@@ -235,7 +235,10 @@ def check_known(actions: Iterable[Action], hint: str) -> None:
     """Refuse to apply while a channel left package versions unknown."""
     for a in actions:
         if a.unknown:
-            raise WspError(f"cannot apply: {a.unknown}", hint=hint)
+            raise WspError(
+                f"cannot apply: {a.unknown}",
+                hint=f"{hint.split(';')[0]}; {a.unknown_hint}" if a.unknown_hint else hint,
+            )
 
 
 def relock(ctx: Context, engine: Engine, lock: LockView | None, request: Request) -> list[str]:
@@ -262,7 +265,7 @@ def apply(
     the lock (watch: the projects a change touched); it returning an empty list means
     nothing to do.
     """
-    from wsp.lock import workspace_lock
+    from wsp.applylock import workspace_lock
     from wsp.reconciler import apply_plan, tidy
 
     with stage("lock"), workspace_lock(ctx.state_dir, command=request.command):

@@ -397,3 +397,12 @@ def build_runnable_channel(root: Path) -> Path:
         p for p in SEED_PACKAGES if not (p.name == "python" and p.version.startswith(short + "."))
     ]
     return build_channel(root, [*packages, interpreter_python()])
+
+
+if __name__ == "__main__":  # `python -m tests.support.channel DIR`: the quickstart's channel
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.support.channel DIR")
+    where = build_channel(Path(sys.argv[1]).resolve(), subdirs=[current_platform()])
+    print(f"Wrote a local conda channel to {where} ({where.as_uri()})")

@@ -34,6 +34,7 @@ COMMANDS = (
     "graph",
     "destroy",
     "schema",
+    "completion",
 )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from wsp.commands import add_json
+
     p = sub.add_parser(
         "add",
         help="add dependencies to a project in workspace.toml (comments kept)",
@@ -19,6 +21,7 @@ def register(sub: Any) -> None:
         "specs", metavar="SPEC", nargs="+", help="conda match specs (a spec replaces its package's)"
     )
     p.add_argument("--pip", action="store_true", help="PEP 508 requirements for `pip` instead")
+    add_json(p)
 
 
 def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
@@ -34,10 +37,23 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
     else:
         remove_specs(doc, args.project, args.specs, pip=args.pip)
     key = "pip" if args.pip else "dependencies"
-    if all(c.startswith("=") for c in doc.changes):
+    unchanged = all(c.startswith("=") for c in doc.changes)
+    if not unchanged:
+        doc.save(command, check=graph.validate)
+    if args.json:
+        ui.print_json(
+            {
+                "project": args.project,
+                "key": key,
+                "changed": not unchanged,
+                "changes": list(doc.changes),
+                "manifest": str(doc.path),
+            }
+        )
+        return 0
+    if unchanged:
         ui.out().print(f"No changes: project {ui.esc(args.project)} already has that.")
         return 0
-    doc.save(command, check=graph.validate)
     ui.out().print(f"Updated {key} of project [bold]{ui.esc(args.project)}[/] in workspace.toml:")
     for change in doc.changes:
         ui.out().print(f"  {ui.esc(change)}")

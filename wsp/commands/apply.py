@@ -65,14 +65,19 @@ class CliHooks:
         from wsp import ui
 
         if not self.json and self.show_plan:
-            ui.render_plan(plan, stderr=self.to_stderr)
+            ui.render_plan(plan, stderr=self.to_stderr, next_steps=False)
 
     def confirm(self, plan: Plan, now: list[Action]) -> bool:
         from wsp import ui
 
         if self.yes:
             return True
-        if ui.confirmed(self.question, verb=self.verb, hint=self.hint):
+        deleting = [a for a in now if a.kind.destructive]
+        if deleting:
+            also = len(now) - len(deleting)
+            if ui.confirmed_deletion(deleting, verb=self.verb, hint=self.hint, also=also):
+                return True
+        elif ui.confirmed(self.question, verb=self.verb, hint=self.hint):
             return True
         ui.info(f"{self.verb.capitalize()} cancelled; nothing was changed.")
         return False
@@ -99,10 +104,17 @@ def report(result: Result, *, json: bool, stderr: bool = False) -> int:
     if json:
         ui.print_json({"plan": result.plan.to_json(), "outcomes": result.outcomes_json()})
     else:
-        if result.outcomes:
-            ui.apply_summary(result.outcomes, stderr=stderr)
+        if result.outcomes or result.blocked or result.not_started:
+            ui.apply_summary(
+                result.outcomes,
+                blocked=result.blocked,
+                not_started=result.not_started,
+                stderr=stderr,
+            )
         for a in result.blocked:
             ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
+            for step in a.reasons[0].next_steps:
+                ui.info(f"  - {ui.esc(step)}")
     if result.relock_error is not None:
         raise result.relock_error
     return ExitCode.OK if result.ok else ExitCode.ERROR

@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
         usage="wsp export (PROJECT | --all) [--format FORMAT] [--pinned] [-o PATH]",
     )
     p.add_argument("project", metavar="PROJECT", nargs="?", help="the project to export")
+    from wsp.commands import add_json
+
+    add_json(p)
     p.add_argument(
         "--format",
         "-f",
@@ -125,6 +128,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 files[folder / fname] = text
         for path, text in files.items():
             atomic_write_text(path, text)
+        if args.json:
+            ui.print_json({"format": args.format, "written": [str(p.resolve()) for p in files]})
+            return 0
         ui.out().print(
             f"Exported {len(ctx.ws.projects)} project(s) as {args.format} "
             f"to {ui.esc(folder)}/ ({len(files)} file(s))"
@@ -135,6 +141,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
 
     written = texts(args.project)
     main_name = next(iter(written))  # the format's own file first, then what it COPYs
+    if args.output is None and args.json:
+        ui.print_json({"project": args.project, "format": args.format, "files": written})
+        return 0
     if args.output is None:
         sys.stdout.write(written[main_name])
         sys.stdout.flush()
@@ -146,6 +155,16 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     atomic_write_text(target, main_text)
     for fname, text in written.items():  # what the Dockerfile COPYs, beside it
         atomic_write_text(target.parent / fname, text)
+    if args.json:
+        paths = [target, *(target.parent / fname for fname in written)]
+        ui.print_json(
+            {
+                "project": args.project,
+                "format": args.format,
+                "written": [str(p.resolve()) for p in paths],
+            }
+        )
+        return 0
     what = f"{args.format} (pinned)" if args.pinned else args.format
     ui.info(f"Exported {args.project} as {what} to {ui.esc(target)}")
     for fname in written:

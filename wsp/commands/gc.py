@@ -28,10 +28,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import gc, ui
+    from wsp.applylock import workspace_lock
     from wsp.commands import engine as make_engine
     from wsp.context import load_context, refresh
     from wsp.errors import ExitCode
-    from wsp.lock import workspace_lock
 
     ctx = load_context(directory)
     engine = make_engine()

@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
         help="an env's prefix, or its name in envs-dir or conda's envs dirs",
     )
     p.add_argument("--as", dest="as_name", metavar="NAME", help="the project's name")
+    from wsp.commands import add_json
+
+    add_json(p)
 
 
 # -- conda-meta/history -------------------------------------------------------------------
@@ -395,6 +398,19 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     edit = Edit.open(manifest)
     text = append_text(edit.text, render_project(name, fields))
     edit.save("import", text, check=graph.validate)
+    if args.json:
+        ui.print_json(
+            {
+                "project": name,
+                "manifest": str(manifest),
+                "source": what,
+                "fields": {k: v for k, v in fields.items() if v},
+                "renamed": renamed,
+                "notes": list(found.notes),
+                "left_out": list(found.left_out),
+            }
+        )
+        return 0
     ui.out().print(f"Added project [bold]{ui.esc(name)}[/] to {manifest.name} from {ui.esc(what)}:")
     for key, value in fields.items():
         if value:

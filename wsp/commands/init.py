@@ -59,6 +59,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--name", help="the workspace name (default: the folder's name)")
     p.add_argument("--no-import", action="store_true", help="don't pick up environment.yml files")
+    from wsp.commands import add_json
+
+    add_json(p)
 
 
 def slug(text: str) -> str:
@@ -193,6 +196,20 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     lines = gitignore.read_text().splitlines() if gitignore.exists() else []
     if not any(line.strip() in (".wsp", ".wsp/", "/.wsp", "/.wsp/") for line in lines):
         atomic_write_text(gitignore, "\n".join([*lines, "# wsp's own state", ".wsp/"]) + "\n")
+    if args.json:
+        import tomlkit
+
+        ui.print_json(
+            {
+                "manifest": str(target),
+                "workspace": name,
+                "projects": list(tomlkit.parse(rendered.text).unwrap().get("projects", {})),
+                "imported": [str(path.relative_to(directory)) for path, _ in env_files],
+                "renamed": list(rendered.renamed),
+                "warnings": [str(w) for _, env in env_files for w in env.warnings],
+            }
+        )
+        return 0
     found = f", {len(env_files)} project(s) from environment files" if env_files else ""
     ui.out().print(f"Wrote {ui.esc(target)}{found}. Next: `wsp plan`.")
     for path, _ in env_files:

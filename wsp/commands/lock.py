@@ -8,7 +8,10 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from wsp.commands import add_json
+
     p = sub.add_parser("lock", help="lock every project for every platform into wsp.lock")
+    add_json(p)
     p.add_argument(
         "--check",
         action="store_true",
@@ -34,7 +37,18 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     if args.check:
         if old is None:
             raise WspError(f"no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
-        if stale := lockfile.why_stale(ctx, old):
+        stale = lockfile.why_stale(ctx, old)
+        if args.json:
+            ui.print_json(
+                {
+                    "lock_file": str(ctx.ws.root / lockfile.LOCK_NAME),
+                    "up_to_date": not stale,
+                    "stale": sorted(stale),
+                    "why": stale,
+                }
+            )
+            return 1 if stale else 0
+        if stale:
             raise WspError(
                 f"{lockfile.LOCK_NAME} is out of date for "
                 + ", ".join(f"{name} ({why})" for name, why in stale.items()),
@@ -52,6 +66,16 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         for name in data.envs
         if old is None or old.envs.get(name) != data.envs[name] or name in update
     ]
+    if args.json:
+        ui.print_json(
+            {
+                "lock_file": str(ctx.ws.root / lockfile.LOCK_NAME),
+                "platforms": list(data.platforms),
+                "projects": sorted(data.envs),
+                "resolved": changed,
+            }
+        )
+        return 0
     ui.out().print(
         f"Wrote {lockfile.LOCK_NAME}: {len(data.envs)} project(s) for "
         f"{', '.join(data.platforms)}" + (f"; re-solved {', '.join(changed)}" if changed else "")

@@ -17,6 +17,9 @@ def register(sub: Any) -> None:
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("specs", metavar="NAME", nargs="+", help="package names (or specs of them)")
     p.add_argument("--pip", action="store_true", help="remove from `pip` instead")
+    from wsp.commands import add_json
+
+    add_json(p)
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:

@@ -444,9 +444,11 @@ class RattlerEngine:
                     if failed is not None
                     else ", ".join(c.name for c in request.channels)
                 )
-                raise ChannelUnreachable(name, _first_line(str(exc))) from None
+                url = failed.urls[choice[failed.name]] if failed is not None else None
+                raise ChannelUnreachable(name, str(exc), url=url) from None
             except RattlerSolverError as exc:
-                raise SolveError(_solver_message(str(exc))) from None
+                text = str(exc)
+                raise SolveError(_solver_message(text), names=_blamed(text)) from None
             break
         for ch in request.channels:
             self._answered[ch.identity] = choice[ch.name]
@@ -542,7 +544,7 @@ class RattlerEngine:
         for pkg in packages:
             name = pkg.url.rsplit("/", 1)[-1]
             if name and name in message:
-                return ChannelUnreachable(pkg.channel or pkg.url, _first_line(message))
+                return ChannelUnreachable(pkg.channel or pkg.url, message, url=pkg.url)
         return WspError(f"fetching packages failed: {_first_line(message)}")
 
     def install(
@@ -709,7 +711,7 @@ class RattlerEngine:
                 except GatewayError as exc:
                     if i + 1 < len(channel.urls):
                         continue  # the next mirror
-                    raise ChannelUnreachable(channel.name, _first_line(str(exc))) from None
+                    raise ChannelUnreachable(channel.name, str(exc), url=location) from None
                 found.update(record.name.normalized for records in result for record in records)
                 break
         return found & set(specs)
@@ -941,6 +943,23 @@ def _first_line(text: str) -> str:
 def _solver_message(text: str) -> str:
     body = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return body.replace("Cannot solve the request because of: ", "no solution: ")
+
+
+_NO_CANDIDATES = re.compile(r"No candidates were found for ([A-Za-z0-9_.\-]+)")
+_TOP_NODE = re.compile(r"^[├└]─ ([A-Za-z0-9_.\-]+)")
+
+
+def _blamed(text: str) -> tuple[str, ...]:
+    """The requested packages rattler's explanation names at its top level, the one it
+    says "cannot be installed" first (then the others it conflicts with)."""
+    first: list[str] = []
+    rest: list[str] = []
+    for name in _NO_CANDIDATES.findall(text):
+        first.append(name.lower())
+    for line in text.splitlines():
+        if (m := _TOP_NODE.match(line)) is not None:
+            (first if "cannot be installed" in line else rest).append(m.group(1).lower())
+    return tuple(dict.fromkeys(first + rest))
 
 
 # -- lock files (pixi.lock format, rattler's LockFile) ----------------------------------------

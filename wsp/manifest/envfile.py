@@ -36,6 +36,7 @@ class EnvFile:
     name: str | None = None
     channels: tuple[str, ...] = ()  # as written, in order (`${VAR}` not expanded)
     dependencies: tuple[str, ...] = ()  # conda match specs as written
+    dependency_at: tuple[tuple[int, int], ...] = ()  # (line, col) of each, in order
     pip: tuple[str, ...] = ()  # the pip list's index requirements (and its -r files')
     raw: bytes = field(default=b"", repr=False)
     pip_lines: tuple[str, ...] = ()  # the pip list as written, options and all
@@ -233,6 +234,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
 
     # dependencies: conda match specs (lenient, as conda reads them) and one pip list
     deps: list[str] = []
+    deps_at: list[tuple[int, int]] = []
     pip_lines: list[tuple[str, Where]] = []
     raw_deps = data.get("dependencies")
     if raw_deps is not None and not isinstance(raw_deps, list):
@@ -249,6 +251,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
             if problem := check_match_spec(spec, strict=False):
                 raise where.error(f"{spec!r} is not a conda match spec: {problem}")
             deps.append(spec)
+            deps_at.append((where.line, where.col))
         elif isinstance(item, dict) and len(item) == 1 and "pip" in item:
             pip_lines.extend(strings(item["pip"], "pip", item))
         elif isinstance(item, dict):
@@ -310,6 +313,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
         name=name,
         channels=tuple(channels),
         dependencies=tuple(deps),
+        dependency_at=tuple(deps_at),
         # what the pip layer resolves: index requirements (a `name @ URL` would be fetched
         # and built at plan time; it waits, with a warning, until the pip layer can say so)
         pip=tuple(r.text for r in pipreqs.requirements(entries) if r.url is None),

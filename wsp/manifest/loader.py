@@ -217,6 +217,9 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
         if not scan.duplicates:
             if isinstance(exc, ParseError):  # tomlkit counts columns from 0
                 msg = str(exc).split(" at line ")[0]
+                if (left_open := _left_open(text, exc.line, msg)) is not None:
+                    line, col, what = left_open
+                    raise ManifestError(manifest_path, line, col, f"invalid TOML: {what}") from None
                 raise ManifestError(
                     manifest_path, exc.line, exc.col + 1, f"invalid TOML: {msg}"
                 ) from None
@@ -576,6 +579,37 @@ def _check_platforms(err: Any, model: Manifest) -> tuple[sysreq.Variant, ...]:
             )
         out.append(variant)
     return tuple(out)
+
+
+_CLOSE_ADVICE = {
+    "array": "add ']' after its last element",
+    "inline table": "add '}' after its last key",
+    "string": "a \"...\" or '...' string ends on its line: add the closing quote",
+    "multi-line string": "add the closing quotes",
+    "table header": "add the closing bracket",
+}
+
+
+def _left_open(text: str, error_line: int, message: str) -> tuple[int, int, str] | None:
+    """(LINE, COL, message) of what the text leaves open (an array, a string, ...) when
+    tomlkit's error is where the file ends, or further down: located where it opened."""
+    from wsp.manifest.locate import unclosed
+
+    found = unclosed(text)
+    if found is None:
+        return None
+    what, offset, closer = found
+    line, col = _line_col(text, offset)
+    at_end = "end of file" in message.lower() or "\\x00" in message or "\x00" in message
+    on_its_line = line == error_line and what in ("string", "table header")
+    if not (at_end or line < error_line or on_its_line):
+        return None
+    return line, col, f"this {what} is never closed ({closer!r} missing); {_CLOSE_ADVICE[what]}"
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:

@@ -197,3 +197,78 @@ class TomlPositions:
             while j < len(t) and t[j] not in ",]}\n#":
                 j += 1
             self._i = j
+
+
+# -- what a broken file left open -------------------------------------------------
+
+
+def unclosed(text: str) -> tuple[str, int, str] | None:
+    """What TOML text leaves open, for a parse error that only says "end of file":
+    (what, offset where it opened, what closes it), the outermost first; None when
+    everything opened is closed. A light scan: it assumes the rest is TOML."""
+    i, n = 0, len(text)
+    stack: list[tuple[str, int, str]] = []  # open arrays and inline tables
+    line_start = True
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line_start = True
+            i += 1
+            continue
+        if ch in " \t\r":
+            i += 1
+            continue
+        if ch == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if text.startswith(('"""', "'''"), i):
+            quote = text[i : i + 3]
+            end = _string_end(text, i + 3, quote, multiline=True)
+            if end is None:
+                return ("multi-line string", i, quote)
+            i, line_start = end, False
+            continue
+        if ch in "\"'":
+            end = _string_end(text, i + 1, ch, multiline=False)
+            if end is None:
+                return ("string", i, ch)
+            i, line_start = end, False
+            continue
+        if ch == "[" and line_start and not stack:  # a table header: closed on its line
+            j = i
+            while j < n and text[j] not in "\n#":
+                if text[j] == "]":
+                    break
+                j = (
+                    _string_end(text, j + 1, text[j], multiline=False) or n
+                    if text[j] in "\"'"
+                    else j + 1
+                )
+            if j >= n or text[j] != "]":
+                return ("table header", i, "]]" if text.startswith("[[", i) else "]")
+            i = j + (2 if text.startswith("]]", j) else 1)
+            line_start = False
+            continue
+        if ch == "[":
+            stack.append(("array", i, "]"))
+        elif ch == "{":
+            stack.append(("inline table", i, "}"))
+        elif ch in "]}" and stack and stack[-1][2] == ch:
+            stack.pop()
+        line_start = False
+        i += 1
+    return stack[0] if stack else None
+
+
+def _string_end(text: str, i: int, quote: str, *, multiline: bool) -> int | None:
+    """The offset after the string that starts at `i` (past its opening quote)."""
+    n = len(text)
+    while i < n:
+        if text.startswith(quote, i):
+            return i + len(quote)
+        ch = text[i]
+        if ch == "\n" and not multiline:
+            return None
+        i += 2 if ch == "\\" and quote[0] == '"' else 1
+    return None

@@ -1,0 +1,207 @@
+"""The command-line conventions users of conda, pixi and terraform expect (issue 16, point
+10): shell completion, -q/-v/--no-color, --json wherever output is data, a description on
+every command's --help, a command's own usage on its errors, and a stronger prompt before
+an env is deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import SEED_TOML, Workspace, snapshot
+from wsp.commands import COMMANDS
+
+# -- completion --------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completion_completes_commands_options_and_projects(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    ws = workspace
+    r = ws.wsp("completion", "bash")
+    assert r.code == 0 and "_python_argcomplete" in r.stdout, r
+    shim = tmp_path / "bin" / "wsp"  # `wsp` on PATH, as `pip install` puts it
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m wsp "$@"\n')
+    shim.chmod(0o755)
+    script = tmp_path / "completion.bash"
+    script.write_text(r.stdout)
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        probe = (
+            f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+            f'COMP_LINE="{line}"; COMP_POINT={len(line)}; _python_argcomplete wsp; '
+            'printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        env = {**ws.env, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+        out = subprocess.run(
+            ["bash", "-c", probe], cwd=ws.root, env=env, capture_output=True, text=True, timeout=60
+        )
+        return [w.strip() for w in out.stdout.splitlines() if w.strip()]
+
+    assert complete("wsp pl") == ["plan"]
+    assert complete("wsp run f") == ["finance"]
+    assert complete("wsp plan --target v") == ["vision"]
+    assert "--detailed-exitcode" in complete("wsp plan --d")
+
+
+@pytest.mark.parametrize(("shell", "marker"), [("zsh", "#compdef wsp"), ("fish", "complete ")])
+def test_zsh_and_fish_scripts(workspace: Workspace, shell: str, marker: str) -> None:
+    r = workspace.wsp("completion", shell)
+    assert r.code == 0 and marker in r.stdout and "wsp" in r.stdout, r
+    bad = workspace.wsp("completion", "tcsh")
+    assert bad.code == 1 and bad.stderr.startswith("usage: wsp completion"), bad
+
+
+# -- help, usage errors ------------------------------------------------------------------------
+
+
+def test_every_command_has_a_description_and_its_own_usage_on_errors(
+    workspace: Workspace,
+) -> None:
+    for command in COMMANDS:
+        r = workspace.wsp(command, "--help")
+        assert r.code == 0, r
+        paragraphs = r.stdout.split("\n\n")
+        assert len(paragraphs) > 2 and not paragraphs[1].startswith(("positional", "options")), (
+            command,
+            r.stdout,
+        )
+        for flag in ("-q, --quiet", "-v, --verbose", "--no-color"):
+            assert flag in r.stdout, (command, flag)
+    r = workspace.wsp("plan", "--bogus")
+    assert r.code == 1
+    assert r.stderr.splitlines()[0].startswith("usage: wsp plan "), r
+    assert "error: unrecognized arguments: --bogus" in r.stderr
+    assert "run `wsp plan --help` for more" in r.stderr
+
+
+# -- -q, -v, --no-color ------------------------------------------------------------------------
+
+
+def test_quiet_verbose_and_no_color(workspace: Workspace) -> None:
+    ws = workspace
+    quiet = ws.wsp("apply", "--yes", "-q", "--target", "finance")
+    assert quiet.code == 0, quiet
+    assert "finance: created" not in quiet.stderr  # no progress lines
+    assert "Apply complete: 1 created." in quiet.stdout
+    assert ws.wsp("-q", "plan", "--target", "finance").stdout.startswith("No changes.")
+
+    verbose = ws.wsp("plan", "-v")
+    assert "  finance no change  " in verbose.stdout, verbose  # the unchanged env too
+    plain = ws.wsp("plan")
+    assert "finance" not in plain.stdout.split("Plan:")[0]
+
+    colored = {k: v for k, v in ws.env.items() if k != "NO_COLOR"}
+    forced = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "FORCE_COLOR": "1"}
+    ws.env = colored
+    with_color = ws.wsp("status", **forced)
+    assert "\x1b[3" in with_color.stdout, with_color  # a color
+    without = ws.wsp("--no-color", "status", **forced)
+    assert "\x1b[3" not in without.stdout, without
+    assert ws.wsp("status", "--no-color", **forced).stdout == without.stdout
+
+
+# -- --json on every command that prints data -------------------------------------------------
+
+
+def test_json_from_lock_init_add_remove_import_and_export(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    ws = make_workspace()
+    lock = ws.wsp("lock", "--json")
+    assert lock.code == 0, lock
+    assert lock.json["projects"] == ["finance", "vision", "webdev"]
+    assert ws.wsp("lock", "--check", "--json").json["up_to_date"] is True
+
+    added = ws.wsp("add", "finance", "requests", "--json").json
+    assert added == {
+        "project": "finance",
+        "key": "dependencies",
+        "changed": True,
+        "changes": ["+ requests"],
+        "manifest": str(ws.manifest),
+    }
+    stale = ws.wsp("--json", "lock", "--check")
+    assert stale.code == 1 and stale.json["stale"] == ["finance"]
+    removed = ws.wsp("remove", "finance", "requests", "--json").json
+    assert removed["changed"] and removed["changes"] == ["- requests"]
+
+    exported = ws.wsp("export", "finance", "--json").json
+    assert exported["format"] == "environment-yml"
+    assert "pandas>=2" in exported["files"]["finance.environment.yml"]
+    written = ws.wsp("export", "finance", "-o", "finance.yml", "--json").json
+    assert written["written"] == [str(ws.root / "finance.yml")]
+
+    imported = ws.wsp("import", "--file", "finance.yml", "--as", "copy", "--json")
+    assert imported.code == 0, imported
+    assert imported.json["project"] == "copy"
+    assert imported.json["fields"]["dependencies"] == ["pandas>=2", "scikit-learn"]
+
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    init = Workspace(folder, ws.channel, ws.env).wsp("init", "--json")
+    assert init.code == 0, init
+    assert init.json["workspace"] == "fresh" and init.json["projects"] == ["fresh"]
+    json.dumps(init.json)
+
+
+# -- a stronger prompt before an env is deleted ------------------------------------------------
+
+
+def _answer(ws: Workspace, answer: str, *args: str) -> tuple[int, str]:
+    """Run wsp with a terminal on stdin, type `answer`, return (exit code, stderr)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsp", *args],
+        cwd=ws.root,
+        env=ws.env,
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    os.write(leader, f"{answer}\n".encode())
+    _out, err = proc.communicate(timeout=120)
+    os.close(leader)
+    return proc.returncode, err
+
+
+def test_deleting_an_env_needs_yes_typed_out_and_names_the_env(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(SEED_TOML.split("[projects.vision]")[0])
+    assert ws.wsp("apply", "--yes").code == 0
+    ws.edit('python = "3.9"', 'python = "3.11"')
+    before = snapshot(ws.envs_dir / "finance")
+
+    code, err = _answer(ws, "y", "apply")
+    assert code == 1, err
+    assert "This deletes 1 env:" in err
+    assert (
+        f"finance {ws.envs_dir / 'finance'}: deleted, then built again # python 3.9 -> 3.11" in err
+    )
+    assert "Type yes to delete it" in err
+    assert "Apply cancelled; nothing was changed." in err
+    assert snapshot(ws.envs_dir / "finance") == before  # `y` is not enough
+
+    code, err = _answer(ws, "yes", "apply")
+    assert code == 0, err
+    assert ws.versions("finance")["python"].startswith("3.11")
+
+    # an update asks the ordinary question
+    ws.edit('"pandas>=2", "scikit-learn"', '"pandas>=2", "scikit-learn", "requests"')
+    code, err = _answer(ws, "y", "apply")
+    assert code == 0, err
+    assert "Apply these changes?" in err and "This deletes" not in err
