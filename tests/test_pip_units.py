@@ -141,3 +141,20 @@ def test_locked_versions_are_checked_against_each_requirement() -> None:
         ("tinylib==1.1.0", "tinylib 1.0.0 is locked"),
         ("missing", "no missing is locked"),
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x @ git+https://h/r@abc --index-url=https://evil.example/simple",
+        "x==1.0 -r /etc/passwd",
+        "-e file:///a b",
+        "-e ../relative",
+        "x @ https://h/x.whl\n-r secret.txt",
+    ],
+)
+def test_an_install_line_from_a_lock_is_one_requirement(line: str) -> None:
+    with pytest.raises(pip.PipError):
+        pip._check_install_line(line)
+    for good in ("x==1.0 --hash=sha256:ab", "-e file:///a%20b", "x @ git+https://h/r@abc"):
+        pip._check_install_line(good)

@@ -942,11 +942,27 @@ def install(prefix: Path, pins: Mapping[str, Pin | str], options: PipOptions, en
         _install_lines(prefix, lines, options, env, again)
 
 
+def _check_install_line(line: str) -> None:
+    """Refuse an install line that is more than one requirement (a lock's location is text
+    from a file: it must not bring an option or a second requirement along)."""
+    _check_text(line, line)
+    body = line.split(" --hash=sha256:", 1)[0]
+    if body.startswith("-e "):
+        body = body[3:]
+        if not body.startswith("file:") or any(c.isspace() for c in body):
+            raise PipError(f"{body!r} is not a local folder to install editable")
+    elif body.startswith("file:"):
+        if any(c.isspace() for c in body):
+            raise PipError(f"{body!r} is not one location")
+    else:
+        parse_requirement(body)
+
+
 def _install_lines(
     prefix: Path, lines: Sequence[str], options: PipOptions, env: str, extra: Sequence[str]
 ) -> None:
     for line in lines:
-        _check_text(line, line)
+        _check_install_line(line)
     with tempfile.TemporaryDirectory(prefix="wsp-pip-") as tmp:
         reqs = Path(tmp) / "requirements.txt"
         reqs.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
