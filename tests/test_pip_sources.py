@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.cli import Result, Workspace
 from tests.support.index import Index, serve_index
-from tests.support.wheels import build_wheel, built, write_project
+from tests.support.wheels import build_wheel, built, sdist, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SITE = Path("lib") / f"python{PY}" / "site-packages"
@@ -249,6 +249,52 @@ def test_plan_lock_and_export_run_no_setup_py(
         assert r.code == 1 and "legacy" in r.stderr and "--allow-build" in r.stderr, r
         assert "Traceback" not in r.stderr
     assert not ran.exists(), "setup.py ran while planning"
+
+
+@pytest.mark.parametrize("where", ["workspace.toml name @ file://", "an sdist on the index"])
+def test_nothing_is_built_to_plan_lock_or_export(
+    make_workspace: Callable[..., Workspace], channel: Path, tmp_path: Path, where: str
+) -> None:
+    """A project whose dependencies only its build backend knows, named the ways wsp used
+    to build at plan time: `name @ file:///folder` in workspace.toml, an sdist-only
+    release on the index. Nothing runs until --allow-build (or apply) asks for it."""
+    log = tmp_path / "build.log"
+    project = write_project(
+        tmp_path / "dynsd", "dynsd", "1.0", ("tinylib",), dynamic=("dependencies",)
+    )
+    files = tmp_path / "index-files"
+    build_wheel(files, "tinylib", "1.0.0")
+    sdist(project, files)
+    with serve_index(files) as index:
+        if where == "an sdist on the index":
+            pip = f'pip = ["dynsd==1.0"]\npip-index-url = "{index.url}"\n'
+        else:
+            pip = f'pip = ["dynsd @ {project.as_uri()}"]\npip-index-url = "{index.url}"\n'
+        ws = make_workspace(HEAD_311 + pip)
+        for args in (("plan",), ("lock",), ("export", "app", "--format", "requirements")):
+            r = ws.wsp(*args, WSP_TEST_BUILD_LOG=str(log))
+            assert "--allow-build" in r.output and "dynsd" in r.output, r
+            assert r.code == (0 if args == ("plan",) else 1), r
+            assert "Traceback" not in r.stderr
+        assert not log.exists(), f"planning ran a build backend: {log.read_text()}"
+        r = ws.wsp("plan", "--json", "--allow-build", WSP_TEST_BUILD_LOG=str(log))
+        assert r.code == 0, r
+        assert pip_adds(r) == {"dynsd": "1.0", "tinylib": "1.0.0"}
+        assert log.exists()  # asked for: it builds (so the plan above really did not)
+
+
+HEAD_311 = """\
+[workspace]
+name = "no-build"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.app]
+python = "3.11"
+"""
 
 
 def test_a_dynamic_version_is_known_at_apply_and_its_dependencies_now(

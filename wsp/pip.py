@@ -419,14 +419,18 @@ def _uv_problem(stderr: str) -> str:
 
 _NO_BUILD = re.compile(r"Building source distributions for `?([^`\s]+)`? is disabled")
 _FAILED_BUILD = re.compile(r"Failed to (?:build|download and build) `([^`]+)`")
+_WHEELS_ONLY = re.compile(r"Wheels are required for `([^`]+)` because building from source")
 
 
-def _needs_build(stderr: str) -> str | None:
-    """What uv would have to build, when that is why it stopped (`--no-build`)."""
-    if (m := _NO_BUILD.search(stderr)) is None:
-        return None
-    built = _FAILED_BUILD.search(stderr)
-    return _CREDENTIALS.sub("***@", built.group(1) if built else m.group(1))
+def _needs_build(stderr: str) -> tuple[str, str] | None:
+    """(what, why) uv would have to build, when that is why it stopped (`--no-build`)."""
+    if (m := _NO_BUILD.search(stderr)) is not None:
+        built = _FAILED_BUILD.search(stderr)
+        what = _CREDENTIALS.sub("***@", built.group(1) if built else m.group(1))
+        return what, "its metadata is not static"
+    if (m := _WHEELS_ONLY.search(stderr)) is not None:
+        return m.group(1), "the release that fits is an sdist, which uv reads only by building it"
+    return None
 
 
 def exclude_newer_args(exclude_newer: str | None) -> list[str]:
@@ -503,8 +507,8 @@ def _pylock(
             cwd=Path(tmp),
         )
         if proc.returncode != 0:
-            if not allow_build and (what := _needs_build(proc.stderr)) is not None:
-                raise _BuildNeeded(what)
+            if not allow_build and (found := _needs_build(proc.stderr)) is not None:
+                raise _BuildNeeded(*found)
             raise PipError(_uv_problem(proc.stderr))
         packages = tomllib.loads(out.read_text(encoding="utf-8")).get("packages", [])
         packages = [p for p in packages if isinstance(p, dict) and isinstance(p.get("name"), str)]
@@ -516,8 +520,8 @@ def _pylock(
 
 
 class _BuildNeeded(Exception):
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self, what: str, why: str) -> None:
+        self.what, self.why = what, why
 
 
 # -- resolving ------------------------------------------------------------------------------
@@ -627,8 +631,8 @@ def resolve_pins(
             if source.file and target.split("#", 1)[0] in exc.what:
                 what = source.shown
         why = (
-            f"{what}: its metadata is not static: only building it (running its setup.py "
-            "or build backend) tells its dependencies"
+            f"{what}: {exc.why}: only building it (running its setup.py or build backend) "
+            "tells its dependencies"
         )
         return Resolved(needs_build=(why,), notes=tuple(notes))
     pins = dict(own)

@@ -68,6 +68,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 def _ran(hook):
     with open(HERE / "BUILT", "a") as fh:
         fh.write(hook + "\\n")
+    if os.environ.get("WSP_TEST_BUILD_LOG"):  # also built from a copy (an sdist unpacked)
+        with open(os.environ["WSP_TEST_BUILD_LOG"], "a") as fh:
+            fh.write(HERE.name + " " + hook + "\\n")
 
 
 def _metadata():
@@ -169,6 +172,24 @@ def write_project(
             lines.append(f"{extra} = [" + ", ".join(f'"{r}"' for r in reqs) + "]")
     (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def sdist(project: Path, out: Path) -> Path:
+    """`project` (a write_project folder) as an sdist `<name>-<version>.tar.gz` in `out`, with
+    a PKG-INFO of metadata version 2.1 (not trusted as static: only a build tells)."""
+    import tarfile
+    import tomllib
+
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    version = meta.get("version") or (project / "VERSION").read_text().strip()
+    stem = f"{meta['name']}-{version}"
+    (project / "PKG-INFO").write_text(
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {version}\n"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / f"{stem}.tar.gz", "w:gz") as tar:
+        tar.add(project, arcname=stem)
+    return out / f"{stem}.tar.gz"
 
 
 def built(folder: Path) -> list[str]:
