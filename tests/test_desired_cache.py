@@ -424,7 +424,7 @@ def test_the_cache_knows_every_field_it_stores() -> None:
     from wsp.graph import DesiredEnv
     from wsp.manifest.envfile import EnvFile
     from wsp.manifest.loader import PolicyDecl, ProjectDecl, TemplateDecl, Workspace
-    from wsp.pip import PipOptions
+    from wsp.pip import PipOptions, PipSource
 
     known = {
         Workspace: "name root manifest_path description channels channel_priority platforms "
@@ -438,11 +438,12 @@ def test_the_cache_knows_every_field_it_stores() -> None:
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
         "spec_hash editables pip_options lock_hash kernel env_vars exclude_newer variants "
-        "candidates origins",
+        "candidates origins pip_sources",
         EnvFile: "path name channels dependencies dependency_at pip raw pip_lines pip_entries "
         "pip_options "
         "variables warnings requirement_files",
-        PipOptions: "index_url extra_index_urls find_links no_index",
+        PipOptions: "index_url extra_index_urls find_links no_index pre",
+        PipSource: "target editable name extras text file line col",
     }
     for cls, names in known.items():
         assert [f.name for f in dataclasses.fields(cls)] == names.split(), cls.__name__

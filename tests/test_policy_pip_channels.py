@@ -89,7 +89,7 @@ def test_wsp302_unpinned_when_pinning_is_asked(make_workspace: Callable[..., Wor
     ws = make_workspace(toml(PIP, tail="\n[policy.pip]\npinned = true\n"))
     r = ws.wsp("check", "--json")
     assert r.code == 1, r  # an error by default
-    assert codes(r) == [("WSP302", "webdev"), ("WSP303", "webdev")]  # 303: `tool @ URL`
+    assert codes(r) == [("WSP302", "webdev")]  # `tool @ URL` is pinned, and installed
     assert '"leftpad>=1"' in messages(r, "WSP302")[0]
     ws.write(toml(PIP, tail='\n[policy.pip]\npinned = true\n\n[policy.rules]\nWSP302 = "warn"\n'))
     r = ws.wsp("check", "--json")
@@ -98,8 +98,8 @@ def test_wsp302_unpinned_when_pinning_is_asked(make_workspace: Callable[..., Wor
 
 def test_wsp302_quiet_unless_pinning_is_asked(make_workspace: Callable[..., Workspace]) -> None:
     ws = make_workspace(toml(PIP))
-    # only WSP303: the pip layer does not install `tool @ URL` yet, and says so
-    assert codes(ws.wsp("check", "--json")) == [("WSP303", "webdev")]
+    # nothing: the pip layer installs `tool @ URL` (it is no WSP303 any more)
+    assert codes(ws.wsp("check", "--json")) == []
 
 
 @pytest.mark.parametrize(

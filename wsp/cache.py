@@ -168,14 +168,18 @@ def _write(
 
 
 def _holds_secrets(desired: dict[str, DesiredEnv]) -> bool:
-    """A channel with `${VAR}` (its value may be a token) or any URL with credentials."""
-    from wsp.channels import has_credentials
+    """A channel with `${VAR}` (its value may be a token) or any URL with credentials (of
+    a channel, a pip index, a `name @ URL` requirement)."""
+    from wsp.channels import has_credentials, redact_text
 
     for want in desired.values():
         urls = [u for c in want.channels for u in (c.name, *c.urls)]
         urls += [u for u in (want.pip_options.index_url, *want.pip_options.extra_index_urls) if u]
         urls += list(want.pip_options.find_links)
         if any("$" in u or has_credentials(u) for u in urls):
+            return True
+        texts = [*want.pip, *(s.text for s in want.pip_sources)]
+        if any(redact_text(t) != t for t in texts):
             return True
     return False
 

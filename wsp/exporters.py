@@ -42,10 +42,14 @@ class SolvedEnv:
     channels: tuple[str, ...]  # as declared (a mirrored channel by its declared name)
     packages: tuple[Package, ...]
     pip: Mapping[str, str] = field(default_factory=dict)  # exact pins {name: version}
+    pip_sources: Mapping[str, str] = field(default_factory=dict)  # name -> line, not an index
 
     @property
     def pip_lines(self) -> list[str]:
-        return [f"{name}=={version}" for name, version in sorted(self.pip.items())]
+        return [
+            self.pip_sources.get(name) or f"{name}=={version}"
+            for name, version in sorted(self.pip.items())
+        ]
 
     @property
     def conda_packages(self) -> list[Package]:

@@ -14,7 +14,7 @@ from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
 from wsp.manifest.envfile import expand_channel
 from wsp.marker import Declared
-from wsp.pip import PipOptions, source_root
+from wsp.pip import PipOptions, PipSource, local_stamp, source_root
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -90,12 +90,16 @@ class DesiredEnv:
                 return (constrained or found)[-1]
         return None
 
+    pip_sources: tuple[PipSource, ...] = ()  # local folders, archives, URLs (env files' pip)
+
     def declared(self, variant: sysreq.Variant | None = None) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
         return Declared(
             python=self.python,
             dependencies=tuple(channels.redact_text(s) for s in self.specs),
-            pip=tuple(channels.redact_text(r) for r in self.pip),
+            pip=tuple(
+                channels.redact_text(r) for r in (*self.pip, *(s.text for s in self.pip_sources))
+            ),
             editables=tuple(name for name, _ in self.editables),
             channels=tuple(c.shown for c in self.channels),
             jupyter=(self.kernel.name, self.kernel.display_name or "") if self.kernel else (),
@@ -327,6 +331,7 @@ def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions
         extra_index_urls=tuple(u for u in extra if u != index_url),
         find_links=tuple(links),
         no_index=base.no_index or any(o.no_index for o in layers),
+        pre=base.pre or any(o.pre for o in layers),
     )
 
 
@@ -338,6 +343,7 @@ class _Merged:
     python_wanted: bool = False  # a bare `python` spec, or pip requirements
     written: list[str] = field(default_factory=list)  # conda specs as written, in order
     pip: list[str] = field(default_factory=list)  # PEP 508 requirements, for the pip layer
+    pip_sources: list[PipSource] = field(default_factory=list)  # folders, archives, URLs
     pip_written: list[str] = field(default_factory=list)  # the pip lines conda would run
     channels: list[str] = field(default_factory=list)  # as written, merged, highest first
     spec_channels: list[str] = field(default_factory=list)  # named only in `channel::pkg`
@@ -372,6 +378,15 @@ def _pip_written(entries: Iterable[Any]) -> list[str]:
         elif e.name not in ("--index-url", "--extra-index-url", "--find-links", "--no-index"):
             out.append(e.name if e.value is None else f"{e.name} {e.value}")
     return out
+
+
+def _pip_layer(env_file: Any) -> tuple[list[str], list[PipSource]]:
+    """What the pip layer installs of an environment file's pip list."""
+    if env_file is None or not env_file.pip_entries:
+        return [], []
+    from wsp import pipreqs
+
+    return pipreqs.pip_layer(env_file.pip_entries)
 
 
 def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
@@ -413,9 +428,13 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
                     continue  # its version is the python constraint
             if spec not in m.written:
                 m.written.append(spec)
-        for req in list(decl.pip) + (list(env_file.pip) if env_file else []):
+        file_reqs, file_sources = _pip_layer(env_file)
+        for req in list(decl.pip) + file_reqs:
             if req not in m.pip:
                 m.pip.append(req)
+        for source in file_sources:
+            if not any(s.target == source.target for s in m.pip_sources):
+                m.pip_sources.append(source)
         for line in list(decl.pip) + (_pip_written(env_file.pip_entries) if env_file else []):
             if line not in m.pip_written:
                 m.pip_written.append(line)
@@ -611,7 +630,7 @@ def desired(
         python = _merged_python(ws, name, m.pythons)
         # pip requirements need a Python: with none declared, the newest the channels have
         # (conda's own way: its pip, added for a pip: list, brings one)
-        python_wanted = m.python_wanted or bool(m.pip)
+        python_wanted = m.python_wanted or bool(m.pip) or bool(m.pip_sources)
         head = [f"python {python}"] if python else (["python"] if python_wanted else [])
         kernel = _kernel(ws, proj)
         if kernel is not None and not _names_ipykernel(m.written, m.pip):
@@ -625,10 +644,25 @@ def desired(
         )
         resolved = tuple(channel_of(c) for c in names)
         # The project's own package and those of its depends-on projects are importable.
+        # (A folder an environment file installs with pip, `-e .`, is pip's, not a .pth's.)
+        by_pip = {str(probe.resolve(Path(s.target))) for s in m.pip_sources if s.local}
         editables = tuple(
             (p, str(source_root(ws.projects[p].path)))
             for p in sorted({*deps, name})
-            if (python or python_wanted) and probe.is_file(ws.projects[p].path / "pyproject.toml")
+            if (python or python_wanted)
+            and probe.is_file(ws.projects[p].path / "pyproject.toml")
+            and str(ws.projects[p].path) not in by_pip
+        )
+        sources = tuple(m.pip_sources)
+        # pip sources are hashed only when there are some: other workspaces keep their hashes;
+        # a local project's metadata files too (its dependencies are part of the declaration)
+        pip_sources = (
+            {
+                "pip_sources": [s.identity(ws.root) for s in sources],
+                "pip_local": [local_stamp(s) for s in sources if s.local],
+            }
+            if sources
+            else {}
         )
         pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
         # exclude-newer is hashed only when set: a workspace without it keeps its hashes.
@@ -641,6 +675,7 @@ def desired(
             "channels": [c.name for c in resolved],
             "priority": ws.channel_priority,
             **dated,
+            **pip_sources,
         }
         # Only what is declared counts (hashes of workspaces without any stay as they were).
         system = {"*": sysreq.merge(ws.system_requirements, m.requirements)}
@@ -651,7 +686,8 @@ def desired(
         spec: dict[str, Any] = {
             "specs": sorted(all_specs),
             "pip": sorted(m.pip),
-            "pip_options": pip_options.to_json() if m.pip else None,
+            "pip_options": pip_options.to_json() if m.pip or sources else None,
+            **pip_sources,
             "editables": [list(e) for e in editables],
             "channels": [[c.name, c.identity] for c in resolved],  # never a mirror
             "priority": ws.channel_priority,
@@ -683,6 +719,7 @@ def desired(
             variants=variants,
             candidates=candidates,
             origins=tuple(m.origins),
+            pip_sources=sources,
         )
     _check_kernel_names(ws, out)
     return out

@@ -108,7 +108,7 @@ class LockView:
             for key in ("ids", "virtual", "cuda"):
                 summary[key][name] = {}
             for plat, pkgs in env.packages.items():
-                pins = {n: v for n, (v, _) in env.pip.get(plat, {}).items()}
+                pins = {n: p.version for n, p in env.pip.get(plat, {}).items()}
                 dists = stable_hash(sorted(p.dist for p in pkgs))
                 summary["ids"][name][plat] = [lock_id(pkgs, pins), dists, pins]
                 summary["virtual"][name][plat] = list(data.target(env, plat).virtual_packages)
@@ -212,17 +212,6 @@ def lock_id(packages: Iterable[Package], pins: dict[str, str]) -> str:
     return stable_hash({"conda": sorted(p.dist for p in packages), "pip": sorted(pins.items())})
 
 
-def _pip_location(want_options: pip.PipOptions, name: str, version: str) -> str:
-    """Where a pin comes from, as wsp.lock records it. The lock keys pip packages by their
-    location, so it names the pin too (`#name==version`): without it the pins of one
-    find-links folder, or one name at two versions in two projects, collapse into one."""
-    if want_options.no_index and want_options.find_links:
-        base = want_options.find_links[0]
-    else:
-        base = f"{(want_options.index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
-    return f"{base}#{name}=={version}"
-
-
 def lock_targets(ctx: Context, want: DesiredEnv) -> dict[str, tuple[sysreq.Variant, LockTarget]]:
     """Per platform (variant) `want` is locked for: the variant, and the lock's platform
     entry for it. The entry is named after the variant when the project needs nothing
@@ -240,11 +229,20 @@ def lock_targets(ctx: Context, want: DesiredEnv) -> dict[str, tuple[sysreq.Varia
 
 
 def lock_workspace(
-    ctx: Context, engine: Engine, old: LockData | LockView | None, *, update: Collection[str] = ()
+    ctx: Context,
+    engine: Engine,
+    old: LockData | LockView | None,
+    *,
+    update: Collection[str] = (),
+    allow_build: bool = False,
 ) -> LockData:
     """Solve every project for every platform (variant), with the virtual packages its
-    declaration requires, never this machine's; reuse what `old` has where it still fits."""
+    declaration requires, never this machine's; reuse what `old` has where it still fits
+    (its declaration hash matches and its packages satisfy the declaration). pip
+    requirements are resolved for each platform without building anything unless
+    `allow_build`: a project whose pip layer needs a build is an error then."""
     plats = platforms(ctx)
+    broken = {b.project for b in unsatisfied(ctx, engine, old)} if old is not None else set()
     envs: dict[str, LockedEnv] = {}
     entries: dict[str, LockTarget] = {}
     for name, want in sorted(ctx.desired.items()):
@@ -259,6 +257,7 @@ def lock_workspace(
         fresh = (
             previous is not None
             and name not in update
+            and name not in broken
             and old is not None
             and old.hashes.get(name) == want.lock_hash
             and set(plats) <= set(previous.packages)
@@ -278,7 +277,7 @@ def lock_workspace(
             )
             continue
         packages: dict[str, tuple[Package, ...]] = {}
-        pins: dict[str, dict[str, tuple[str, str]]] = {}
+        pins: dict[str, dict[str, pip.Pin]] = {}
         for platform, (variant, _) in targets.items():
             keep = () if previous is None or name in update else previous.packages.get(platform, ())
             # solved for other virtual packages: its builds may be the wrong ones now
@@ -303,10 +302,20 @@ def lock_workspace(
             except SolveError as exc:
                 raise unsolvable_error(ctx.ws, want, exc, platform) from None
             packages[platform] = tuple(solved)
-            pins[platform] = {
-                n: (v, _pip_location(want.pip_options, n, v))
-                for n, v in pip.pins_for(ctx.ws, want, solved)[0].items()
-            }
+            resolved = pip.pins_for(
+                ctx.ws,
+                want,
+                solved,
+                platform=None if variant.platform == want.platform else variant.platform,
+                allow_build=allow_build,
+            )
+            if resolved.needs_build:
+                raise WspError(
+                    f"can't lock {name} for {platform}: pip requirements need a build to "
+                    f"resolve: {'; '.join(resolved.needs_build)}",
+                    hint="`wsp lock --allow-build` resolves them (it runs that code)",
+                )
+            pins[platform] = resolved.pins
         envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins, targets=names)
     for platform in plats:  # a platform no project is locked for still has its entry
         if not any(e.variant == platform for e in entries.values()):
@@ -332,14 +341,85 @@ def _targets_of(ctx: Context) -> tuple[sysreq.Variant, ...]:
     return targets(ctx.ws, current_platform())
 
 
+@dataclass(frozen=True)
+class Unsatisfied:
+    """A declared spec the locked packages of a project no longer satisfy."""
+
+    project: str
+    platform: str
+    spec: str  # as the declaration has it (a conda match spec, or a pip requirement)
+    why: str
+    layer: str = "conda"  # or "pip"
+
+    def __str__(self) -> str:
+        what = "pip requirement" if self.layer == "pip" else "spec"
+        return (
+            f"{self.project} ({self.platform}): {what} {self.spec!r} is not satisfied: {self.why}"
+        )
+
+
+def unsatisfied(
+    ctx: Context,
+    engine: Engine,
+    lock: LockData | LockView,
+    projects: Iterable[str] | None = None,
+    *,
+    platforms: Iterable[str] | None = None,
+) -> list[Unsatisfied]:
+    """What the lock's packages break of each project's declaration, for the projects
+    whose hash line says the lock matches their declaration (a lock stale by its hash is
+    `stale`'s; `apply --frozen` installs it as it is on purpose). Conda: each declared match
+    spec is satisfied by a locked package of its name (the engine matches); pip: each
+    requirement's specifier contains the locked version (a name conda provides counts)."""
+    names = list(projects) if projects is not None else sorted(ctx.desired)
+    out: list[Unsatisfied] = []
+    for name in names:
+        want = ctx.desired.get(name)
+        locked = lock.envs.get(name)
+        if want is None or locked is None or lock.hashes.get(name) != want.lock_hash:
+            continue
+        for platform in platforms if platforms is not None else sorted(locked.packages):
+            packages = locked.packages.get(platform)
+            if packages is None:
+                continue
+            for spec, why in engine.unsatisfied(want.specs, packages):
+                out.append(Unsatisfied(name, platform, spec, why))
+            python = next((p.version for p in packages if p.name == "python"), None)
+            pins = {n: p.version for n, p in locked.pip.get(platform, {}).items()}
+            for req, why in pip.unsatisfied(
+                want.pip,
+                pins,
+                pip.conda_provided(p.name for p in packages),
+                platform=lock.target(locked, platform).subdir or platform,
+                python_version=python,
+            ):
+                out.append(Unsatisfied(name, platform, req, why, "pip"))
+    return out
+
+
+def check(
+    ctx: Context, engine: Engine, lock: LockView, projects: Iterable[str] | None = None
+) -> None:
+    """Refuse a lock whose packages break the declaration they claim to match (a hand-merged
+    lock, a copied hash line), naming each package and the spec it breaks."""
+    if broken := unsatisfied(ctx, engine, lock, projects):
+        shown = "; ".join(str(b) for b in broken[:5])
+        more = f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""
+        raise WspError(
+            f"{LOCK_NAME} does not satisfy workspace.toml: {shown}{more}",
+            hint="run `wsp lock` to solve those projects again, and commit the result",
+        )
+
+
 def write(ctx: Context, engine: Engine, data: LockData) -> None:
     engine.write_lock(lock_path(ctx), ctx.ws.root, data)
 
 
 def refresh_after_apply(ctx: Context, engine: Engine, lock: LockView) -> list[str]:
-    """Keep an existing wsp.lock up to date after envs were applied from the file;
-    returns the projects re-locked."""
-    stale_projects = stale(ctx, lock)
+    """Keep an existing wsp.lock up to date after envs were applied from the file (builds
+    allowed, as at apply); returns the projects re-locked."""
+    broken = {b.project for b in unsatisfied(ctx, engine, lock)}
+    stale_projects = sorted({*stale(ctx, lock), *broken})
     if stale_projects:
-        write(ctx, engine, lock_workspace(refresh(ctx), engine, lock))
+        write(ctx, engine, lock_workspace(refresh(ctx), engine, lock, allow_build=True))
     return stale_projects

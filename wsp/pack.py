@@ -118,7 +118,7 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
             hint=f'add "{platform}" to platforms in [workspace] and run `wsp lock`',
         )
     packages = locked.packages[platform]
-    pins = {n: v for n, (v, _) in locked.pip.get(platform, {}).items()}
+    pins = {n: p.version for n, p in locked.pip.get(platform, {}).items()}
     python = next((p.version for p in packages if p.name == "python"), None)
     if output.is_dir():
         raise WspError(f"-o {output}: is a folder; give a file name such as {output}/x.tar")
@@ -461,7 +461,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
                 f"{archive}: damaged: its wsp.lock has no {info.project} for {info.platform}"
             )
         packages = env.packages[info.platform]
-        pins = {n: v for n, (v, _) in env.pip.get(info.platform, {}).items()}
+        pins = {n: p.version for n, p in env.pip.get(info.platform, {}).items()}
         if lockfile.lock_id(packages, pins) != info.lock_id:
             raise WspError(f"{archive}: damaged: its wsp.lock is not what it says it packs")
         in_sync = (

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from wsp.errors import ManifestError, display_path
 
 if TYPE_CHECKING:
-    from wsp.pip import PipOptions
+    from wsp.pip import PipOptions, PipSource
 
 # -- where an entry was written ------------------------------------------------------------
 
@@ -452,43 +452,93 @@ def requirements(entries: Iterable[PipEntry]) -> list[Requirement]:
 
 
 def unsupported(entry: PipEntry) -> str | None:
-    """Why wsp does not honour `entry` yet (a warning's text), or None when it does.
+    """Why wsp does not honour `entry` (a warning's text), or None when it does.
 
-    The pip layer installs named requirements from a package index or find-links, and
-    takes --index-url, --extra-index-url, --find-links and --no-index; the rest waits.
+    The pip layer resolves and installs PEP 508 requirements (`name @ URL` too), local
+    folders and archives (`-e ./dir` editable), URLs (VCS or archives), `-r` files, and
+    takes --index-url, --extra-index-url, --find-links, --no-index and --pre; the rest is
+    said here, never dropped silently.
     """
+    if has_env_var(entry.text):
+        return (
+            f"{entry.text!r}: ${{VAR}} in pip lines is not expanded by wsp (it would send the "
+            "variable's value wherever the line points): the line is not used; write the value"
+        )
     if isinstance(entry, Requirement):
-        if entry.url is not None:
-            return (
-                f"{entry.text!r}: a direct URL requirement is not resolved nor installed by "
-                "wsp from an environment file yet (only requirements from a package index "
-                "are); publish it to an index or pip-find-links, or install it by hand"
-            )
         if entry.options:
             return f"{entry.text!r}: {', '.join(entry.options)} is ignored by wsp"
         return None
     if isinstance(entry, Editable):
-        return (
-            f"-e {entry.target}: editable installs are not done by wsp yet (a workspace "
-            "project with a pyproject.toml is made importable, but not pip-installed)"
-        )
-    if isinstance(entry, LocalPath):
-        return f"{entry.text}: installing a local folder or archive is not done by wsp yet"
-    if isinstance(entry, UrlRequirement):
-        return f"{entry.url}: installing from a URL is not done by wsp yet"
+        if entry.path is None:
+            return (
+                f"-e {entry.target}: uv makes no editable installs from a VCS: wsp installs it "
+                "as a regular (non-editable) install"
+            )
+        return None
+    if isinstance(entry, LocalPath | UrlRequirement):
+        return None
     if isinstance(entry, RequirementsFile):
         return (
             f"-c {entry.path.name}: constraints files are not applied by wsp yet"
             if entry.constraints
             else None
         )
-    if entry.name in ("--index-url", "--extra-index-url", "--find-links", "--no-index"):
+    if entry.name in ("--index-url", "--extra-index-url", "--find-links", "--no-index", "--pre"):
         return None
-    if entry.name == "--pre":
-        return "--pre: pre-releases are not enabled by wsp yet; pin the pre-release you need"
     if not entry.known:
         return f"{entry.name}: not a pip option wsp knows; it is ignored"
     return f"pip option {entry.name} is ignored by wsp"
+
+
+def pip_layer(entries: Iterable[PipEntry]) -> tuple[list[str], list[PipSource]]:
+    """What the pip layer resolves and installs of `entries` (and of their `-r` files), in
+    order: the PEP 508 requirements (as written, `name @ URL` included) and the local
+    folders, archives and URLs. Entries `unsupported` refuses as a whole are left out."""
+    from wsp.pip import PipSource
+
+    reqs: list[str] = []
+    sources: list[PipSource] = []
+
+    def located(e: PipEntry, **fields: object) -> PipSource:
+        where = e.where
+        return PipSource(
+            text=e.text,
+            file=str(where.path) if where.path is not None else "",
+            line=where.line,
+            col=where.col,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    for e in entries:
+        if has_env_var(e.text):
+            continue
+        if isinstance(e, Requirement):
+            reqs.append(e.text)
+        elif isinstance(e, Editable):
+            if e.path is not None:
+                extras = e.target.partition("[")[2]
+                sources.append(
+                    located(
+                        e, target=str(e.path), editable=True, name=e.name, extras=_extras(extras)
+                    )
+                )
+            elif e.url is not None:
+                sources.append(located(e, target=e.url, name=e.name))
+        elif isinstance(e, LocalPath):
+            sources.append(located(e, target=str(e.path), extras=_extras(e.extras.strip("[]"))))
+        elif isinstance(e, UrlRequirement):
+            local = _file_url_path(e.url)
+            target = str(local) if local is not None else e.url
+            sources.append(located(e, target=target, name=e.name))
+        elif isinstance(e, RequirementsFile) and not e.constraints:
+            more_reqs, more_sources = pip_layer(e.entries)
+            reqs += more_reqs
+            sources += more_sources
+    return reqs, sources
+
+
+def _extras(text: str) -> tuple[str, ...]:
+    return tuple(sorted(canonical(x.strip()) for x in text.strip("[]").split(",") if x.strip()))
 
 
 def has_env_var(text: str) -> bool:
@@ -506,7 +556,10 @@ def options(entries: Iterable[PipEntry]) -> PipOptions:
     extra: list[str] = []
     links: list[str] = []
     no_index = False
+    pre = False
     for e in walk(entries):
+        if isinstance(e, Option) and e.name == "--pre":
+            pre = True
         if not isinstance(e, Option) or (e.value is None and e.name != "--no-index"):
             continue
         if e.name == "--index-url":
@@ -522,4 +575,4 @@ def options(entries: Iterable[PipEntry]) -> PipOptions:
                 links.append(value)
         elif e.name == "--no-index":
             no_index = True
-    return PipOptions(index_url, tuple(extra), tuple(links), no_index)
+    return PipOptions(index_url, tuple(extra), tuple(links), no_index, pre)

@@ -56,6 +56,9 @@ class Resolution:
     # set when this machine can run none of the env's variants: what each one lacks
     lacking: tuple[tuple[str, tuple[sysreq.Unmet, ...]], ...] = ()
     current: bool = False  # the env already holds what was asked (built from this same lock)
+    pip_pins: Mapping[str, pip.Pin] = field(default_factory=dict)  # each pin's file and source
+    pip_deferred: str | None = None  # why the pip pins wait for apply (it must build to know)
+    notes: tuple[str, ...] = ()  # what the plan can't know yet (pip versions only apply learns)
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,25 @@ class PipChange:
     target: Mapping[str, str]  # wsp's pip pins once the action is done
     install: Mapping[str, str]  # of those, what uv installs (missing or another version)
     uninstall: tuple[str, ...] = ()  # what wsp installed before and no longer wants
+    pins: Mapping[str, pip.Pin] = field(default_factory=dict)  # target's files and sources
 
     def __bool__(self) -> bool:
         return bool(self.install or self.uninstall)
 
     def to_json(self) -> dict[str, Any]:
-        return {"install": dict(sorted(self.install.items())), "uninstall": list(self.uninstall)}
+        data: dict[str, Any] = {
+            "install": dict(sorted(self.install.items())),
+            "uninstall": list(self.uninstall),
+        }
+        if self.pins:
+            from wsp.userconfig import redact
+
+            data["files"] = {
+                n: {"url": redact(p.url), "sha256": p.sha256, "source": p.source is not None}
+                for n, p in sorted(self.pins.items())
+                if n in self.target
+            }
+        return data
 
 
 def pip_change(
@@ -172,6 +188,7 @@ class Action:
     kernel: KernelChange | None = None  # the env's Jupyter kernel, when one changes
     pip_options: pip.PipOptions | None = None  # where uv installs from (None: the env's own)
     variant: sysreq.Variant | None = None  # the platform variant it is (or was) built for
+    pip_deferred: str | None = None  # the pip layer is resolved at apply, which builds: why
 
     @property
     def is_change(self) -> bool:
@@ -236,6 +253,8 @@ class Action:
         if self.pip_change is not None:
             data["pip_install"] = dict(sorted(self.pip_change.target.items()))
             data["pip_changes"] = self.pip_change.to_json()
+        if self.pip_deferred:
+            data["pip_deferred"] = self.pip_deferred
         if self.lock_id:
             data["from_lock"] = True
         if self.marker_only:
@@ -612,6 +631,7 @@ def _plan_project(
             installed = {} if rebuilt else dict(res.pip_installed or {})
             before = {} if rebuilt or have is None or have.marker is None else have.marker.pip
             change = pip_change(res.pip, installed, before, (p.name for p in res.packages))
+            change = replace(change, pins=res.pip_pins) if res.pip_pins else change
             if rebuilt:
                 pip_diff = PackageDiff(add=pip_packages(change.target))
         return Action(
@@ -636,6 +656,7 @@ def _plan_project(
             editables=want.editables,
             declared=want.declared(variant),
             variant=variant,
+            pip_deferred=res.pip_deferred if kind is not ActionKind.NOOP else None,
         )
 
     all_new = PackageDiff(add=res.packages) if res.packages is not None else None

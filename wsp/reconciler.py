@@ -127,6 +127,8 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
     if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
         _ensure_ours(ctx, action)
     current = read_marker(prefix)[0] if action.kind is not ActionKind.CREATE else None
+    if action.pip_deferred and action.target is not None:
+        action = _resolve_pip_now(ctx, action, want, current)  # before the env is touched
     number = history.next_build(prefix, current)
     marker = Marker(
         workspace=ws.name,
@@ -367,10 +369,32 @@ def _keep_build(ctx: Context, prefix: Path, records: dict[str, bytes], old: Obse
         )
 
 
+def _resolve_pip_now(
+    ctx: Context, action: Action, want: DesiredEnv, current: Marker | None
+) -> Action:
+    """The action with its pip change resolved now, builds allowed: what the plan could
+    not know without building (a local project's dynamic metadata, an sdist). Runs after
+    the plan was confirmed, before anything changes."""
+    from wsp.planner import pip_change
+
+    assert action.target is not None
+    try:
+        resolved = pip.pins_for(ctx.ws, want, action.target, allow_build=True)
+    except WspError as exc:
+        raise WspError(f"{exc.message}; the env was left as it was") from None
+    rebuilt = action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
+    installed = {} if rebuilt else pip.installed(action.prefix)
+    before = {} if rebuilt or current is None else current.pip
+    change = pip_change(resolved.versions, installed, before, (p.name for p in action.target))
+    return replace(action, pip_change=replace(change, pins=resolved.pins))
+
+
 def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) -> Marker:
     """Carry out the plan's pip change, sync the editable projects; `marker` with the pip
     state after. Right before, it checks again that no package it installs or uninstalls
-    is conda's (the conda step may have just installed one the plan could not foresee)."""
+    is conda's (the conda step may have just installed one the plan could not foresee).
+    Pins install from their exact file (hash checked) or their source; local folders are
+    built again each time (their code may have changed since)."""
     if pip.site_packages(prefix) is None:
         return marker
     change = action.pip_change
@@ -380,13 +404,18 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
         return name in current and current[name].installer == "conda"
 
     target = {n: v for n, v in (change.target if change else {}).items() if not condas(n)}
-    install = {n: v for n, v in (change.install if change else {}).items() if n in target}
+    pins = dict(change.pins) if change else {}
+    names = {n for n in (change.install if change else {}) if n in target}
+    names |= {n for n in target if n in pins and pins[n].folder}  # built again
+    install = {n: pins.get(n) or pip.Pin(target[n]) for n in sorted(names)}
     uninstall = [n for n in (change.uninstall if change else ()) if n in current and not condas(n)]
     pip.install(prefix, install, action.pip_options or want.pip_options, want.env_name)
     pip.uninstall(prefix, uninstall, want.env_name)
     editables = dict(action.editables)
     pip.sync_editables(prefix, editables)
     after = pip.installed(prefix)
+    # a local project's version known only now (dynamic): as installed
+    target = {n: after[n].version if n in after and n in names else v for n, v in target.items()}
     return replace(
         marker,
         pip=target,

@@ -17,7 +17,7 @@ from wsp.engines import Engine, LockedEnv, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveError
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
-from wsp.lockfile import LockView, lock_id
+from wsp.lockfile import LockView, lock_id, unsatisfied
 from wsp.observe import ObservedEnv
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
 
@@ -45,6 +45,7 @@ def resolve(
     lock: LockView | None = None,
     frozen: bool = False,
     host: Callable[[], tuple[sysreq.HostPackage, ...]] | None = None,
+    allow_build: bool = False,
 ) -> dict[str, Resolution]:
     """Solve what the plan needs solved; nothing on the no-op fast path.
 
@@ -52,7 +53,10 @@ def resolve(
     engine's detection by default) can run; an env the machine can't run is not solved
     (the planner blocks it), unless `force` (export: solved for its first variant).
     With a `lock`, a project it still matches (or any project it has, when `frozen`)
-    takes its packages from the lock instead of a solve.
+    takes its packages from the lock instead of a solve; one whose packages no longer
+    satisfy its declaration (a hand-merged lock) is solved again. pip requirements are
+    resolved without building anything unless `allow_build`: what only a build can tell
+    is left to apply (`pip_deferred`, said in the resolution's notes).
     """
     host = host or HostFacts(engine)
     out: dict[str, Resolution] = {}
@@ -70,17 +74,19 @@ def resolve(
         locked = lock.envs.get(name) if lock is not None else None
         if not switch and not force and not needs_solve(want, have):
             built = _built_variant(want, have)
-            if built is None or not _usable(lock, locked, want, built, frozen):
+            if built is None or not _usable(ctx, engine, lock, locked, want, built, frozen):
                 continue  # in sync, and no lock to compare with
         variant, lacking = sysreq.choose(want.candidates or _plain(want), host())
         if lacking and not force:
             out[name] = Resolution(variant=variant, lacking=lacking)
             continue
-        if _usable(lock, locked, want, variant, frozen) and locked is not None:
+        if _usable(ctx, engine, lock, locked, want, variant, frozen) and locked is not None:
             packages = locked.packages[variant.name]
-            pins = {n: v for n, (v, _) in locked.pip.get(variant.name, {}).items()}
-            ident = lock_id(packages, pins)
+            raw = locked.pip.get(variant.name, {})
+            ident = lock_id(packages, {n: p.version for n, p in raw.items()})
             installed, pip_installed = _what_is_installed(engine, want, have)
+            pip_pins = pip.from_lock(want, raw)
+            pins = _pip_versions(pip.Resolved(pins=pip_pins), pip_installed)
             out[name] = Resolution(
                 packages=packages,
                 installed=installed,
@@ -89,6 +95,7 @@ def resolve(
                 lock_id=ident,
                 behind=lock is not None and lock.hashes.get(name) != want.lock_hash,
                 variant=variant,
+                pip_pins=pip_pins,
             )
             continue
         installed, pip_installed = _what_is_installed(engine, want, have)
@@ -127,21 +134,46 @@ def resolve(
         except SolveError as exc:
             unsolvable.append(unsolvable_error(ctx.ws, want, exc))
             continue  # every project's problem is reported, not only the first's
-        pins, provided = pip.pins_for(ctx.ws, want, packages)
+        resolved = pip.pins_for(
+            ctx.ws,
+            want,
+            packages,
+            platform=None if variant.platform == want.platform else variant.platform,
+            allow_build=allow_build,
+        )
+        notes = tuple(f"project {name}: {n}" for n in resolved.notes)
+        deferred = pip.needs_build_message(name, resolved) if resolved.needs_build else None
         out[name] = Resolution(
             packages=tuple(packages),
             installed=installed,
-            pip=pins,
-            pip_provided=provided,
+            pip=None if deferred else _pip_versions(resolved, pip_installed),
+            pip_provided=resolved.provided,
             pip_installed=pip_installed,
             variant=variant,
+            pip_pins=resolved.pins,
+            pip_deferred=deferred,
+            notes=(*notes, deferred) if deferred else notes,
         )
     if unsolvable:
         raise unsolvable[0] if len(unsolvable) == 1 else ManifestErrors(unsolvable)
     return out
 
 
+def _pip_versions(
+    resolved: pip.Resolved, pip_installed: dict[str, pip.PipDist] | None
+) -> dict[str, str]:
+    """The pins' versions; a local project's version known only at apply is taken as the
+    one installed now (it is built again at apply either way)."""
+    out = resolved.versions
+    for name, version in out.items():
+        if version == pip.UNKNOWN and pip_installed and name in pip_installed:
+            out[name] = pip_installed[name].version
+    return out
+
+
 def _usable(
+    ctx: Context,
+    engine: Engine,
     lock: LockView | None,
     locked: LockedEnv | None,
     want: DesiredEnv,
@@ -149,13 +181,18 @@ def _usable(
     frozen: bool,
 ) -> bool:
     """Whether the lock has packages for `variant` that still match the declaration (any,
-    when `frozen`)."""
-    return (
+    when `frozen`): by its hash line, and, when that says they match, by the packages
+    themselves (a hand-merged lock, a copied hash line: solved again instead)."""
+    if not (
         lock is not None
         and locked is not None
         and variant.name in locked.packages
         and (frozen or lock.hashes.get(want.project) == want.lock_hash)
-    )
+    ):
+        return False
+    if lock.hashes.get(want.project) != want.lock_hash:
+        return True  # --frozen, behind on purpose
+    return not unsatisfied(ctx, engine, lock, [want.project], platforms=[variant.name])
 
 
 def _switches(
@@ -231,10 +268,22 @@ def make_plan(
     *,
     lock: LockView | None = None,
     frozen: bool = False,
+    allow_build: bool = False,
 ) -> Plan:
+    """The plan of `targets` (all projects when none): resolved (`resolve`), planned, with
+    the Jupyter kernel changes. Nothing is built unless `allow_build`: apply plans the
+    same way, and resolves what needs a build once confirmed (the reconciler)."""
     targets = ctx.check_targets(targets)
     names = [n for n in ctx.desired if not targets or n in targets]
-    resolutions = resolve(ctx, engine, names, lock=lock, frozen=frozen, host=HostFacts(engine))
+    resolutions = resolve(
+        ctx,
+        engine,
+        names,
+        lock=lock,
+        frozen=frozen,
+        host=HostFacts(engine),
+        allow_build=allow_build,
+    )
     made = plan(
         ctx.desired,
         ctx.observed,
@@ -247,6 +296,8 @@ def make_plan(
     )
     if (note := ctx.envs_dir_note()) is not None:
         made = replace(made, notes=(*made.notes, note))
+    if pip_notes := tuple(n for r in resolutions.values() for n in r.notes):
+        made = replace(made, notes=(*made.notes, *pip_notes))
     return with_kernels(ctx, made)
 
 

@@ -159,6 +159,9 @@ def read_lock(ctx: Context, engine: Engine, request: Request) -> LockView | None
         raise WspError(
             f"{flag}: {lockfile.LOCK_NAME} has no {', '.join(missing)}", hint="run `wsp lock`"
         )
+    # the packages must satisfy the declaration their hash line claims (with --frozen, only
+    # those projects: the rest is installed as locked, on purpose)
+    lockfile.check(ctx, engine, lock, [p for p in ctx.desired if not targets or p in targets])
     return lock
 
 

@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
         "--all", action="store_true", help="export every project into a folder, one file each"
     )
     p.add_argument(
+        "--allow-build",
+        action="store_true",
+        help="solved formats: let uv build local projects and sdists whose metadata is not "
+        "static, to resolve their pip requirements (runs their setup.py or build backend)",
+    )
+    p.add_argument(
         "--pinned",
         action="store_true",
         help="environment-yml: the exact versions and builds a solve picks for this machine "
@@ -49,18 +55,23 @@ def register(sub: Any) -> None:
     )
 
 
-def solve_env(ctx: Context, engine: Any, project: str) -> SolvedEnv:
+def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = False) -> SolvedEnv:
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
     from wsp.exporters import SolvedEnv
     from wsp.resolve import resolve
 
     want = ctx.desired[project]
-    res = resolve(ctx, engine, [project], force=True)[project]
+    res = resolve(ctx, engine, [project], force=True, allow_build=allow_build)[project]
     if res.unreachable:
         raise WspError(
             f"can't export {project}: channel {res.unreachable} could not be reached",
             hint="export needs a solve; check the channel or its [workspace.mirrors] entry",
+        )
+    if res.pip is None and (want.pip or want.pip_sources):
+        raise WspError(
+            f"can't export {project}: " + "; ".join(res.notes),
+            hint="`wsp export --allow-build` resolves them (it runs that code)",
         )
     return SolvedEnv(
         project=project,
@@ -70,6 +81,7 @@ def solve_env(ctx: Context, engine: Any, project: str) -> SolvedEnv:
         channels=tuple(c.name for c in want.channels),
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
+        pip_sources={n: pin.export_line for n, pin in res.pip_pins.items() if pin.source},
     )
 
 
@@ -115,7 +127,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 )
             }
         else:
-            files = exporters.render_all(solve_env(ctx, eng, name), args.format)
+            files = exporters.render_all(
+                solve_env(ctx, eng, name, allow_build=args.allow_build), args.format
+            )
         return {fname: redact_text(text) for fname, text in files.items()}
 
     if args.all:

@@ -18,6 +18,12 @@ def register(sub: Any) -> None:
         help="exit 0 when wsp.lock matches workspace.toml, 1 (naming the projects) when not",
     )
     p.add_argument(
+        "--allow-build",
+        action="store_true",
+        help="let uv build local projects and sdists whose metadata is not static, to "
+        "resolve their pip requirements (runs their setup.py or build backend)",
+    )
+    p.add_argument(
         "--update",
         nargs="*",
         metavar="NAME",
@@ -54,12 +60,13 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 + ", ".join(f"{name} ({why})" for name, why in stale.items()),
                 hint="run `wsp lock` and commit the result",
             )
+        lockfile.check(ctx, engine, old)
         ui.out().print(f"{lockfile.LOCK_NAME} matches workspace.toml.")
         return 0
     update: list[str] = []
     if args.update is not None:
         update = list(ctx.check_targets(args.update)) or list(ctx.desired)
-    data = lockfile.lock_workspace(ctx, engine, old, update=update)
+    data = lockfile.lock_workspace(ctx, engine, old, update=update, allow_build=args.allow_build)
     lockfile.write(ctx, engine, data)
     changed = [
         name

@@ -16,6 +16,12 @@ def register(sub: Any) -> None:
     add_target(p)
     p.add_argument("--out", metavar="FILE", help="save the plan for `wsp apply FILE`")
     p.add_argument(
+        "--allow-build",
+        action="store_true",
+        help="let uv build local projects and sdists whose metadata is not static, to "
+        "resolve their pip requirements now (runs their setup.py or build backend)",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when nothing would change, 2 when something would, 1 on error",
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     ctx = load_context(directory)
     engine = _engine()
     lock = lockfile.read(ctx, engine)
-    plan = make_plan(ctx, engine, args.target, lock=lock)
+    plan = make_plan(ctx, engine, args.target, lock=lock, allow_build=args.allow_build)
     if lock is not None and (stale := lockfile.stale(ctx, lock)) and not args.json:
         ui.info(
             f"note: {lockfile.LOCK_NAME} is out of date for {', '.join(stale)}: "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wsp import channels
+from wsp.pip import Pin
 from wsp.sysreq import LOCK_TAG, HostPackage, VirtualPackage
 
 
@@ -93,7 +94,7 @@ class LockedEnv:
 
     channels: tuple[str, ...]
     packages: dict[str, tuple[Package, ...]]
-    pip: dict[str, dict[str, tuple[str, str]]]  # platform -> name -> (version, location)
+    pip: dict[str, dict[str, Pin]]  # platform -> name -> its version, file (location), sha256
     # platform (variant) -> the lock's platform entry its packages are under (default: the
     # entry of that name)
     targets: dict[str, str] = field(default_factory=dict)
@@ -183,6 +184,14 @@ class Engine(Protocol):
 
     def write_lock(self, path: Path, root: Path, data: LockData) -> None:
         """Write `data` (packages of this engine) to `path`, paths under `root` relative."""
+        ...
+
+    def unsatisfied(
+        self, specs: Sequence[str], packages: Sequence[Package]
+    ) -> list[tuple[str, str]]:
+        """(spec, why) for each match spec in `specs` no package of its name in `packages`
+        (from this engine: a solve or a lock) satisfies. The channel a spec names is not
+        compared (a mirror may have been fetched from); virtual packages are skipped."""
         ...
 
     def available_names(

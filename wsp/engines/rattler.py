@@ -31,6 +31,7 @@ from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.virtual_package import VirtualPackage, VirtualPackageOverrides
 
 from wsp import channels, sysreq, ui
+from wsp import pip as pip_
 from wsp.engines import (
     Channel,
     LockData,
@@ -743,11 +744,12 @@ class RattlerEngine:
                 entry = platforms[env.targets.get(platform, platform)]
                 for record in self._records.of(packages):
                     lf.add_conda_package(project, entry, record)
-                for name, (version, location) in sorted(env.pip.get(platform, {}).items()):
-                    lf.add_pypi_package(project, entry, name, version, location)
+                for name, pin in sorted(env.pip.get(platform, {}).items()):
+                    version = pin.version if pin.version != pip_.UNKNOWN else pip_.LOCKED_UNKNOWN
+                    lf.add_pypi_package(project, entry, name, version, pin.url)
         with tempfile.TemporaryDirectory() as tmp:
             lf.to_path(Path(tmp) / "wsp.lock")
-            body = (Path(tmp) / "wsp.lock").read_text()
+            body = _with_pip_hashes((Path(tmp) / "wsp.lock").read_text(), data)
         header = "".join(f"{_LOCK_HASH}{p} {h}\n" for p, h in sorted(data.hashes.items()))
         header += "".join(f"{_LOCK_CUTOFF}{p} {c}\n" for p, c in sorted(data.exclude_newer.items()))
         note = "# wsp.lock: written by `wsp lock` (pixi.lock format). Commit it; don't edit it.\n"
@@ -782,15 +784,15 @@ class RattlerEngine:
         envs: dict[str, LockedEnv] = {}
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
-            pip: dict[str, dict[str, tuple[str, str]]] = {}
+            pip: dict[str, dict[str, pip_.Pin]] = {}
             targets: dict[str, str] = {}
             for platform in env.platforms():
                 variant = LockTarget(platform.name, "").variant
                 records = env.conda_repodata_records_for_platform(platform) or []
                 packages[variant] = tuple(sorted(self._records.remember(records)))
                 pip[variant] = {
-                    p.name: (str(p.version), str(p.location))
-                    for p in env.pypi_packages_for_platform(platform) or []
+                    pkg.name: pip_.Pin(str(pkg.version), str(pkg.location), _sha256(pkg))
+                    for pkg in env.pypi_packages_for_platform(platform) or []
                 }
                 if platform.name != variant:
                     targets[variant] = platform.name
@@ -806,6 +808,34 @@ class RattlerEngine:
             exclude_newer=cutoffs,
             targets=entries,
         )
+
+    def unsatisfied(
+        self, specs: Sequence[str], packages: Sequence[Package]
+    ) -> list[tuple[str, str]]:
+        """(spec, why) for each of `specs` no package of its name in `packages` satisfies
+        (rattler's MatchSpec against the packages' records); a spec's channel is not
+        compared (the lock names channels as declared, a spec may name a mirror)."""
+        by_name: dict[str, list[tuple[Package, Any]]] = {}
+        for pkg in packages:
+            record = next(iter(self._records.known([pkg])), None)
+            by_name.setdefault(pkg.name, []).append((pkg, record))
+        out: list[tuple[str, str]] = []
+        for spec in specs:
+            try:
+                match = rattler.MatchSpec(_without_channel(spec), strict=False)
+            except Exception as exc:  # the parse errors behind InvalidMatchSpecError
+                out.append((spec, _first_line(str(exc))))
+                continue
+            name = match.name.normalized if match.name is not None else None
+            if name is None or name.startswith("__"):
+                continue  # virtual packages are the machine's, not the lock's
+            found = by_name.get(name, [])
+            if not found:
+                out.append((spec, f"no {name} is locked"))
+            elif not any(r is not None and match.matches(r) for _, r in found):
+                have = ", ".join(f"{p.version} {p.build}" for p, _ in found)
+                out.append((spec, f"{name} {have} is locked"))
+        return out
 
     # observe -------------------------------------------------------------------------
     @staticmethod
@@ -966,6 +996,60 @@ def _blamed(text: str) -> tuple[str, ...]:
 
 _LOCK_HASH = "# wsp-lock-hash "
 _LOCK_CUTOFF = "# wsp-exclude-newer "  # the project's exclude-newer when it was locked
+
+
+def _without_channel(spec: str) -> str:
+    """`spec` without the channel (and subdir) it names."""
+    m = rattler.MatchSpec(spec, strict=False)
+    head, bracket, rest = str(m).partition("[")
+    body = head.split("::", 1)[-1]
+    if not bracket:
+        return body
+    fields = [
+        f.strip()
+        for f in re.split(r",\s*(?=\w+=)", rest.rstrip().removesuffix("]"))
+        if f.strip() and not f.strip().startswith(("channel=", "subdir="))
+    ]
+    return f"{body}[{', '.join(fields)}]" if fields else body
+
+
+def _sha256(pkg: Any) -> str | None:
+    """The sha256 wsp.lock records for a pypi package (rattler's `.hashes`), or None."""
+    try:
+        digest = pkg.hashes.sha256
+    except AttributeError:  # py-rattler 0.28: `hashes` of a package without any
+        return None
+    return digest.hex() if digest else None
+
+
+def _with_pip_hashes(body: str, data: LockData) -> str:
+    """rattler's YAML with each pypi package's `sha256:` (as pixi.lock writes it; rattler's
+    add_pypi_package takes none), its location the key: a ruamel.yaml round trip."""
+    hashes = {
+        pin.url: pin.sha256
+        for env in data.envs.values()
+        for pins in env.pip.values()
+        for pin in pins.values()
+        if pin.sha256
+    }
+    if not hashes:
+        return body
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round trip: what rattler wrote stays as it was
+    yaml.width = 4096
+    doc = yaml.load(body)
+    for entry in doc.get("packages") or []:
+        sha = hashes.get(str(entry.get("pypi"))) if "pypi" in entry else None
+        if sha and "sha256" not in entry:
+            keys = list(entry)
+            at = keys.index("version") + 1 if "version" in keys else len(keys)
+            entry.insert(at, "sha256", sha)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
 
 
 def _relative(text: str, root: Path) -> str:

@@ -267,10 +267,6 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
     entries: list[PipEntry] = []
     for text, where in pip_lines:
         entries.extend(pipreqs.parse_line(text, where, base=path.parent, root=root))
-        if pipreqs.has_env_var(text):
-            warnings.append(
-                Located(where, f"{text!r}: ${{VAR}} in pip lines is not expanded by wsp yet")
-            )
     for entry in pipreqs.walk(entries):
         if (why := pipreqs.unsupported(entry)) is not None:
             warnings.append(Located(entry.where, why))
@@ -314,9 +310,9 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
         channels=tuple(channels),
         dependencies=tuple(deps),
         dependency_at=tuple(deps_at),
-        # what the pip layer resolves: index requirements (a `name @ URL` would be fetched
-        # and built at plan time; it waits, with a warning, until the pip layer can say so)
-        pip=tuple(r.text for r in pipreqs.requirements(entries) if r.url is None),
+        # the PEP 508 requirements the pip layer resolves (`name @ URL` too; a line with
+        # ${VAR} is not used, and said)
+        pip=tuple(pipreqs.pip_layer(entries)[0]),
         raw=raw,
         pip_lines=tuple(text for text, _ in pip_lines),
         pip_entries=tuple(entries),

@@ -479,6 +479,11 @@ def check_pip_entry(text: str, where: Where) -> None:
         raise where.error('an empty pip requirement; give one, e.g. "requests>=2"')
     entry = entries[0]
     if isinstance(entry, pipreqs.Requirement) and len(entries) == 1:
+        if pipreqs.has_env_var(text):
+            raise where.error(
+                f"{text!r}: ${{VAR}} is not expanded in pip requirements (uv would send its "
+                "value wherever the requirement points); write the value"
+            )
         return
     if isinstance(entry, pipreqs.Option):
         raise where.error(f"pip option {entry.name} is not a requirement; {_KEYS_HINT}")

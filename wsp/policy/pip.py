@@ -127,33 +127,12 @@ def unpinned(facts: Facts) -> Iterator[Issue]:
     "WSP303",
     "warn",
     "nothing declared is left out unsaid",
-    "An environment file can say more than wsp carries out yet (an unknown key, prefix:, "
-    "a pip option, an editable or URL install) and a `name @ URL` requirement is not "
-    "installed yet: each is reported where it is written, never dropped silently.",
+    "An environment file can say more than wsp carries out (an unknown key, prefix:, a pip "
+    "option such as --trusted-host or -c, ${VAR} in a pip line, an editable install from a "
+    "VCS): each is reported where it is written, never dropped silently.",
 )
 def not_honoured(facts: Facts) -> Iterator[Issue]:
-    from wsp.pipreqs import Requirement, Where, parse_line
-
-    ws = facts.ws
-
-    def url_requirements(path: tuple[str, ...], reqs: tuple[str, ...]) -> Iterator[str]:
-        for i, text in enumerate(reqs):
-            if "@" not in text:  # no `name @ URL`: nothing to parse (a no-op plan stays fast)
-                continue
-            line, col = ws.positions.find((*path, i), value=True)
-            entries = parse_line(text, Where(ws.manifest_path, line, col), base=None, read=False)
-            if entries and isinstance(entries[0], Requirement) and entries[0].url is not None:
-                yield (
-                    f"{entries[0].where}: {text!r}: a direct URL requirement is not installed "
-                    "by wsp yet (only requirements from a package index are)"
-                )
-
-    for name, t in ws.templates.items():
-        for message in url_requirements(("templates", name, "pip"), t.pip):
-            yield Issue(message, "install it by hand, or publish it to an index", scope="workspace")
-    for name, proj in ws.projects.items():
-        for message in url_requirements(("projects", name, "pip"), proj.pip):
-            yield Issue(message, "install it by hand, or publish it to an index", project=name)
+    for name, proj in facts.ws.projects.items():
         if proj.env_file is not None:
             for warning in proj.env_file.warnings:
                 yield Issue(
