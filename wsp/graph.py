@@ -515,6 +515,7 @@ def desired(
 
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
+        probe.attribute(name)  # what is looked at for a project is noted as its own
         deps = [] if g is None else _depends_on(g, name)
         m = _merge(ws, name, deps)
         python = _merged_python(ws, name, m.pythons)
@@ -583,6 +584,7 @@ def desired(
             env_vars=tuple(m.env_vars.items()),
             exclude_newer=m.cutoff,
         )
+    probe.attribute(None)
     _check_kernel_names(ws, out)
     return out
 
