@@ -514,3 +514,131 @@ def test_the_cache_notes_what_each_project_reads(root: Path) -> None:
     assert str(root / "projects" / "core" / "pyproject.toml") in merged  # its depends-on's
     assert not any("environment.yml" in arg for _, arg, _ in data["probes"])
     assert data["tables"] is not None
+
+
+# -- random edits ------------------------------------------------------------------------------
+
+
+def _render(templates: dict[str, dict[str, Any]], projects: dict[str, dict[str, Any]]) -> str:
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+        return f'"{v}"'
+
+    out = ['[workspace]\nname = "fuzz"\nchannels = ["conda-forge"]\nenvs-dir = "envs"\n']
+    for kind, tables in (("templates", templates), ("projects", projects)):
+        for name, table in tables.items():
+            out.append(f"[{kind}.{name}]")
+            sub = {k: v for k, v in table.items() if isinstance(v, dict)}
+            out += [f"{k} = {value(v)}" for k, v in table.items() if k not in sub and k != "#"]
+            if "#" in table:
+                out.append(f"# {table['#']}")
+            for k, v in sub.items():
+                out.append(f"\n[{kind}.{name}.{k}]")
+                out += [f'{a} = "{b}"' for a, b in v.items()]
+            out.append("")
+    return "\n".join(out)
+
+
+def test_random_edits_load_like_fresh_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: Spy
+) -> None:
+    """A seeded walk of edits (dependencies, templates, depends-on, renames, removals,
+    kernels, sub-tables, comments, clashing pythons): after each, the cache gives what a
+    fresh load gives, or the same error."""
+    import copy
+    import random
+
+    rng = random.Random(18)
+    root = tmp_path / "ws"
+    (root / ".wsp").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    pkgs = ["six", "click", "h11", "idna", "pytz", "attrs"]
+    templates: dict[str, dict[str, Any]] = {
+        "base": {"python": "3.12"},
+        "web": {"extends": ["base"], "dependencies": ["h11"]},
+    }
+    projects: dict[str, dict[str, Any]] = {
+        f"p{i}": {"extends": [rng.choice(["base", "web"])], "dependencies": [pkgs[i % 6]]}
+        for i in range(12)
+    }
+    counter = iter(range(10**6))
+
+    def some(d: dict[str, Any]) -> str:
+        return rng.choice(sorted(d))
+
+    def step() -> None:
+        op = rng.randrange(11)
+        if op == 0:  # a dependency added or dropped
+            p = projects[some(projects)]
+            deps = p.setdefault("dependencies", [])
+            pkg = rng.choice(pkgs)
+            deps.remove(pkg) if pkg in deps else deps.append(pkg)
+        elif op == 1:  # a template's dependencies
+            t = templates[some(templates)]
+            t["dependencies"] = rng.sample(pkgs, rng.randrange(3))
+        elif op == 2:  # depends-on, toward an earlier project (or a cycle, now and then)
+            name = some(projects)
+            others = [n for n in projects if n != name]
+            if others:
+                projects[name]["depends-on"] = rng.sample(
+                    others, min(len(others), rng.randrange(2))
+                )
+        elif op == 3 and len(projects) > 2:  # renamed
+            old = some(projects)
+            projects[f"r{next(counter)}"] = projects.pop(old)
+        elif op == 4 and len(projects) > 2:  # removed
+            projects.pop(some(projects))
+        elif op == 5:  # added
+            projects[f"n{next(counter)}"] = {
+                "extends": ["base"],
+                "dependencies": [rng.choice(pkgs)],
+            }
+        elif op == 6:  # a comment
+            projects[some(projects)]["#"] = f"note {next(counter)}"
+        elif op == 7:  # env-vars, as a sub-table
+            projects[some(projects)]["env-vars"] = {"MODE": rng.choice(["a", "b"])}
+        elif op == 8:  # a kernel (two of one name clash)
+            projects[some(projects)]["jupyter"] = rng.choice([True, False])
+        elif op == 9:  # a python of its own (may clash with its templates'), or none
+            p = projects[some(projects)]
+            if "python" in p:
+                del p["python"]
+            else:
+                p["python"] = rng.choice(["3.11", "3.12"])
+        else:  # a template's python
+            templates["base"]["python"] = rng.choice(["3.11", "3.12"])
+
+    (root / "workspace.toml").write_text(_render(templates, projects))
+    cached(root)
+    outcomes = {"ok": 0, "error": 0}
+
+    def same_as_fresh() -> bool:
+        """Whether the text loads; either way, the cache says what a fresh load says."""
+        try:
+            fresh(root)
+        except ManifestError as exc:
+            with pytest.raises(ManifestError) as got:
+                cached(root)
+            assert str(got.value) == str(exc)
+            return False
+        assert_like_fresh(root, cached(root))
+        return True
+
+    good = copy.deepcopy((templates, projects))
+    for _ in range(60):
+        step()
+        (root / "workspace.toml").write_text(_render(templates, projects))
+        if same_as_fresh():
+            outcomes["ok"] += 1
+            good = copy.deepcopy((templates, projects))
+            continue
+        outcomes["error"] += 1
+        if rng.random() < 0.7:  # mostly, the user fixes it: back to the last good text
+            templates, projects = copy.deepcopy(good)
+            (root / "workspace.toml").write_text(_render(templates, projects))
+            assert same_as_fresh()
+    assert outcomes["ok"] > 30 and outcomes["error"] > 3, outcomes
+    assert spy.full <= outcomes["error"] + 1, "a good text after a good text: no full load"
