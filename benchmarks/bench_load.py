@@ -127,18 +127,30 @@ def edit_description(manifest: Path, text: str, i: int, project: str) -> None:
 
 
 def measure(
-    tmp: Path, channel: Path, n: int, runs: int, checkout: Path = REPO_ROOT
+    tmp: Path,
+    channel: Path,
+    n: int,
+    runs: int,
+    checkout: Path = REPO_ROOT,
+    *,
+    root: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Runs]:
     """Rows of the table: name -> (wall, CPU) per run. The workspace, HOME and package
-    cache go under `tmp`. benchmarks/run.py can call this."""
-    env = wsp_env(tmp, checkout)
-    root = tmp / f"ws-{checkout.name}-{n}"
-    root.mkdir()
-    manifest = root / "workspace.toml"
+    cache go under `tmp`. benchmarks/run.py can call this, and hand over a workspace it
+    has applied already (`root`: benchmarks/run.py's `generated_toml(n)` against
+    `channel`, applied with `env`), to save applying N envs again."""
+    env = env if env is not None else wsp_env(tmp, checkout)
     text = generated_toml(n, channel)
-    manifest.write_text(text)
-    print(f"... applying {n} envs ({checkout})", file=sys.stderr, flush=True)
-    timed([sys.executable, "-m", "wsp", "apply", "--yes"], root, env)
+    if root is None:
+        root = tmp / f"ws-{checkout.name}-{n}"
+        root.mkdir()
+        (root / "workspace.toml").write_text(text)
+        print(f"... applying {n} envs ({checkout})", file=sys.stderr, flush=True)
+        timed([sys.executable, "-m", "wsp", "apply", "--yes"], root, env)
+    manifest = root / "workspace.toml"
+    if manifest.read_text() != text:
+        sys.exit(f"{manifest} is not the generated workspace of {n} projects")
     plan = [sys.executable, "-m", "wsp", "plan"]
     timed(plan, root, env)  # fills the cache (and the bytecode cache)
     middle = f"p{n // 2:04d}"
