@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -494,6 +495,53 @@ def test_saves_during_an_apply_are_applied_once_right_after(
     assert applied(second) == {"web": "update"}, w
     assert {"six", "h11", "pytz"} <= set(ws.versions("web"))
     assert w.quiet(1.0) == [], w
+
+
+def _save_by_rename(path: Path, text: str) -> None:
+    """Write a temporary file beside it, then rename it over (vim, JetBrains' safe write)."""
+    tmp = path.with_name(f".{path.name}.tmp-wsp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _save_by_truncate_then_write(path: Path, text: str) -> None:
+    """Empty the file, then write it, slower than the debounce (an editor writing in place)."""
+    with path.open("r+") as fh:
+        fh.truncate(0)
+        fh.flush()
+        time.sleep(0.12)
+        fh.write(text)
+
+
+def _save_by_moving_the_old_away(path: Path, text: str) -> None:
+    """Rename the old file to a backup, then write a new one (emacs' backups)."""
+    os.replace(path, path.with_name(path.name + "~"))
+    time.sleep(0.12)
+    path.write_text(text)
+
+
+def test_an_editors_save_in_steps_is_applied_once(
+    make_workspace: Callable[..., Workspace], watch: Any
+) -> None:
+    """At the default debounce, each save made in several steps makes one round and one
+    apply, with no error from a half-saved file in between."""
+    from wsp.watch import DEFAULT_DEBOUNCE_MS
+
+    ws = make_workspace(ONE, name="one")
+    w = watch(ws, argv=[sys.executable, "-m", "wsp", "watch", "--json"])
+    (watching,) = kinds(w.events, "watching")
+    assert watching["debounce_ms"] == DEFAULT_DEBOUNCE_MS  # the CLI's default is watch's
+    plain = ws.manifest.read_text()
+    deps = ['"click", "six"', '"click", "six", "h11"', '"click", "six", "h11", "pytz"']
+    saves = [_save_by_rename, _save_by_truncate_then_write, _save_by_moving_the_old_away]
+    for save, dep in zip(saves, deps, strict=True):
+        save(ws.manifest, plain.replace('"click"', dep))
+        events = w.round()
+        assert len(kinds(events, "apply", phase="start")) == 1, (save.__name__, w)
+        assert not kinds(events, "error"), (save.__name__, w)
+        assert applied(events) == {"web": "update"}, (save.__name__, w)
+        assert w.quiet(0.5) == [], (save.__name__, w)
+    assert {"six", "h11", "pytz"} <= set(ws.versions("web"))
 
 
 def test_a_held_workspace_lock_is_waited_out(workspace: Workspace, watch: Any) -> None:

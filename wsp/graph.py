@@ -625,6 +625,7 @@ def desired(
 
     out: dict[str, DesiredEnv] = {}
     for name, proj in ws.projects.items():
+        probe.attribute(name)  # what is looked at for a project is noted as its own
         deps = [] if g is None else _depends_on(g, name)
         m = _merge(ws, name, deps)
         python = _merged_python(ws, name, m.pythons)
@@ -721,6 +722,7 @@ def desired(
             origins=tuple(m.origins),
             pip_sources=sources,
         )
+    probe.attribute(None)
     _check_kernel_names(ws, out)
     return out
 

@@ -5,6 +5,10 @@ whether files exist and read environment files. Those reads go through the funct
 here; inside `record()` each one is noted as (kind, argument, answer). `still_true`
 asks every question again: when every answer is the same, a result computed from those
 answers (and from the same bytes of workspace.toml) is still right.
+
+A question asked while `attribute(NAME)` is in force (the loader and the merge name the
+project they work on) is also noted under NAME: when only NAME's answers change, only
+NAME's result needs computing again (wsp/cache.py's incremental load).
 """
 
 from __future__ import annotations
@@ -19,7 +23,25 @@ from pathlib import Path
 Answer = str | bool | None
 Probe = tuple[str, str, Answer]  # (kind, argument, answer)
 
-_RECORDING: contextvars.ContextVar[dict[tuple[str, str], Answer] | None] = contextvars.ContextVar(
+
+class Recording(list[Probe]):
+    """Every question asked inside `record()` (the list), and those asked per name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unattributed: list[Probe] = []  # asked while no name was in force
+        self.by_name: dict[str, list[Probe]] = {}  # asked while `attribute(name)`
+
+
+class _State:
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], Answer] = {}
+        self.unattributed: dict[tuple[str, str], Answer] = {}
+        self.by_name: dict[str, dict[tuple[str, str], Answer]] = {}
+        self.name: str | None = None
+
+
+_RECORDING: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
     "wsp_probe_recording", default=None
 )
 
@@ -56,9 +78,21 @@ _ASK: dict[str, Callable[[str], Answer]] = {
 
 def note(kind: str, arg: str, answer: Answer) -> None:
     """Record an answer found some other way (e.g. the sha256 of bytes already read)."""
-    seen = _RECORDING.get()
-    if seen is not None:
-        seen[(kind, arg)] = answer
+    state = _RECORDING.get()
+    if state is not None:
+        state.seen[(kind, arg)] = answer
+        if state.name is None:
+            state.unattributed[(kind, arg)] = answer
+        else:
+            state.by_name.setdefault(state.name, {})[(kind, arg)] = answer
+
+
+def attribute(name: str | None) -> None:
+    """Note the questions asked from now on under `name` too (None: under no name), until
+    the next call or the end of the recording. Outside `record()` it does nothing."""
+    state = _RECORDING.get()
+    if state is not None:
+        state.name = name
 
 
 def ask(kind: str, arg: str) -> Answer:
@@ -91,16 +125,22 @@ def is_dir(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def record() -> Iterator[list[Probe]]:
-    """Record every question asked inside; the list is filled when the block ends."""
-    seen: dict[tuple[str, str], Answer] = {}
-    token = _RECORDING.set(seen)
-    out: list[Probe] = []
+def record() -> Iterator[Recording]:
+    """Record every question asked inside; the Recording is filled when the block ends."""
+    state = _State()
+    token = _RECORDING.set(state)
+    out = Recording()
     try:
         yield out
     finally:
         _RECORDING.reset(token)
-        out.extend((kind, arg, answer) for (kind, arg), answer in seen.items())
+        out.extend(_listed(state.seen))
+        out.unattributed.extend(_listed(state.unattributed))
+        out.by_name.update((name, _listed(seen)) for name, seen in state.by_name.items())
+
+
+def _listed(seen: dict[tuple[str, str], Answer]) -> list[Probe]:
+    return [(kind, arg, answer) for (kind, arg), answer in seen.items()]
 
 
 def still_true(probes: Iterable[Probe]) -> bool:

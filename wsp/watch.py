@@ -12,7 +12,11 @@ dirty and are planned again with the next save.
 File events are only triggers. What changed is decided by comparing the watched files'
 contents with those seen at the start of the last round, so saves made while a round runs
 are picked up right after it, once, and nothing is lost when the set of watched folders
-changes and the watcher restarts. Folders are watched one level deep, never recursively:
+changes and the watcher restarts. The debounce is short (30 ms): an editor's save in
+several steps (truncate then write, the old file renamed away then a new one written) is
+told from a finished one by its content instead: a round starts only when the changed
+files read the same again a moment later (`SETTLE_MS`), and a watched file that became
+empty or went away is given `HOLD_MS` to come back before a round reads it so. Folders are watched one level deep, never recursively:
 `.git`, envs-dir and `.wsp/` are never looked at, and editor temp files never match a
 watched name.
 
@@ -42,8 +46,11 @@ from wsp.planner import Action, Plan
 if TYPE_CHECKING:
     from wsp.policy import Report
 
-DEFAULT_DEBOUNCE_MS = 300
+DEFAULT_DEBOUNCE_MS = 30
 STEP_MS = 50  # how often the watcher looks at its queue; also its idle tick
+SETTLE_MS = 15  # changed files are read again after this long: still changing, not yet
+HOLD_MS = 300  # a watched file emptied or gone is waited for this long (a save in steps)
+EMPTY = hashlib.sha256(b"").hexdigest()
 REQUIREMENTS = "requirements*.txt"
 LOCK_RETRY_SECONDS = 1.0
 MAX_BURST_SECONDS = 5.0  # a round starts after this long even if saves keep coming
@@ -312,6 +319,9 @@ class Watcher:
     dirty: set[str] = field(default_factory=set)
     pending: dict[str, Action] = field(default_factory=dict)
     retry_at: float | None = None
+    recheck_at: float | None = None  # look at the files again then (a save not finished)
+    _held: dict[Path, str | None] | None = None  # the half-saved contents being waited out
+    _held_until: float = 0.0
     _announced: list[str] | None = None
     _warnings: list[str] = field(default_factory=list)
 
@@ -332,11 +342,14 @@ class Watcher:
     # rounds -------------------------------------------------------------------------------
     def check(self, *, full: bool = False) -> bool:
         """Read the watched files; run a round when they changed (or `full`). True if one ran."""
-        self.watched = WatchSet.of(self.manifest, previous=self.watched)
-        before, files = self.files, self.watched.current_files()
+        self.recheck_at = None
+        watched = WatchSet.of(self.manifest, previous=self.watched)
+        before, files = self.files, watched.current_files()
         now = {path: _digest(path) for path in files}
         changed = differing(self.seen, now)
-        self.files, self.seen = files, now
+        if changed and not full and not self._settled(files, now, changed):
+            return False  # half-saved: what is watched stays as it was too
+        self.watched, self.files, self.seen = watched, files, now
         retry = self.retry_at is not None and time.monotonic() >= self.retry_at
         if not (changed or full or retry):
             return False
@@ -345,6 +358,34 @@ class Watcher:
             self.dirty |= before.get(path, frozenset()) | files.get(path, frozenset())
         files = [] if full else sorted(_rel(p, self.root) for p in changed)
         self.reconcile(files=files, full=full)
+        return True
+
+    def _settled(
+        self, files: Mapping[Path, object], now: dict[Path, str | None], changed: set[Path]
+    ) -> bool:
+        """Whether the save that changed `changed` is over: they read the same again after
+        SETTLE_MS, and none became empty or went away less than HOLD_MS ago (an editor
+        truncates, or renames the old file away, before it writes). When not, the files
+        are looked at again soon (`recheck_at`), so no event is needed to go on."""
+        if SETTLE_MS:
+            time.sleep(SETTLE_MS / 1000)
+            if {path: _digest(path) for path in files} != now:
+                self.recheck_at = time.monotonic() + SETTLE_MS / 1000
+                return False
+        emptied = {
+            p
+            for p in changed
+            if now.get(p) in (None, EMPTY) and self.seen.get(p) not in (None, EMPTY)
+        }
+        if not emptied:
+            self._held = None
+            return True
+        if self._held != now:  # a new half-saved state: wait for the rest of the save
+            self._held, self._held_until = now, time.monotonic() + HOLD_MS / 1000
+        if time.monotonic() < self._held_until:
+            self.recheck_at = self._held_until
+            return False
+        self._held = None  # it stayed so: that is what the user saved
         return True
 
     def reconcile(self, *, files: list[str], full: bool) -> None:
@@ -507,7 +548,10 @@ class Watcher:
         import watchfiles
 
         dirs = self.watched.dirs()
-        quiet = max(0, self.options.debounce_ms - STEP_MS) / 1000
+        # watchfiles yields a batch once no event came for `step` ms; the rest of the
+        # debounce is waited for here
+        step = min(STEP_MS, max(self.options.debounce_ms, 1))
+        quiet = max(0, self.options.debounce_ms - step) / 1000
         due: float | None = None  # when the files will have been quiet long enough
         burst = 0.0  # when the current burst of events began
         started = False
@@ -516,7 +560,7 @@ class Watcher:
                 *dirs,
                 watch_filter=lambda change, path: self.watched.accepts(change, path),
                 debounce=max(1600, self.options.debounce_ms),
-                step=STEP_MS,
+                step=step,
                 rust_timeout=STEP_MS,
                 yield_on_timeout=True,
                 stop_event=self.stop,
@@ -531,11 +575,12 @@ class Watcher:
                 if batch:
                     burst = burst if due is not None else now
                     due = now + quiet
-                    if now - burst < MAX_BURST_SECONDS:
-                        continue
-                    due = now  # the files never settle: plan what they hold now
-                if (due is not None and now >= due) or (
-                    self.retry_at is not None and now >= self.retry_at
+                    if now - burst >= MAX_BURST_SECONDS:
+                        due = now  # the files never settle: plan what they hold now
+                if (
+                    (due is not None and now >= due)
+                    or (self.retry_at is not None and now >= self.retry_at)
+                    or (self.recheck_at is not None and now >= self.recheck_at)
                 ):
                     due = None
                     self.check()

@@ -25,9 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--debounce",
         type=_milliseconds,
-        default=300,
+        default=30,  # wsp.watch.DEFAULT_DEBOUNCE_MS (not imported: --help stays light)
         metavar="MS",
-        help="wait until the files were quiet this long before planning (default 300)",
+        help="wait until the files were quiet this long before planning (default 30)",
     )
     p.add_argument(
         "--allow-destroy",

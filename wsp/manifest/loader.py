@@ -180,15 +180,20 @@ def normalize_python(spec: str) -> str:
     return spec
 
 
-def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Workspace:
-    """Read, parse and validate `manifest_path`. Raises ManifestError located in the file."""
+def load(
+    manifest_path: Path, *, envs_dir_default: Path | None = None, raw: bytes | None = None
+) -> Workspace:
+    """Read, parse and validate `manifest_path`. Raises ManifestError located in the file.
+
+    `raw`: the bytes to read instead of the file's (wsp/cache.py loads only the tables an
+    edit changed, as a document of their own)."""
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError
 
     manifest_path = probe.resolve(manifest_path)
     root = manifest_path.parent
     try:
-        raw = manifest_path.read_bytes()
+        raw = manifest_path.read_bytes() if raw is None else raw
     except OSError as exc:
         raise WspError(f"cannot read {manifest_path}: {exc.strerror}") from None
     probe.note("sha256", str(manifest_path), sha256_hex(raw))
@@ -370,6 +375,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
     projects: dict[str, ProjectDecl] = {}
     env_hashes: list[bytes] = []
     for name, p in model.projects.items():
+        probe.attribute(name)  # what is looked at for a project is noted as its own
         base = ("projects", name)
         check_specs((*base, "dependencies"), p.dependencies)
         check_pip((*base, "pip"), p.pip)
@@ -420,6 +426,7 @@ def load(manifest_path: Path, *, envs_dir_default: Path | None = None) -> Worksp
             exclude_newer=check_cutoff(base, p.exclude_newer),
             system_requirements=check_requirements(base, p.system_requirements),
         )
+    probe.attribute(None)
 
     digest = hashlib.sha256(raw)
     for blob in env_hashes:
