@@ -42,14 +42,23 @@ class KernelDecl:
 @dataclass(frozen=True)
 class SpecOrigin:
     """Where one conda spec (or python constraint) of a project's env is declared: the
-    layer (`template ml`, `project finance`, ...), the file and its LINE:COL."""
+    layer (`template ml`, `project finance`, ...) and the file; in workspace.toml its key
+    path (located when needed, so that an edit elsewhere moves no cached origin), in an
+    environment file its LINE:COL."""
 
     name: str  # the conda package name
     spec: str  # as written
     layer: str
     file: Path
-    line: int
-    col: int
+    key: tuple[str | int, ...] = ()  # in workspace.toml
+    line: int = 0  # in an environment file
+    col: int = 0
+
+    def located(self, ws: Workspace) -> tuple[Path, int, int]:
+        if self.key:
+            line, col = ws.positions.find(self.key, value=True)
+            return self.file, line, col
+        return self.file, self.line, self.col
 
 
 @dataclass(frozen=True)
@@ -467,17 +476,17 @@ def _origins(ws: Workspace, layer: str, decl: Any, env_file: Any) -> list[SpecOr
     section = "templates" if isinstance(decl, TemplateDecl) else "projects"
     out: list[SpecOrigin] = []
     if decl.python:
-        line, col = ws.positions.find((section, decl.name, "python"), value=True)
-        out.append(SpecOrigin("python", decl.python, layer, ws.manifest_path, line, col))
+        key: tuple[str | int, ...] = (section, decl.name, "python")
+        out.append(SpecOrigin("python", decl.python, layer, ws.manifest_path, key))
     for i, spec in enumerate(decl.dependencies):
-        line, col = ws.positions.find((section, decl.name, "dependencies", i), value=True)
-        out.append(SpecOrigin(conda_name(spec), spec, layer, ws.manifest_path, line, col))
+        key = (section, decl.name, "dependencies", i)
+        out.append(SpecOrigin(conda_name(spec), spec, layer, ws.manifest_path, key))
     if env_file is not None:
         at = env_file.dependency_at
         for i, spec in enumerate(env_file.dependencies):
             line, col = at[i] if i < len(at) else (1, 1)
             where = f"{env_file.path.name} of {layer}"
-            out.append(SpecOrigin(conda_name(spec), spec, where, env_file.path, line, col))
+            out.append(SpecOrigin(conda_name(spec), spec, where, env_file.path, (), line, col))
     return out
 
 
@@ -493,7 +502,7 @@ def unsolvable_error(
         return ws.error(("projects", want.project, "dependencies"), message)
     if origin.layer != f"project {want.project}":
         message += f" ({origin.spec!r} is declared by {origin.layer})"
-    return ManifestError(origin.file, origin.line, origin.col, message)
+    return ManifestError(*origin.located(ws), message)
 
 
 def _merged_python(ws: Workspace, name: str, pythons: list[tuple[str, str]]) -> str | None:
