@@ -440,7 +440,7 @@ def test_the_cache_knows_every_field_it_stores() -> None:
         PolicyDecl: "naming base pip channels stale_days rules",
         DesiredEnv: "project env_name prefix python specs pip channels channel_priority platform "
         "spec_hash editables pip_options lock_hash kernel env_vars exclude_newer variants "
-        "candidates origins pip_sources",
+        "candidates pip_sources",
         EnvFile: "path name channels dependencies dependency_at pip raw pip_lines pip_entries "
         "pip_options "
         "variables warnings requirement_files",

@@ -75,13 +75,13 @@ def _loader(tp: Any) -> Loader:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return tp
     if tp is Path:
-        return lambda v: Path(_of(str, v))
+        return _path
     if tp is bytes:
         import base64
 
         return lambda v: base64.b64decode(_of(str, v))
     if tp in (str, int, bool):
-        return lambda v: _of(tp, v)
+        return lambda v: v if v.__class__ is tp else _of(tp, v)
     if tp is float:
         return lambda v: float(_of((int, float), v))
     if tp is type(None):
@@ -97,7 +97,7 @@ def _loader(tp: Any) -> Loader:
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             item = _loader(args[0])
-            return lambda v: tuple(item(x) for x in _of(list, v))
+            return lambda v: tuple([item(x) for x in _of(list, v)])
         items = [_loader(a) for a in args]
         return lambda v: tuple(
             f(x) for f, x in zip(items, _exactly(_of(list, v), len(items)), strict=True)
@@ -113,34 +113,56 @@ def _loader(tp: Any) -> Loader:
 
 
 def _dataclass_loader(cls: type) -> Loader:
-    fields: list[tuple[str, Loader, bool]] = []  # filled on first use: types may recurse
-
-    def stored() -> list[tuple[str, Loader, bool]]:
-        if not fields:
-            hints = typing.get_type_hints(cls)
-            fields.extend(
-                (
-                    f.name,
-                    _loader(hints[f.name]),
-                    f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-                )
-                for f in dataclasses.fields(cls)
-                if f.init and f.metadata.get("codec") != "skip"
-            )
-        return fields
+    compiled: list[Callable[..., Any]] = []  # made on first use: types may recurse
 
     def load_one(v: Any, partial: bool = False) -> Any:
         """The dataclass (its keyword arguments only, when `partial`)."""
-        data = _of(dict, v)
-        kwargs = {}
-        for name, convert, required in stored():
-            if name in data:
-                kwargs[name] = convert(data[name])
-            elif required:
-                raise ValueError(f"{cls.__name__} has no {name!r}")
-        return kwargs if partial else cls(**kwargs)
+        if not compiled:
+            compiled.append(_compile(cls))
+        return compiled[0](v, partial)
 
     return load_one
+
+
+_PRIMITIVES = (str, int, bool)
+
+
+def _compile(cls: type) -> Callable[..., Any]:
+    """One function that reads a `cls` from its dict: fields of str, int, bool (or None)
+    checked inline, the others through their loaders. The no-op plan reads a marker and
+    a cached env per env through these, so they are kept to plain bytecode."""
+    hints = typing.get_type_hints(cls)
+    names: dict[str, Any] = {"_of": _of, "_cls": cls, "_M": object(), "ValueError": ValueError}
+    lines = [
+        "def load(v, partial=False):",
+        "    data = v if v.__class__ is dict else _of(dict, v)",
+        "    kw = {}",
+    ]
+    for i, f in enumerate(dataclasses.fields(cls)):
+        if not f.init or f.metadata.get("codec") == "skip":
+            continue
+        tp = hints[f.name]
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        lines.append(f"    x = data.get({f.name!r}, _M)")
+        lines.append("    if x is not _M:")
+        args = typing.get_args(tp)
+        optional = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args
+        inner = [a for a in args if a is not type(None)] if optional else [tp]
+        if len(inner) == 1 and inner[0] in _PRIMITIVES:
+            names[f"t{i}"] = inner[0]
+            test = f"x.__class__ is not t{i}" + (" and x is not None" if optional else "")
+            lines.append(f"        if {test}:")
+            lines.append(f"            x = _of(t{i}, x)")
+            lines.append(f"        kw[{f.name!r}] = x")
+        else:
+            names[f"c{i}"] = _loader(tp)
+            lines.append(f"        kw[{f.name!r}] = c{i}(x)")
+        if required:
+            lines.append("    else:")
+            lines.append(f"        raise ValueError({f'{cls.__name__} has no {f.name!r}'!r})")
+    lines.append("    return kw if partial else _cls(**kw)")
+    exec("\n".join(lines), names)  # code built here from field names only
+    return names["load"]  # type: ignore[no-any-return]
 
 
 def _first_of(options: list[Any]) -> Loader:
@@ -156,8 +178,11 @@ def _first_of(options: list[Any]) -> Loader:
             raise TypeError(f"codec can't tell apart the members of {options}: same fields")
         by_fields[names] = _loader(c)
     loaders = [_loader(o) for o in options if o not in classes]
+    exact = {o: _loader(o) for o in options if o in (str, int, float, bool)}
 
     def load_any(v: Any) -> Any:
+        if (same := exact.get(v.__class__)) is not None:
+            return same(v)
         if isinstance(v, dict) and (found := by_fields.get(frozenset(v))) is not None:
             return found(v)
         for f in loaders:
@@ -168,6 +193,16 @@ def _first_of(options: list[Any]) -> Loader:
         return _bad(f"{v!r} fits none of {options}")
 
     return load_any
+
+
+_PATHS: dict[str, Path] = {}  # one Path per text: paths repeat (every env's workspace.toml)
+
+
+def _path(v: Any) -> Path:
+    if (found := _PATHS.get(v)) is not None:  # type: ignore[arg-type]
+        return found
+    path = _PATHS[v] = Path(_of(str, v))
+    return path
 
 
 def _of(tp: Any, v: Any) -> Any:

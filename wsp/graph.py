@@ -87,18 +87,6 @@ class DesiredEnv:
     # What an env on this machine may be built for, in order of preference: the variants
     # of this machine's platform (apply takes the first the machine can run).
     candidates: tuple[sysreq.Variant, ...] = ()
-    origins: tuple[SpecOrigin, ...] = ()  # where each spec is declared, lowest layer first
-
-    def origin_of(self, names: Iterable[str]) -> SpecOrigin | None:
-        """Where the first of `names` (conda package names) that has one is declared: the
-        highest layer that constrains it (a bare name only when nothing constrains it)."""
-        for name in names:
-            found = [o for o in self.origins if o.name == name]
-            if found:
-                constrained = [o for o in found if o.spec.strip() != name]
-                return (constrained or found)[-1]
-        return None
-
     pip_sources: tuple[PipSource, ...] = ()  # local folders, archives, URLs (env files' pip)
 
     def declared(self, variant: sysreq.Variant | None = None) -> Declared:
@@ -361,7 +349,6 @@ class _Merged:
     pip_layers: list[PipOptions] = field(default_factory=list)  # lowest priority first
     cutoff: str | None = None  # exclude-newer: the last layer that sets it wins
     requirements: sysreq.Requirements = ()  # system requirements, the layers' merged
-    origins: list[SpecOrigin] = field(default_factory=list)  # where each spec is written
 
 
 def _pip_written(entries: Iterable[Any]) -> list[str]:
@@ -398,28 +385,55 @@ def _pip_layer(env_file: Any) -> tuple[list[str], list[PipSource]]:
     return pipreqs.pip_layer(env_file.pip_entries)
 
 
-def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
-    """Templates, depends-on closure and the project itself, in merge order."""
-    from wsp.specs import conda_name, pins_more_than_version, spec_channel
-
-    proj = ws.projects[name]
-    # (origin, decl, own) in merge order, lowest priority first; `own`: not a depends-on's
+def _layers(ws: Workspace, name: str, deps: list[str]) -> list[tuple[str, Any, bool]]:
+    """(origin, decl, own) in merge order, lowest priority first: the depends-on closure's
+    templates and projects, the project's templates, the project (`own`: not a
+    depends-on's)."""
     layers: list[tuple[str, Any, bool]] = []
     for dep in deps:
         for t in _template_chain(ws, ws.projects[dep].extends, set()):
             layers.append((f"template {t} (via {dep})", ws.templates[t], False))
         layers.append((f"project {dep}", ws.projects[dep], False))
-    for t in _template_chain(ws, proj.extends, set()):
+    for t in _template_chain(ws, ws.projects[name].extends, set()):
         layers.append((f"template {t}", ws.templates[t], True))
-    layers.append((f"project {name}", proj, True))
+    layers.append((f"project {name}", ws.projects[name], True))
+    return layers
+
+
+def spec_origins(ws: Workspace, name: str) -> list[SpecOrigin]:
+    """Where each conda spec and python constraint of project `name`'s env is written,
+    lowest layer first (worked out when an error needs it, not kept with the env)."""
+    g = build(ws) if ws.projects[name].depends_on else None
+    deps = [] if g is None else _depends_on(g, name)
+    out: list[SpecOrigin] = []
+    for origin, decl, _ in _layers(ws, name, deps):
+        out += _origins(ws, origin, decl, getattr(decl, "env_file", None))
+    return out
+
+
+def origin_of(ws: Workspace, name: str, packages: Iterable[str]) -> SpecOrigin | None:
+    """Where the first of `packages` (conda package names) that has one is declared in
+    project `name`: the highest layer that constrains it (a bare name only when nothing
+    constrains it)."""
+    origins = spec_origins(ws, name)
+    for package in packages:
+        found = [o for o in origins if o.name == package]
+        if found:
+            constrained = [o for o in found if o.spec.strip() != package]
+            return (constrained or found)[-1]
+    return None
+
+
+def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
+    """Templates, depends-on closure and the project itself, in merge order."""
+    from wsp.specs import conda_name, pins_more_than_version, spec_channel
 
     m = _Merged(cutoff=ws.exclude_newer)
-    for origin, decl, own in layers:
+    for origin, decl, own in _layers(ws, name, deps):
         if getattr(decl, "exclude_newer", None) is not None:
             m.cutoff = decl.exclude_newer
         env_file = getattr(decl, "env_file", None)
         own_specs = list(decl.dependencies)
-        m.origins += _origins(ws, origin, decl, env_file)
         if env_file is not None:
             own_specs += list(env_file.dependencies)
             if env_file.implicit_pip:  # conda adds pip for a pip: list
@@ -497,7 +511,7 @@ def unsolvable_error(
     blames (in a template or an environment file too), else at its dependencies."""
     on = f" for {platform}" if platform else ""
     message = f"project {want.project!r} can't be solved{on}: {exc.message}"
-    origin = want.origin_of(exc.names)
+    origin = origin_of(ws, want.project, exc.names)
     if origin is None:
         return ws.error(("projects", want.project, "dependencies"), message)
     if origin.layer != f"project {want.project}":
@@ -728,7 +742,6 @@ def desired(
             exclude_newer=m.cutoff,
             variants=variants,
             candidates=candidates,
-            origins=tuple(m.origins),
             pip_sources=sources,
         )
     probe.attribute(None)

@@ -76,6 +76,9 @@ class ProjectDecl:
     system_requirements: sysreq.Requirements = ()
 
 
+DEFAULT_NAMING_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"  # lower-case kebab-case
+
+
 @dataclass(frozen=True)
 class NamingRules:
     pattern: str

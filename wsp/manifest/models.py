@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wsp.manifest.loader import DEFAULT_NAMING_PATTERN
+
 Severity = Literal["error", "warn", "off"]
 ChannelPriority = Literal["strict", "flexible", "disabled"]
 # A date ("2026-06-01", the whole day in UTC) or an RFC 3339 timestamp, quoted or as TOML writes it.
@@ -17,7 +19,6 @@ _EXCLUDE_NEWER = (
     '("2026-06-01": the whole day, UTC, is included) or an RFC 3339 timestamp.'
 )
 
-DEFAULT_NAMING_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 DEFAULT_FORBIDDEN = ["env", "env1", "test", "tmp", "new", "myenv", "base"]
 DEFAULT_BASE_ALLOWED = ["conda", "mamba", "python", "pip"]
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from wsp.manifest.loader import DEFAULT_NAMING_PATTERN
 from wsp.policy import Issue, q, rule
 
 if TYPE_CHECKING:
@@ -33,8 +34,13 @@ def pattern(facts: Facts) -> Iterator[Issue]:
     ws = facts.ws
     source = ws.policy.naming.pattern
     try:
-        re.compile(source)
-        matches = _bounded(source)
+        compiled = re.compile(source)
+        # wsp's own pattern is known not to backtrack: the linear engine is for the user's
+        matches = (
+            (lambda name: compiled.fullmatch(name) is not None)
+            if source == DEFAULT_NAMING_PATTERN
+            else _bounded(source)
+        )
     except (re.error, ValueError) as exc:
         raise ws.error(
             ("policy", "naming", "pattern"),

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from wsp.activate import last_used
 from wsp.policy import Issue, q, rule
 
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ def stale_owned(facts: Facts) -> Iterator[Issue]:
         if have.ownership != "ours" or have.marker is None:
             continue
         applied = _when(have.marker.applied_at)
+        from wsp.activate import last_used
+
         used = _when(last_used(have.prefix))
         last = max((t for t in (applied, used) if t is not None), default=None)
         if last is None:
