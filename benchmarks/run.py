@@ -79,6 +79,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
+import bench_load  # noqa: E402
 import realistic  # noqa: E402
 from bench_watch import measure as watch_latency  # noqa: E402
 from bench_watch import wsp_env  # noqa: E402
@@ -89,7 +90,8 @@ from tests.support.cli import SEED_TOML  # noqa: E402
 # One noarch package per generated project, in turn: small, no dependencies besides python.
 NOARCH = ("six", "pytz", "click", "h11", "idna", "certifi", "joblib", "threadpoolctl")
 MANY = 20  # envs in the parallel / sequential apply
-DEBOUNCE_MS = 300  # wsp watch's default
+from wsp.watch import DEFAULT_DEBOUNCE_MS as DEBOUNCE_MS  # noqa: E402  (wsp watch's default)
+
 NO_CONDA = "conda not found on PATH"
 
 
@@ -347,9 +349,28 @@ class Bench:
         smallest = plans[sizes[0]]
         for n in sizes[1:]:
             plans[n].marginal = (plans[n].cpu - smallest.cpu) / (n - sizes[0])  # type: ignore[operator]
+        edits = self.edited_plans(sizes[-1], roots[sizes[-1]], runs)
         for root in roots.values():
             shutil.rmtree(root, ignore_errors=True)
-        return list(plans.values()), setups
+        return [*plans.values(), *edits], setups
+
+    def edited_plans(self, n: int, root: Path, runs: int) -> list[Figure]:
+        """Plans of the biggest generated workspace after an edit (benchmarks/bench_load.py):
+        one project's table (loaded and merged again, nothing solved), one dependency (one
+        solve), and with no desired-env cache at all (the cold load)."""
+        print(f"... plans after an edit, {n} envs", file=sys.stderr, flush=True)
+        tmp = self.fresh_dir(f"load-{n}")
+        rows = bench_load.measure(
+            tmp, self.channel, n, runs, root=root, env=self.env(self.warm_cache, None)
+        )
+        (root / "workspace.toml").write_text(bench_load.generated_toml(n, self.channel))
+        names = {
+            "table": f"plan after one project's table is edited, {n} envs",
+            "dependency": f"plan after one dependency is changed (one solve), {n} envs",
+            "cold": f"plan with no desired-env cache (cold load), {n} envs",
+            "load: one table edited": f"load step alone (CPU), one table edited, {n} projects",
+        }
+        return [Figure(name, [Run(w, c) for w, c in rows[key]], n) for key, name in names.items()]
 
     def seed_apply(self, runs: int) -> tuple[Figure, Figure]:
         cold: list[Run] = []
