@@ -99,6 +99,16 @@ def test_history_on_create_update_and_a_dropped_spec(tmp_path: Path) -> None:
     assert condameta.requested_specs(prefix) == {"python": "python=3.11", "numpy": "numpy>=2"}
     assert condameta.history_state(prefix) == condameta.prefix_dists(prefix)
 
+    # a spec changes, no package does: the section lists the whole set, as conda's old
+    # format does (a section without +/- lines is the full state to conda)
+    assert condameta.record_change(prefix, ["python=3.11", "numpy>=2.0"], cmd="wsp apply")
+    section = (prefix / "conda-meta" / "history").read_text().split("==> ")[-1].splitlines()
+    assert section[2:4] == [
+        "conda-forge/linux-64::numpy-2.0.0-py_0",
+        "conda-forge/linux-64::python-3.11.2-h0",
+    ]
+    assert condameta.history_state(prefix) == condameta.prefix_dists(prefix)
+
 
 def test_history_never_carries_a_credential(tmp_path: Path) -> None:
     prefix = tmp_path / "env"

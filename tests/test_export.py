@@ -7,6 +7,7 @@ against the same session channel.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import rattler
 
-from tests.support.cli import Workspace
+from tests.support.cli import Workspace, mirrored_condarc
 
 EXPORT_TOML = """\
 [workspace]
@@ -277,5 +278,6 @@ def test_conda_reads_both_exports(ws: Workspace) -> None:  # pragma: no cover - 
             cwd=ws.root,
             capture_output=True,
             text=True,
+            env={**os.environ, **mirrored_condarc(ws)},  # conda-forge is the fixture channel
         )
         assert "error" not in proc.stdout.lower(), proc.stdout

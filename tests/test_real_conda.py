@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Workspace
+from tests.support.cli import Workspace, mirrored_condarc
 from tests.support.users import User, run_as
 from wsp import condameta
 from wsp.modes import fix_modes
@@ -203,7 +203,6 @@ def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path
     """conda reads wsp's history as its own: a forced conda install appends only its own
     change, and wsp's next record undoes it with a matching `-` line."""
     ws, prefix = conda_ws
-    chan = ws.channel.as_uri()
     r = conda(
         ws,
         "install",
@@ -213,8 +212,9 @@ def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path
         "--override-frozen",
         "--override-channels",
         "-c",
-        chan,
+        "conda-forge",  # the channel the records name, fetched where the mirror is
         "zlib",
+        env=mirrored_condarc(ws),
     )
     assert r.returncode == 0, r
     last = (prefix / "conda-meta" / "history").read_text().split("==> ")[-1].splitlines()

@@ -159,17 +159,20 @@ def append_history(
     cmd: str,
     conda_version: str | None = None,
     when: float | None = None,
+    state: Iterable[str] = (),
 ) -> None:
     """Append one section to conda-meta/history, as conda writes it: `removed` and `added`
-    are dist strings (`dist_str`), the specs as the user wrote them."""
+    are dist strings (`dist_str`), the specs as the user wrote them. A section that
+    changes no package lists the whole package set, `state` (conda reads a section
+    without `+`/`-` lines as the full set: an empty one would empty its idea of the env)."""
     from wsp.channels import redact
 
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
     lines = [f"==> {stamp} <==", f"# cmd: {' '.join(redact(w) for w in cmd.split())}"]
     if conda_version:
         lines.append(f"# conda version: {'.'.join(conda_version.split('.')[:3])}")
-    lines += [f"-{d}" for d in sorted(set(removed))]
-    lines += [f"+{d}" for d in sorted(set(added))]
+    diff = [f"-{d}" for d in sorted(set(removed))] + [f"+{d}" for d in sorted(set(added))]
+    lines += diff or sorted(set(state))
     if remove := _clean_specs(remove_specs):
         lines.append(f"# remove specs: {remove}")
     if update := _clean_specs(update_specs):
@@ -211,6 +214,7 @@ def record_change(
         cmd=cmd,
         conda_version=conda_version,
         when=when,
+        state=now,
     )
     return True
 

@@ -161,3 +161,15 @@ def run_all(
         ws = Workspace(cwd, ws.channel, ws.env)
     procs = [ws.start(*argv, **(env[i] if env else {})) for i, argv in enumerate(argvs)]
     return [finish(proc) for proc in procs]
+
+
+def mirrored_condarc(ws: Workspace) -> dict[str, str]:
+    """conda told where conda-forge is fetched from here (the fixture channel), as a
+    mirror is given to conda: `custom_channels` in a .condarc."""
+    parent = ws.root / "conda-mirror"
+    parent.mkdir(exist_ok=True)
+    if not (parent / "conda-forge").exists():
+        (parent / "conda-forge").symlink_to(ws.channel)
+    rc = parent / ".condarc"  # conda reads $CONDARC only by such a name
+    rc.write_text(f"custom_channels:\n  conda-forge: {parent.as_uri()}\n")
+    return {"CONDARC": str(rc)}
