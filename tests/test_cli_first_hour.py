@@ -75,6 +75,12 @@ def test_every_unsolvable_project_is_reported_at_the_line_that_declares_it(
         assert "Traceback" not in r.output
     assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())
 
+    r = ws.wsp("lock")  # the lock too names all three, and writes nothing
+    assert r.code == 1, r
+    assert len(_lines(r.stderr)) == 3, r
+    assert all(name in r.stderr for name in ("'webdev'", "'deep'", "'app'")), r
+    assert not (ws.root / "wsp.lock").exists()
+
 
 # -- 3. wsp init writes a workspace that plans and applies cleanly ------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any
 from wsp import __version__, codec, pip, sysreq
 from wsp.context import Context, refresh, sources
 from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
-from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
 
@@ -245,6 +245,7 @@ def lock_workspace(
     broken = {b.project for b in unsatisfied(ctx, engine, old)} if old is not None else set()
     envs: dict[str, LockedEnv] = {}
     entries: dict[str, LockTarget] = {}
+    unsolvable: list[ManifestError] = []
     for name, want in sorted(ctx.desired.items()):
         previous = old.envs.get(name) if old is not None else None
         targets = lock_targets(ctx, want)
@@ -300,7 +301,8 @@ def lock_workspace(
             except ChannelUnreachable as exc:
                 raise WspError(f"can't lock {name} for {platform}: {exc}") from None
             except SolveError as exc:
-                raise unsolvable_error(ctx.ws, want, exc, platform) from None
+                unsolvable.append(unsolvable_error(ctx.ws, want, exc, platform))
+                break  # its other platforms would say the same; the next project
             packages[platform] = tuple(solved)
             resolved = pip.pins_for(
                 ctx.ws,
@@ -316,7 +318,10 @@ def lock_workspace(
                     hint="`wsp lock --allow-build` resolves them (it runs that code)",
                 )
             pins[platform] = resolved.pins
-        envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins, targets=names)
+        else:
+            envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins, targets=names)
+    if unsolvable:  # every project's problem, not only the first's; nothing is written
+        raise unsolvable[0] if len(unsolvable) == 1 else ManifestErrors(unsolvable)
     for platform in plats:  # a platform no project is locked for still has its entry
         if not any(e.variant == platform for e in entries.values()):
             variant = next(
