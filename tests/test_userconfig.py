@@ -151,6 +151,21 @@ def test_standard_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert explicit.proxy_for(FORGE) == "http://p:1"
 
 
+def test_what_the_fetchers_are_given_of_the_network() -> None:
+    cfg = UserConfig(
+        proxy_servers={"all": "http://p:1", "https": "http://s:2", "https://host.example": "x"},
+        ssl_verify="/etc/ssl/corp.pem",
+    )
+    assert cfg.scheme_proxies() == {"http": "http://p:1", "https": "http://s:2"}
+    assert cfg.host_proxies() == ["https://host.example"]
+    assert cfg.network_env() == {
+        "HTTP_PROXY": "http://p:1",
+        "HTTPS_PROXY": "http://s:2",
+        "SSL_CERT_FILE": "/etc/ssl/corp.pem",
+    }
+    assert UserConfig(ssl_verify=False).network_env() == {}
+
+
 def test_wsp_user_file(private_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = private_home / ".config" / "wsp" / "config.toml"
     path.parent.mkdir(parents=True)

@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wsp.channels import redact_text
 from wsp.errors import ManifestError, WspError
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from wsp.engines import Package
     from wsp.graph import DesiredEnv
     from wsp.manifest import Workspace
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # user:password@ in a URL
 
 EDITABLE_PREFIX = "__wsp_editable_"
 UNKNOWN = "?"  # the version of a local project whose version is dynamic: known at apply
@@ -108,7 +111,7 @@ class PipSource:
     @property
     def shown(self) -> str:
         """`FILE:LINE:COL: TEXT`, for messages (a URL's credentials masked)."""
-        text = _CREDENTIALS.sub("***@", self.text)
+        text = redact_text(self.text)
         return f"{self.where}: {text}" if self.file else text
 
     @property
@@ -150,7 +153,7 @@ class Pin:
     @property
     def export_line(self) -> str | None:
         """Its `source` as a requirements line to write in a file: no credential."""
-        return _CREDENTIALS.sub("", self.source) if self.source else None
+        return _USERINFO.sub("", self.source) if self.source else None
 
 
 @dataclass(frozen=True)
@@ -391,8 +394,12 @@ def _uv() -> str:
 def _run_uv(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """uv with wsp's arguments only: no uv.toml nor pyproject.toml `[tool.uv]` is read
     (`--no-config`), and it runs in a folder of its own (`cwd`, else an empty one)."""
+    from wsp.userconfig import load_user_config
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CONDA_PREFIX"))}
     env.setdefault("UV_NO_PROGRESS", "1")
+    for key, value in load_user_config().network_env().items():  # .condarc's proxy, CA
+        env.setdefault(key, value)
     sub, rest = list(args[:2]), list(args[2:])
     with tempfile.TemporaryDirectory(prefix="wsp-uv-") as empty:
         return subprocess.run(
@@ -406,15 +413,12 @@ def _run_uv(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.Compl
         )
 
 
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
 def _uv_problem(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     causes = [ln.removeprefix("╰─▶").strip() for ln in lines if "╰─▶" in ln or "cause:" in ln]
     body = causes[-1] if causes else (lines[-1] if lines else "uv failed")
     body = body.removeprefix("cause:").strip().removeprefix("error:").strip()
-    return _CREDENTIALS.sub("***@", body)  # an index's user:password is never printed
+    return redact_text(body)  # an index's user:password is never printed
 
 
 _NO_BUILD = re.compile(r"Building source distributions for `?([^`\s]+)`? is disabled")
@@ -426,7 +430,7 @@ def _needs_build(stderr: str) -> tuple[str, str] | None:
     """(what, why) uv would have to build, when that is why it stopped (`--no-build`)."""
     if (m := _NO_BUILD.search(stderr)) is not None:
         built = _FAILED_BUILD.search(stderr)
-        what = _CREDENTIALS.sub("***@", built.group(1) if built else m.group(1))
+        what = redact_text(built.group(1) if built else m.group(1))
         return what, "its metadata is not static"
     if (m := _WHEELS_ONLY.search(stderr)) is not None:
         return m.group(1), "the release that fits is an sdist, which uv reads only by building it"

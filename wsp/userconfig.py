@@ -19,7 +19,6 @@ import os
 import re
 import tomllib
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +223,14 @@ class UserConfig:
                 out[scheme] = str(url)
         return out
 
+    def network_env(self) -> dict[str, str]:
+        """The variables a tool reading the standard ones (uv) needs to fetch as .condarc
+        says: its proxies by scheme and its CA bundle; what the environment sets wins."""
+        out = {f"{scheme.upper()}_PROXY": url for scheme, url in self.scheme_proxies().items()}
+        if isinstance(self.ssl_verify, str):
+            out["SSL_CERT_FILE"] = self.ssl_verify
+        return out
+
     def host_proxies(self) -> list[str]:
         """.condarc `proxy_servers` keys for one host (`https://host`)."""
         return sorted(k for k in self.proxy_servers if "://" in k)
@@ -237,9 +244,12 @@ class UserConfig:
         for key in (f"{parts.scheme}://{parts.hostname}", parts.scheme, "all"):
             if self.proxy_servers.get(key):
                 return str(self.proxy_servers[key])
-        if parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname):
+        # urllib.request brings http.client and email with it: only when asked
+        from urllib.request import getproxies_environment, proxy_bypass_environment
+
+        if parts.hostname and proxy_bypass_environment(parts.hostname):
             return None
-        env = urllib.request.getproxies_environment()
+        env = getproxies_environment()
         return env.get(parts.scheme) or env.get("all")
 
 

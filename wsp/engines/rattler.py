@@ -295,8 +295,7 @@ class RattlerEngine:
         self._cache_dir = cache_dir()
         self._auth: dict[str, dict[str, Any]] = {}  # host -> credentials, in memory only
         self._client: Any = None
-        # rattler config (TOML) for proxies and TLS; before any client: TLS roots are read once
-        self._network = _network_config()
+        self._network: str | None = None  # rattler config (TOML): proxies and TLS (_connect)
         self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
         self._records = _Records()
         self._answered: dict[str, int] = {}  # channel identity -> the location that answered
@@ -323,6 +322,8 @@ class RattlerEngine:
                         hint="use one account (or one token) for every channel of a host",
                     )
                 named[host] = ch.name
+        if self._network is None:
+            self._network = _network_config()
         if self._client is not None and all(self._auth.get(h) == a for h, a in found.items()):
             return
         if self._client is None and not found and not self._network:
@@ -340,7 +341,7 @@ class RattlerEngine:
                 with os.fdopen(fd, "w") as fh:
                     json.dump(self._auth, fh)
                 os.environ["RATTLER_AUTH_FILE"] = str(path)
-            self._client = Client.from_config(Config.from_toml(self._network))
+            self._client = Client.from_config(Config.from_toml(self._network or ""))
         finally:
             if before is None:
                 os.environ.pop("RATTLER_AUTH_FILE", None)
