@@ -25,7 +25,7 @@ def umask() -> int:
     return _UMASK
 
 
-def _set(path: Path, st: os.stat_result, mode: int, gid: int | None) -> None:
+def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> None:
     if gid is not None and st.st_gid != gid:
         with contextlib.suppress(OSError):
             os.chown(path, -1, gid, follow_symlinks=False)
@@ -59,31 +59,42 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
     parent = os.stat(prefix.parent)
     root_gid = parent.st_gid if parent.st_mode & stat.S_ISGID else None
     _set(prefix, top, stat.S_IMODE(top.st_mode) | dir_bits, root_gid)
-    for dirpath, dirnames, filenames in os.walk(prefix):
-        here = Path(dirpath)
-        st_here = os.lstat(here)
-        gid = st_here.st_gid if st_here.st_mode & stat.S_ISGID else None
-        in_meta = here.relative_to(prefix).parts[:1] == (_META,)
-        for name in dirnames:
-            path = here / name
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode) or (me and st.st_uid != me):
+    # one lstat per entry (scandir's), plain strings: an env holds tens of thousands of files
+    top_gid = _own_gid(os.lstat(prefix))
+    todo: list[tuple[str, int | None, bool]] = [(str(prefix), top_gid, False)]
+    while todo:
+        here, gid, in_meta = todo.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
                 continue
-            setgid = stat.S_ISGID if gid is not None else 0
-            _set(path, st, stat.S_IMODE(st.st_mode) | dir_bits | setgid, gid)
-        for name in filenames:
-            path = here / name
-            st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode) or (me and st.st_uid != me):
+            kind = stat.S_IFMT(st.st_mode)
+            if kind == stat.S_IFLNK or (me and st.st_uid != me):
                 continue
             current = stat.S_IMODE(st.st_mode)
-            if in_meta and st.st_nlink == 1:
-                mode = (current & 0o111) | file_mode
-            else:
-                mode = current | read_bits
-                if current & stat.S_IXUSR:
-                    mode |= exec_bits
-            _set(path, st, mode, gid if in_meta or st.st_nlink == 1 else None)
+            if kind == stat.S_IFDIR:
+                setgid = stat.S_ISGID if gid is not None else 0
+                _set(e.path, st, current | dir_bits | setgid, gid)
+                inner = gid if gid is not None else _own_gid(st)
+                todo.append((e.path, inner, in_meta or (here == str(prefix) and e.name == _META)))
+            elif kind == stat.S_IFREG:
+                if in_meta and st.st_nlink == 1:
+                    mode = (current & 0o111) | file_mode
+                else:
+                    mode = current | read_bits
+                    if current & stat.S_IXUSR:
+                        mode |= exec_bits
+                _set(e.path, st, mode, gid if in_meta or st.st_nlink == 1 else None)
+
+
+def _own_gid(st: os.stat_result) -> int | None:
+    """The group a setgid folder gives what is made in it (None: not setgid)."""
+    return st.st_gid if st.st_mode & stat.S_ISGID else None
 
 
 def fix_file(path: Path, *, mask: int | None = None) -> None:
