@@ -4,12 +4,11 @@ for the tests that credentials are used to fetch and never printed nor written."
 from __future__ import annotations
 
 import base64
-import http.server
-import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.httpfiles import Files, running
 
 USER, PASSWORD, TOKEN = "alice", "pw-s3cr3t", "tk-s3cr3t"
 SECRETS = (PASSWORD, TOKEN)
@@ -24,7 +23,7 @@ def serve(
     `tls` (certificate, key), over HTTPS."""
     expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
+    class Handler(Files):
         def do_GET(self) -> None:
             if token:
                 if not self.path.startswith(f"/t/{TOKEN}/"):
@@ -38,25 +37,6 @@ def serve(
                 return
             super().do_GET()
 
-        def do_HEAD(self) -> None:
-            self.send_error(404)
-
-        def translate_path(self, path: str) -> str:
-            return str(root / path.split("?", 1)[0].lstrip("/"))
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if tls is not None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*tls)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        scheme = "https" if tls is not None else "http"
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    Handler.root = root
+    with running(Handler, tls) as url:
+        yield url
