@@ -6,6 +6,7 @@ miss; a broken cache is ignored and rewritten; errors come out as without a cach
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from wsp import cache as cache_mod
-from wsp import graph
+from wsp import codec, graph, pipreqs
 from wsp.errors import ManifestError
 from wsp.manifest import load
 
@@ -449,3 +450,52 @@ def test_the_cache_knows_every_field_it_stores() -> None:
     }
     for cls, names in known.items():
         assert [f.name for f in dataclasses.fields(cls)] == names.split(), cls.__name__
+
+
+def test_the_cache_check_resolves_paths_as_realpath_does(tmp_path: Path) -> None:
+    """still_true resolves many paths under the same folders with one lstat each: the
+    answers must be os.path.realpath's, symlinks and missing parts included."""
+    from wsp.probe import _Realpaths
+
+    d = tmp_path
+    (d / "a" / "b" / "c").mkdir(parents=True)
+    (d / "lnk").symlink_to(d / "a" / "b")
+    (d / "a" / "b" / "rel").symlink_to("c")
+    (d / "a" / "b" / "c" / "up").symlink_to("../..")
+    (d / "loop").symlink_to(d / "loop")
+    cases = [
+        "a/b/c", "lnk/c", "lnk/rel", "lnk/rel/up/b", "missing/x", "a/b/c/nofile",
+        "a/./b", "a/../a", "a/b/c/up/b/c/up", "loop", "loop/x",
+    ]  # fmt: skip
+    r = _Realpaths()
+    for case in [*(f"{d}/{c}" for c in cases), f"{d}//a", "/", "relative/x"]:
+        assert r.realpath(case) == os.path.realpath(case), case
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rec:
+    name: str
+    tags: tuple[str, ...] = ()
+    size: int = 0
+    entry: pipreqs.Requirement | pipreqs.Option | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _A:
+    x: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _B:
+    y: int = 0
+
+
+def test_a_sparse_dump_leaves_out_defaults_and_loads_back_the_same() -> None:
+    where = pipreqs.Where(Path("requirements.txt"), 1, 1)
+    rec = _Rec("x", entry=pipreqs.Option("--pre", where, "--pre"))
+    data = codec.dump(rec, sparse=True)
+    assert set(data) == {"name", "entry"}
+    assert set(data["entry"]) == set(codec.dump(rec.entry))  # a union member stays whole
+    assert codec.load(_Rec, json.loads(json.dumps(data))) == rec
+    with pytest.raises(ValueError, match=r"mark it @codec\.dense"):
+        codec.load(_A | _B, {"x": 1})  # type: ignore[arg-type]

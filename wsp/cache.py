@@ -533,8 +533,8 @@ def _write_full(
         "load_probes": load_probes,
         "merge_probes": merge_probes,
         "tables": _tables_json(text, ws) if text is not None else None,
-        "workspace": codec.dump(ws),
-        "desired": codec.dump(desired),
+        "workspace": codec.dump(ws, sparse=True),
+        "desired": codec.dump(desired, sparse=True),
     }
     _write_json(path, data)
 
@@ -551,11 +551,11 @@ def _write_edit(path: Path, manifest: Path, raw: bytes, old: dict[str, Any], e: 
         if f.name in ("projects", "templates"):
             again = e.reloaded if f.name == "projects" else e.templates
             ws_json[f.name] = {
-                n: codec.dump(decl) if n in again else old_ws[f.name][n]
+                n: codec.dump(decl, sparse=True) if n in again else old_ws[f.name][n]
                 for n, decl in getattr(e.ws, f.name).items()
             }
         else:
-            ws_json[f.name] = codec.dump(getattr(e.ws, f.name))
+            ws_json[f.name] = codec.dump(getattr(e.ws, f.name), sparse=True)
     data = {
         **_header_json(manifest, raw),
         "probes": [list(p) for p in e.probes],
@@ -564,7 +564,8 @@ def _write_edit(path: Path, manifest: Path, raw: bytes, old: dict[str, Any], e: 
         "tables": [[*k, t.raw_digest, t.digest] for k, t in e.tables.items()],
         "workspace": ws_json,
         "desired": {
-            n: codec.dump(d) if n in e.merged else old_desired[n] for n, d in e.desired.items()
+            n: codec.dump(d, sparse=True) if n in e.merged else old_desired[n]
+            for n, d in e.desired.items()
         },
     }
     _write_json(path, data)

@@ -9,6 +9,9 @@ env, the cache) must not pay; this codec builds one small converter per type, on
 Supported: dataclasses, str/int/float/bool, None, Path, bytes (base64), enums, Literal,
 `X | None`, tuple[X, ...], tuple[X, Y], list[X], frozenset[X], dict[str, X], Any.
 A field whose metadata has `codec="skip"` is not stored (its default is used on load).
+`dump(value, sparse=True)` leaves out the fields at their default too (a cache of many
+small records reads faster); a dataclass that is a member of a union is told apart by
+its fields, so it is marked `@dense` and always stored whole.
 """
 
 from __future__ import annotations
@@ -27,18 +30,33 @@ T = TypeVar("T")
 Loader = Callable[[Any], Any]
 
 
-def dump(value: Any) -> Any:
-    """A JSON-able form of `value` (dataclasses as objects of their stored fields)."""
+_DENSE = "__codec_dense__"
+
+
+def dense(cls: type[T]) -> type[T]:
+    """Mark a dataclass to be stored with every field, even by a sparse dump: a member of
+    a union, which `load` tells apart from the others by the fields it finds."""
+    setattr(cls, _DENSE, True)
+    return cls
+
+
+def dump(value: Any, sparse: bool = False) -> Any:
+    """A JSON-able form of `value` (dataclasses as objects of their stored fields; with
+    `sparse`, of those not at their default)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: dump(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.metadata.get("codec") != "skip"
-        }
+        if sparse and not getattr(value, _DENSE, False):
+            defaults = _defaults(type(value))
+            return {
+                name: dump(v, sparse)
+                for name in _stored(type(value))
+                if (v := getattr(value, name)) is not defaults.get(name, _NO)
+                and v != defaults.get(name, _NO)
+            }
+        return {name: dump(getattr(value, name), sparse) for name in _stored(type(value))}
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, bytes):
@@ -46,12 +64,32 @@ def dump(value: Any) -> Any:
 
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, dict):
-        return {str(k): dump(v) for k, v in value.items()}
+        return {str(k): dump(v, sparse) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [dump(v) for v in value]
+        return [dump(v, sparse) for v in value]
     if isinstance(value, frozenset | set):
-        return sorted(dump(v) for v in value)
+        return sorted(dump(v, sparse) for v in value)
     raise TypeError(f"codec can't store {type(value).__name__}")
+
+
+_NO = object()
+
+
+@cache
+def _stored(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("codec") != "skip")
+
+
+@cache
+def _defaults(cls: type) -> dict[str, Any]:
+    """Each field's default (a factory's made once: wsp's factories make empty values)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def load(tp: type[T], data: Any, **unstored: Any) -> T:
@@ -171,9 +209,9 @@ def _first_of(options: list[Any]) -> Loader:
     classes = [o for o in options if dataclasses.is_dataclass(o) and isinstance(o, type)]
     by_fields: dict[frozenset[str], Loader] = {}
     for c in classes:
-        names = frozenset(
-            f.name for f in dataclasses.fields(c) if f.metadata.get("codec") != "skip"
-        )
+        if not getattr(c, _DENSE, False):
+            raise TypeError(f"codec: {c.__name__} is a member of a union: mark it @codec.dense")
+        names = frozenset(_stored(c))
         if names in by_fields:
             raise TypeError(f"codec can't tell apart the members of {options}: same fields")
         by_fields[names] = _loader(c)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsp import codec
 from wsp.errors import ManifestError, display_path
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Located:
 # -- entries -------------------------------------------------------------------------------
 
 
+@codec.dense
 @dataclass(frozen=True)
 class Requirement:
     """A PEP 508 requirement: `name[extras] specifier ; marker`, or `name @ URL`."""
@@ -68,6 +70,7 @@ class Requirement:
     options: tuple[str, ...] = ()  # per-requirement options (`--hash=...`)
 
 
+@codec.dense
 @dataclass(frozen=True)
 class Editable:
     """`-e TARGET` / `--editable TARGET`: a local folder or a VCS URL, installed editable."""
@@ -80,6 +83,7 @@ class Editable:
     name: str | None  # from `#egg=NAME`, when given
 
 
+@codec.dense
 @dataclass(frozen=True)
 class LocalPath:
     """A local folder or archive (`./pkg`, `../dist/x-1.0.whl`), optionally `[extras]`."""
@@ -90,6 +94,7 @@ class LocalPath:
     extras: str = ""
 
 
+@codec.dense
 @dataclass(frozen=True)
 class UrlRequirement:
     """A URL with no `name @` before it: `git+https://...#egg=name`, `https://.../x.whl`."""
@@ -100,6 +105,7 @@ class UrlRequirement:
     name: str | None  # from `#egg=NAME`, when given
 
 
+@codec.dense
 @dataclass(frozen=True)
 class RequirementsFile:
     """`-r FILE` (or `-c FILE`, constraints): read, its lines parsed as entries of their own."""
@@ -111,6 +117,7 @@ class RequirementsFile:
     entries: tuple[PipEntry, ...] = field(default=(), repr=False)
 
 
+@codec.dense
 @dataclass(frozen=True)
 class Option:
     """A global pip option: `--index-url URL`, `--pre`, ... (`name` in its long form)."""

@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -145,8 +146,9 @@ def _listed(seen: dict[tuple[str, str], Answer]) -> list[Probe]:
 
 def still_true(probes: Iterable[Probe]) -> bool:
     """Whether every recorded question gets the same answer now."""
+    asks = {**_ASK, "resolve": _Realpaths().realpath}
     for kind, arg, answer in probes:
-        ask_ = _ASK.get(kind)
+        ask_ = asks.get(kind)
         if ask_ is None:
             return False
         try:
@@ -155,3 +157,26 @@ def still_true(probes: Iterable[Probe]) -> bool:
         except (OSError, RuntimeError, ValueError):
             return False
     return True
+
+
+class _Realpaths:
+    """os.path.realpath for many paths under the same folders (every project's folder):
+    each folder resolved once, then one lstat per path, as realpath's own walk does."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {"/": "/"}
+
+    def realpath(self, path: str) -> str:
+        head, tail = os.path.split(path)
+        if not os.path.isabs(path) or tail in ("", ".", "..") or os.path.normpath(path) != path:
+            return os.path.realpath(path)
+        folder = self._folders.get(head)
+        if folder is None:
+            folder = self._folders[head] = self.realpath(head)
+        here = os.path.join(folder, tail)
+        try:
+            if stat.S_ISLNK(os.lstat(here).st_mode):
+                return os.path.realpath(path)
+        except OSError:
+            pass  # a missing part: realpath (not strict) keeps the name as it is
+        return here
