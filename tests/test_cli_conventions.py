@@ -86,6 +86,35 @@ def test_every_command_has_a_description_and_its_own_usage_on_errors(
     assert "run `wsp plan --help` for more" in r.stderr
 
 
+def test_a_command_parses_alike_with_only_its_own_parser_built() -> None:
+    """Start-up builds only the parser of the command argv names: every command's help and
+    arguments must be the same as with the whole parser, and anything else (no command,
+    --help first, an unknown one, completion) gets the whole parser."""
+    import argparse
+
+    from wsp.cli import _named_command, build_parser
+
+    def sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices[name]  # type: ignore[no-any-return]
+
+    full = build_parser()
+    for command in COMMANDS:
+        only = build_parser(["-C", "x", "-q", command])
+        assert list(sub(only, command).format_help().splitlines()) == (
+            sub(full, command).format_help().splitlines()
+        ), command
+    args = build_parser(["-v", "plan", "--json", "--target", "a"]).parse_args(
+        ["-v", "plan", "--json", "--target", "a"]
+    )
+    assert full.parse_args(["-v", "plan", "--json", "--target", "a"]) == args
+    assert _named_command(["-C", "plan", "status"]) == "status"
+    assert _named_command(["--help", "plan"]) is None
+    assert _named_command(["-q", "--no-color"]) is None
+    for argv in ([], ["--help", "plan"], ["nosuch"]):
+        assert len(build_parser(argv)._subparsers._group_actions[0].choices) == len(COMMANDS)  # type: ignore[union-attr]
+
+
 # -- -q, -v, --no-color ------------------------------------------------------------------------
 
 

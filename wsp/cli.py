@@ -63,10 +63,32 @@ def _description(help_text: str | None) -> str | None:
     return text if text.endswith(".") else text + "."
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: list[str]) -> str | None:
+    """The command `argv` names, found without parsing: the first word that is not one of
+    wsp's own options. None when there is none, or `--help` comes before it."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in ("-h", "--help", "--"):
+            return None
+        if word == "-C":
+            i += 2
+            continue
+        if not word.startswith("-"):
+            return word
+        i += 1
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """wsp's parser: every command's, or (given the `argv` it will parse) only the one
+    `argv` names, when it names one: start-up then imports and builds no other."""
     import importlib
 
     from wsp.commands import COMMANDS, module_name
+
+    named = _named_command(argv) if argv is not None else None
+    commands = (named,) if named in COMMANDS and "_ARGCOMPLETE" not in os.environ else COMMANDS
 
     parser = _Parser(
         prog="wsp",
@@ -93,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     sub.add_parser = add_command  # type: ignore[method-assign]
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(module_name(name)).register(sub)
     from wsp.commands.completion import project_names
 
@@ -143,7 +165,7 @@ def _exit(code: int) -> NoReturn:
 
 def run(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command, return the exit code. Errors become one line."""
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     _complete(parser)
     args = _parse(parser, argv)
     from wsp import ui
