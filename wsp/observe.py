@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -34,7 +35,7 @@ class ObservedEnv:
     moved_from: str | None = None  # the workspace.toml its marker names, now gone
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
 
-    @property
+    @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
         return dists_hash(self.dists | {f"pip:{d}" for d in self.pip_dists})
 
