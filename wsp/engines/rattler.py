@@ -7,7 +7,6 @@ from the main thread (see shared/RATTLER.md).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -62,6 +61,8 @@ _PRIORITY = {
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # ~20 ms: only commands that fetch, solve or install pay it
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsp-rattler") as pool:
         return pool.submit(asyncio.run, coro).result()
 
