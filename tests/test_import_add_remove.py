@@ -7,6 +7,7 @@ edit is validated before it is written; a refused edit leaves the file as it was
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable
 
 import pytest
@@ -271,3 +272,34 @@ def test_import_env_without_history_takes_its_top_level_packages(
     }
     assert "no conda history" in r.stderr and "pinned to the installed versions" in r.stderr
     assert ws.wsp("plan").code == 0
+
+
+def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> None:
+    """Nothing dropped silently: each pip line workspace.toml can't hold is a located
+    warning naming the user's file, and the hint says how to keep them all."""
+    (ws.root / "app").mkdir()
+    (ws.root / "app" / "constraints.txt").write_text("tinylib<2\n")
+    (ws.root / "app" / "environment.yml").write_text(
+        "name: app\n"
+        "dependencies:\n"
+        "  - python=3.11\n"
+        "  - pip:\n"
+        "    - tinylib==1.0.0\n"
+        "    - -e .\n"
+        "    - -c constraints.txt\n"
+    )
+    r = ws.wsp("import", "--file", "app/environment.yml")
+    assert r.code == 0, r
+    assert project(ws, "app")["pip"] == ["tinylib==1.0.0"]
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert [w.split(": ")[1] for w in warnings] == [
+        "app/environment.yml:7:7",  # the file's own warning: constraints are not applied
+        "app/environment.yml:6:7",
+    ], r.stderr
+    assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[1], r
+    assert '[projects.app] only environment-file = "environment.yml"' in r.stderr, r
+    j = ws.wsp("--json", "import", "--file", "app/environment.yml", "--as", "app2")
+    assert j.code == 0, j
+    out = json.loads(j.stdout)
+    assert [x.split(": ")[0] for x in out["left_out"]] == ["app/environment.yml:6:7"]
+    assert any("constraints.txt" in n for n in out["notes"])

@@ -303,9 +303,7 @@ def from_file(source: Path, project_path: Path | None) -> _Found:
         found.extra["env-vars"] = dict(env.variables)
     for entry in pipreqs.walk(env.pip_entries):
         if isinstance(entry, pipreqs.Requirement | pipreqs.RequirementsFile):
-            if isinstance(entry, pipreqs.RequirementsFile) and entry.constraints:
-                found.left_out.append(f"{entry.where}: {entry.text} (constraints)")
-            continue
+            continue  # a constraints file (-c) is among the file's warnings already
         if isinstance(entry, pipreqs.Option) and entry.name in (
             "--index-url",
             "--extra-index-url",
@@ -427,6 +425,16 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         ui.info(
             f"warning: {ui.esc(line)}: not imported, workspace.toml's pip list takes only "
             "requirements (see docs/workspace-toml.md, Environment files)"
+        )
+    if found.left_out and args.file:
+        source = Path(args.file).resolve()
+        named = source.name if rel is not None else str(source)  # from the project's path
+        ui.info(
+            ui.esc(
+                "  hint: a project that reads the file keeps its whole pip section: in place "
+                f'of the imported keys, give [projects.{name}] only environment-file = "{named}" '
+                "(as `wsp init` writes it)"
+            )
         )
     if args.env:
         ui.out().print(
