@@ -8,11 +8,7 @@ times (a find-links folder has none, so uv could not judge it).
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 
 from tests.support.channel import Pkg, add_packages
 from tests.support.cli import Workspace
+from tests.support.index import serve_index
 
 
 def ms(stamp: str) -> int:
@@ -185,50 +182,8 @@ def dated_index(wheelhouse: Path, tmp_path: Path) -> Iterator[str]:
     files.mkdir()
     for version in UPLOADED:
         shutil.copy(wheelhouse / f"tinylib-{version}-py3-none-any.whl", files)
-
-    class Index(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_HEAD(self) -> None:
-            self.do_GET(head=True)
-
-        def do_GET(self, head: bool = False) -> None:
-            parts = [p for p in self.path.split("/") if p]
-            if parts == ["simple", "tinylib"]:
-                entries = [
-                    {
-                        "filename": whl.name,
-                        "url": f"/files/{whl.name}",
-                        "hashes": {"sha256": hashlib.sha256(whl.read_bytes()).hexdigest()},
-                        "upload-time": UPLOADED[whl.name.split("-")[1]],
-                    }
-                    for whl in sorted(files.glob("*.whl"))
-                ]
-                meta = {"api-version": "1.1"}
-                body = json.dumps({"meta": meta, "name": "tinylib", "files": entries}).encode()
-                kind = "application/vnd.pypi.simple.v1+json"
-            elif len(parts) == 2 and parts[0] == "files" and (files / parts[1]).is_file():
-                body, kind = (files / parts[1]).read_bytes(), "application/octet-stream"
-            else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_index(files, uploaded=UPLOADED) as index:
+        yield index.url
 
 
 PIP_TOML = """\

@@ -28,10 +28,15 @@ def _canonical(name: str) -> str:
 
 @contextmanager
 def serve_index(
-    files: Path, *, user: str | None = None, password: str | None = None
+    files: Path,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    uploaded: dict[str, str] | None = None,
 ) -> Iterator[Index]:
     """Serve the wheels in `files` as a simple index at `index.url` (relative file links,
-    as most indexes give them). With `user`/`password`, every request must carry them."""
+    as most indexes give them). With `user`/`password`, every request must carry them.
+    `uploaded` gives each file's `upload-time` (PEP 700, API 1.1) by its version."""
     index = Index("")
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else None
 
@@ -58,6 +63,11 @@ def serve_index(
                         "filename": whl.name,
                         "url": f"../../files/{whl.name}",
                         "hashes": {"sha256": hashlib.sha256(whl.read_bytes()).hexdigest()},
+                        **(
+                            {"upload-time": uploaded[whl.name.split("-")[1]]}
+                            if uploaded is not None
+                            else {}
+                        ),
                     }
                     for whl in sorted(files.iterdir())
                     if _canonical(whl.name.split("-", 1)[0]) == project
@@ -66,7 +76,7 @@ def serve_index(
                     self.send_response(404)
                     self.end_headers()
                     return
-                meta = {"api-version": "1.0"}
+                meta = {"api-version": "1.0" if uploaded is None else "1.1"}
                 body = json.dumps({"meta": meta, "name": project, "files": entries}).encode()
                 kind = "application/vnd.pypi.simple.v1+json"
             elif len(parts) == 2 and parts[0] == "files" and (files / parts[1]).is_file():
