@@ -93,6 +93,11 @@ class ManifestErrors(ManifestError):
     def lines(self) -> list[str]:
         return [e.message for e in self.errors]
 
+    @classmethod
+    def of(cls, errors: Sequence[ManifestError]) -> ManifestError:
+        """What to raise for `errors` (at least one): the error itself when there is one."""
+        return errors[0] if len(errors) == 1 else cls(errors)
+
 
 class LockHeld(WspError):
     """Another wsp process holds the workspace lock."""

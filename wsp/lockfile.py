@@ -321,7 +321,7 @@ def lock_workspace(
         else:
             envs[name] = LockedEnv(channels=channels, packages=packages, pip=pins, targets=names)
     if unsolvable:  # every project's problem, not only the first's; nothing is written
-        raise unsolvable[0] if len(unsolvable) == 1 else ManifestErrors(unsolvable)
+        raise ManifestErrors.of(unsolvable)
     for platform in plats:  # a platform no project is locked for still has its entry
         if not any(e.variant == platform for e in entries.values()):
             variant = next(

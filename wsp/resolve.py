@@ -155,7 +155,7 @@ def resolve(
             notes=(*notes, deferred) if deferred else notes,
         )
     if unsolvable:
-        raise unsolvable[0] if len(unsolvable) == 1 else ManifestErrors(unsolvable)
+        raise ManifestErrors.of(unsolvable)
     return out
 
 
