@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             f"note: {lockfile.LOCK_NAME} is out of date for {', '.join(stale)}: "
             "`wsp apply` or `wsp lock` updates it"
         )
-    findings = plan_findings(run_checks(ctx))  # shown above the plan
+    findings = plan_findings(run_checks(ctx, lock=lock))  # shown above the plan
     if args.out:
         # a saved plan is meant to be passed on: URL credentials masked
         atomic_write_text(Path(args.out), redact_text(json_text(plan.to_json())))

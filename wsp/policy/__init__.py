@@ -18,6 +18,7 @@ from wsp.errors import WspError
 
 if TYPE_CHECKING:
     from wsp.context import Context
+    from wsp.lockfile import LockView
     from wsp.policy.facts import Facts
 
 Severity = Literal["error", "warn"]
@@ -207,14 +208,20 @@ def _subject(facts: Facts, issue: Issue) -> str:
     return "workspace"
 
 
-def run_checks(ctx: Context, *, now: datetime | None = None) -> Report:
-    """Run every rule that is not off; findings in project order, then the rest."""
+def run_checks(
+    ctx: Context,
+    *,
+    now: datetime | None = None,
+    lock: LockView | Literal["unread"] | None = "unread",
+) -> Report:
+    """Run every rule that is not off; findings in project order, then the rest. `lock`:
+    wsp.lock as the caller already read it, so that it is not read twice."""
     from wsp.policy.facts import Facts
 
     rules = all_rules()
     severities = _severities(ctx, rules)
     ignores = _ignores(ctx, rules)
-    facts = Facts(ctx, now=now)
+    facts = Facts(ctx, now=now, lock=lock)
     findings: list[Finding] = []
     for code, r in rules.items():
         severity = severities[code]

@@ -9,7 +9,7 @@ import os
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from wsp.condarc import AutoActivate, RcFile, auto_activate, read_rc, search_path
 from wsp.engines import Package
@@ -35,13 +35,21 @@ def dist_name(dist: str) -> str:
 
 class Facts:
     def __init__(
-        self, ctx: Context, *, now: datetime | None = None, engine: Engine | None = None
+        self,
+        ctx: Context,
+        *,
+        now: datetime | None = None,
+        engine: Engine | None = None,
+        lock: LockView | Literal["unread"] | None = "unread",
     ) -> None:
+        """`lock`: wsp.lock as the command already read it (None: there is none)."""
         self.ctx = ctx
         self.ws = ctx.ws
         self.now = now or datetime.now(UTC)
         self.notes: list[str] = []
         self._engine = engine
+        if lock != "unread":
+            self.__dict__["lock"] = lock  # the cached_property below, already answered
 
     @property
     def engine(self) -> Engine:
