@@ -332,7 +332,7 @@ def collect(ctx: Context, engine: Engine) -> Report:
     return report
 
 
-def delete(ctx: Context, engine: Engine, report: Report) -> list[Item]:
+def delete(report: Report) -> list[Item]:
     """Delete what `report` frees (the caller holds the workspace lock and collected it
     under it), each item checked again right before; the items deleted."""
     done = []

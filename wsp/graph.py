@@ -607,15 +607,6 @@ def _check_kernel_names(ws: Workspace, out: dict[str, DesiredEnv]) -> None:
         )
 
 
-def _depends_on(g: nx.DiGraph, name: str) -> list[str]:
-    """The projects `name` depends on, directly or not, dependencies first."""
-    import networkx as nx
-
-    return [
-        n[1] for n in nx.dfs_postorder_nodes(g, project(name)) if n[0] == "project" and n[1] != name
-    ]
-
-
 def desired(
     ws: Workspace, g: nx.DiGraph | None = None, *, platform: str | None = None
 ) -> dict[str, DesiredEnv]:

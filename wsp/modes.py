@@ -95,14 +95,3 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
 def _own_gid(st: os.stat_result) -> int | None:
     """The group a setgid folder gives what is made in it (None: not setgid)."""
     return st.st_gid if st.st_mode & stat.S_ISGID else None
-
-
-def fix_file(path: Path, *, mask: int | None = None) -> None:
-    """One file wsp wrote (e.g. a marker replaced after `fix_modes`): conda's mode, and the
-    folder's group when the folder is setgid."""
-    mask = umask() if mask is None else mask
-    with contextlib.suppress(OSError):
-        st = os.lstat(path)
-        parent = os.stat(path.parent)
-        gid = parent.st_gid if parent.st_mode & stat.S_ISGID else None
-        _set(path, st, (stat.S_IMODE(st.st_mode) & 0o111) | (0o666 & ~mask), gid)

@@ -211,11 +211,6 @@ class Action:
             and not self.pip_change
         )
 
-    @property
-    def pip_target(self) -> Mapping[str, str] | None:
-        """wsp's exact pip pins after the action."""
-        return self.pip_change.target if self.pip_change is not None else None
-
     def to_json(self, *, brief: bool = False) -> dict[str, Any]:
         """The one action schema of plan JSON, saved plans and watch events (`brief`: the
         same keys, without the package lists)."""

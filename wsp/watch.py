@@ -199,7 +199,7 @@ def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
 
     dirty = set(dirty)
     out = affected(ctx.graph, [project(n) for n in dirty if n in ctx.ws.projects])
-    owned = {o.marker.project for o in ctx.observed.values() if o.ownership == "ours" and o.marker}
+    owned = ctx.owned_projects()
     return out | {n for n in dirty if n not in ctx.ws.projects and n in owned}
 
 

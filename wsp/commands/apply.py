@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,6 @@ class CliHooks:
     )
     show_plan: bool = True
     to_stderr: bool = False  # `wsp run --sync`: stdout belongs to the command
-    relocked_projects: list[str] = field(default_factory=list)
 
     def findings(self, report: Report) -> None:
         from wsp import ui
@@ -91,7 +90,6 @@ class CliHooks:
     def relocked(self, projects: list[str]) -> None:
         from wsp import lockfile, ui
 
-        self.relocked_projects = projects
         ui.info(f"Updated {lockfile.LOCK_NAME} for {', '.join(projects)}.")
 
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     else:
         with workspace_lock(ctx.state_dir, command="wsp gc"):
             report = gc.collect(refresh(ctx), engine)  # again, under the lock
-            deleted = gc.delete(ctx, engine, report)
+            deleted = gc.delete(report)
     if args.json:
         data = {"dry_run": deleted is None, **report.to_json()}
         if deleted is not None:

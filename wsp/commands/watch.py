@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wsp.commands import add_json
-
-if TYPE_CHECKING:
-    pass
 
 
 def register(sub: Any) -> None:
