@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from wsp.conda import ENV_VAR_NAME, RESERVED_ENV_VARS, UNSET_ENV_VAR
 from wsp.fsutil import atomic_write_text
 from wsp.marker import now
 
@@ -28,9 +29,6 @@ LAST_USED = Path("conda-meta") / "wsp-last-used"
 
 ShellName = Literal["bash", "zsh", "fish", "powershell"]
 SHELLS: tuple[ShellName, ...] = ("bash", "zsh", "fish", "powershell")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_RESERVED = ("PATH",)  # conda ignores PATH among an env's variables
-_UNSET = "***unset***"  # `conda env config vars unset` leaves this value
 _DROPPED = ("PYTHONHOME", "VIRTUAL_ENV")  # would point python elsewhere
 
 
@@ -131,13 +129,13 @@ def env_vars(prefix: Path) -> tuple[dict[str, str], list[str]]:
             continue
         for name, value in data.items():
             name = str(name)
-            if not _NAME.match(name):
+            if not ENV_VAR_NAME.match(name):
                 warnings.append(
                     f"{source}: variable name {name!r} is not a shell variable name; not set"
                 )
-            elif name in _RESERVED:
+            elif name in RESERVED_ENV_VARS:
                 warnings.append(f"{source}: {name} is set by activation itself; not set")
-            elif value == _UNSET or value is None:
+            elif value == UNSET_ENV_VAR or value is None:
                 out.pop(name, None)
             else:
                 out[name] = str(value)

@@ -16,7 +16,7 @@ ALIAS = "https://conda.anaconda.org"
 DEFAULTS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
 _LOCAL_STARTS = ("./", "../", "/", "~", "file:", ".\\", "..\\")
 _TOKEN = re.compile(r"/t/([^/]+)")  # conda's token in a channel URL: /t/<token>/
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # user:pass@ in a URL
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # user:pass@ in a URL
 _MASK = "********"
 
 
@@ -86,7 +86,7 @@ def redact_text(text: str) -> str:
     under everything wsp prints or writes."""
     if "@" not in text and "/t/" not in text:
         return text
-    return _TOKEN.sub(f"/t/{_MASK}", _USERINFO.sub(f"{_MASK}@", text))
+    return _TOKEN.sub(f"/t/{_MASK}", USERINFO.sub(f"{_MASK}@", text))
 
 
 def strip_credentials(url: str) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -15,6 +16,11 @@ from functools import cache
 from pathlib import Path
 
 from wsp.fsutil import atomic_write_bytes, atomic_write_text
+
+# An env's variables in conda-meta/state (`conda env config vars`), as conda reads them
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+RESERVED_ENV_VARS = ("PATH",)  # conda ignores these in state (RESERVED_ENV_VARS)
+UNSET_ENV_VAR = "***unset***"  # the value `conda env config vars unset` leaves
 
 _USUAL_PLACES = ("~/miniforge3", "~/mambaforge", "~/miniconda3", "~/anaconda3", "/opt/conda")
 _MAGIC = Path("conda-meta") / "history"  # conda's PREFIX_MAGIC_FILE: what makes a prefix an env

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wsp.conda import ENV_VAR_NAME, RESERVED_ENV_VARS
 from wsp.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -267,16 +268,12 @@ def unfreeze(prefix: Path) -> bool:
 
 # -- state: env vars -----------------------------------------------------------------------
 
-ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-RESERVED = ("PATH",)  # conda ignores these in state (RESERVED_ENV_VARS)
-UNSET = "***unset***"  # conda's marker of a variable unset with `env config vars unset`
-
 
 def env_var_problem(name: str) -> str | None:
     """Why `name` cannot be an env var of an env; None when it can."""
     if not ENV_VAR_NAME.match(name):
         return f"{name!r} is not a variable name (letters, digits and _, not first a digit)"
-    if name in RESERVED:
+    if name in RESERVED_ENV_VARS:
         return f"{name} is set by activation itself; conda ignores it in an env's variables"
     return None
 

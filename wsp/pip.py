@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp.channels import redact_text
+from wsp.channels import USERINFO, redact_text, strip_credentials
 from wsp.errors import ManifestError, WspError
 
 if TYPE_CHECKING:
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from wsp.engines import Package
     from wsp.graph import DesiredEnv
     from wsp.manifest import Workspace
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # user:password@ in a URL
 
 EDITABLE_PREFIX = "__wsp_editable_"
 UNKNOWN = "?"  # the version of a local project whose version is dynamic: known at apply
@@ -128,7 +126,6 @@ class PipSource:
 
     def identity(self, root: Path) -> list[object]:
         """What the lock hash records of it: no absolute path, no credential."""
-        from wsp.userconfig import strip_credentials
 
         if self.local:
             try:
@@ -153,7 +150,7 @@ class Pin:
     @property
     def export_line(self) -> str | None:
         """Its `source` as a requirements line to write in a file: no credential."""
-        return _USERINFO.sub("", self.source) if self.source else None
+        return USERINFO.sub("", self.source) if self.source else None
 
 
 @dataclass(frozen=True)
@@ -669,7 +666,6 @@ def _pin(
     declared_urls: Sequence[str],
 ) -> Pin:
     """One pylock.toml package as a Pin."""
-    from wsp.userconfig import strip_credentials
 
     name, version = canonical(entry["name"]), str(entry.get("version") or "")
     if isinstance(directory := entry.get("directory"), dict):
@@ -702,7 +698,6 @@ def _pin(
 
 def _declared(url: str, declared: Sequence[str]) -> str:
     """The declared URL `url` stands for (with its credentials, to fetch), else `url`."""
-    from wsp.userconfig import strip_credentials
 
     def key(u: str) -> str:
         return _without_ref(strip_credentials(u).split("#", 1)[0]).rstrip("/")
@@ -827,7 +822,6 @@ def from_lock(want: DesiredEnv, locked: Mapping[str, Pin]) -> dict[str, Pin]:
     """The pins wsp.lock holds for the env, each with how uv installs it: from the indexes
     by `name==version` and its hash, or from the source the declaration names (a local
     folder, editable as declared; an archive or URL; a VCS URL at the locked commit)."""
-    from wsp.userconfig import strip_credentials
 
     urls: list[str] = []  # declared URLs (credentials kept: to fetch)
     paths: set[str] = set()  # declared local folders and archives

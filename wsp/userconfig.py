@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsp.channels import is_named, redact, strip_credentials
+from wsp.channels import ALIAS, DEFAULTS, is_named, redact, strip_credentials
 from wsp.condarc import condarc_map, condarc_sequence, condarc_value, rc_files
 
-STANDARD_ALIAS = "https://conda.anaconda.org"
-DEFAULT_CHANNELS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+STANDARD_ALIAS = ALIAS  # conda's channel_alias when .condarc sets none
+DEFAULT_CHANNELS = DEFAULTS  # conda's default_channels when .condarc sets none
 USER_CONFIG_FORMAT = "~/.config/wsp/config.toml"
 
 

@@ -101,15 +101,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         raise WspError("which project? give PROJECT, or --all to export every project")
     ctx = load_context(directory)
     if args.project and args.project not in ctx.ws.projects:
-        import difflib
-
-        close = difflib.get_close_matches(args.project, list(ctx.ws.projects), n=1)
-        raise WspError(
-            f"{args.project!r} is not a project of this workspace",
-            hint=f"did you mean {close[0]!r}?"
-            if close
-            else f"projects: {', '.join(ctx.ws.projects) or '(none)'}",
-        )
+        raise ctx.unknown_project(args.project)
     declared_only = args.format == "environment-yml" and not args.pinned
     eng = None if declared_only else engine()
 

@@ -127,10 +127,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         ui.print_json(
             {
                 "plan": result.plan.to_json(),
-                "outcomes": [
-                    {"env": o.action.env, "action": "rollback", "ok": o.ok, "error": o.error}
-                    for o in result.outcomes
-                ],
+                "outcomes": [{**o, "action": "rollback"} for o in result.outcomes_json()],
             }
         )
     elif ok:

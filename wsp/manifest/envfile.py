@@ -18,13 +18,13 @@ from typing import Any
 
 from wsp import pipreqs
 from wsp.channels import channel_problem
+from wsp.conda import ENV_VAR_NAME
 from wsp.errors import ManifestError
 from wsp.pip import PipOptions
 from wsp.pipreqs import Located, PipEntry, Where
 
 # The keys conda reads (conda/env/env.py VALID_KEYS); anything else it warns about.
 KEYS = ("name", "channels", "dependencies", "variables", "prefix")
-_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CHANNEL_VAR = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -223,7 +223,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
             raise where.error(f"channel {text!r}: {problem}")
         for m in _CHANNEL_VAR.finditer(text):
             var = m.group(1) if m.group(1) is not None else m.group(2)
-            if not var or not _ENV_VAR_NAME.match(var):
+            if not var or not ENV_VAR_NAME.match(var):
                 raise where.error(f"channel {text!r}: {m.group(0)!r} is not a variable name")
             if var not in os.environ:
                 raise where.error(
@@ -285,7 +285,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
         for key, value in raw_vars.items():
             where = _where(path, raw_vars, key)
             name = str(key)
-            if not _ENV_VAR_NAME.match(name):
+            if not ENV_VAR_NAME.match(name):
                 raise where.error(
                     f"variable name {name!r} is not a valid environment variable name "
                     "(letters, digits and _, not starting with a digit)"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp import probe, sysreq
 from wsp.channels import channel_problem
+from wsp.conda import ENV_VAR_NAME
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
@@ -37,9 +38,6 @@ class JupyterDecl:
     enabled: bool
     name: str | None = None
     display_name: str | None = None
-
-
-_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -291,7 +289,7 @@ def load(
         base: tuple[str, ...], env_vars: dict[str, str]
     ) -> tuple[tuple[str, str], ...]:
         for key, value in env_vars.items():
-            if not _ENV_VAR_NAME.match(key):
+            if not ENV_VAR_NAME.match(key):
                 raise err(
                     (*base, key),
                     f"env-vars: {key!r} is not an environment variable name "
