@@ -259,8 +259,15 @@ def environments_txt() -> Path:
     return Path.home() / ".conda" / "environments.txt"
 
 
-def _is_in_conda_envs_dirs(prefix: Path) -> bool:
-    return any(prefix.parent.resolve() == d.resolve() for d in conda_envs_dirs())
+def _resolved_conda_envs_dirs() -> set[Path]:
+    return {d.resolve() for d in conda_envs_dirs()}
+
+
+def _is_in_conda_envs_dirs(prefix: Path, dirs: set[Path] | None = None) -> bool:
+    """Whether conda finds `prefix` by itself (its parent is one of conda's envs dirs);
+    `dirs`: those dirs, resolved, when the caller asks about many envs."""
+    dirs = _resolved_conda_envs_dirs() if dirs is None else dirs
+    return prefix.parent.resolve() in dirs
 
 
 _TXT_LOCK = threading.Lock()
@@ -312,7 +319,8 @@ def unregister_env(prefix: Path) -> None:
 def sync_envs(envs_dir: Path, present: Iterable[Path]) -> None:
     """Make ~/.conda/environments.txt list the envs `present` and no env of `envs_dir` that
     is gone: what an apply killed between changing an env and (un)listing it left."""
-    want = [str(p) for p in present if not _is_in_conda_envs_dirs(p)]
+    dirs = _resolved_conda_envs_dirs()  # .condarc read once, not once per env
+    want = [str(p) for p in present if not _is_in_conda_envs_dirs(p, dirs)]
     if not want and not environments_txt().exists():
         return
 
