@@ -41,7 +41,7 @@ from wsp.engines import (
     SolveRequest,
 )
 from wsp.errors import ChannelUnreachable, SolveError, WspError
-from wsp.fsutil import atomic_write_text, remove_tree
+from wsp.fsutil import atomic_write_json, atomic_write_text, remove_tree, sha256_hex
 from wsp.specs import (
     check_match_spec,
     conda_name,
@@ -281,7 +281,7 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route]) -> int:
             if (url := route.canonical(data["url"])) is not None:
                 new = {**data, "url": url, "channel": route.identity}
                 if new != data:
-                    atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True) + "\n")
+                    atomic_write_json(path, new)
                     changed += 1
                 break
     return changed
@@ -597,7 +597,8 @@ class RattlerEngine:
         self._connect(sources)
         routes = self._routes(sources)
         records = self._fetchable(list(snapshot), routes)
-        _check_inside(prefix, self._prefix_records(prefix), records)
+        current = self._prefix_records(prefix)
+        _check_inside(prefix, current, records)
         self._cache(records, scratch)
         try:
             _run(
@@ -605,7 +606,7 @@ class RattlerEngine:
                     records,
                     target_prefix=prefix,
                     cache_dir=self._cache_dir / "pkgs",
-                    installed_packages=self._prefix_records(prefix),
+                    installed_packages=current,
                     show_progress=False,
                     execute_link_scripts=False,
                     client=self._client,
@@ -651,12 +652,12 @@ class RattlerEngine:
                 except Exception as exc:
                     problem = _first_line(str(exc))
                     continue
-                digest = hashlib.sha256(target.read_bytes()).hexdigest()
+                data = target.read_bytes()
+                digest = sha256_hex(data)
                 if pkg.sha256 and digest != pkg.sha256:
                     problem = f"{url} has sha256 {digest}, the lock says {pkg.sha256}"
                     continue
-                md5 = hashlib.md5(target.read_bytes()).hexdigest()
-                if not pkg.sha256 and pkg.md5 and md5 != pkg.md5:
+                if not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
                     problem = f"{url} does not have the md5 the lock records"
                     continue
                 out[pkg.dist] = rel
