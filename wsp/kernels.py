@@ -435,13 +435,12 @@ class KernelChange:
         }
 
 
-def _observed(kdir: Path) -> str:
+def _observed(kdir: Path, read: dict[str, bytes | None] | None = None) -> str:
+    """The hash of wsp's files in `kdir` as they are (`read`: their bytes, already read)."""
     digest = hashlib.sha256()
     for name in _OURS:
-        try:
-            digest.update(name.encode() + b"\0" + (kdir / name).read_bytes() + b"\0")
-        except OSError:
-            digest.update(name.encode() + b"\0-\0")
+        data = _read(kdir / name) if read is None else read[name]
+        digest.update(name.encode() + b"\0" + (data + b"\0" if data is not None else b"-\0"))
     return "sha256:" + digest.hexdigest()
 
 
@@ -498,46 +497,60 @@ def _json_reasons(old: bytes, new: bytes) -> list[KernelReason]:
 def plan_kernel(ws: Workspace, spec: KernelSpec) -> KernelChange:
     """What writing `spec` would do: create, update, no-op, or blocked by a kernel of the
     same name that this workspace did not write (never overwritten)."""
+    return _plan_kernel(ws, spec)[0]
+
+
+def _plan_kernel(ws: Workspace, spec: KernelSpec) -> tuple[KernelChange, KernelFiles | None]:
+    """`plan_kernel`, and the files it rendered to compare (None when it did not)."""
     kdir = spec.dir
     others = [p for p in _entries(spec.location, spec.name) if p.name != spec.name]
     if others:
-        return KernelChange(
-            "blocked",
-            spec.name,
-            kdir,
-            (
-                KernelReason(
-                    "name-case",
-                    f"{others[0]} has the same name to Jupyter (it ignores case); "
-                    "rename one of them",
+        return (
+            KernelChange(
+                "blocked",
+                spec.name,
+                kdir,
+                (
+                    KernelReason(
+                        "name-case",
+                        f"{others[0]} has the same name to Jupyter (it ignores case); "
+                        "rename one of them",
+                    ),
                 ),
+                spec,
             ),
-            spec,
+            None,
         )
     found = read_kernel(ws, kdir)
     if found is None:
-        return KernelChange(
-            "create",
-            spec.name,
-            kdir,
-            (KernelReason("missing", f"no kernel {spec.name!r} in {spec.location}"),),
-            spec,
+        return (
+            KernelChange(
+                "create",
+                spec.name,
+                kdir,
+                (KernelReason("missing", f"no kernel {spec.name!r} in {spec.location}"),),
+                spec,
+            ),
+            None,
         )
     if found.ownership != "ours":
-        return KernelChange(
-            "blocked",
-            spec.name,
-            kdir,
-            (
-                KernelReason(
-                    found.ownership,
-                    f"{kdir} is left alone: {found.why_not_ours()}; give this project's kernel "
-                    "another name (jupyter = { name = ... }) or remove that folder",
+        return (
+            KernelChange(
+                "blocked",
+                spec.name,
+                kdir,
+                (
+                    KernelReason(
+                        found.ownership,
+                        f"{kdir} is left alone: {found.why_not_ours()}; give this project's kernel "
+                        "another name (jupyter = { name = ... }) or remove that folder",
+                    ),
                 ),
+                spec,
+                found,
+                _observed(kdir),
             ),
-            spec,
-            found,
-            _observed(kdir),
+            None,
         )
     files = render(spec)
     reasons: list[KernelReason] = []
@@ -549,15 +562,16 @@ def plan_kernel(ws: Workspace, spec: KernelSpec) -> KernelChange:
         reasons.append(KernelReason("activation", "launcher missing"))
     elif old_launcher != files.launcher:
         reasons += _launcher_reasons(old_launcher, files.launcher)
-    return KernelChange(
+    change = KernelChange(
         "update" if reasons else "no-op",
         spec.name,
         kdir,
         tuple(reasons),
         spec,
         found,
-        _observed(kdir),
+        _observed(kdir, {SPEC_FILE: old_json, LAUNCHER: old_launcher}),
     )
+    return change, files
 
 
 def plan_removals(
@@ -625,8 +639,9 @@ def plan_kernels(
 # -- carrying a change out -------------------------------------------------------------------
 
 
-def _write(spec: KernelSpec) -> None:
-    files = render(spec)
+def _write(spec: KernelSpec, files: KernelFiles | None = None) -> None:
+    """Write `spec`'s files (`files`: as just rendered to plan it)."""
+    files = render(spec) if files is None else files
     kdir = spec.dir
     kdir.mkdir(parents=True, exist_ok=True)
     if kdir.is_symlink() or not kdir.is_dir():  # replaced behind our back: leave it
@@ -664,9 +679,9 @@ def apply_kernel(ws: Workspace, change: KernelChange) -> KernelChange:
     try:
         if change.action in ("create", "update"):
             assert change.spec is not None
-            now = plan_kernel(ws, change.spec)
+            now, files = _plan_kernel(ws, change.spec)
             if now.action in ("create", "update"):
-                _write(change.spec)
+                _write(change.spec, files)
             return now
         if change.action == "remove":
             found = read_kernel(ws, change.dir)
