@@ -117,12 +117,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub.add_parser = add_command  # type: ignore[method-assign]
     for name in commands:
         importlib.import_module(module_name(name)).register(sub)
-    from wsp.commands.completion import project_names
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks: tab completes a project's name
+        from wsp.commands.completion import project_names
 
-    for command in sub.choices.values():  # tab completes a project's name
-        for action in command._actions:
-            if action.dest in ("project", "target", "update"):
-                action.completer = project_names  # type: ignore[attr-defined]
+        for command in sub.choices.values():
+            for action in command._actions:
+                if action.dest in ("project", "target", "update"):
+                    action.completer = project_names  # type: ignore[attr-defined]
     return parser
 
 

@@ -11,11 +11,8 @@ import argparse
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from wsp.commands.apply import CliHooks
 
 if TYPE_CHECKING:
     from wsp.activate import Activation
@@ -81,33 +78,30 @@ def ready_env(
     return ctx, want
 
 
-@dataclass
-class _SyncHooks(CliHooks):
-    """`--sync` applies a create or an update without asking, like `wsp watch`; deleting
-    an env (a replace) needs the same consent as everywhere: a yes at a terminal."""
-
-    def confirm(self, plan: Plan, now: list[Action]) -> bool:
-        from wsp import ui
-
-        deleting = [a.env for a in now if a.kind.destructive]
-        if not deleting:
-            return True
-        ui.err().print(
-            f"[magenta]--sync would delete and rebuild env {ui.esc(', '.join(deleting))}[/]"
-        )
-        return super().confirm(plan, now)
-
-
 def _sync(ctx: Context, project: str) -> bool:
     """Apply the project's env (and what it depends on is left as it is); plan, progress
     and summary go to stderr: stdout belongs to the command."""
     from wsp import ui, workflow
     from wsp.commands import engine
-    from wsp.commands.apply import report
+    from wsp.commands.apply import CliHooks, report
+
+    class SyncHooks(CliHooks):
+        """`--sync` applies a create or an update without asking, like `wsp watch`;
+        deleting an env (a replace) needs the same consent as everywhere: a yes at a
+        terminal."""
+
+        def confirm(self, plan: Plan, now: list[Action]) -> bool:
+            deleting = [a.env for a in now if a.kind.destructive]
+            if not deleting:
+                return True
+            ui.err().print(
+                f"[magenta]--sync would delete and rebuild env {ui.esc(', '.join(deleting))}[/]"
+            )
+            return super().confirm(plan, now)
 
     request = workflow.Request(targets=(project,), command="wsp run --sync")
     with ui.ApplyDisplay() as display:
-        hooks = _SyncHooks(
+        hooks = SyncHooks(
             display,
             to_stderr=True,
             question="Replace it?",
