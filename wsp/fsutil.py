@@ -128,3 +128,12 @@ def stable_hash(data: Any) -> str:
     """`sha256:<hex>` of a JSON-able value, independent of dict order."""
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return "sha256:" + sha256_hex(blob)
+
+
+def file_url_path(url: str) -> Path | None:
+    """The path a `file:` URL names (any case of the scheme); None for any other URL."""
+    if not url.lower().startswith("file:"):
+        return None
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(url).path))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp.channels import USERINFO, redact_text, strip_credentials
 from wsp.errors import ManifestError, WspError
+from wsp.fsutil import file_url_path
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -202,11 +203,10 @@ def conda_provided(conda_names: Iterable[str]) -> set[str]:
 
 # -- what uv is handed ------------------------------------------------------------------------
 
-_VCS = ("git+", "hg+", "svn+", "bzr+")
+VCS = ("git+", "hg+", "svn+", "bzr+")  # a VCS requirement's URL starts so
 _SCHEMES = ("http://", "https://", "file:")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _ENV_VAR = re.compile(r"\$\{")  # uv (as pip) expands ${VAR} in requirements files
-_ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 
 
 def is_url(text: str) -> bool:
@@ -239,7 +239,7 @@ def parse_requirement(text: str) -> Requirement:
 
 
 def _check_url(url: str, text: str) -> None:
-    if not (url.startswith(_VCS) or url.lower().startswith(_SCHEMES)):
+    if not (url.startswith(VCS) or url.lower().startswith(_SCHEMES)):
         raise PipError(
             f"{text!r}: wsp fetches pip requirements over http(s), file: or a VCS "
             "(git+https://...), not this URL"
@@ -591,7 +591,7 @@ def resolve_pins(
 
     for text in requirements:
         req = parse_requirement(text)
-        target = _local_target(req.url) if req.url else None
+        target = file_url_path(req.url) if req.url else None
         source = PipSource(
             target=str(target) if target is not None else (req.url or ""),
             name=canonical(req.name),
@@ -644,14 +644,6 @@ def resolve_pins(
             continue
         pins[name] = _pin(entry, python_version, platform, folders, declared_urls)
     return Resolved(pins=pins, notes=tuple(notes))
-
-
-def _local_target(url: str) -> Path | None:
-    if not url.lower().startswith("file:"):
-        return None
-    from urllib.parse import unquote, urlparse
-
-    return Path(unquote(urlparse(url).path))
 
 
 def _install_line(url: str, source: PipSource) -> str:
@@ -828,7 +820,7 @@ def from_lock(want: DesiredEnv, locked: Mapping[str, Pin]) -> dict[str, Pin]:
     editable: set[str] = set()
     for text in want.pip:
         req = parse_requirement(text)
-        if req.url and (target := _local_target(req.url)) is not None:
+        if req.url and (target := file_url_path(req.url)) is not None:
             paths.add(os.path.normpath(target))
         elif req.url:
             urls.append(req.url)
@@ -844,10 +836,10 @@ def from_lock(want: DesiredEnv, locked: Mapping[str, Pin]) -> dict[str, Pin]:
     for name, pin in locked.items():
         pin = replace(pin, version=UNKNOWN) if pin.version == LOCKED_UNKNOWN else pin
         url = pin.url
-        path = _local_target(url) if url.lower().startswith("file:") else None
+        path = file_url_path(url)
         if path is None and url and not is_url(url):
             path = Path(url)
-        if url.startswith(_VCS):
+        if url.startswith(VCS):
             bare, _, frag = url.partition("#")
             at = _without_ref(_declared(bare, urls))
             ref = bare.rsplit("@", 1)[-1]

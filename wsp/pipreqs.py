@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from wsp import codec
 from wsp.errors import ManifestError, display_path
+from wsp.fsutil import file_url_path
+from wsp.pip import VCS, canonical
 
 if TYPE_CHECKING:
     from wsp.pip import PipOptions, PipSource
@@ -164,20 +166,14 @@ _SHORT = {
 _PER_REQUIREMENT = {"--hash", "--config-settings", "--global-option"}
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
-_VCS = ("git+", "hg+", "svn+", "bzr+")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _MAX_DEPTH = 10  # -r files including -r files
 
 
-def canonical(name: str) -> str:
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def is_url(text: str) -> bool:
-    return bool(_URL.match(text)) or text.startswith(_VCS)
+    return bool(_URL.match(text)) or text.startswith(VCS)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -202,14 +198,6 @@ def _resolve(base: Path | None, text: str) -> Path:
     if not path.is_absolute() and base is not None:
         path = base / path
     return Path(os.path.normpath(path))
-
-
-def _file_url_path(url: str) -> Path | None:
-    if not url.startswith("file:"):
-        return None
-    from urllib.parse import unquote, urlparse
-
-    return Path(unquote(urlparse(url).path))
 
 
 def _split_options(line: str) -> tuple[str, list[str]]:
@@ -350,7 +338,7 @@ def _editable(line: str, where: Where, base: Path | None, target: str) -> Editab
     egg = _EGG.search(target)
     name = canonical(egg.group(1)) if egg else None
     if is_url(target):
-        local = _file_url_path(target)
+        local = file_url_path(target)
         return Editable(line, where, target, local, None if local else target, name)
     head = target.split("[", 1)[0]
     if not _looks_like_path(head) and "/" not in head:
@@ -534,7 +522,7 @@ def pip_layer(entries: Iterable[PipEntry]) -> tuple[list[str], list[PipSource]]:
         elif isinstance(e, LocalPath):
             sources.append(located(e, target=str(e.path), extras=_extras(e.extras.strip("[]"))))
         elif isinstance(e, UrlRequirement):
-            local = _file_url_path(e.url)
+            local = file_url_path(e.url)
             target = str(local) if local is not None else e.url
             sources.append(located(e, target=target, name=e.name))
         elif isinstance(e, RequirementsFile) and not e.constraints:

@@ -41,7 +41,13 @@ from wsp.engines import (
     SolveRequest,
 )
 from wsp.errors import ChannelUnreachable, SolveError, WspError
-from wsp.fsutil import atomic_write_json, atomic_write_text, remove_tree, sha256_hex
+from wsp.fsutil import (
+    atomic_write_json,
+    atomic_write_text,
+    file_url_path,
+    remove_tree,
+    sha256_hex,
+)
 from wsp.specs import (
     check_match_spec,
     conda_name,
@@ -640,7 +646,7 @@ class RattlerEngine:
             for url in dict.fromkeys(tried):
                 try:
                     if url.startswith("file://"):
-                        shutil.copyfile(_file_path(url), target)
+                        shutil.copyfile(file_url_path(url) or url, target)
                     else:
                         if client is None:
                             from rattler.networking import Client
@@ -953,13 +959,6 @@ class _Reporter(rattler.InstallerReporter):
 
     def on_transaction_complete(self) -> None:
         self._progress("done", self._total, self._total)
-
-
-def _file_path(url: str) -> Path:
-    """The path of a `file://` URL."""
-    from urllib.parse import unquote, urlparse
-
-    return Path(unquote(urlparse(url).path))
 
 
 def _first_line(text: str) -> str:
