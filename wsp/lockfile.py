@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wsp import __version__, codec, pip, sysreq
-from wsp.context import Context, refresh, sources
+from wsp.context import Context, sources
 from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
@@ -235,14 +235,18 @@ def lock_workspace(
     *,
     update: Collection[str] = (),
     allow_build: bool = False,
+    broken: set[str] | None = None,
 ) -> LockData:
     """Solve every project for every platform (variant), with the virtual packages its
     declaration requires, never this machine's; reuse what `old` has where it still fits
     (its declaration hash matches and its packages satisfy the declaration). pip
     requirements are resolved for each platform without building anything unless
-    `allow_build`: a project whose pip layer needs a build is an error then."""
+    `allow_build`: a project whose pip layer needs a build is an error then. `broken`:
+    the projects whose packages in `old` no longer satisfy their declaration, when the
+    caller has worked them out already."""
     plats = platforms(ctx)
-    broken = {b.project for b in unsatisfied(ctx, engine, old)} if old is not None else set()
+    if broken is None:
+        broken = {b.project for b in unsatisfied(ctx, engine, old)} if old is not None else set()
     envs: dict[str, LockedEnv] = {}
     entries: dict[str, LockTarget] = {}
     unsolvable: list[ManifestError] = []
@@ -426,5 +430,7 @@ def refresh_after_apply(ctx: Context, engine: Engine, lock: LockView) -> list[st
     broken = {b.project for b in unsatisfied(ctx, engine, lock)}
     stale_projects = sorted({*stale(ctx, lock), *broken})
     if stale_projects:
-        write(ctx, engine, lock_workspace(refresh(ctx), engine, lock, allow_build=True))
+        # the lock reads the declaration only: the envs just built need not be read again
+        data = lock_workspace(ctx, engine, lock, allow_build=True, broken=broken)
+        write(ctx, engine, data)
     return stale_projects
