@@ -394,8 +394,9 @@ def load(
             probe.note("sha256", str(env_path), sha256_hex(env_file.raw))
             env_hashes.append(env_file.raw)
             for req_file in env_file.requirement_files:  # inputs too: a change re-plans
-                probe.ask("sha256", str(req_file))
-                env_hashes.append(req_file.read_bytes())
+                data = req_file.read_bytes()
+                probe.note("sha256", str(req_file), sha256_hex(data))
+                env_hashes.append(data)
         env_name = ws.env_prefix + name
         prefix = envs_dir / env_name
         if prefix.parent != envs_dir:  # belt and braces: never leave envs-dir
