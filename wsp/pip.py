@@ -20,6 +20,7 @@ editable install by uv at apply (a build).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -399,13 +400,16 @@ def _run_uv(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.Compl
         if key not in env and key.lower() not in env:  # what the environment sets wins
             env[key] = value
     sub, rest = list(args[:2]), list(args[2:])
-    with tempfile.TemporaryDirectory(prefix="wsp-uv-") as empty:
+    folder = (
+        contextlib.nullcontext(str(cwd)) if cwd else tempfile.TemporaryDirectory(prefix="wsp-uv-")
+    )
+    with folder as here:
         return subprocess.run(
             [_uv(), *sub, "--no-config", *rest],
             capture_output=True,
             text=True,
             env=env,
-            cwd=cwd or empty,
+            cwd=here,
             check=False,
             stdin=subprocess.DEVNULL,
         )

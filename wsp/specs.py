@@ -193,13 +193,10 @@ def version_at_least(have: str, need: str) -> bool:
 
 
 def conda_name(spec: str) -> str:
-    """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy")."""
-    try:
-        m = rattler.MatchSpec(spec, strict=False)
-        if m.name is not None:
-            return m.name.normalized
-    except Exception:
-        pass
+    """The package name of a conda match spec ("conda-forge::numpy>=1" -> "numpy"); what
+    rattler can't read, by its leading name."""
+    if (name := match_spec_name(spec)) is not None:
+        return name
     body = spec.split("::", 1)[-1].strip()
     found = re.match(r"[A-Za-z0-9_.\-]+", body)
     return found.group(0).lower() if found else body.lower()
