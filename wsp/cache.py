@@ -362,18 +362,6 @@ def _source_hash(
     return "sha256:" + digest.hexdigest()
 
 
-def _channel_probes(ws: Workspace, desired: Iterable[DesiredEnv]) -> list[probe.Probe]:
-    """What resolving each channel the envs use asks. `graph.desired` resolves a channel
-    once for all projects (noting it under the first), so these are everyone's."""
-    from wsp import graph as graph_mod
-
-    names = dict.fromkeys(c.name for d in desired for c in d.channels)
-    with probe.record() as rec:
-        for name in names:
-            graph_mod.resolve_channel(ws, name)
-    return list(rec)
-
-
 @dataclasses.dataclass
 class _Edit:
     """What an incremental load made: the result, and what the cache keeps of it."""
@@ -471,8 +459,8 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
         kernels = [d.kernel.name.lower() for d in desired.values() if d.kernel is not None]
         if len(kernels) != len(set(kernels)):
             return None  # two kernels of one name: the full load says which
-        known = {(k, a) for k, a, _ in probes}
-        probes += [p for p in _channel_probes(ws, (new[n] for n in merged)) if p[:2] not in known]
+        known = {(k, a) for k, a, _ in probes}  # what every project shares (their channels)
+        probes += [p for p in rec.unattributed if p[:2] not in known]
     for n in set(merge_probes) - set(ws.projects):
         del merge_probes[n]
     return _Edit(ws, desired, tables, probes, load_probes, merge_probes, reload, merged, templates)
@@ -641,11 +629,7 @@ def _load_all(
     digest = next((a for k, arg, a in loading if (k, arg) == sha), None)
     if raw is not None and digest == hashlib.sha256(raw).hexdigest():
         probes: dict[tuple[str, str], probe.Answer] = {}
-        for k, arg, a in [
-            *loading.unattributed,
-            *merging.unattributed,
-            *_channel_probes(ws, desired.values()),
-        ]:
+        for k, arg, a in [*loading.unattributed, *merging.unattributed]:
             probes[(k, arg)] = a
         probes.pop(sha, None)  # the cache keeps the digest of the bytes it was written for
         flat = [(k, arg, a) for (k, arg), a in probes.items()]

@@ -628,7 +628,10 @@ def desired(
     known: dict[str, Channel] = {}  # channel -> where it is fetched from
 
     def channel_of(c: str) -> Channel:
-        return known[c] if c in known else known.setdefault(c, resolve_channel(ws, c))
+        if c not in known:
+            with probe.unattributed():  # resolved once for every project that names it
+                known[c] = resolve_channel(ws, c)
+        return known[c]
 
     def pinned(spec: str) -> str:
         """A `defaults::` spec names the channel `defaults` stands for (the engine maps a

@@ -96,6 +96,19 @@ def attribute(name: str | None) -> None:
         state.name = name
 
 
+@contextlib.contextmanager
+def unattributed() -> Iterator[None]:
+    """Note the questions asked inside under no name (what every project shares, e.g. a
+    channel resolved once for all), then go back to the name in force before."""
+    state = _RECORDING.get()
+    name = state.name if state is not None else None
+    attribute(None)
+    try:
+        yield
+    finally:
+        attribute(name)
+
+
 def ask(kind: str, arg: str) -> Answer:
     """The answer to one question, recorded when recording."""
     answer = _ASK[kind](arg)
