@@ -401,18 +401,7 @@ def affected_since(ws: Workspace, desired: dict[str, DesiredEnv], ref: str) -> A
         why.setdefault(n, []).extend(f"{f} changed" for f in files)
     reached = _dependents(ws, own) if own else set()
     for n in sorted(reached - set(own)):
-        via = [d for d in own if d in _closure(ws, n)]
+        closure = graph.with_dependencies(ws, {n})
+        via = [d for d in own if d != n and d in closure]
         why.setdefault(n, []).extend(f"depends on {d}, whose {own[d][0]} changed" for d in via)
     return result(set(why), removed)
-
-
-def _closure(ws: Workspace, name: str) -> set[str]:
-    """The projects `name` depends on, directly or not."""
-    out: set[str] = set()
-    todo = list(ws.projects[name].depends_on)
-    while todo:
-        d = todo.pop()
-        if d not in out:
-            out.add(d)
-            todo += ws.projects[d].depends_on
-    return out

@@ -325,17 +325,6 @@ def _dependents(ws: Workspace, projects: set[str], templates: set[str]) -> set[s
     return {name for kind, name in seen if kind == "project" and name in ws.projects}
 
 
-def _needed(ws: Workspace, names: set[str]) -> set[str]:
-    """`names` and the projects they depend on, directly or not."""
-    out, todo = set(names), list(names)
-    while todo:
-        for ref in ws.projects[todo.pop()].depends_on:
-            if ref not in out:
-                out.add(ref)
-                todo.append(ref)
-    return out
-
-
 def _edges(ws: Workspace) -> tuple[Any, ...]:
     return (
         tuple((n, t.extends) for n, t in ws.templates.items()),
@@ -448,7 +437,7 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
     if merged:
         from wsp import graph as graph_mod
 
-        need = _needed(ws, merged)
+        need = graph_mod.with_dependencies(ws, merged)
         part_ws = dataclasses.replace(
             ws, projects={n: p for n, p in ws.projects.items() if n in need}
         )

@@ -136,6 +136,18 @@ def _may_cycle(ws: Workspace) -> bool:
     )
 
 
+def with_dependencies(ws: Workspace, names: set[str]) -> set[str]:
+    """`names` and the projects they depend on, directly or not (from the declarations:
+    no graph is built)."""
+    out, todo = set(names), list(names)
+    while todo:
+        for ref in ws.projects[todo.pop()].depends_on:
+            if ref not in out:
+                out.add(ref)
+                todo.append(ref)
+    return out
+
+
 def check(ws: Workspace) -> nx.DiGraph | None:
     """Raise what `build` raises (unknown references, cycles). The graph (networkx) is built,
     and returned, only when a cycle is possible: when a template extends another or a project
