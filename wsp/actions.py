@@ -34,6 +34,11 @@ class ActionKind(StrEnum):
         return self in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE)
 
     @property
+    def fresh(self) -> bool:
+        """Builds the env from nothing: no package of an old one (conda's or pip's) stays."""
+        return self in (ActionKind.CREATE, ActionKind.REPLACE)
+
+    @property
     def symbol(self) -> str:
         return _LOOK[self][0]
 

@@ -78,6 +78,15 @@ class Marker:
     def to_json(self) -> dict[str, Any]:
         return codec.dump(self)  # type: ignore[no-any-return]
 
+    def built_for(self, platform: str) -> str:
+        """The variant it was built for (an env of an older wsp: its plain `platform`)."""
+        return self.variant or platform
+
+    @property
+    def system_requirements(self) -> dict[str, str]:
+        """The system requirements its build was solved with ({} when none or unknown)."""
+        return self.declared.system_requirements if self.declared is not None else {}
+
     @classmethod
     def from_json(cls, data: Any) -> Marker:
         """Parse a marker; raises ValueError when it is not one wsp can read."""

@@ -406,7 +406,7 @@ def _spec_reasons(
     if m is None:
         return []
     parts: list[Reason] = []
-    if variant is not None and (m.variant or want.platform) != variant.name:
+    if variant is not None and m.built_for(want.platform) != variant.name:
         parts.append(why.VariantChanged(m.variant, variant.name))
     if m.spec_hash == want.spec_hash:
         return parts
@@ -572,7 +572,7 @@ def _variant_of(marker: Marker) -> sysreq.Variant | None:
     """The variant a marker says its build was for."""
     if marker.variant is None:
         return None
-    declared = marker.declared.system_requirements if marker.declared is not None else {}
+    declared = marker.system_requirements
     from wsp.specs import current_platform
 
     return sysreq.Variant(marker.variant, current_platform(), tuple(sorted(declared.items())))
@@ -622,7 +622,7 @@ def _plan_project(
             )
         change = None
         if kind is not ActionKind.NOOP and res.pip is not None and res.packages is not None:
-            rebuilt = kind in (ActionKind.CREATE, ActionKind.REPLACE)
+            rebuilt = kind.fresh
             installed = {} if rebuilt else dict(res.pip_installed or {})
             before = {} if rebuilt or have is None or have.marker is None else have.marker.pip
             change = pip_change(res.pip, installed, before, (p.name for p in res.packages))
@@ -673,7 +673,7 @@ def _plan_project(
     switched = (
         res.variant is not None
         and have.marker is not None
-        and res.variant.name != (have.marker.variant or want.platform)
+        and res.variant.name != have.marker.built_for(want.platform)
     )
     if res.current or (not needs_solve(want, have) and res.lock_id is None and not switched):
         return act(ActionKind.NOOP, [])
@@ -726,9 +726,8 @@ def _built_for(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | N
     if have is None or have.ownership != "ours" or have.marker is None:
         return None
     m = have.marker
-    declared = m.declared.system_requirements if m.declared is not None else {}
     return sysreq.Variant(
-        m.variant or want.platform, want.platform, tuple(sorted(declared.items()))
+        m.built_for(want.platform), want.platform, tuple(sorted(m.system_requirements.items()))
     )
 
 

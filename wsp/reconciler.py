@@ -382,7 +382,7 @@ def _resolve_pip_now(
         resolved = pip.pins_for(ctx.ws, want, action.target, allow_build=True)
     except WspError as exc:
         raise WspError(f"{exc.message}; the env was left as it was") from None
-    rebuilt = action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
+    rebuilt = action.kind.fresh
     installed = {} if rebuilt else pip.installed(action.prefix)
     before = {} if rebuilt or current is None else current.pip
     change = pip_change(resolved.versions, installed, before, (p.name for p in action.target))

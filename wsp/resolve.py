@@ -207,7 +207,7 @@ def _switches(
     if have.marker is None or have.marker.state != "complete":
         return False
     picked, lacking = sysreq.choose(want.candidates, host())
-    return not lacking and picked.name != (have.marker.variant or want.platform)
+    return not lacking and picked.name != have.marker.built_for(want.platform)
 
 
 def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.Variant) -> bool:
@@ -217,8 +217,9 @@ def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.
     if have is None or have.marker is None:
         return True  # nothing to keep anyway
     m = have.marker
-    declared = m.declared.system_requirements if m.declared is not None else {}
-    return (m.variant or want.platform) == variant.name and declared == variant.declared()
+    return (
+        m.built_for(want.platform) == variant.name and m.system_requirements == variant.declared()
+    )
 
 
 def _plain(want: DesiredEnv) -> tuple[sysreq.Variant, ...]:
@@ -231,7 +232,7 @@ def _built_variant(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant
     wsp: its platform's plain variant)."""
     if have is None or have.marker is None:
         return None
-    return want.candidate(have.marker.variant or want.platform)
+    return want.candidate(have.marker.built_for(want.platform))
 
 
 def _built_from(lock: LockView, want: DesiredEnv, have: ObservedEnv | None, frozen: bool) -> bool:

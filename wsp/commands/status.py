@@ -74,10 +74,9 @@ def built_for(have: Any) -> dict[str, Any]:
     """The platform variant an env of this workspace was built for, and the system
     requirements it was solved with (its marker's record; None/{} when unknown)."""
     m = have.marker if have is not None and have.ownership == "ours" else None
-    declared = m.declared if m is not None else None
     return {
         "variant": m.variant if m is not None else None,
-        "system_requirements": dict(declared.system_requirements) if declared else {},
+        "system_requirements": dict(m.system_requirements) if m is not None else {},
     }
 
 

@@ -32,7 +32,7 @@ def cuda_undeclared(facts: Facts) -> Iterator[Issue]:
                 found += lock.cuda.get(name, {}).get(variant.name, [])
         have = facts.ctx.observed.get(want.env_name)
         if have is not None and have.ownership == "ours" and have.marker is not None:
-            built = want.candidate(have.marker.variant or want.platform)
+            built = want.candidate(have.marker.built_for(want.platform))
             if built is not None and "cuda" not in built.declared():
                 found += have.marker.cuda_builds
         found = list(dict.fromkeys(found))
