@@ -449,8 +449,9 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
 
     def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
         from wsp.actions import ActionKind
-        from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
+        from wsp.planner import Action, Resolution, needs_installed, needs_solve
         from wsp.reasons import Unpacked
+        from wsp.resolve import plan_of
 
         want = ctx.desired[info.project]
         have = ctx.observed.get(want.env_name)
@@ -482,16 +483,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             lock_id=info.lock_id,
             behind=info.lock_hash != want.lock_hash,
         )
-        made = plan(
-            ctx.desired,
-            ctx.observed,
-            {info.project: res},
-            workspace=ctx.ws.name,
-            manifest=str(ctx.ws.manifest_path),
-            source_hash=ctx.ws.source_hash,
-            targets=(info.project,),
-            why_not_ours={n: o.why_not_ours(ctx.owner) for n, o in ctx.observed.items()},
-        )
+        made = plan_of(ctx, {info.project: res}, (info.project,))
         actions = []
         for a in made.actions:
             if a.project != info.project:
@@ -504,9 +496,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
                 actions.append(replace(a, reasons=(why, *a.reasons), pip_options=wheels))
             else:
                 actions.append(a)
-        return Plan(
-            made.workspace, made.manifest, tuple(actions), made.inputs, made.targets, made.notes
-        )
+        return replace(made, actions=tuple(actions))
 
     return planner
 

@@ -7,7 +7,7 @@ pip requirements resolved by uv.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from wsp import pip, sysreq
@@ -285,7 +285,17 @@ def make_plan(
         host=HostFacts(engine),
         allow_build=allow_build,
     )
-    made = plan(
+    made = plan_of(ctx, resolutions, targets)
+    if (note := ctx.envs_dir_note()) is not None:
+        made = replace(made, notes=(*made.notes, note))
+    if pip_notes := tuple(n for r in resolutions.values() for n in r.notes):
+        made = replace(made, notes=(*made.notes, *pip_notes))
+    return with_kernels(ctx, made)
+
+
+def plan_of(ctx: Context, resolutions: Mapping[str, Resolution], targets: Sequence[str]) -> Plan:
+    """The planner's answer for the workspace as `ctx` sees it, given what was resolved."""
+    return plan(
         ctx.desired,
         ctx.observed,
         resolutions,
@@ -295,11 +305,6 @@ def make_plan(
         targets=targets,
         why_not_ours={name: o.why_not_ours(ctx.owner) for name, o in ctx.observed.items()},
     )
-    if (note := ctx.envs_dir_note()) is not None:
-        made = replace(made, notes=(*made.notes, note))
-    if pip_notes := tuple(n for r in resolutions.values() for n in r.notes):
-        made = replace(made, notes=(*made.notes, *pip_notes))
-    return with_kernels(ctx, made)
 
 
 def with_kernels(ctx: Context, made: Plan) -> Plan:
