@@ -336,14 +336,19 @@ def confirm(question: str) -> bool:
     return Confirm.ask(question, console=err(), default=False)
 
 
-def confirmed(question: str, *, verb: str, hint: str) -> bool:
-    """Ask `question`; when stdin is not a terminal, refuse at once instead of waiting."""
+def _need_terminal(verb: str, hint: str) -> None:
+    """Refuse at once, instead of waiting for an answer, when stdin is not a terminal."""
     if not sys.stdin.isatty():
         from wsp.errors import WspError
 
         raise WspError(
             f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
         )
+
+
+def confirmed(question: str, *, verb: str, hint: str) -> bool:
+    """Ask `question`; when stdin is not a terminal, refuse at once instead of waiting."""
+    _need_terminal(verb, hint)
     return confirm(question)
 
 
@@ -351,12 +356,7 @@ def confirmed_deletion(deleting: Sequence[Action], *, verb: str, hint: str, also
     """The stronger prompt before envs are deleted (a replace, a prune, destroy): every
     env it deletes named, and only `yes` typed out goes on. `also`: the other changes
     of the same plan, carried out with them."""
-    if not sys.stdin.isatty():
-        from wsp.errors import WspError
-
-        raise WspError(
-            f"refusing to {verb} without confirmation: stdin is not a terminal", hint=hint
-        )
+    _need_terminal(verb, hint)
     from rich.prompt import Prompt
 
     c = err()
@@ -424,10 +424,10 @@ def render_status(
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *cells, strict=False)]
 
-    def line(
-        values: Sequence[str], state_style: str = "", *, pad_last: bool = True
-    ) -> tuple[str, int]:
-        """The padded columns (with markup) and their width without it."""
+    width = 2 + sum(widths) + 2 * (len(widths) - 1)  # of the columns, without markup
+
+    def line(values: Sequence[str], state_style: str = "", *, pad_last: bool = True) -> str:
+        """The padded columns (with markup)."""
         parts = []
         for i, (value, width) in enumerate(zip(values, widths, strict=True)):
             pad = pad_last or i < len(values) - 1
@@ -435,20 +435,18 @@ def render_status(
             if i == 3 and state_style:
                 text = f"[{state_style}]{text}[/]"
             parts.append(text)
-        return "  " + "  ".join(parts), 2 + sum(widths) + 2 * (len(widths) - 1)
+        return "  " + "  ".join(parts)
 
     title = f"workspace [bold]{esc(workspace)}[/]" + (
         f" [dim]— {esc(description)}[/]" if description else ""
     )
     c.print(title)
-    longest = max(
-        (line(v)[1] + 2 + len(r["prefix"]) for v, r in zip(cells, rows, strict=True)), default=0
-    )
+    longest = max((width + 2 + len(r["prefix"]) for r in rows), default=0)
     stacked = c.is_terminal and longest > c.width
-    columns, _ = line(head, pad_last=not stacked)
+    columns = line(head, pad_last=not stacked)
     c.print(f"[dim]{columns}{'' if stacked else '  path'}[/]")
     for values, r in zip(cells, rows, strict=True):
-        text, _ = line(values, _STATE_STYLE.get(r["state"], ""), pad_last=not stacked)
+        text = line(values, _STATE_STYLE.get(r["state"], ""), pad_last=not stacked)
         if stacked:
             c.print(text)
             c.print(f"    [dim]{esc(r['prefix'])}[/]")
