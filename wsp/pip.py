@@ -311,9 +311,15 @@ class ProjectMeta:
         return out
 
 
+class NotAProject(str):
+    """Why a folder holds no project at all: an error, where any other reason `project_metadata`
+    gives means that only a build can tell."""
+
+
 def project_metadata(folder: Path) -> ProjectMeta | str:
-    """The static metadata of the project in `folder`, or why there is none (a build would
-    have to tell: its metadata comes from setup.py, or is declared dynamic)."""
+    """The static metadata of the project in `folder`, or why there is none: a build would
+    have to tell (its metadata comes from setup.py, or is declared dynamic), or the folder
+    holds no project (a NotAProject)."""
     import tomllib
 
     from wsp import probe
@@ -323,8 +329,8 @@ def project_metadata(folder: Path) -> ProjectMeta | str:
         if probe.is_file(folder / "setup.py") or probe.is_file(folder / "setup.cfg"):
             return "it has no pyproject.toml: its metadata comes from running setup.py"
         if not probe.is_dir(folder):
-            return "no such folder"
-        return "it is not a Python project (no pyproject.toml, setup.py or setup.cfg)"
+            return NotAProject("no such folder")
+        return NotAProject("it is not a Python project (no pyproject.toml, setup.py or setup.cfg)")
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -560,7 +566,7 @@ def resolve_pins(
         meta = project_metadata(folder)
         url = _file_url(folder)
         if isinstance(meta, str):
-            if meta in ("no such folder",) or meta.startswith("it is not a Python project"):
+            if isinstance(meta, NotAProject):
                 raise source.error(f"{source.text}: {folder}: {meta}")
             if not allow_build:
                 needs_build.append(f"{source.shown}: {meta}")
