@@ -680,7 +680,7 @@ def _pin(
         )
     if isinstance(archive := entry.get("archive"), dict):
         where = str(archive.get("url") or _file_url(Path(str(archive.get("path", "")))))
-        sha = (archive.get("hashes") or {}).get("sha256")
+        sha = _sha256_of(archive)
         declared = _declared(where, declared_urls)
         return Pin(version, strip_credentials(where), sha, f"{name} @ {declared}")
     if isinstance(vcs := entry.get("vcs"), dict):
@@ -690,12 +690,26 @@ def _pin(
         at = f"{_without_ref(declared)}@{commit}" if commit else declared
         frag = f"#subdirectory={sub}" if sub else ""
         return Pin(version, strip_credentials(at) + frag, None, f"{name} @ {at}{frag}")
-    wheels = [w for w in entry.get("wheels") or [] if isinstance(w, dict) and w.get("url")]
-    chosen = _best_wheel(wheels, python_version, platform) if wheels else entry.get("sdist")
+    chosen, _ = _chosen_file(entry, python_version, platform)
     if not isinstance(chosen, dict):
         return Pin(version)
     where = str(chosen.get("url") or _file_url(Path(str(chosen.get("path", "")))))
-    return Pin(version, strip_credentials(where), (chosen.get("hashes") or {}).get("sha256"))
+    return Pin(version, strip_credentials(where), _sha256_of(chosen))
+
+
+def _chosen_file(
+    entry: dict[str, Any], python_version: str, platform: str | None
+) -> tuple[Any, bool]:
+    """The file of a pylock.toml package the env installs: its best wheel (True), else
+    its sdist (False; whatever the lock holds there, a dict when there is one)."""
+    wheels = [w for w in entry.get("wheels") or [] if isinstance(w, dict) and w.get("url")]
+    if wheels:
+        return _best_wheel(wheels, python_version, platform), True
+    return entry.get("sdist"), False
+
+
+def _sha256_of(file: dict[str, Any]) -> str | None:
+    return (file.get("hashes") or {}).get("sha256")
 
 
 def _declared(url: str, declared: Sequence[str]) -> str:
@@ -1138,11 +1152,7 @@ def dist_files(
     )
     files = []
     for entry in packages:
-        wheels = [w for w in entry.get("wheels") or [] if isinstance(w, dict) and w.get("url")]
-        if wheels:
-            chosen, wheel = _best_wheel(wheels, python_version, platform), True
-        else:
-            chosen, wheel = entry.get("sdist"), False
+        chosen, wheel = _chosen_file(entry, python_version, platform)
         if not isinstance(chosen, dict) or "url" not in chosen:
             raise PipError(f"{entry.get('name')} {entry.get('version')}: uv names no file to fetch")
         files.append(
@@ -1150,7 +1160,7 @@ def dist_files(
                 canonical(entry["name"]),
                 str(entry.get("version", "")),
                 chosen["url"],
-                (chosen.get("hashes") or {}).get("sha256"),
+                _sha256_of(chosen),
                 wheel,
             )
         )
