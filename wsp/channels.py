@@ -89,12 +89,23 @@ def redact_text(text: str) -> str:
     return _TOKEN.sub(f"/t/{_MASK}", USERINFO.sub(f"{_MASK}@", text))
 
 
+def conda_token(url: str) -> str | None:
+    """conda's `/t/<token>` of a channel URL (its path part), or None."""
+    found = _TOKEN.search(url)
+    return found.group(1) if found else None
+
+
+def without_token(url: str) -> str:
+    """`url` without conda's `/t/<token>`."""
+    return _TOKEN.sub("", url, count=1)
+
+
 def strip_credentials(url: str) -> str:
     """`url` without `user:pass@` and without conda's `/t/<token>` (a channel's identity)."""
     parts = urllib.parse.urlsplit(url) if "://" in url else None
     if parts is not None and "@" in parts.netloc:
         url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return _TOKEN.sub("", url, count=1)
+    return without_token(url)
 
 
 def has_credentials(url: str) -> bool:

@@ -220,8 +220,8 @@ def _credentials(url: str) -> tuple[str, dict[str, Any]] | None:
         username = urllib.parse.unquote(parts.username)
         password = urllib.parse.unquote(parts.password or "")
         return host, {"BasicHTTP": {"username": username, "password": password}}
-    token = re.search(r"/t/([^/]+)", parts.path)
-    return (host, {"CondaToken": token.group(1)}) if token else None
+    token = channels.conda_token(parts.path)
+    return (host, {"CondaToken": token}) if token else None
 
 
 def _network_config() -> str:
@@ -368,7 +368,7 @@ class RattlerEngine:
         if "BasicHTTP" in held and parts.username is not None:
             parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
         elif "CondaToken" in held:
-            parts = parts._replace(path=re.sub(r"/t/[^/]+", "", parts.path, count=1))
+            parts = parts._replace(path=channels.without_token(parts.path))
         return urllib.parse.urlunsplit(parts)
 
     def _routes(
