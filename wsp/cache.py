@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp import codec, probe
 from wsp.graph import DesiredEnv
-from wsp.manifest.loader import Workspace, load
+from wsp.manifest.loader import Workspace, load, source_hash
 from wsp.manifest.locate import TomlPositions
 
 if TYPE_CHECKING:
@@ -337,18 +337,18 @@ def _source_hash(
 ) -> str | None:
     """What `load` computes as `source_hash`, from the cache: workspace.toml's bytes, then
     each environment file and the requirement files it reads, project by project."""
-    digest = hashlib.sha256(raw)
+    digests = []
     for name, p in ws.projects.items():
         if p.env_file is None:
             continue
-        digest.update(hashlib.sha256(p.env_file.raw).digest())
+        digests.append(hashlib.sha256(p.env_file.raw).digest())
         answers = {arg: a for kind, arg, a in load_probes.get(name, ()) if kind == "sha256"}
         for req in p.env_file.requirement_files:
             answer = answers.get(str(req))
             if not isinstance(answer, str):
                 return None
-            digest.update(bytes.fromhex(answer))
-    return "sha256:" + digest.hexdigest()
+            digests.append(bytes.fromhex(answer))
+    return source_hash(raw, digests)
 
 
 @dataclasses.dataclass
@@ -422,10 +422,10 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
     )
     for n in set(load_probes) - set(ws.projects):
         del load_probes[n]
-    source_hash = _source_hash(raw, ws, load_probes)
-    if source_hash is None:
+    hashed = _source_hash(raw, ws, load_probes)
+    if hashed is None:
         return None
-    ws = dataclasses.replace(ws, source_hash=source_hash)
+    ws = dataclasses.replace(ws, source_hash=hashed)
     if _edges(ws) != _edges(old_ws):
         from wsp import graph as graph_mod
 

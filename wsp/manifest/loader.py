@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +180,15 @@ def normalize_python(spec: str) -> str:
     if _BARE_VERSION.match(spec):
         return f"{spec}.*" if spec.count(".") < 2 else f"=={spec}"
     return spec
+
+
+def source_hash(raw: bytes, digests: Iterable[bytes]) -> str:
+    """A workspace's `source_hash`: workspace.toml's bytes, then the sha256 digest of each
+    file a project reads (its environment file, then that file's -r files), in order."""
+    digest = hashlib.sha256(raw)
+    for d in digests:
+        digest.update(d)
+    return "sha256:" + digest.hexdigest()
 
 
 def load(
@@ -430,9 +440,6 @@ def load(
         )
     probe.attribute(None)
 
-    digest = hashlib.sha256(raw)
-    for blob in env_hashes:
-        digest.update(hashlib.sha256(blob).digest())
     return Workspace(
         name=ws.name.strip(),
         root=root,
@@ -447,7 +454,7 @@ def load(
         templates=templates,
         projects=projects,
         policy=PolicyDecl.of(model.policy),
-        source_hash="sha256:" + digest.hexdigest(),
+        source_hash=source_hash(raw, [hashlib.sha256(blob).digest() for blob in env_hashes]),
         pip_options=PipOptions(
             index_url=ws.pip_index_url,
             extra_index_urls=tuple(ws.pip_extra_index_urls),
