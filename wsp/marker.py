@@ -9,6 +9,7 @@ which reads conda-meta/*.json as package records, ignores it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,9 +131,9 @@ def _from_format_1(data: dict[str, Any]) -> dict[str, Any]:
 
 def read_marker(prefix: Path) -> tuple[Marker | None, bytes | None, str | None]:
     """(marker, raw bytes, problem): marker None and problem set when unreadable."""
-    path = marker_path(prefix)
     try:
-        raw = path.read_bytes()
+        with open(os.path.join(prefix, MARKER_RELPATH), "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         return None, None, None
     except OSError as exc:

@@ -67,8 +67,7 @@ class ObservedEnv:
             {
                 "ownership": self.ownership,
                 "marker": sha256_hex(self.marker_raw) if self.marker_raw is not None else None,
-                "dists": sorted(self.dists),
-                "pip": sorted(self.pip_dists),
+                "installed": self.installed_hash,  # conda's records and pip's dist-infos
             }
         )
 
@@ -102,7 +101,7 @@ class ObservedEnv:
 
 def _dists(prefix: Path) -> frozenset[str]:
     try:
-        with os.scandir(prefix / "conda-meta") as it:
+        with os.scandir(os.path.join(prefix, "conda-meta")) as it:
             return frozenset(e.name[:-5] for e in it if e.name.endswith(".json"))
     except (FileNotFoundError, NotADirectoryError):
         return frozenset()
@@ -112,9 +111,9 @@ def _read_only(prefix: Path) -> str | None:
     """Why the env must not be written to: its folder or conda-meta has no write bit
     (frozen on purpose; honoured even for root), or the system refuses writes (a
     read-only mount, an immutable folder)."""
-    for path in (prefix, prefix / "conda-meta"):
+    for path in (str(prefix), os.path.join(prefix, "conda-meta")):
         try:
-            mode = path.stat().st_mode
+            mode = os.stat(path).st_mode
         except OSError:
             continue
         if not mode & 0o222 or not os.access(path, os.W_OK):
@@ -122,12 +121,13 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
-def observe_env(owner: Owner, prefix: Path) -> ObservedEnv:
-    """One folder of envs-dir: whose it is, and what it holds."""
+def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = None) -> ObservedEnv:
+    """One folder of envs-dir: whose it is, and what it holds (`entry`: the folder as the
+    listing of envs-dir gave it, which knows its type without another system call)."""
     name = prefix.name
-    if prefix.is_symlink():
+    if entry.is_symlink() if entry is not None else prefix.is_symlink():
         return ObservedEnv(name, prefix, "symlink")
-    if prefix.exists() and not prefix.is_dir():
+    if not (entry.is_dir() if entry is not None else prefix.is_dir() or not prefix.exists()):
         return ObservedEnv(name, prefix, "file")
     marker, raw, problem = read_marker(prefix)
     dists = _dists(prefix)
@@ -184,7 +184,7 @@ def observe(ws: Workspace, owner: Owner) -> dict[str, ObservedEnv]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        out[entry.name] = observe_env(owner, Path(entry.path))
+        out[entry.name] = observe_env(owner, Path(entry.path), entry)
     return out
 
 

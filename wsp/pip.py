@@ -887,14 +887,14 @@ def from_lock(want: DesiredEnv, locked: Mapping[str, Pin]) -> dict[str, Pin]:
 
 def site_packages(prefix: Path) -> Path | None:
     """`<prefix>/lib/pythonX.Y/site-packages`, when the env has a Python."""
-    lib = prefix / "lib"
+    lib = os.path.join(prefix, "lib")
     try:
-        candidates = sorted(p for p in lib.iterdir() if p.name.startswith("python3"))
-    except FileNotFoundError:
+        candidates = sorted(n for n in os.listdir(lib) if n.startswith("python3"))
+    except (FileNotFoundError, NotADirectoryError):
         return None
     for c in candidates:
-        if (c / "site-packages").is_dir():
-            return c / "site-packages"
+        if os.path.isdir(found := os.path.join(lib, c, "site-packages")):
+            return Path(found)
     return None
 
 

@@ -649,7 +649,8 @@ def _plan_project(
             pip_provided=tuple(sorted(res.pip_provided)) if kind is not ActionKind.NOOP else (),
             lock_id=res.lock_id if kind is not ActionKind.NOOP else None,
             editables=want.editables,
-            declared=want.declared(variant),
+            # what a build records in the marker: a no-op builds nothing
+            declared=want.declared(variant) if kind is not ActionKind.NOOP else None,
             variant=variant,
             pip_deferred=res.pip_deferred if kind is not ActionKind.NOOP else None,
         )
