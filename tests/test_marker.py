@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -143,3 +144,27 @@ def test_codec_refuses_what_does_not_fit() -> None:
         codec.load(tuple[str, int], ["a"])
     assert codec.load(tuple[str, int], ["a", 1]) == ("a", 1)
     assert codec.load(bytes, codec.dump(b"\x00\xff")) == b"\x00\xff"
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    count: int = 0
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def test_a_class_read_often_is_read_alike_once_its_loader_is_compiled() -> None:
+    """The codec reads a class field by field at first, through compiled code once it has
+    been read often: both ways take and refuse the same."""
+    good = {"name": "a", "count": 2, "note": None, "tags": ["x"]}
+    bad = [{"count": 1}, {"name": 1}, {"name": "a", "note": 3}, {"name": "a", "count": None}, []]
+    loader = codec._loader(_Row)
+    for _ in range(2):  # the first pass reads field by field, the second through the compiled code
+        assert loader(good) == _Row("a", 2, None, ("x",))
+        assert loader({"name": "b"}, partial=True) == {"name": "b"}
+        for data in bad:
+            with pytest.raises(ValueError):
+                loader(data)
+        for _ in range(codec._COMPILE_AFTER):
+            loader(good)

@@ -151,53 +151,100 @@ def _loader(tp: Any) -> Loader:
 
 
 def _dataclass_loader(cls: type) -> Loader:
-    compiled: list[Callable[..., Any]] = []  # made on first use: types may recurse
+    """Reads a `cls` through a loop over its fields, and through a function compiled for it
+    once it has been read often: compiling costs as much as ~50 reads, and most classes
+    are read a few times a run, a marker or a desired env once per env."""
+    fields: list[_Field] = []  # made on first use: types may recurse
+    compiled: list[Callable[..., Any]] = []
+    uses = 0
 
     def load_one(v: Any, partial: bool = False) -> Any:
         """The dataclass (its keyword arguments only, when `partial`)."""
-        if not compiled:
-            compiled.append(_compile(cls))
-        return compiled[0](v, partial)
+        nonlocal uses
+        if compiled:
+            return compiled[0](v, partial)
+        if not fields:
+            fields.extend(_fields(cls))
+        uses += 1
+        if uses > _COMPILE_AFTER:
+            compiled.append(_compile(cls, fields))
+            return compiled[0](v, partial)
+        return _read(cls, fields, v, partial)
 
     return load_one
 
 
+_COMPILE_AFTER = 50  # reads of a class before its loader is compiled (measured: the break-even)
 _PRIMITIVES = (str, int, bool)
+_ABSENT = object()
 
 
-def _compile(cls: type) -> Callable[..., Any]:
+# How one stored field is read: (name, a str/int/bool type checked inline or None, whether
+# None is taken as it is, the loader of any other type, whether it must be there).
+_Field = tuple[str, type | None, bool, Loader | None, bool]
+
+
+def _fields(cls: type) -> list[_Field]:
+    hints = typing.get_type_hints(cls)
+    out: list[_Field] = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.metadata.get("codec") == "skip":
+            continue
+        tp = hints[f.name]
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        args = typing.get_args(tp)
+        optional = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args
+        inner = [a for a in args if a is not type(None)] if optional else [tp]
+        if len(inner) == 1 and inner[0] in _PRIMITIVES:
+            out.append((f.name, inner[0], optional, None, required))
+        else:
+            out.append((f.name, None, False, _loader(tp), required))
+    return out
+
+
+def _read(cls: type, fields: list[_Field], v: Any, partial: bool) -> Any:
+    """A `cls` from its dict, field by field (what `_compile`'s function does, unrolled)."""
+    data = v if v.__class__ is dict else _of(dict, v)
+    kw: dict[str, Any] = {}
+    for name, primitive, optional, loader, required in fields:
+        x = data.get(name, _ABSENT)
+        if x is _ABSENT:
+            if required:
+                raise ValueError(f"{cls.__name__} has no {name!r}")
+            continue
+        if loader is not None:
+            x = loader(x)
+        elif x.__class__ is not primitive and not (optional and x is None):
+            x = _of(primitive, x)
+        kw[name] = x
+    return kw if partial else cls(**kw)
+
+
+def _compile(cls: type, fields: list[_Field]) -> Callable[..., Any]:
     """One function that reads a `cls` from its dict: fields of str, int, bool (or None)
     checked inline, the others through their loaders. The no-op plan reads a marker and
     a cached env per env through these, so they are kept to plain bytecode."""
-    hints = typing.get_type_hints(cls)
-    names: dict[str, Any] = {"_of": _of, "_cls": cls, "_M": object(), "ValueError": ValueError}
+    names: dict[str, Any] = {"_of": _of, "_cls": cls, "_M": _ABSENT, "ValueError": ValueError}
     lines = [
         "def load(v, partial=False):",
         "    data = v if v.__class__ is dict else _of(dict, v)",
         "    kw = {}",
     ]
-    for i, f in enumerate(dataclasses.fields(cls)):
-        if not f.init or f.metadata.get("codec") == "skip":
-            continue
-        tp = hints[f.name]
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        lines.append(f"    x = data.get({f.name!r}, _M)")
+    for i, (name, primitive, optional, loader, required) in enumerate(fields):
+        lines.append(f"    x = data.get({name!r}, _M)")
         lines.append("    if x is not _M:")
-        args = typing.get_args(tp)
-        optional = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args
-        inner = [a for a in args if a is not type(None)] if optional else [tp]
-        if len(inner) == 1 and inner[0] in _PRIMITIVES:
-            names[f"t{i}"] = inner[0]
+        if loader is None:
+            names[f"t{i}"] = primitive
             test = f"x.__class__ is not t{i}" + (" and x is not None" if optional else "")
             lines.append(f"        if {test}:")
             lines.append(f"            x = _of(t{i}, x)")
-            lines.append(f"        kw[{f.name!r}] = x")
+            lines.append(f"        kw[{name!r}] = x")
         else:
-            names[f"c{i}"] = _loader(tp)
-            lines.append(f"        kw[{f.name!r}] = c{i}(x)")
+            names[f"c{i}"] = loader
+            lines.append(f"        kw[{name!r}] = c{i}(x)")
         if required:
             lines.append("    else:")
-            lines.append(f"        raise ValueError({f'{cls.__name__} has no {f.name!r}'!r})")
+            lines.append(f"        raise ValueError({f'{cls.__name__} has no {name!r}'!r})")
     lines.append("    return kw if partial else _cls(**kw)")
     exec("\n".join(lines), names)  # code built here from field names only
     return names["load"]  # type: ignore[no-any-return]
