@@ -141,6 +141,49 @@ def test_quiet_verbose_and_no_color(workspace: Workspace) -> None:
     assert ws.wsp("status", "--no-color", **forced).stdout == without.stdout
 
 
+def _on_a_terminal(ws: Workspace, *args: str, **env: str) -> str:
+    """What wsp writes to stdout when stdout is a terminal."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsp", *args],
+        cwd=ws.root,
+        env={**ws.env, **env},
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_the_in_sync_plan_is_colored_on_a_terminal_and_plain_in_a_pipe(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """The one line of an in-sync plan is written without rich where rich would not style
+    it; a terminal, FORCE_COLOR or TTY_COMPATIBLE still get its colors, NO_COLOR none."""
+    ws = make_workspace(SEED_TOML.split("[projects.vision]")[0])
+    assert ws.wsp("apply", "--yes").code == 0
+    ws.env = {k: v for k, v in ws.env.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    line = "No changes. 1 env matches workspace.toml.\n"
+    assert ws.wsp("plan").stdout == line
+    terminal = _on_a_terminal(ws, "plan", TERM="xterm")
+    assert "\x1b[32mNo changes.\x1b[0m 1 env matches" in terminal, repr(terminal)
+    assert "\x1b[" in ws.wsp("plan", FORCE_COLOR="1").stdout
+    assert "\x1b[" in ws.wsp("plan", TTY_COMPATIBLE="1").stdout
+    no_color = _on_a_terminal(ws, "plan", TERM="xterm", NO_COLOR="1")
+    assert "\x1b[32m" not in no_color and "No changes. 1 env matches" in no_color
+
+
 # -- --json on every command that prints data -------------------------------------------------
 
 

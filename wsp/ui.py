@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
@@ -77,6 +78,28 @@ def err() -> Console:
     )
 
 
+def _unstyled(stream: Any) -> bool:
+    """Whether rich would print to `stream` without any style: it is no terminal and
+    nothing (FORCE_COLOR, TTY_COMPATIBLE, a Jupyter kernel) asks for styles anyway."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ or "IPython" in sys.modules:
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def say(markup: str, plain: str, *, stderr: bool = False) -> None:
+    """One line, `markup` for rich; written as `plain` (the same words without markup)
+    where rich would not style it, so that a one-line answer (the in-sync plan, in CI or
+    a script) does not load rich (~20 ms)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if _unstyled(stream):
+        stream.write(redact_text(plain) + "\n")
+    else:
+        (err() if stderr else out()).print(markup)
+
+
 def esc(text: object) -> str:
     from rich.markup import escape
 
@@ -120,18 +143,19 @@ def render_plan(
 ) -> None:
     """The plan for people; `next_steps`: the ways forward of a blocked env (apply says
     them once, after its summary)."""
-    c = err() if stderr else out()
     show_noop = show_noop or settings.verbose > 0
-    for note in () if settings.quiet else plan.notes:
-        c.print(f"[dim]note:[/] {esc(note)}")
-    changes = [a for a in plan.actions if a.is_change or show_noop]
+    notes = () if settings.quiet else plan.notes
+    if notes:
+        c = err() if stderr else out()
+        for note in notes:
+            c.print(f"[dim]note:[/] {esc(note)}")
     if not plan.has_changes:
         unchanged = plan.summary["no-op"]
-        c.print(
-            f"[green]No changes.[/] {unchanged} "
-            f"{'env matches' if unchanged == 1 else 'envs match'} workspace.toml."
-        )
+        match = f"{unchanged} {'env matches' if unchanged == 1 else 'envs match'} workspace.toml."
+        say(f"[green]No changes.[/] {match}", f"No changes. {match}", stderr=stderr)
         return
+    c = err() if stderr else out()
+    changes = [a for a in plan.actions if a.is_change or show_noop]
     c.print(
         f"wsp will perform the following actions in workspace [bold]{esc(plan.workspace)}[/]:\n"
     )
@@ -734,6 +758,8 @@ def render_findings(
     stderr: bool = False,
 ) -> None:
     """Policy findings grouped by what they are about: code, severity, message, fix."""
+    if not (findings or notes or summary):
+        return  # nothing to say: rich is not even loaded
     c = err() if stderr else out()
     for note in notes:
         c.print(f"[dim]note:[/] {esc(note)}")
