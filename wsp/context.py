@@ -6,7 +6,6 @@ The first step of every command: `load_context` finds workspace.toml, loads it (
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -76,6 +75,8 @@ class Context:
 
     def unknown_project(self, name: str, *, what: str | None = None) -> WspError:
         """`NAME is not a project of this workspace`, with the closest name or the list."""
+        import difflib  # only for this error: not on every command's start
+
         close = difflib.get_close_matches(name, list(self.ws.projects), n=1)
         return WspError(
             f"{what or repr(name)} is not a project of this workspace",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,7 @@ class Owner:
     def leftover_name(self, kind: str, env: str) -> str:
         """A new staging (`kind` STAGING) or trash (TRASH) folder name for `env`."""
         assert self.token is not None, "a workspace id is made before anything is built"
-        return f"{kind}{self.token}-{env}-{uuid.uuid4().hex[:8]}"
+        return f"{kind}{self.token}-{env}-{os.urandom(4).hex()}"
 
     def owns_leftover(self, name: str) -> bool:
         """Whether a folder name in envs-dir is one of this checkout's staging or trash."""
@@ -63,7 +62,7 @@ def ensure_id(state_dir: Path) -> str:
         return found
     from wsp.fsutil import atomic_write_text
 
-    new = uuid.uuid4().hex
+    new = os.urandom(16).hex()
     path = state_dir / ID_NAME
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # not an id wsp can read: replace it
