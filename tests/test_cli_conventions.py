@@ -84,12 +84,18 @@ def test_every_command_has_a_description_and_its_own_usage_on_errors(
     assert r.stderr.splitlines()[0].startswith("usage: wsp plan "), r
     assert "error: unrecognized arguments: --bogus" in r.stderr
     assert "run `wsp plan --help` for more" in r.stderr
+    r = workspace.wsp("pln")
+    assert r.code == 1 and "invalid choice: 'pln' (choose from 'init', 'plan', " in r.stderr, r
+    top = workspace.wsp("--help")
+    assert all(f"    {c} " in top.stdout for c in COMMANDS), top.stdout
+    assert "print the shell completion script for bash, zsh or fish" in top.stdout
 
 
 def test_a_command_parses_alike_with_only_its_own_parser_built() -> None:
     """Start-up builds only the parser of the command argv names: every command's help and
-    arguments must be the same as with the whole parser, and anything else (no command,
-    --help first, an unknown one, completion) gets the whole parser."""
+    arguments must be the same as with the whole parser. Anything else (no command, --help
+    first, an unknown one) gets the listing of the commands, which `wsp --help` and the
+    unknown command's error show as the whole parser would."""
     import argparse
 
     from wsp.cli import _named_command, build_parser
@@ -112,7 +118,12 @@ def test_a_command_parses_alike_with_only_its_own_parser_built() -> None:
     assert _named_command(["--help", "plan"]) is None
     assert _named_command(["-q", "--no-color"]) is None
     for argv in ([], ["--help", "plan"], ["nosuch"]):
-        assert len(build_parser(argv)._subparsers._group_actions[0].choices) == len(COMMANDS)  # type: ignore[union-attr]
+        listing = build_parser(argv)
+        assert listing.format_help() == full.format_help()
+        listed = listing._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+        assert list(listed) == list(COMMANDS)  # what a misspelt command's error offers
+    only = build_parser(["plan"])._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert list(only) == ["plan"]
 
 
 # -- -q, -v, --no-color ------------------------------------------------------------------------

@@ -83,13 +83,20 @@ def _named_command(argv: list[str]) -> str | None:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """wsp's parser: every command's, or (given the `argv` it will parse) only the one
-    `argv` names, when it names one: start-up then imports and builds no other."""
+    `argv` names, when it names one: start-up then imports and builds no other. An `argv`
+    that names no command (`wsp`, `wsp --help`, a misspelt command) gets the commands'
+    names and summaries alone, all that it can show."""
     import importlib
 
     from wsp.commands import COMMANDS, module_name
 
-    named = _named_command(argv) if argv is not None else None
-    commands = (named,) if named in COMMANDS and "_ARGCOMPLETE" not in os.environ else COMMANDS
+    completing = "_ARGCOMPLETE" in os.environ
+    if argv is None or completing:
+        full, listed = tuple(COMMANDS), ()
+    elif (named := _named_command(argv)) in COMMANDS:
+        full, listed = (named,), ()
+    else:  # no command named (`wsp`, `wsp --help`, a misspelt one): the listing is all it shows
+        full, listed = (), tuple(COMMANDS)
 
     parser = _Parser(
         prog="wsp",
@@ -110,15 +117,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_parser = sub.add_parser
 
     def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        kwargs.setdefault("description", _description(kwargs.get("help")))
+        kwargs.setdefault("help", COMMANDS[name])
+        kwargs.setdefault("description", _description(kwargs["help"]))
         p = add_parser(name, **kwargs)
         _add_output_flags(p, default=argparse.SUPPRESS)
         return p
 
     sub.add_parser = add_command  # type: ignore[method-assign]
-    for name in commands:
-        importlib.import_module(module_name(name)).register(sub)
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks: tab completes a project's name
+    for name in COMMANDS:
+        if name in full:
+            importlib.import_module(module_name(name)).register(sub)
+        elif name in listed:
+            add_command(name)
+    if completing:  # the shell asks: tab completes a project's name
         from wsp.commands.completion import project_names
 
         for command in sub.choices.values():

@@ -8,34 +8,53 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-# The order `wsp --help` lists them in.
-COMMANDS = (
-    "init",
-    "plan",
-    "apply",
-    "rollback",
-    "history",
-    "lock",
-    "watch",
-    "check",
-    "status",
-    "info",
-    "run",
-    "shell",
-    "env",
-    "shell-hook",
-    "add",
-    "remove",
-    "import",
-    "export",
-    "pack",
-    "unpack",
-    "gc",
-    "graph",
-    "destroy",
-    "schema",
-    "completion",
-)
+# Every command and its one-line summary, in the order `wsp --help` lists them: the listing
+# is built from this table alone, without importing any command's module.
+COMMANDS = {
+    "init": "write a starter workspace.toml (picking up environment.yml files)",
+    "plan": "show what would change to make the envs match workspace.toml",
+    "apply": "make the envs match workspace.toml",
+    "rollback": (
+        "put a project's env back to a build it keeps (default: the one before its last "
+        "update, replace or rollback; `wsp history` lists them)"
+    ),
+    "history": (
+        "an env's past applies (when, what changed, from which declaration) and the builds "
+        "it keeps for `wsp rollback --to N`"
+    ),
+    "lock": "lock every project for every platform into wsp.lock",
+    "watch": "apply again whenever workspace.toml or a project's files change",
+    "check": "run the policies (naming, base env, pip, channels, stale envs)",
+    "status": "what is there: every env, its Python and whether it is in sync",
+    "info": (
+        "this machine's virtual packages (__cuda, __glibc, ...) and which platform variant "
+        "each env can run here"
+    ),
+    "run": "run a command inside a project's env",
+    "shell": "open your shell with a project's env active",
+    "env": "print a project's activation as shell export lines (for eval)",
+    "shell-hook": "print the activation script of a project's env (for eval in scripts and CI)",
+    "add": "add dependencies to a project in workspace.toml (comments kept)",
+    "remove": "remove dependencies of a project from workspace.toml (comments kept)",
+    "import": "add a project from an environment.yml or an existing conda env",
+    "export": "a project's env as environment.yml, explicit spec, requirements or Dockerfile",
+    "pack": (
+        "one archive that re-creates a project's locked env offline (by wsp unpack, conda, "
+        "mamba or micromamba)"
+    ),
+    "unpack": (
+        "re-create a project's env from a `wsp pack` archive, offline, in the workspace it "
+        "was packed from"
+    ),
+    "gc": (
+        "free the package cache, repodata and rollback builds that no env and no lock uses "
+        "(a dry run unless --yes)"
+    ),
+    "graph": "the project graph: templates and depends-on",
+    "destroy": "remove every env this workspace owns",
+    "schema": "print the JSON Schema of workspace.toml",
+    "completion": "print the shell completion script for bash, zsh or fish",
+}
 
 
 def module_name(command: str) -> str:

@@ -13,7 +13,6 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "add",
-        help="add dependencies to a project in workspace.toml (comments kept)",
         usage="wsp add [--pip] PROJECT SPEC [SPEC...]",
     )
     p.add_argument("project", metavar="PROJECT")

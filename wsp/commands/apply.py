@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("apply", help="make the envs match workspace.toml")
+    p = sub.add_parser("apply")
     add_json(p)
     add_target(p)
     p.add_argument(

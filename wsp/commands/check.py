@@ -12,7 +12,6 @@ from wsp.commands import add_json
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "check",
-        help="run the policies (naming, base env, pip, channels, stale envs)",
         description="Run every policy rule and print the findings; exit 1 when one is an error. "
         "Rules and codes: docs/policies.md.",
     )

@@ -22,7 +22,6 @@ _INSTALL = {
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "completion",
-        help="print the shell completion script for bash, zsh or fish",
         usage="wsp completion {bash,zsh,fish}",
         epilog="Install it with one line: "
         + "; ".join(f"{shell}: {line}" for shell, line in _INSTALL.items()),

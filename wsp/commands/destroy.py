@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("destroy", help="remove every env this workspace owns")
+    p = sub.add_parser("destroy")
     add_json(p)
     add_target(p)
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")

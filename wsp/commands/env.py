@@ -16,7 +16,7 @@ from wsp.commands import add_json
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("env", help="print a project's activation as shell export lines (for eval)")
+    p = sub.add_parser("env")
     p.add_argument("project", metavar="PROJECT")
     p.add_argument(
         "--shell",

@@ -18,7 +18,6 @@ _FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "export",
-        help="a project's env as environment.yml, explicit spec, requirements or Dockerfile",
         usage="wsp export (PROJECT | --all) [--format FORMAT] [--pinned] [-o PATH]",
     )
     p.add_argument("project", metavar="PROJECT", nargs="?", help="the project to export")

@@ -19,8 +19,6 @@ _KINDS = (("package", "package cache"), ("repodata", "repodata cache"), ("build"
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "gc",
-        help="free the package cache, repodata and rollback builds that no env and no lock "
-        "uses (a dry run unless --yes)",
     )
     add_json(p)
     p.add_argument("--yes", "-y", action="store_true", help="delete (default: only say what)")

@@ -11,7 +11,7 @@ from wsp.commands import add_json
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("graph", help="the project graph: templates and depends-on")
+    p = sub.add_parser("graph")
     p.add_argument("--format", choices=["tree", "mermaid", "dot", "json"], default="tree")
     add_json(p)
 

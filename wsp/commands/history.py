@@ -13,8 +13,6 @@ from wsp.commands import add_json
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "history",
-        help="an env's past applies (when, what changed, from which declaration) and the "
-        "builds it keeps for `wsp rollback --to N`",
     )
     add_json(p)
     p.add_argument("project", help="the project whose env to show")

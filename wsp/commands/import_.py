@@ -20,7 +20,6 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "import",
-        help="add a project from an environment.yml or an existing conda env",
         usage="wsp import (--file ENVIRONMENT_YML | --env PATH_OR_NAME) [--as NAME]",
     )
     src = p.add_mutually_exclusive_group(required=True)

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "info",
-        help="this machine's virtual packages (__cuda, __glibc, ...) and which platform "
-        "variant each env can run here",
     )
     add_json(p)
     add_target(p)

@@ -54,9 +54,7 @@ environment-file = {file}  # merged: its channels, dependencies, pip list and va
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "init", help="write a starter workspace.toml (picking up environment.yml files)"
-    )
+    p = sub.add_parser("init")
     p.add_argument("--name", help="the workspace name (default: the folder's name)")
     p.add_argument("--no-import", action="store_true", help="don't pick up environment.yml files")
     from wsp.commands import add_json

@@ -10,7 +10,7 @@ from typing import Any
 def register(sub: Any) -> None:
     from wsp.commands import add_json
 
-    p = sub.add_parser("lock", help="lock every project for every platform into wsp.lock")
+    p = sub.add_parser("lock")
     add_json(p)
     p.add_argument(
         "--check",

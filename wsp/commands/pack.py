@@ -13,8 +13,6 @@ from wsp.commands import add_json
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "pack",
-        help="one archive that re-creates a project's locked env offline (by wsp unpack, "
-        "conda, mamba or micromamba)",
         usage="wsp pack PROJECT [--platform PLATFORM] [-o FILE] [--json]",
     )
     add_json(p)

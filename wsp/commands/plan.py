@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("plan", help="show what would change to make the envs match workspace.toml")
+    p = sub.add_parser("plan")
     add_json(p)
     add_target(p)
     p.add_argument("--out", metavar="FILE", help="save the plan for `wsp apply FILE`")

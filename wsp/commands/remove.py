@@ -11,7 +11,6 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "remove",
-        help="remove dependencies of a project from workspace.toml (comments kept)",
         usage="wsp remove [--pip] PROJECT NAME [NAME...]",
     )
     p.add_argument("project", metavar="PROJECT")

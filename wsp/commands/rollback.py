@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "rollback",
-        help="put a project's env back to a build it keeps (default: the one before its "
-        "last update, replace or rollback; `wsp history` lists them)",
     )
     add_json(p)
     p.add_argument("project", help="the project whose env to roll back")

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "run",
-        help="run a command inside a project's env",
         usage="wsp run [--sync] PROJECT -- CMD [ARGS...]",
     )
     p.add_argument("project", metavar="PROJECT")

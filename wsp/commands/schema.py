@@ -8,7 +8,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    sub.add_parser("schema", help="print the JSON Schema of workspace.toml")
+    sub.add_parser("schema")
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:

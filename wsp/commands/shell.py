@@ -10,7 +10,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("shell", help="open your shell with a project's env active")
+    p = sub.add_parser("shell")
     p.add_argument("project", metavar="PROJECT")
     p.add_argument(
         "--sync", action="store_true", help="apply the project's env first when it is not in sync"

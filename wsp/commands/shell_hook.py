@@ -16,7 +16,6 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "shell-hook",
-        help="print the activation script of a project's env (for eval in scripts and CI)",
     )
     p.add_argument("project", metavar="PROJECT")
     p.add_argument(

@@ -14,9 +14,7 @@ from wsp.commands import add_json
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "status", help="what is there: every env, its Python and whether it is in sync"
-    )
+    p = sub.add_parser("status")
     add_json(p)
 
 

@@ -13,8 +13,6 @@ from wsp.commands import add_json
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "unpack",
-        help="re-create a project's env from a `wsp pack` archive, offline, in the workspace "
-        "it was packed from",
     )
     add_json(p)
     p.add_argument("archive", metavar="FILE", help="the archive `wsp pack` wrote")

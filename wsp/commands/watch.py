@@ -12,7 +12,6 @@ from wsp.commands import add_json
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "watch",
-        help="apply again whenever workspace.toml or a project's files change",
         description="Bring the envs in line with workspace.toml, then again after every "
         "change of workspace.toml, an environment-file, a project's pyproject.toml or "
         "requirements*.txt. Create and update are applied; replace and prune wait for "
