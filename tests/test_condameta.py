@@ -182,3 +182,26 @@ def test_records_renamed_to_the_canonical_channel(tmp_path: Path) -> None:
     assert other["channel"] == "file:///srv/other/"
     assert canonicalize_records(prefix, routes) == 0
     assert condameta.dist_str(data) == "conda-forge/noarch::six-1.16.0-pyh_0"
+
+
+def test_records_of_a_staged_env_are_rewritten_in_place_a_linked_one_never(
+    tmp_path: Path,
+) -> None:
+    """In an env built beside (not yet moved into place) a record is rewritten where it is;
+    one that is a hard link to another file is replaced, never written through."""
+    prefix = tmp_path / "env"
+    mirror = "https://mirror.example/forge/"
+    record(prefix, "six", "1.16.0", "pyh_0", mirror, "noarch")
+    record(prefix, "idna", "3.7", "pyh_0", mirror, "noarch")
+    meta = prefix / "conda-meta"
+    six, idna = meta / "six-1.16.0-pyh_0.json", meta / "idna-3.7-pyh_0.json"
+    elsewhere = tmp_path / "elsewhere.json"
+    os.link(idna, elsewhere)
+    before = elsewhere.read_text()
+    inode = six.stat().st_ino
+    routes = [_Route("https://conda.anaconda.org/conda-forge/", mirror)]
+    assert canonicalize_records(prefix, routes, staged=True) == 2
+    assert six.stat().st_ino == inode
+    assert elsewhere.read_text() == before and idna.stat().st_ino != elsewhere.stat().st_ino
+    for path in (six, idna):
+        assert json.loads(path.read_text())["channel"] == "https://conda.anaconda.org/conda-forge/"

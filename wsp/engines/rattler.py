@@ -45,6 +45,7 @@ from wsp.fsutil import (
     atomic_write_json,
     atomic_write_text,
     file_url_path,
+    json_text,
     remove_tree,
     sha256_hex,
 )
@@ -271,10 +272,12 @@ def _with_url(record: Any, url: str, channel: str) -> Any:
     return rattler.RepoDataRecord(record, record.file_name, url, channel)
 
 
-def canonicalize_records(prefix: Path, routes: Sequence[_Route]) -> int:
+def canonicalize_records(prefix: Path, routes: Sequence[_Route], *, staged: bool = False) -> int:
     """Make the env's package records name each package by its channel's identity, not
     the location it was fetched from (a mirror, a token-bearing URL); returns how many
-    records changed. Each file is rewritten atomically, its mode kept."""
+    records changed. Each file is rewritten atomically, its mode kept; in an env being
+    built beside (`staged`: no one reads it before it is moved into place) a record
+    rattler just wrote is rewritten where it is, without a temporary file and fsync."""
     changed = 0
     for path in sorted((prefix / "conda-meta").glob("*.json")):
         try:
@@ -287,7 +290,10 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route]) -> int:
             if (url := route.canonical(data["url"])) is not None:
                 new = {**data, "url": url, "channel": route.identity}
                 if new != data:
-                    atomic_write_json(path, new)
+                    if staged and os.stat(path).st_nlink == 1:
+                        path.write_text(json_text(new))
+                    else:
+                        atomic_write_json(path, new)
                     changed += 1
                 break
     return changed
@@ -589,7 +595,8 @@ class RattlerEngine:
             if "failed to fetch" in str(exc):
                 raise self._fetch_error(packages, str(exc)) from None
             raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
-        canonicalize_records(prefix, routes)  # records name the channel, never the mirror
+        # records name the channel, never the mirror
+        canonicalize_records(prefix, routes, staged=relocate_to is not None)
 
     def snapshot(self, prefix: Path) -> Any:
         """What the env holds now, to `restore` it after a failed step."""
