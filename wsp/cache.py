@@ -386,11 +386,15 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
     load_probes = {n: _probes(v) for n, v in data["load_probes"].items()}
     merge_probes = {n: _probes(v) for n, v in data["merge_probes"].items()}
     names = [k[1] for k in tables if k[0] == "projects"]
+    # every project's questions asked at once: most are shared (a folder, a channel)
+    stale = probe.changed(
+        {p for group in (load_probes, merge_probes) for ps in group.values() for p in ps}
+    )
     reload = {k[1] for k in changed if k[0] == "projects"}
-    reload |= {n for n in names if n not in reload and not probe.still_true(load_probes.get(n, ()))}
+    reload |= {n for n in names if n not in reload and not stale.isdisjoint(load_probes.get(n, ()))}
     templates = {k[1] for k in changed if k[0] == "templates"}
     remerge = {
-        n for n in names if n not in reload and not probe.still_true(merge_probes.get(n, ()))
+        n for n in names if n not in reload and not stale.isdisjoint(merge_probes.get(n, ()))
     }
 
     old_ws = codec.load(Workspace, data["workspace"], positions=_LazyPositions(text))

@@ -159,17 +159,25 @@ def _listed(seen: dict[tuple[str, str], Answer]) -> list[Probe]:
 
 def still_true(probes: Iterable[Probe]) -> bool:
     """Whether every recorded question gets the same answer now."""
+    return next(_answered_otherwise(probes), None) is None
+
+
+def changed(probes: Iterable[Probe]) -> set[Probe]:
+    """The recorded questions that get another answer now, asked in one pass (the folders
+    of many paths resolved once)."""
+    return set(_answered_otherwise(probes))
+
+
+def _answered_otherwise(probes: Iterable[Probe]) -> Iterator[Probe]:
     asks = {**_ASK, "resolve": _Realpaths().realpath}
-    for kind, arg, answer in probes:
+    for probe in probes:
+        kind, arg, answer = probe
         ask_ = asks.get(kind)
-        if ask_ is None:
-            return False
         try:
-            if ask_(arg) != answer:
-                return False
+            if ask_ is None or ask_(arg) != answer:
+                yield probe
         except (OSError, RuntimeError, ValueError):
-            return False
-    return True
+            yield probe
 
 
 class _Realpaths:
