@@ -410,7 +410,9 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
             or (k == ("policy",) and policy_changed)
         ]
         with probe.record() as rec:
-            sub = load(manifest, raw="".join(t.text for t in part).encode())
+            sub = load(
+                manifest, raw="".join(t.text for t in part).encode(), known_specs=_specs(old_ws)
+            )
         if set(sub.projects) != reload or set(sub.templates) != templates:
             return None  # the document of the changed tables is not what they declare
         load_probes.update((n, rec.by_name.get(n, [])) for n in reload)
@@ -460,6 +462,15 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
+
+
+def _specs(ws: Workspace) -> frozenset[str]:
+    """The conda and Python specs of a workspace the cache holds: this code's load found
+    them valid, so an incremental load does not parse them again."""
+    decls = [*ws.projects.values(), *ws.templates.values()]
+    return frozenset(
+        [s for d in decls for s in d.dependencies] + [d.python for d in decls if d.python]
+    )
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -192,12 +192,17 @@ def source_hash(raw: bytes, digests: Iterable[bytes]) -> str:
 
 
 def load(
-    manifest_path: Path, *, envs_dir_default: Path | None = None, raw: bytes | None = None
+    manifest_path: Path,
+    *,
+    envs_dir_default: Path | None = None,
+    raw: bytes | None = None,
+    known_specs: frozenset[str] = frozenset(),
 ) -> Workspace:
     """Read, parse and validate `manifest_path`. Raises ManifestError located in the file.
 
     `raw`: the bytes to read instead of the file's (wsp/cache.py loads only the tables an
-    edit changed, as a document of their own)."""
+    edit changed, as a document of their own). `known_specs`: conda and Python specs a
+    load by this same code found valid (the cached load's): not parsed again."""
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError
 
@@ -281,12 +286,15 @@ def load(
             value=True,
         )
 
-    # Specs: conda match specs parsed by rattler, Python versions checked.
-    from wsp.specs import check_match_spec, check_python_spec, parse_exclude_newer
-
+    # Specs: conda match specs parsed by rattler, Python versions checked (rattler is
+    # imported for a spec not known valid already).
     def check_specs(base: tuple[str, ...], specs: list[str]) -> None:
         # read as conda reads them (`numpy=1.26=py_0` too); kept as written
         for i, spec in enumerate(specs):
+            if spec in known_specs:
+                continue
+            from wsp.specs import check_match_spec
+
             if problem := check_match_spec(spec, strict=False):
                 raise err((*base, i), f"{spec!r} is not a valid conda match spec: {problem}")
 
@@ -313,6 +321,10 @@ def load(
         if spec is None:
             return None
         normalized = normalize_python(spec)
+        if normalized in known_specs:
+            return normalized
+        from wsp.specs import check_python_spec
+
         if problem := check_python_spec(normalized):
             raise err(
                 (*base, "python"),
@@ -346,6 +358,8 @@ def load(
     def check_cutoff(base: tuple[str, ...], value: object) -> str | None:
         if value is None:
             return None
+        from wsp.specs import parse_exclude_newer
+
         try:
             return parse_exclude_newer(value)
         except ValueError as exc:
@@ -554,9 +568,11 @@ def _check_platforms(err: Any, model: Manifest) -> tuple[sysreq.Variant, ...]:
     """`[workspace] platforms`: each a conda platform, or a named variant of one."""
     import difflib
 
-    from wsp.specs import known_platforms
+    known: tuple[str, ...] = ()
+    if model.workspace.platforms:  # rattler knows them: imported only when some are named
+        from wsp.specs import known_platforms
 
-    known = known_platforms()
+        known = known_platforms()
 
     def platform_of(where: tuple[str | int, ...], name: str, what: str) -> str:
         if name not in known:
