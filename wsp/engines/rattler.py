@@ -309,9 +309,18 @@ class RattlerEngine:
         self._auth: dict[str, dict[str, Any]] = {}  # host -> credentials, in memory only
         self._client: Any = None
         self._network: str | None = None  # rattler config (TOML): proxies and TLS (_connect)
-        self._gateway = rattler.Gateway(cache_dir=self._cache_dir / "repodata", show_progress=False)
+        self._gateway_made: Any = None  # made on first use: status and info never need one
         self._records = _Records()
         self._answered: dict[str, int] = {}  # channel identity -> the location that answered
+
+    @property
+    def _gateway(self) -> Any:
+        """rattler's repodata gateway: its own HTTP client until `_connect` makes one."""
+        if self._gateway_made is None:
+            self._gateway_made = rattler.Gateway(
+                cache_dir=self._cache_dir / "repodata", show_progress=False
+            )
+        return self._gateway_made
 
     def _connect(self, sources: Sequence[Channel]) -> None:
         """Make the HTTP client fetch as this machine must: through the proxy and with the
@@ -361,7 +370,7 @@ class RattlerEngine:
             else:
                 os.environ["RATTLER_AUTH_FILE"] = before
             shutil.rmtree(folder, ignore_errors=True)
-        self._gateway = rattler.Gateway(
+        self._gateway_made = rattler.Gateway(
             cache_dir=self._cache_dir / "repodata", show_progress=False, client=self._client
         )
 
