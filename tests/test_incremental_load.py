@@ -379,6 +379,13 @@ BAD_EDITS = {
     )[1](root),
     "a bad spec": edit_toml('dependencies = ["click"]', 'dependencies = ["click >>>1"]'),
     "a bad python": edit_toml('[projects.lone]\npython = "3.12"', '[projects.lone]\npython = "x"'),
+    # a valid conda spec elsewhere in the workspace is no Python version for all that
+    "a dependency's spec as python": edit_toml(
+        '[projects.lone]\npython = "3.12"', '[projects.lone]\npython = "six"'
+    ),
+    "a python version as a dependency": edit_toml(
+        'dependencies = ["click"]', 'dependencies = ["click", "3.12.*"]'
+    ),
     "an unknown depends-on": edit_toml('depends-on = ["core"]', 'depends-on = ["cor"]'),
     "a depends-on cycle": edit_toml('dependencies = ["six"]', 'depends-on = ["app"]'),
     "a used template removed": edit_toml(

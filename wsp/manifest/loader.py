@@ -197,12 +197,14 @@ def load(
     envs_dir_default: Path | None = None,
     raw: bytes | None = None,
     known_specs: frozenset[str] = frozenset(),
+    known_pythons: frozenset[str] = frozenset(),
 ) -> Workspace:
     """Read, parse and validate `manifest_path`. Raises ManifestError located in the file.
 
     `raw`: the bytes to read instead of the file's (wsp/cache.py loads only the tables an
-    edit changed, as a document of their own). `known_specs`: conda and Python specs a
-    load by this same code found valid (the cached load's): not parsed again."""
+    edit changed, as a document of their own). `known_specs`, `known_pythons`: conda
+    match specs and `python` specs a load by this same code found valid (the cached
+    load's): not parsed again."""
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError
 
@@ -321,7 +323,7 @@ def load(
         if spec is None:
             return None
         normalized = normalize_python(spec)
-        if normalized in known_specs:
+        if normalized in known_pythons:
             return normalized
         from wsp.specs import check_python_spec
 
