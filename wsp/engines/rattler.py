@@ -291,7 +291,7 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route], *, staged: bool
                 new = {**data, "url": url, "channel": route.identity}
                 if new != data:
                     if staged and os.stat(path).st_nlink == 1:
-                        path.write_text(json_text(new))
+                        path.write_bytes(json_text(new).encode("utf-8"))
                     else:
                         atomic_write_json(path, new)
                     changed += 1
