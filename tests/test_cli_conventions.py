@@ -195,6 +195,23 @@ def test_the_in_sync_plan_is_colored_on_a_terminal_and_plain_in_a_pipe(
     assert "\x1b[32m" not in no_color and "No changes. 1 env matches" in no_color
 
 
+def test_a_closed_stdout_is_one_line_and_exit_1(workspace: Workspace) -> None:
+    """Started with stdout closed (`>&-`), wsp says so in one line on stderr, no traceback."""
+    for args in ("plan", "plan --json", "status"):
+        r = subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -m wsp {args} >&-'],
+            cwd=workspace.root,
+            env=workspace.env,
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 1, r
+        assert (
+            r.stderr
+            == "error: stdout is closed: wsp prints there; send it to /dev/null to drop it\n"
+        )
+
+
 # -- --json on every command that prints data -------------------------------------------------
 
 

@@ -169,10 +169,9 @@ def _complete(parser: argparse.ArgumentParser) -> None:
 
 
 def _exit(code: int) -> NoReturn:
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # None when started with the stream closed
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
     os._exit(int(code))
 
 
@@ -188,6 +187,9 @@ def run(argv: list[str] | None = None) -> int:
         from wsp import errors
 
         errors.VERBOSE = True
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to say anything
+        ui.error_line("stdout is closed: wsp prints there; send it to /dev/null to drop it")
+        return ExitCode.ERROR
     if args.command is None:
         parser.print_help()
         return ExitCode.OK
