@@ -195,8 +195,9 @@ def test_the_in_sync_plan_is_colored_on_a_terminal_and_plain_in_a_pipe(
     assert "\x1b[32m" not in no_color and "No changes. 1 env matches" in no_color
 
 
-def test_a_closed_stdout_is_one_line_and_exit_1(workspace: Workspace) -> None:
-    """Started with stdout closed (`>&-`), wsp says so in one line on stderr, no traceback."""
+def test_a_closed_stdout_or_stderr_is_one_line_or_the_exit_code(workspace: Workspace) -> None:
+    """Started with stdout closed (`>&-`), wsp says so in one line on stderr, no traceback;
+    with stderr closed, its exit code still says how it went."""
     for args in ("plan", "plan --json", "status"):
         r = subprocess.run(
             ["bash", "-c", f'"{sys.executable}" -m wsp {args} >&-'],
@@ -210,6 +211,16 @@ def test_a_closed_stdout_is_one_line_and_exit_1(workspace: Workspace) -> None:
             r.stderr
             == "error: stdout is closed: wsp prints there; send it to /dev/null to drop it\n"
         )
+    stderr_closed = (("apply --yes", 0), ("plan", 0), ("plan --target nosuch", 1))
+    for args, code in stderr_closed:  # stderr closed: the exit code tells
+        r = subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -m wsp {args} 2>&-'],
+            cwd=workspace.root,
+            env=workspace.env,
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == code, r
 
 
 # -- --json on every command that prints data -------------------------------------------------

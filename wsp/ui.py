@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
 class _Redacting:
     """A stream that masks URL credentials (`user:pass@`, conda's `/t/<token>`) in all it
-    is given: the last net under everything wsp prints."""
+    is given: the last net under everything wsp prints. A stream closed before wsp started
+    (None: `2>&-`) swallows what it is given."""
 
     def __init__(self, stream: Any) -> None:
-        self._stream = stream
+        self._stream = stream if stream is not None else open(os.devnull, "w")  # noqa: SIM115
 
     def write(self, text: str) -> int:
         return int(self._stream.write(redact_text(text)) or 0)
@@ -112,6 +113,8 @@ def error_line(message: str, *, located: bool = False) -> None:
     text = redact_text(" ".join(message.split()))
     if not located:
         text = f"error: {text}"
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): the exit code says it
+        return
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
