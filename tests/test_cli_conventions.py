@@ -197,29 +197,23 @@ def test_the_in_sync_plan_is_colored_on_a_terminal_and_plain_in_a_pipe(
 
 def test_a_closed_stdout_or_stderr_is_one_line_or_the_exit_code(workspace: Workspace) -> None:
     """Started with stdout closed (`>&-`), wsp says so in one line on stderr, no traceback;
-    with stderr closed, its exit code still says how it went."""
+    with stderr closed (`2>&-`), its exit code still says how it went."""
+
+    def closed(args: str, redirect: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -m wsp {args} {redirect}'],
+            cwd=workspace.root,
+            env=workspace.env,
+            capture_output=True,
+            text=True,
+        )
+
+    said = "error: stdout is closed: wsp prints there; send it to /dev/null to drop it\n"
     for args in ("plan", "plan --json", "status"):
-        r = subprocess.run(
-            ["bash", "-c", f'"{sys.executable}" -m wsp {args} >&-'],
-            cwd=workspace.root,
-            env=workspace.env,
-            capture_output=True,
-            text=True,
-        )
-        assert r.returncode == 1, r
-        assert (
-            r.stderr
-            == "error: stdout is closed: wsp prints there; send it to /dev/null to drop it\n"
-        )
-    stderr_closed = (("apply --yes", 0), ("plan", 0), ("plan --target nosuch", 1))
-    for args, code in stderr_closed:  # stderr closed: the exit code tells
-        r = subprocess.run(
-            ["bash", "-c", f'"{sys.executable}" -m wsp {args} 2>&-'],
-            cwd=workspace.root,
-            env=workspace.env,
-            capture_output=True,
-            text=True,
-        )
+        r = closed(args, ">&-")
+        assert (r.returncode, r.stderr) == (1, said), r
+    for args, code in (("apply --yes", 0), ("plan", 0), ("plan --target nosuch", 1)):
+        r = closed(args, "2>&-")
         assert r.returncode == code, r
 
 
