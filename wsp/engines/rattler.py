@@ -16,9 +16,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Collection, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -69,6 +67,7 @@ _PRIORITY = {
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     import asyncio  # ~20 ms: only commands that fetch, solve or install pay it
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsp-rattler") as pool:
         return pool.submit(asyncio.run, coro).result()
@@ -703,7 +702,7 @@ class RattlerEngine:
             )
             for r in self._records.of(packages)
         ]
-        self._cache(local, channel.parent / f".wsp-seed-{uuid.uuid4().hex[:8]}")
+        self._cache(local, channel.parent / f".wsp-seed-{os.urandom(4).hex()}")
 
     def cache_root(self) -> Path:
         """The package and repodata cache this engine uses (`pkgs/`, `repodata/`)."""
