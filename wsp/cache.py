@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp import codec, probe
 from wsp.graph import DesiredEnv
-from wsp.manifest.loader import ProjectDecl, TemplateDecl, Workspace, load, source_hash
+from wsp.manifest.loader import Workspace, load, source_hash
 from wsp.manifest.locate import TomlPositions
 
 if TYPE_CHECKING:
@@ -409,12 +409,14 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
             or (k[0] == "templates" and k[1] in templates)
             or (k == ("policy",) and policy_changed)
         ]
+        # the specs of the cached load were found valid by this same code: not parsed again
+        decls = [*old_ws.projects.values(), *old_ws.templates.values()]
         with probe.record() as rec:
             sub = load(
                 manifest,
                 raw="".join(t.text for t in part).encode(),
-                known_specs=frozenset(s for d in _decls(old_ws) for s in d.dependencies),
-                known_pythons=frozenset(d.python for d in _decls(old_ws) if d.python),
+                known_specs=frozenset(s for d in decls for s in d.dependencies),
+                known_pythons=frozenset(d.python for d in decls if d.python),
             )
         if set(sub.projects) != reload or set(sub.templates) != templates:
             return None  # the document of the changed tables is not what they declare
@@ -465,12 +467,6 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
-
-
-def _decls(ws: Workspace) -> list[ProjectDecl | TemplateDecl]:
-    """The projects and templates of a workspace the cache holds: their specs were found
-    valid by this code's load, so an incremental load does not parse them again."""
-    return [*ws.projects.values(), *ws.templates.values()]
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
