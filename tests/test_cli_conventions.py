@@ -195,6 +195,58 @@ def test_the_in_sync_plan_is_colored_on_a_terminal_and_plain_in_a_pipe(
     assert "\x1b[32m" not in no_color and "No changes. 1 env matches" in no_color
 
 
+def test_status_written_plain_is_what_rich_writes_to_a_pipe(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Piped, `wsp status` is written without loading rich; its text is what rich writes
+    to a pipe, word for word: markup-like names, kernels, variants, overrides."""
+    from wsp import ui
+
+    rows = [
+        {
+            "project": "[bold]odd[/]",
+            "env": "odd",
+            "python": "3.12.4",
+            "state": "in sync",
+            "prefix": "/w/.wsp/envs/odd [x]",
+            "kernel": {"name": "odd", "state": "in place"},
+            "variant": "linux-64-cuda",
+            "system_requirements": {"cuda": "12.0"},
+        },
+        {
+            "project": None,
+            "env": "gone",
+            "python": None,
+            "state": "undeclared",
+            "prefix": "/w/.wsp/envs/gone",
+            "variant": None,
+            "system_requirements": {},
+        },
+    ]
+    host = {
+        "virtual_packages": [
+            {"name": "__linux", "version": "6.8", "build": "0"},
+            {"name": "__archspec", "version": "1", "build": "x86_64_v3"},
+        ],
+        "overrides": {"CONDA_OVERRIDE_GLIBC": "2.[3]1", "CONDA_OVERRIDE_CUDA": ""},
+    }
+
+    def written(plain: bool) -> str:
+        monkeypatch.setattr(ui, "_unstyled", lambda stream: plain)
+        ui.out.cache_clear()
+        ui.render_status("w [1]", rows, description="the [dim]lab[/]", variants=True)
+        ui.render_host(host)
+        ui.render_host({"problem": "can't detect [x]"})
+        return capsys.readouterr().out
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    by_rich = written(plain=False)
+    assert "[bold]odd[/]" in by_rich and "CONDA_OVERRIDE_GLIBC=2.[3]1" in by_rich, by_rich
+    assert written(plain=True) == by_rich
+    ui.out.cache_clear()
+
+
 def test_a_closed_stdout_or_stderr_is_one_line_or_the_exit_code(workspace: Workspace) -> None:
     """Started with stdout closed (`>&-`), wsp says so in one line on stderr, no traceback;
     with stderr closed (`2>&-`), its exit code still says how it went."""

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
@@ -18,6 +18,9 @@ from wsp.identity import STAGING, TRASH, Owner
 from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
 from wsp.pip import dist_info_names
+
+if TYPE_CHECKING:
+    from wsp.graph import DesiredEnv
 
 Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
@@ -172,6 +175,24 @@ def owned_by(marker: Marker, owner: Owner) -> tuple[bool, bool]:
         and not Path(marker.manifest).exists()
     )
     return moved, moved
+
+
+EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date", "in sync"]
+
+
+def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
+    """What `wsp status` says of an env, from its marker alone (no solve)."""
+    if have is None or have.ownership == "empty":
+        return "missing"
+    if have.ownership != "ours" or have.marker is None:
+        return "not owned"
+    if have.half_built:
+        return "half-built"
+    if have.marker.installed_hash != have.installed_hash:
+        return "drifted"
+    if have.marker.spec_hash != want.spec_hash:
+        return "out of date"
+    return "in sync"
 
 
 def observe(ws: Workspace, owner: Owner) -> dict[str, ObservedEnv]:

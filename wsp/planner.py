@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from wsp import pip, sysreq
 from wsp.actions import ActionKind
@@ -349,24 +349,6 @@ def behind_hash(spec_hash: str) -> str:
     """The spec hash an env built from an out-of-date wsp.lock records (apply --frozen):
     never taken for in sync with the declaration."""
     return f"behind:{spec_hash}"
-
-
-EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date", "in sync"]
-
-
-def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
-    """What `wsp status` says of an env, from its marker alone (no solve)."""
-    if have is None or have.ownership == "empty":
-        return "missing"
-    if have.ownership != "ours" or have.marker is None:
-        return "not owned"
-    if have.half_built:
-        return "half-built"
-    if have.marker.installed_hash != have.installed_hash:
-        return "drifted"
-    if have.marker.spec_hash != want.spec_hash:
-        return "out of date"
-    return "in sync"
 
 
 def needs_installed(have: ObservedEnv | None) -> bool:

@@ -101,6 +101,29 @@ def say(markup: str, plain: str, *, stderr: bool = False) -> None:
         (err() if stderr else out()).print(markup)
 
 
+class _Page:
+    """Lines for stdout, each printed whole (never wrapped): in rich markup through rich,
+    or, where rich would not style them (see `say`), as plain text without loading rich.
+    `mark` and `esc` make a line's markup in the first case, nothing in the second."""
+
+    def __init__(self) -> None:
+        self.console = None if _unstyled(sys.stdout) else out()
+        self.lines: list[str] = []
+
+    def esc(self, text: object) -> str:
+        return esc(text) if self.console is not None else str(text)
+
+    def mark(self, style: str, text: str) -> str:
+        return f"[{style}]{text}[/]" if self.console is not None and style else text
+
+    def write(self, *, soft_wrap: bool = True) -> None:
+        if self.console is None:
+            sys.stdout.write(redact_text("".join(line + "\n" for line in self.lines)))
+            return
+        for line in self.lines:
+            self.console.print(line, soft_wrap=soft_wrap)
+
+
 def esc(text: object) -> str:
     from rich.markup import escape
 
@@ -423,7 +446,6 @@ def render_status(
     """One line per env, columns padded, the path last and never cut or wrapped (it is
     what people copy). When a line would not fit the terminal, each env's path goes on a
     line of its own below it; piped, every env is one line, whatever its length."""
-    c = out()
     rows = list(rows)
     kernels = any("kernel" in r for r in rows)
     head = [
@@ -452,33 +474,33 @@ def render_status(
     widths = [max(len(str(x)) for x in col) for col in zip(head, *cells, strict=False)]
 
     width = 2 + sum(widths) + 2 * (len(widths) - 1)  # of the columns, without markup
+    page = _Page()
 
     def line(values: Sequence[str], state_style: str = "", *, pad_last: bool = True) -> str:
-        """The padded columns (with markup)."""
+        """The padded columns (in markup when the page is styled)."""
         parts = []
         for i, (value, width) in enumerate(zip(values, widths, strict=True)):
             pad = pad_last or i < len(values) - 1
-            text = esc(value) + (" " * (width - len(value)) if pad else "")
-            if i == 3 and state_style:
-                text = f"[{state_style}]{text}[/]"
-            parts.append(text)
+            text = page.esc(value) + (" " * (width - len(value)) if pad else "")
+            parts.append(page.mark(state_style, text) if i == 3 else text)
         return "  " + "  ".join(parts)
 
-    title = f"workspace [bold]{esc(workspace)}[/]" + (
-        f" [dim]— {esc(description)}[/]" if description else ""
+    title = f"workspace {page.mark('bold', page.esc(workspace))}" + (
+        " " + page.mark("dim", f"— {page.esc(description)}") if description else ""
     )
-    c.print(title)
+    page.lines.append(title)
     longest = max((width + 2 + len(r["prefix"]) for r in rows), default=0)
-    stacked = c.is_terminal and longest > c.width
+    c = page.console
+    stacked = c is not None and c.is_terminal and longest > c.width
     columns = line(head, pad_last=not stacked)
-    c.print(f"[dim]{columns}{'' if stacked else '  path'}[/]")
+    page.lines.append(page.mark("dim", f"{columns}{'' if stacked else '  path'}"))
     for values, r in zip(cells, rows, strict=True):
         text = line(values, _STATE_STYLE.get(r["state"], ""), pad_last=not stacked)
         if stacked:
-            c.print(text)
-            c.print(f"    [dim]{esc(r['prefix'])}[/]")
+            page.lines += [text, page.mark("dim", f"    {page.esc(r['prefix'])}")]
         else:
-            c.print(f"{text}  {esc(r['prefix'])}")
+            page.lines.append(f"{text}  {page.esc(r['prefix'])}")
+    page.write()
 
 
 def _built_for(row: dict[str, Any]) -> str:
@@ -502,26 +524,25 @@ def host_line(host: dict[str, Any]) -> str:
 def render_host(host: dict[str, Any]) -> None:
     """This machine's virtual packages (what apply checks envs against): one line, wrapped
     at a terminal's width (piped, never)."""
-    c = out()
-    soft = not c.is_terminal
+    page = _Page()
     if host.get("problem"):
-        c.print(f"[yellow]host:[/] {esc(host['problem'])}", soft_wrap=soft)
-        return
-    names = {v["name"] for v in host["virtual_packages"]}
-    overrides = host["overrides"]
-    c.print(f"[dim]host:[/] {esc(host_line(host))}", soft_wrap=soft)
-    if "__cuda" not in names and ("__linux" in names or "__win" in names):
-        why = (
-            "CONDA_OVERRIDE_CUDA is set and empty"
-            if overrides.get("CONDA_OVERRIDE_CUDA") == ""
-            else "no NVIDIA driver found (CONDA_OVERRIDE_CUDA=<version> stands in for one)"
-        )
-        c.print(f"[dim]      no __cuda: {why}[/]", soft_wrap=soft)
-    for var, value in sorted(overrides.items()):
-        if value:
-            c.print(
-                f"[dim]      {esc(var)}={esc(value)} is set (conda's override)[/]", soft_wrap=soft
+        page.lines.append(f"{page.mark('yellow', 'host:')} {page.esc(host['problem'])}")
+    else:
+        names = {v["name"] for v in host["virtual_packages"]}
+        overrides = host["overrides"]
+        page.lines.append(f"{page.mark('dim', 'host:')} {page.esc(host_line(host))}")
+        if "__cuda" not in names and ("__linux" in names or "__win" in names):
+            why = (
+                "CONDA_OVERRIDE_CUDA is set and empty"
+                if overrides.get("CONDA_OVERRIDE_CUDA") == ""
+                else "no NVIDIA driver found (CONDA_OVERRIDE_CUDA=<version> stands in for one)"
             )
+            page.lines.append(page.mark("dim", f"      no __cuda: {why}"))
+        for var, value in sorted(overrides.items()):
+            if value:
+                said = f"      {page.esc(var)}={page.esc(value)} is set (conda's override)"
+                page.lines.append(page.mark("dim", said))
+    page.write(soft_wrap=page.console is None or not page.console.is_terminal)
 
 
 def render_info(

@@ -43,7 +43,7 @@ def ready_env(
     from wsp import ui
     from wsp.context import load_context
     from wsp.errors import WspError
-    from wsp.planner import env_state
+    from wsp.observe import env_state
 
     ctx = load_context(directory)
     if project not in ctx.desired:

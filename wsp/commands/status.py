@@ -35,7 +35,7 @@ def kernel_state(ctx: Context, project: str) -> dict[str, str]:
 
 
 def status_rows(ctx: Context) -> list[dict[str, Any]]:
-    from wsp.planner import env_state
+    from wsp.observe import env_state
 
     rows = []
     for name, want in sorted(ctx.desired.items()):
