@@ -19,6 +19,10 @@ EXTRA = """
 [projects.extra]
 python = "3.12"
 dependencies = ["requests"]
+
+[projects.cached]
+python = "3.12"
+dependencies = ["fastapi"]
 """
 
 
@@ -50,6 +54,7 @@ def test_packages_gone_mid_apply_leave_each_env_old_or_new(ws: Workspace) -> Non
         "vision": "replace",
         "webdev": "update",
         "extra": "create",
+        "cached": "create",
     }
 
     gone = ws.channel.parent / "gone"
@@ -69,8 +74,10 @@ def test_packages_gone_mid_apply_leave_each_env_old_or_new(ws: Workspace) -> Non
         assert snapshot(ws.envs_dir / env) == before[env], f"{env} was changed"
     assert ws.versions("vision")["python"].startswith("3.11")
     assert not (ws.envs_dir / "extra").exists()
-    # new: webdev needed nothing from the channel
+    # new: webdev and cached needed nothing from the channel; conda lists the env made
     assert "uvicorn" not in ws.versions("webdev")
+    listed = (Path(ws.env["HOME"]) / ".conda" / "environments.txt").read_text().splitlines()
+    assert str(ws.envs_dir / "cached") in listed and str(ws.envs_dir / "extra") not in listed
     assert [p.name for p in ws.envs_dir.iterdir() if p.name.startswith(".")] == []
     states = {r["env"]: r["state"] for r in ws.wsp("status", "--json").json["envs"]}
     assert states == {
@@ -78,6 +85,7 @@ def test_packages_gone_mid_apply_leave_each_env_old_or_new(ws: Workspace) -> Non
         "vision": "out of date",
         "webdev": "in sync",
         "extra": "missing",
+        "cached": "in sync",
     }
 
     # The channel comes back: the next apply finishes the job.

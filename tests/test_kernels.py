@@ -770,6 +770,8 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     r = ws.wsp("apply", "--yes", timeout=240, **jenv)
     assert r.code == 1, r
     assert "kernel vision: blocked" in r.stderr, r
+    listed = (Path(ws.env["HOME"]) / ".conda" / "environments.txt").read_text().splitlines()
+    assert str(prefix) in listed  # the env was built whole: conda lists it, kernel or not
     assert snapshot(jdata / "kernels") == before
     assert KernelSpecManager().get_kernel_spec("vision").display_name == "Someone's"
 

@@ -302,11 +302,16 @@ def _edit_environments_txt(change: Callable[[list[str]], list[str]]) -> None:
             atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
-def register_env(prefix: Path) -> None:
-    """List `prefix` in ~/.conda/environments.txt so `conda env list` shows it."""
-    if _is_in_conda_envs_dirs(prefix):
+def register_envs(prefixes: Iterable[Path]) -> None:
+    """List `prefixes` in ~/.conda/environments.txt so `conda env list` shows them (those
+    conda finds by itself, in one of its envs dirs, are not listed)."""
+    prefixes = list(prefixes)
+    if not prefixes:
         return
-    _edit_environments_txt(lambda lines: lines if str(prefix) in lines else [*lines, str(prefix)])
+    dirs = _resolved_conda_envs_dirs()  # .condarc read once, not once per env
+    want = [str(p) for p in prefixes if not _is_in_conda_envs_dirs(p, dirs)]
+    if want:
+        _edit_environments_txt(lambda lines: [*lines, *(w for w in want if w not in lines)])
 
 
 def unregister_env(prefix: Path) -> None:

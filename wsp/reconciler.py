@@ -48,6 +48,7 @@ class Outcome:
     action: Action
     error: str | None
     seconds: float
+    built: bool = False  # the env was built whole (even when its kernel then failed)
 
     @property
     def ok(self) -> bool:
@@ -175,10 +176,8 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         cuda_builds=sysreq.cuda_builds(target),
     )
     write_marker(prefix, done)
-    conda.register_env(prefix)
     with contextlib.suppress(OSError):  # losing a history line never fails the apply
         history.append(prefix, _history_entry(action, done, current))
-    _kernel(ctx, action)
 
 
 def _history_entry(action: Action, marker: Marker, before: Marker | None) -> history.Entry:
@@ -440,6 +439,7 @@ def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> 
     start = time.monotonic()
     report.started(action)
     error = None
+    built = False
     try:
         if action.kind is ActionKind.PRUNE:
             _prune(ctx, action)
@@ -447,12 +447,14 @@ def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> 
             _kernel(ctx, action)  # the env stays as it is; its kernel changes
         else:
             _build(ctx, action, engine, report)
+            built = True
+            _kernel(ctx, action)
     except WspError as exc:
         error = str(exc)
     except OSError as exc:
         error = f"{exc.strerror or exc} ({exc.filename or action.prefix})"
     report.finished(action, error)
-    return Outcome(action, error, time.monotonic() - start)
+    return Outcome(action, error, time.monotonic() - start, built)
 
 
 def tidy(ctx: Context) -> None:
@@ -506,7 +508,11 @@ def apply_plan(
             futures = [
                 pool.submit(_run_one, ctx, changes[name], engine, report) for name in generation
             ]
-            outcomes.extend(f.result() for f in futures)
+            done = [f.result() for f in futures]
+            outcomes += done
+            # listed for `conda env list` in one write per generation (killed before it,
+            # the next apply's `tidy` lists them)
+            conda.register_envs([o.action.prefix for o in done if o.built])
     for action in kernel_only:
         if should_stop():
             break
