@@ -184,6 +184,92 @@ def test_records_renamed_to_the_canonical_channel(tmp_path: Path) -> None:
     assert condameta.dist_str(data) == "conda-forge/noarch::six-1.16.0-pyh_0"
 
 
+def test_a_record_as_rattler_writes_it_keeps_every_other_byte(tmp_path: Path) -> None:
+    """A record in rattler's layout (two-space indent, its own key order, no final newline)
+    gets its channel and URL replaced where they are written; one in any other layout, or
+    whose url is not a plain top-level string, is read and written whole."""
+    mirror = "https://mirror.example/forge/"
+    canonical = "https://conda.anaconda.org/conda-forge/"
+    routes = [_Route(canonical, mirror)]
+    meta = tmp_path / "env" / "conda-meta"
+    meta.mkdir(parents=True)
+    url = f"{mirror}noarch/six-1.16.0-pyh_0.tar.bz2"
+    data = {
+        "name": "six",
+        "url": url,
+        "channel": mirror,
+        "depends": ["python"],
+        "note": 'a "url": inside a string, \n  "url": "x" too, and ünïcode',
+        "paths_data": {"paths": [{"_path": "a.py", "url": url, "channel": mirror}]},
+        "files": ["a.py"],
+    }
+    rattlers = meta / "six-1.16.0-pyh_0.json"
+    rattlers.write_text(json.dumps(data, indent=2, ensure_ascii=False))  # rattler's layout
+    before = rattlers.read_text()
+    assert canonicalize_records(tmp_path / "env", routes) == 1
+    after = rattlers.read_text()
+    new_url = f"{canonical}noarch/six-1.16.0-pyh_0.tar.bz2"
+    assert after == before.replace(f'\n  "url": "{url}"', f'\n  "url": "{new_url}"').replace(
+        f'\n  "channel": "{mirror}"', f'\n  "channel": "{canonical}"'
+    )
+    assert json.loads(after) == {**data, "url": new_url, "channel": canonical}
+    # other layouts: four spaces, one line, one space (a nested key at two spaces)
+    for i, dumped in enumerate(
+        [
+            json.dumps(data, indent=4),
+            json.dumps(data),
+            json.dumps({**data, "paths_data": {"url": url, "channel": mirror}}, indent=1),
+            json.dumps({**data, "url": {"x": url}}, indent=2),
+        ]
+    ):
+        other = meta / f"other-{i}-0.json"
+        other.write_text(dumped)
+        changed = canonicalize_records(tmp_path / "env", routes)
+        got = json.loads(other.read_text())
+        if i < 3:
+            assert changed == 1 and got["url"] == new_url and got["channel"] == canonical, i
+            assert {k: v for k, v in got.items() if k not in ("url", "channel")} == {
+                k: v for k, v in json.loads(dumped).items() if k not in ("url", "channel")
+            }
+        else:
+            assert changed == 0 and got == json.loads(dumped)  # its url is no string: kept
+        other.unlink()
+
+
+def test_dist_strings_read_from_a_records_top_fields_are_those_of_the_whole_record(
+    tmp_path: Path,
+) -> None:
+    """The env's dist strings, read from the few top-level fields of records as rattler
+    writes them, are what conda's reading of the whole record gives, whatever the layout."""
+    meta = tmp_path / "env" / "conda-meta"
+    meta.mkdir(parents=True)
+    forge = "https://conda.anaconda.org/conda-forge/"
+    base = {"version": "1.0", "build": "h0", "subdir": "linux-64"}
+    records = {
+        "a": {**base, "name": "a", "channel": forge, "url": f"{forge}linux-64/a-1.0-h0.conda"},
+        "b": {  # no channel: taken from the url, as conda does
+            **base,
+            "name": "b",
+            "channel": "",
+            "url": "file:///srv/chan/linux-64/b-1.0-h0.conda",
+            "paths_data": {"paths": [{"name": "x", "channel": "y", "subdir": "z"}]},
+        },
+        "c": {**base, "name": "c", "url": f"{forge}linux-64/c-1.0-h0.conda"},  # no channel key
+    }
+    for i, (name, data) in enumerate(records.items()):
+        layout = json.dumps(data, indent=2) if i < 2 else json.dumps(data, indent=4)
+        (meta / f"{name}-1.0-h0.json").write_text(layout)
+    assert (
+        condameta.prefix_dists(tmp_path / "env")
+        == {condameta.dist_str(d) for d in records.values()}
+        == {
+            "conda-forge/linux-64::a-1.0-h0",
+            "file:///srv/chan/linux-64::b-1.0-h0",
+            "conda-forge/linux-64::c-1.0-h0",
+        }
+    )
+
+
 def test_records_of_a_staged_env_are_rewritten_in_place_a_linked_one_never(
     tmp_path: Path,
 ) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsp.conda import ENV_VAR_NAME, RESERVED_ENV_VARS
-from wsp.fsutil import atomic_write_text
+from wsp.fsutil import atomic_write_text, top_level_strings
 
 if TYPE_CHECKING:
     from wsp.userconfig import UserConfig
@@ -64,12 +64,18 @@ def dist_str(record: Any, config: UserConfig | None = None) -> str:
     return f"{head}::{body}" if head else body
 
 
+_DIST_FIELDS = ("name", "version", "build", "subdir", "channel", "url")
+
+
 def prefix_dists(prefix: Path, config: UserConfig | None = None) -> set[str]:
-    """The dist string of every package record in the env now."""
+    """The dist string of every package record in the env now (of a record as rattler
+    writes it, only the fields it needs are read: a real package's lists its files)."""
     out = set()
     for path in (prefix / "conda-meta").glob("*.json"):
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
-            data = json.loads(path.read_bytes())
+            text = path.read_bytes().decode("utf-8")
+            found = top_level_strings(text, _DIST_FIELDS)
+            data = {k: v for k, (_, _, v) in found.items()} if found else json.loads(text)
             if isinstance(data, dict) and data.get("name"):
                 out.add(dist_str(data, config))
     return out

@@ -12,6 +12,7 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     not the private 0600 of the temporary file it is written as. A symlink keeps its link:
     the file it points to is written. The temporary file is named `.NAME.wsp-tmp-*`, so
     one a killed process left behind is known for wsp's (`leftover_temporaries`)."""
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            path = Path(os.path.realpath(path))
+            st = os.stat(path)
+        mode = stat.S_IMODE(st.st_mode)
     except OSError:
         mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    except FileNotFoundError:  # its folder is new
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -118,6 +124,45 @@ def atomic_write_json(path: Path, data: Any) -> None:
 def json_text(data: Any) -> str:
     """How wsp writes JSON files: indented, keys sorted, a final newline."""
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+_JSON = json.JSONDecoder()
+
+
+def top_level_strings(text: str, keys: Sequence[str]) -> dict[str, tuple[int, int, str]] | None:
+    """Where in `text` (a JSON object as `json_text`, rattler and conda write one: a key a
+    line, indented by two spaces) each of the top-level string fields `keys` is written:
+    the span of its value and the value, without parsing the rest (a package record lists
+    thousands of files). None unless the object's first key is indented by two spaces and
+    each of `keys` is found on a line of its own at that indent, holding a string: a line
+    can't start inside a JSON string (it holds no raw newline), and a deeper key is
+    indented further. (A key written twice, which no serializer does, is read where it
+    is first.)"""
+    if not text.startswith('{\n  "'):
+        return None
+    found = {}
+    for key in keys:
+        mark = f'\n  "{key}": '
+        at = text.find(mark)
+        if at < 0:
+            return None
+        start = at + len(mark)
+        try:
+            value, end = _JSON.raw_decode(text, start)
+        except ValueError:
+            return None
+        if not isinstance(value, str):
+            return None
+        found[key] = (start, end, value)
+    return found
+
+
+def with_strings(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end) span holding the JSON string of its value instead
+    (spans from `top_level_strings`)."""
+    for start, end, value in sorted(spans, reverse=True):
+        text = text[:start] + json.dumps(value) + text[end:]
+    return text
 
 
 def sha256_hex(data: bytes) -> str:

@@ -40,12 +40,14 @@ from wsp.engines import (
 )
 from wsp.errors import ChannelUnreachable, SolveError, WspError
 from wsp.fsutil import (
-    atomic_write_json,
+    atomic_write_bytes,
     atomic_write_text,
     file_url_path,
     json_text,
     remove_tree,
     sha256_hex,
+    top_level_strings,
+    with_strings,
 )
 from wsp.specs import (
     check_match_spec,
@@ -276,23 +278,40 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route], *, staged: bool
     the location it was fetched from (a mirror, a token-bearing URL); returns how many
     records changed. Each file is rewritten atomically, its mode kept; in an env being
     built beside (`staged`: no one reads it before it is moved into place) a record
-    rattler just wrote is rewritten where it is, without a temporary file and fsync."""
+    rattler just wrote is rewritten where it is, without a temporary file and fsync.
+    A record as rattler writes it keeps every other byte (`top_level_strings`): a real
+    package's record lists thousands of files, too many to parse and write again."""
     changed = 0
     for path in sorted((prefix / "conda-meta").glob("*.json")):
         try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
-            continue
+        found = top_level_strings(text, ("url", "channel"))
+        if found is None:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+                continue
+            url_now, channel_now = data["url"], data.get("channel")
+        else:
+            url_now, channel_now = found["url"][2], found["channel"][2]
         for route in routes:
-            if (url := route.canonical(data["url"])) is not None:
-                new = {**data, "url": url, "channel": route.identity}
-                if new != data:
-                    if staged and os.stat(path).st_nlink == 1:
-                        path.write_bytes(json_text(new).encode("utf-8"))
+            if (url := route.canonical(url_now)) is not None:
+                if (url, route.identity) != (url_now, channel_now):
+                    if found is not None:
+                        new = with_strings(
+                            text,
+                            [(*found["url"][:2], url), (*found["channel"][:2], route.identity)],
+                        )
                     else:
-                        atomic_write_json(path, new)
+                        new = json_text({**data, "url": url, "channel": route.identity})
+                    if staged and os.stat(path).st_nlink == 1:
+                        path.write_bytes(new.encode("utf-8"))
+                    else:
+                        atomic_write_bytes(path, new.encode("utf-8"))
                     changed += 1
                 break
     return changed
