@@ -325,7 +325,8 @@ class RattlerEngine:
     def __init__(self) -> None:
         self._cache_dir = cache_dir()
         self._auth: dict[str, dict[str, Any]] = {}  # host -> credentials, in memory only
-        self._client: Any = None
+        self._client: Any = None  # made by _connect when credentials or a proxy need one
+        self._standard_client: Any = None  # else rattler's standard client (`_fetcher`)
         self._network: str | None = None  # rattler config (TOML): proxies and TLS (_connect)
         self._gateway_made: Any = None  # made on first use: status and info never need one
         self._records = _Records()
@@ -339,6 +340,20 @@ class RattlerEngine:
                 cache_dir=self._cache_dir / "repodata", show_progress=False
             )
         return self._gateway_made
+
+    @property
+    def _fetcher(self) -> Any:
+        """The HTTP client installs and downloads use: `_connect`'s, else rattler's standard
+        client, made once (without one, every install makes its own and reads the system's
+        certificates again: ~5 ms an env)."""
+        if self._client is not None:
+            return self._client
+        if self._standard_client is None:
+            from rattler import Config
+            from rattler.networking import Client
+
+            self._standard_client = Client.from_config(Config.from_toml(""))
+        return self._standard_client
 
     def _connect(self, sources: Sequence[Channel]) -> None:
         """Make the HTTP client fetch as this machine must: through the proxy and with the
@@ -572,7 +587,7 @@ class RattlerEngine:
                     installed_packages=[],
                     show_progress=False,
                     execute_link_scripts=False,
-                    client=self._client,
+                    client=self._fetcher,
                 )
             )
         except Exception as exc:
@@ -615,7 +630,7 @@ class RattlerEngine:
                     show_progress=False,
                     reporter=reporter,
                     execute_link_scripts=False,
-                    client=self._client,
+                    client=self._fetcher,
                 )
             )
         except Exception as exc:
@@ -649,7 +664,7 @@ class RattlerEngine:
                     installed_packages=current,
                     show_progress=False,
                     execute_link_scripts=False,
-                    client=self._client,
+                    client=self._fetcher,
                 )
             )
         except Exception as exc:
@@ -668,7 +683,6 @@ class RattlerEngine:
         import hashlib
 
         out: dict[str, str] = {}
-        client = None
         for record in self._records.of(packages):
             pkg = _to_package(record)
             rel = f"{record.subdir}/{record.file_name}"
@@ -682,13 +696,9 @@ class RattlerEngine:
                     if url.startswith("file://"):
                         shutil.copyfile(file_url_path(url) or url, target)
                     else:
-                        if client is None:
-                            from rattler.networking import Client
-
-                            client = self._client or Client.authenticated_client()
                         from rattler.package_streaming import download_to_path
 
-                        _run(download_to_path(client, url, target))
+                        _run(download_to_path(self._fetcher, url, target))
                 except Exception as exc:
                     problem = _first_line(str(exc))
                     continue
