@@ -147,3 +147,33 @@ def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Pa
     assert mode(rec) == 0o600 and mode(tool) == 0o700
     fix_modes(prefix, mask=0o022)
     assert mode(rec) == 0o644 and mode(tool) == 0o755
+
+
+def test_package_files_two_envs_share_are_given_their_modes_once(tmp_path: Path) -> None:
+    """Envs of one apply share their package files with the package cache (hard links):
+    once a file is given its modes it is not looked at again; each env's own files (its
+    records, a copied file) still are."""
+    cache = tmp_path / "pkgs" / "lib.py"
+    cache.parent.mkdir()
+    cache.write_text("x = 1\n")
+    cache.chmod(0o600)  # a cache extracted under a private umask
+    envs = []
+    for name in ("a", "b"):
+        prefix = tmp_path / name
+        (prefix / "conda-meta").mkdir(parents=True)
+        (prefix / "conda-meta" / "lib-1-0.json").write_text("{}")
+        (prefix / "conda-meta" / "lib-1-0.json").chmod(0o600)
+        os.link(cache, prefix / "lib.py")
+        (prefix / "copied.py").write_text("y = 2\n")
+        (prefix / "copied.py").chmod(0o600)
+        envs.append(prefix)
+    linked: set[tuple[int, int]] = set()
+    fix_modes(envs[0], mask=0o022, linked=linked)
+    assert mode(cache) == 0o644 and len(linked) == 1
+    cache.chmod(0o600)  # not looked at again: left as this test set it
+    fix_modes(envs[1], mask=0o022, linked=linked)
+    assert mode(cache) == 0o600
+    for own in ("conda-meta/lib-1-0.json", "copied.py"):
+        assert mode(envs[1] / own) == 0o644, own
+    fix_modes(envs[1], mask=0o022)  # without the shared set, every file is looked at
+    assert mode(cache) == 0o644

@@ -35,7 +35,9 @@ def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> No
             os.chmod(path, mode)
 
 
-def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
+def fix_modes(
+    prefix: Path, *, mask: int | None = None, linked: set[tuple[int, int]] | None = None
+) -> None:
     """Give the env at `prefix` conda's modes under umask `mask` (default: the process's):
 
     - folders: at least `0777 & ~mask` (0755, or 0775 when group-writable), setgid kept;
@@ -46,6 +48,11 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
 
     Inside a setgid folder every entry wsp may change takes that folder's group, as a new
     file would. Symlinks are left alone; what cannot be changed is left as it is.
+
+    `linked` holds the (device, inode) of the hard-linked files already given their modes
+    (by this call or an earlier one, under the same `mask`): they are not looked at again
+    (envs of one apply share most files with the package cache), and those of this env
+    are added.
     """
     mask = umask() if mask is None else mask
     dir_bits = 0o777 & ~mask
@@ -61,14 +68,16 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
     _set(prefix, top, stat.S_IMODE(top.st_mode) | dir_bits, root_gid)
     # one lstat per entry (scandir's), plain strings: an env holds tens of thousands of files
     top_gid = _own_gid(os.lstat(prefix))
-    todo: list[tuple[str, int | None, bool]] = [(str(prefix), top_gid, False)]
+    todo: list[tuple[str, int | None, bool, int]] = [(str(prefix), top_gid, False, top.st_dev)]
     while todo:
-        here, gid, in_meta = todo.pop()
+        here, gid, in_meta, dev = todo.pop()
         try:
             entries = list(os.scandir(here))
         except OSError:
             continue
         for e in entries:
+            if linked is not None and (dev, e.inode()) in linked:
+                continue
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:
@@ -81,7 +90,8 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
                 setgid = stat.S_ISGID if gid is not None else 0
                 _set(e.path, st, current | dir_bits | setgid, gid)
                 inner = gid if gid is not None else _own_gid(st)
-                todo.append((e.path, inner, in_meta or (here == str(prefix) and e.name == _META)))
+                meta = in_meta or (here == str(prefix) and e.name == _META)
+                todo.append((e.path, inner, meta, st.st_dev))
             elif kind == stat.S_IFREG:
                 if in_meta and st.st_nlink == 1:
                     mode = (current & 0o111) | file_mode
@@ -90,6 +100,8 @@ def fix_modes(prefix: Path, *, mask: int | None = None) -> None:
                     if current & stat.S_IXUSR:
                         mode |= exec_bits
                 _set(e.path, st, mode, gid if in_meta or st.st_nlink == 1 else None)
+                if linked is not None and st.st_nlink > 1:  # its mode is the env's no more
+                    linked.add((dev, e.inode()))  # as the check above reads it (readdir's)
 
 
 def _own_gid(st: os.stat_result) -> int | None:

@@ -114,7 +114,9 @@ def _declared_channel(want: DesiredEnv, exc: ChannelUnreachable) -> str:
     return exc.channel
 
 
-def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> None:
+def _build(
+    ctx: Context, action: Action, engine: Engine, report: Reporter, linked: set[tuple[int, int]]
+) -> None:
     """create / update / replace: make the env hold exactly `action.target`.
 
     A new or replaced env is built beside its final place and swapped in once whole, so
@@ -164,7 +166,7 @@ def _build(ctx: Context, action: Action, engine: Engine, report: Reporter) -> No
         ) from None
     have = observe_env(ctx.owner, prefix)
     _check_holds(have, target)
-    _for_conda(ctx, action, prefix)
+    _for_conda(ctx, action, prefix, linked)
     python = next((p.version for p in target if p.name == "python"), None)
     done = replace(
         pip_state,
@@ -240,7 +242,7 @@ def _kernel(ctx: Context, action: Action) -> None:
         raise WspError(f"{done.summary()}; the env itself is {action.kind.past}")
 
 
-def _for_conda(ctx: Context, action: Action, prefix: Path) -> None:
+def _for_conda(ctx: Context, action: Action, prefix: Path, linked: set[tuple[int, int]]) -> None:
     """What makes the env conda's own too: its history (the declared specs, as conda
     records requested specs), its variables (conda-meta/state), the frozen marker (CEP 22:
     conda refuses to change it) and conda's file modes, readable by the machine's users."""
@@ -253,7 +255,7 @@ def _for_conda(ctx: Context, action: Action, prefix: Path) -> None:
     )
     condameta.write_env_vars(prefix, dict(v.partition("=")[::2] for v in declared.env_vars))
     freeze(ctx, prefix, action.project or action.env)
-    fix_modes(prefix)
+    fix_modes(prefix, linked=linked)
 
 
 def freeze(ctx: Context, prefix: Path, project: str) -> None:
@@ -435,7 +437,13 @@ def _prune(ctx: Context, action: Action) -> None:
     _kernel(ctx, action)
 
 
-def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> Outcome:
+def _run_one(
+    ctx: Context,
+    action: Action,
+    engine: Engine,
+    report: Reporter,
+    linked: set[tuple[int, int]],
+) -> Outcome:
     start = time.monotonic()
     report.started(action)
     error = None
@@ -446,7 +454,7 @@ def _run_one(ctx: Context, action: Action, engine: Engine, report: Reporter) -> 
         elif action.kind is ActionKind.NOOP:
             _kernel(ctx, action)  # the env stays as it is; its kernel changes
         else:
-            _build(ctx, action, engine, report)
+            _build(ctx, action, engine, report, linked)
             built = True
             _kernel(ctx, action)
     except WspError as exc:
@@ -491,13 +499,14 @@ def apply_plan(
         )
     tidy(ctx)
     outcomes: list[Outcome] = []
+    linked: set[tuple[int, int]] = set()  # package files given their modes (fix_modes)
     changes = {a.project or a.env: a for a in plan.actions if a.kind.builds}
     prunes = [a for a in plan.actions if a.kind is ActionKind.PRUNE]
     kernel_only = [a for a in plan.actions if a.kind is ActionKind.NOOP and a.kernel_changes]
     for action in prunes:
         if should_stop():
             return outcomes
-        outcomes.append(_run_one(ctx, action, engine, report))
+        outcomes.append(_run_one(ctx, action, engine, report, linked))
 
     from wsp.graph import order
 
@@ -506,7 +515,8 @@ def apply_plan(
             if should_stop():
                 break
             futures = [
-                pool.submit(_run_one, ctx, changes[name], engine, report) for name in generation
+                pool.submit(_run_one, ctx, changes[name], engine, report, linked)
+                for name in generation
             ]
             done = [f.result() for f in futures]
             outcomes += done
@@ -516,5 +526,5 @@ def apply_plan(
     for action in kernel_only:
         if should_stop():
             break
-        outcomes.append(_run_one(ctx, action, engine, report))
+        outcomes.append(_run_one(ctx, action, engine, report, linked))
     return outcomes
