@@ -171,9 +171,10 @@ def check_plan_and_status(
 def test_kill_9_at_random_points_of_applies_of_22_envs(
     make_workspace: Callable[..., Workspace], tmp_path: Path
 ) -> None:
-    """Ten applies (creates, updates, replaces, prunes) each killed at a random point: after
-    each, every marker parses and says what the env holds, `wsp plan` and `wsp status` show
-    the half-built envs, and nothing outside the plan changed; then one apply mends all."""
+    """Ten applies or more (creates, updates, replaces, prunes) each killed at a random
+    point: after each, every marker parses and says what the env holds, `wsp plan` and
+    `wsp status` show the half-built envs, and nothing outside the plan changed; then one
+    apply mends all."""
     seed = int(os.environ.get("CRASH_SEED") or random.randrange(2**32))
     print(f"CRASH_SEED={seed}")
     rng = random.Random(seed)
@@ -195,7 +196,11 @@ def test_kill_9_at_random_points_of_applies_of_22_envs(
     assert r.code == 0, r
 
     killed = 0
-    for round_ in range(1, ROUNDS + 1):
+    round_ = 0
+    # a kill may land after an apply ended: more rounds (up to twice as many) until three
+    # applies were killed before their end
+    while round_ < ROUNDS or (killed < 3 and round_ < 2 * ROUNDS):
+        round_ += 1
         edits = model.churn(rng) if round_ > 1 else {"create": sorted(model.projects)}
         ws.write(model.toml())
         if round_ % 2:  # `wsp status` every other round: each wsp start-up costs a second
@@ -234,7 +239,7 @@ def test_kill_9_at_random_points_of_applies_of_22_envs(
     assert r.code == 0, r
     r = ws.wsp("plan", "--detailed-exitcode")
     assert r.code == 0, r
-    assert killed >= 3, f"only {killed} of {ROUNDS} applies were killed before their end"
+    assert killed >= 3, f"only {killed} of {round_} applies were killed before their end"
 
     envs = {p.name for p in ws.envs_dir.iterdir()}
     assert envs == set(model.projects) | set(strangers), envs  # no trash or staging left
