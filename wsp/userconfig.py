@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +66,8 @@ def _read_user_file(path: Path) -> dict[str, tuple[str, ...]]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise WspError(f"{path}: cannot read it ({exc})") from None
+    import tomllib  # only when the file exists (~1.5 ms)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

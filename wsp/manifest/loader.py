@@ -541,12 +541,12 @@ def _check_requirements(
     err: Any, where: tuple[str | int, ...], table: SystemRequirements
 ) -> sysreq.Requirements:
     """A `system-requirements` table, every name and value checked, as sorted pairs."""
-    import difflib
-
     seen: dict[str, str] = {}
     for key, value in table.items():
         problem = sysreq.check(key, value)
         if problem == "unknown":
+            import difflib  # only for the error
+
             close = difflib.get_close_matches(key.lower(), list(sysreq.NAMES), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise err(
@@ -568,8 +568,6 @@ def _check_requirements(
 
 def _check_platforms(err: Any, model: Manifest) -> tuple[sysreq.Variant, ...]:
     """`[workspace] platforms`: each a conda platform, or a named variant of one."""
-    import difflib
-
     known: tuple[str, ...] = ()
     if model.workspace.platforms:  # rattler knows them: imported only when some are named
         from wsp.specs import known_platforms
@@ -578,6 +576,8 @@ def _check_platforms(err: Any, model: Manifest) -> tuple[sysreq.Variant, ...]:
 
     def platform_of(where: tuple[str | int, ...], name: str, what: str) -> str:
         if name not in known:
+            import difflib  # only for the error
+
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "e.g. linux-64, osx-arm64, win-64"
             raise err(where, f"{what} {name!r} is not a conda platform; {hint}", value=True)
