@@ -343,3 +343,20 @@ def test_every_env_built_in_parallel_is_listed_in_environments_txt(
         key=len,
     )
     assert missing == [], f"{len(missing)} of {MANY} envs not listed for `conda env list`"
+
+
+def test_an_env_built_where_environments_txt_cant_be_written_says_so(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """conda's environments.txt can't be written (here `~/.conda` is a file): the envs are
+    built whole, and each says it is not listed for `conda env list`; the apply fails."""
+    ws = make_workspace(TWO)
+    (Path(ws.env["HOME"]) / ".conda").write_text("not a folder")
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 1, r
+    for env in ("finance", "webdev"):
+        line = next(ln for ln in r.stderr.splitlines() if ln.startswith(f"{env}: create failed"))
+        assert "not listed in ~/.conda/environments.txt" in line, r
+    assert "Traceback" not in r.output
+    states = {e["env"]: e["state"] for e in ws.wsp("status", "--json").json["envs"]}
+    assert states == {"finance": "in sync", "webdev": "in sync"}, states

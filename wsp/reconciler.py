@@ -465,6 +465,22 @@ def _run_one(
     return Outcome(action, error, time.monotonic() - start, built)
 
 
+def _listed(done: list[Outcome], report: Reporter) -> list[Outcome]:
+    """List the envs `done` built in ~/.conda/environments.txt for `conda env list`, in
+    one write (killed before it, the next apply's `tidy` lists them). When the file can't
+    be written, each of those envs failed, saying so."""
+    try:
+        conda.register_envs([o.action.prefix for o in done if o.built])
+    except OSError as exc:
+        why = f"{exc.strerror or exc} ({exc.filename or conda.environments_txt()})"
+        error = f"built, but not listed in ~/.conda/environments.txt for `conda env list`: {why}"
+        for o in done:
+            if o.built and o.ok:
+                report.finished(o.action, error)
+        return [replace(o, error=error) if o.built and o.ok else o for o in done]
+    return done
+
+
 def tidy(ctx: Context) -> None:
     """Finish what an apply killed half way left outside the envs (the caller holds the
     lock): remove wsp's trash and staging folders, and list exactly the owned envs in
@@ -519,10 +535,7 @@ def apply_plan(
                 for name in generation
             ]
             done = [f.result() for f in futures]
-            outcomes += done
-            # listed for `conda env list` in one write per generation (killed before it,
-            # the next apply's `tidy` lists them)
-            conda.register_envs([o.action.prefix for o in done if o.built])
+            outcomes += _listed(done, report)
     for action in kernel_only:
         if should_stop():
             break
