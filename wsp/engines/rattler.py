@@ -298,22 +298,22 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route], *, staged: bool
             url_now, channel_now = data["url"], data.get("channel")
         else:
             url_now, channel_now = found["url"][2], found["channel"][2]
-        for route in routes:
-            if (url := route.canonical(url_now)) is not None:
-                if (url, route.identity) != (url_now, channel_now):
-                    if found is not None:
-                        new = with_strings(
-                            text,
-                            [(*found["url"][:2], url), (*found["channel"][:2], route.identity)],
-                        )
-                    else:
-                        new = json_text({**data, "url": url, "channel": route.identity})
-                    if staged and os.stat(path).st_nlink == 1:
-                        path.write_bytes(new.encode("utf-8"))
-                    else:
-                        atomic_write_bytes(path, new.encode("utf-8"))
-                    changed += 1
-                break
+        # the first route the record's URL is a location of
+        to = next(
+            ((r.identity, u) for r in routes if (u := r.canonical(url_now)) is not None), None
+        )
+        if to is None or to == (channel_now, url_now):
+            continue
+        channel, url = to
+        if found is not None:
+            new = with_strings(text, [(*found["url"][:2], url), (*found["channel"][:2], channel)])
+        else:
+            new = json_text({**data, "url": url, "channel": channel})
+        if staged and os.stat(path).st_nlink == 1:
+            path.write_bytes(new.encode("utf-8"))
+        else:
+            atomic_write_bytes(path, new.encode("utf-8"))
+        changed += 1
     return changed
 
 
@@ -334,10 +334,11 @@ class RattlerEngine:
 
     @property
     def _gateway(self) -> Any:
-        """rattler's repodata gateway: its own HTTP client until `_connect` makes one."""
+        """rattler's repodata gateway, fetching through `_fetcher` (one client, and one
+        reading of the system's certificates, for repodata and packages alike)."""
         if self._gateway_made is None:
             self._gateway_made = rattler.Gateway(
-                cache_dir=self._cache_dir / "repodata", show_progress=False
+                cache_dir=self._cache_dir / "repodata", show_progress=False, client=self._fetcher
             )
         return self._gateway_made
 
