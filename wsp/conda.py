@@ -311,7 +311,12 @@ def register_envs(prefixes: Iterable[Path]) -> None:
     dirs = _resolved_conda_envs_dirs()  # .condarc read once, not once per env
     want = [str(p) for p in prefixes if not _is_in_conda_envs_dirs(p, dirs)]
     if want:
-        _edit_environments_txt(lambda lines: [*lines, *(w for w in want if w not in lines)])
+
+        def add(lines: list[str]) -> list[str]:
+            listed = set(lines)
+            return [*lines, *(w for w in want if w not in listed)]
+
+        _edit_environments_txt(add)
 
 
 def unregister_env(prefix: Path) -> None:
