@@ -79,6 +79,26 @@ def test_records_name_the_declared_channel_not_the_mirror(applied: Workspace) ->
     assert applied.channel.as_uri() not in (applied.root / "wsp.lock").read_text()
 
 
+def test_records_of_a_channel_used_directly_name_it(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """Without a mirror, each record names the channel as declared, its URL in it."""
+    ws = make_workspace(
+        '[workspace]\nname = "direct"\nchannels = ["{channel}"]\nenvs-dir = ".wsp/envs"\n\n'
+        '[projects.finance]\npython = "3.9"\ndependencies = ["pandas>=2", "six"]\n'
+    )
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    base = ws.channel.as_uri().rstrip("/") + "/"
+    records = [
+        json.loads(p.read_text()) for p in (ws.envs_dir / "finance").glob("conda-meta/*.json")
+    ]
+    assert records and {d["channel"] for d in records} == {base}
+    assert all(d["url"].startswith(base) for d in records)
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r
+
+
 def test_the_frozen_setting_is_read(make_workspace: Callable[..., Workspace]) -> None:
     ws = make_workspace(TOML.replace('name = "for-conda"\n', 'name = "x"\nfreeze-envs = "maybe"\n'))
     r = ws.wsp("plan")
