@@ -222,6 +222,22 @@ def test_once_reconciles_every_project_and_exits(workspace: Workspace) -> None:
     assert "Traceback" not in broken.output
 
 
+def test_an_environments_txt_that_cant_be_written_is_a_warning(workspace: Workspace) -> None:
+    """As in `wsp apply`: each env is built, with a `warning` event saying conda env list
+    won't show it; the round is ok. People see it as a warning line."""
+    (Path(workspace.env["HOME"]) / ".conda").write_text("not a folder")
+    r = workspace.wsp("watch", "--once", "--json")
+    assert r.code == 0, r
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    said = sorted(e["message"].split(":")[0] for e in kinds(events, "warning"))
+    assert said == ["finance", "vision", "webdev"], events
+    assert applied(events) == {"finance": "create", "vision": "create", "webdev": "create"}
+    (done,) = [e for e in kinds(events, "apply") if e["phase"] == "done"]
+    assert done["ok"] and all("conda env list" in o["warning"] for o in done["outcomes"]), done
+    again = workspace.wsp("watch", "--once")
+    assert again.code == 0 and "warning: ~/.conda/environments.txt not brought" in again.stdout
+
+
 # -- what a change affects ------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ class Reporter(Protocol):
     def started(self, action: Action) -> None: ...
     def progress(self, action: Action, done: int, total: int) -> None: ...
     def finished(self, action: Action, error: str | None) -> None: ...
+    def warned(self, message: str) -> None: ...  # said, and nothing fails for it
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Outcome:
     error: str | None
     seconds: float
     built: bool = False  # the env was built whole (even when its kernel then failed)
+    warning: str | None = None  # done, but not all of it (e.g. not listed for conda)
 
     @property
     def ok(self) -> bool:
@@ -427,14 +429,28 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
     )
 
 
-def _prune(ctx: Context, action: Action) -> None:
+def _not_listed(exc: OSError) -> str:
+    """Why ~/.conda/environments.txt could not be written, for a warning."""
+    return f"{exc.strerror or exc} ({exc.filename or conda.environments_txt()})"
+
+
+def _prune(ctx: Context, action: Action) -> str | None:
+    """Delete the env; returns a warning when it stays listed for `conda env list`."""
     _inside(ctx.ws.envs_dir, action.prefix)
     _ensure_ours(ctx, action)
     # Unlisted first: killed in between, the env is still there, still ours, and the next
     # apply prunes it again; the other way round a kill would leave conda listing a ghost.
-    conda.unregister_env(action.prefix)
+    # An environments.txt that can't be written stops nothing, as in conda: a line left
+    # naming a deleted env is one conda env list skips.
+    try:
+        conda.unregister_env(action.prefix)
+        warning = None
+    except OSError as exc:
+        warning = f"{action.env}: pruned, but still listed in ~/.conda/environments.txt: "
+        warning += _not_listed(exc)
     _delete(ctx.owner, ctx.ws.envs_dir, action.prefix)
     _kernel(ctx, action)
+    return warning
 
 
 def _run_one(
@@ -446,11 +462,11 @@ def _run_one(
 ) -> Outcome:
     start = time.monotonic()
     report.started(action)
-    error = None
+    error = warning = None
     built = False
     try:
         if action.kind is ActionKind.PRUNE:
-            _prune(ctx, action)
+            warning = _prune(ctx, action)
         elif action.kind is ActionKind.NOOP:
             _kernel(ctx, action)  # the env stays as it is; its kernel changes
         else:
@@ -462,30 +478,39 @@ def _run_one(
     except OSError as exc:
         error = f"{exc.strerror or exc} ({exc.filename or action.prefix})"
     report.finished(action, error)
-    return Outcome(action, error, time.monotonic() - start, built)
+    if warning is not None:
+        report.warned(warning)
+    return Outcome(action, error, time.monotonic() - start, built, warning)
 
 
 def _listed(done: list[Outcome], report: Reporter) -> list[Outcome]:
     """List the envs `done` built in ~/.conda/environments.txt for `conda env list`, in
     one write (killed before it, the next apply's `tidy` lists them). When the file can't
-    be written, each of those envs failed, saying so."""
+    be written, each of those envs warns that conda env list won't show it; as in conda,
+    that stops nothing: the env is built and works."""
     try:
         conda.register_envs([o.action.prefix for o in done if o.built])
     except OSError as exc:
-        why = f"{exc.strerror or exc} ({exc.filename or conda.environments_txt()})"
-        error = f"built, but not listed in ~/.conda/environments.txt for `conda env list`: {why}"
+        why = _not_listed(exc)
+        out = []
         for o in done:
-            if o.built and o.ok:
-                report.finished(o.action, error)
-        return [replace(o, error=error) if o.built and o.ok else o for o in done]
+            if o.built:
+                warning = (
+                    f"{o.action.env}: built, but not listed in ~/.conda/environments.txt, "
+                    f"so `conda env list` won't show it: {why}"
+                )
+                report.warned(warning)
+                o = replace(o, warning=warning)
+            out.append(o)
+        return out
     return done
 
 
-def tidy(ctx: Context) -> None:
+def tidy(ctx: Context, report: Reporter) -> None:
     """Finish what an apply killed half way left outside the envs (the caller holds the
     lock): remove wsp's trash and staging folders, and list exactly the owned envs in
     ~/.conda/environments.txt (a kill between building an env and listing it, or between
-    unlisting and deleting one)."""
+    unlisting and deleting one; a file that can't be written is warned about)."""
     for trash in leftovers(ctx.ws.envs_dir, ctx.owner):
         shutil.rmtree(trash, ignore_errors=True)
     owned = [o for o in ctx.observed.values() if o.ownership == "ours" and not o.half_built]
@@ -495,7 +520,13 @@ def tidy(ctx: Context) -> None:
         if have.marker is not None and not have.read_only:
             with contextlib.suppress(OSError):
                 freeze(ctx, have.prefix, have.marker.project)
-    conda.sync_envs(ctx.ws.envs_dir, [o.prefix for o in owned])
+    try:
+        conda.sync_envs(ctx.ws.envs_dir, [o.prefix for o in owned])
+    except OSError as exc:
+        report.warned(
+            "~/.conda/environments.txt not brought up to date, so `conda env list` may not "
+            f"show every env of this workspace: {_not_listed(exc)}"
+        )
 
 
 def apply_plan(
@@ -513,7 +544,7 @@ def apply_plan(
             f"cannot apply: {unknown[0].unknown}",
             hint="nothing was changed; check the channel and the network, then plan again",
         )
-    tidy(ctx)
+    tidy(ctx, report)
     outcomes: list[Outcome] = []
     linked: set[tuple[int, int]] = set()  # package files given their modes (fix_modes)
     changes = {a.project or a.env: a for a in plan.actions if a.kind.builds}

@@ -336,6 +336,9 @@ class ApplyDisplay:
         if error:
             err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
 
+    def warned(self, message: str) -> None:
+        err().print(f"[yellow]warning:[/] {esc(message)}")
+
 
 def apply_summary(
     outcomes: Sequence[Outcome],
@@ -750,6 +753,11 @@ class WatchView:
             line = f"[green]{sign} {esc(e['env'])} {kind.past}[/] [dim]({e['seconds']:.1f} s)[/]"
         else:
             line = f"[red]{sign} {esc(e['env'])} {e['action']} failed:[/] {esc(e['error'])}"
+        self._results.append(line)
+        self._say(f"  {line}")
+
+    def _on_warning(self, e: dict[str, Any]) -> None:
+        line = f"[yellow]warning:[/] {esc(e['message'])}"
         self._results.append(line)
         self._say(f"  {line}")
 

@@ -235,6 +235,9 @@ class _Reporter:
             **_action_json(action),
         )
 
+    def warned(self, message: str) -> None:
+        self._w.emit("warning", round=self._w.rounds, message=message)
+
 
 class _Hooks:
     """The pipeline's hooks for one watch round: everything leaves as an event."""

@@ -109,7 +109,13 @@ class Result:
 
     def outcomes_json(self) -> list[dict[str, Any]]:
         return [
-            {"env": o.action.env, "action": str(o.action.kind), "ok": o.ok, "error": o.error}
+            {
+                "env": o.action.env,
+                "action": str(o.action.kind),
+                "ok": o.ok,
+                "error": o.error,
+                "warning": o.warning,
+            }
             for o in self.outcomes
         ]
 
@@ -293,7 +299,7 @@ def apply(
             hooks.planned(plan, now, pending)
             result = Result(plan, now, pending)
             if not now:
-                tidy(ctx)
+                tidy(ctx, hooks.reporter)
                 return result
             check_known(now, request.retry_hint)
         if not hooks.confirm(plan, now):
