@@ -227,3 +227,40 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
         "with workspace_lock(pathlib.Path(sys.argv[1]), timeout=5): print('held')"
     )
     assert as_member(other_user, py, code, str(state)).strip() == "held"
+
+
+def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
+    other_user: User,
+    py: str,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    """The env is root's (its folders too); the member writes new records into them, 0600
+    as rattler writes them, and fix_modes as that member opens them up for the group.
+    Another user's files and folders keep their modes."""
+    envs = group_folder(shared_tmp / "envs", other_user)
+    prefix = build(shared_tmp, channel, wsp_env, envs)
+    meta = prefix / "conda-meta"
+    meta.chmod(0o2770)  # root's: the member may not change its mode, nor should it
+    (prefix / "lib" / "root-only").write_text("x")
+    (prefix / "lib" / "root-only").chmod(0o640)
+    write = (
+        "import os, sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "for f in (p / 'conda-meta' / 'six-1.17.0-0.json', p / 'lib' / 'new' / 'six.py'):\n"
+        "    f.parent.mkdir(exist_ok=True, mode=0o700)\n"
+        "    f.write_text('{}'); f.chmod(0o600)\n"
+        "from wsp.modes import fix_modes\n"
+        "fix_modes(p, mask=0o002)\n"
+    )
+    as_member(other_user, py, write, str(prefix))
+    record = meta / "six-1.17.0-0.json"
+    assert record.stat().st_uid == other_user.uid
+    assert mode(record) == 0o664
+    assert record.stat().st_gid == other_user.shared_gid
+    assert mode(prefix / "lib" / "new") == 0o2775
+    assert mode(prefix / "lib" / "new" / "six.py") & 0o444 == 0o444
+    assert mode(meta) == 0o2770  # root's folder and file: left as they were
+    assert mode(prefix / "lib" / "root-only") == 0o640
