@@ -131,6 +131,7 @@ def _build(
     _inside(ws.envs_dir, prefix)
     if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
         _ensure_ours(ctx, action)
+    _env_vars(action)  # one conda would ignore: refused before the env is touched
     current = read_marker(prefix)[0] if action.kind is not ActionKind.CREATE else None
     if action.pip_deferred and action.target is not None:
         action = _resolve_pip_now(ctx, action, want, current)  # before the env is touched
@@ -257,9 +258,21 @@ def _for_conda(ctx: Context, action: Action, prefix: Path, linked: set[tuple[int
         cmd=f"wsp apply (workspace {ctx.ws.name}, project {action.project})",
         conda_version=_conda_version(),
     )
-    condameta.write_env_vars(prefix, dict(v.partition("=")[::2] for v in declared.env_vars))
+    condameta.write_env_vars(prefix, _env_vars(action))
     freeze(ctx, prefix, action.project or action.env)
     fix_modes(prefix, linked=linked)
+
+
+def _env_vars(action: Action) -> dict[str, str]:
+    """The env's variables as the action declares them. workspace.toml refuses a name
+    conda ignores (PATH) at load; one from elsewhere (a kept build's marker, a pack) is
+    refused here, before the env is touched, never half way through the build."""
+    declared = action.declared or Declared()
+    env_vars = dict(v.partition("=")[::2] for v in declared.env_vars)
+    for name in env_vars:
+        if (problem := condameta.env_var_problem(name)) is not None:
+            raise WspError(f"{action.env}: env var {problem}; the env was left as it was")
+    return env_vars
 
 
 def freeze(ctx: Context, prefix: Path, project: str) -> None:
