@@ -296,6 +296,36 @@ CASES = [
         "variables",
         fragments=("nested",),
     ),
+    # conda ignores PATH in an env's variables: refused at load, not half way through apply
+    Case(
+        "env-vars-path",
+        HEAD + '[projects.a]\npython = "3.9"\nenv-vars = { A = "1", PATH = "/evil" }\n',
+        "env-vars",
+        "PATH",
+        ("env-vars: PATH is set by activation itself",),
+        commands=ALL_COMMANDS,
+    ),
+    Case(
+        "template-env-vars-path",
+        HEAD + '[templates.t]\nenv-vars = { PATH = "/evil" }\n',
+        "env-vars",
+        "PATH",
+        ("env-vars: PATH",),
+    ),
+    Case(
+        "environment-file-variables-path",
+        HEAD + '[projects.legacy]\npython = "3.10"\nenvironment-file = "environment.yml"\n',
+        4,
+        3,
+        ("variable PATH is set by activation itself",),
+        files={
+            "projects/legacy/environment.yml": (
+                "name: legacy\ndependencies: [numpy]\nvariables:\n  PATH: /evil\n"
+            )
+        },
+        file="projects/legacy/environment.yml",
+        commands=ALL_COMMANDS,
+    ),
     Case(
         "platform-linux-65",
         '[workspace]\nname = "acme"\nenvs-dir = ".wsp/envs"\nplatforms = ["linux-65"]\n',

@@ -188,3 +188,21 @@ def test_an_env_gc_cannot_read_is_named_and_what_it_links_is_kept(
         (other / "conda-meta").chmod(0o755)
         shutil.rmtree(other)
     assert any(str(other) in u for u in report["unreadable"]), report
+
+
+def test_an_env_listed_on_a_non_utf8_line_of_environments_txt_is_found(
+    gc_ws: Workspace, tmp_path: Path
+) -> None:
+    """environments.txt is read as apply reads it: a line that is not UTF-8 is no crash,
+    and names its env byte for byte (the env's packages are in use, not 'not found')."""
+    ws = gc_ws
+    assert ws.wsp("apply", "--yes").code == 0
+    elsewhere = os.fsencode(tmp_path) + b"/caf\xe9-env"
+    os.rename(ws.envs_dir / "finance", elsewhere)  # its records still name six's cache entry
+    listing = Path(ws.env["HOME"]) / ".conda" / "environments.txt"
+    listing.write_bytes(listing.read_bytes() + b"\xff\xfebad line\n" + elsewhere + b"\n")
+    age(tmp_path / "own-cache")
+    report = gc(ws)
+    six = next((tmp_path / "own-cache" / "pkgs").glob("six-*/")).name
+    assert six not in {i["name"] for i in report["free"]}, report
+    assert six not in {i["name"] for i in report["kept"]}, report  # in use by an env found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,36 @@ def test_a_channel_pinned_spec_is_fetched_from_the_channel_s_mirror(
     assert r.code == 0, r
     assert any(d.startswith("six-") for d in ws.dists("finance"))
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
+
+
+def test_an_env_carries_no_backup_tag_of_rattler_s(applied: Workspace) -> None:
+    """rattler writes CACHEDIR.TAG at the root of every prefix it installs into: backup
+    tools would skip the env, and conda leaves no such file. wsp removes it after each
+    install (create, update); one a package lists, or another text, is not rattler's."""
+    prefix = applied.envs_dir / "finance"
+    assert (prefix / "conda-meta").is_dir() and not (prefix / "CACHEDIR.TAG").exists()
+    applied.edit('["pandas>=2", "six"]', '["pandas>=2"]')
+    assert applied.wsp("apply", "--yes").code == 0
+    assert not (prefix / "CACHEDIR.TAG").exists()
+
+
+def test_a_cachedir_tag_that_is_not_rattler_s_is_left_alone(tmp_path: Path) -> None:
+    from wsp.engines.rattler import drop_backup_tag
+
+    rattler_s = (
+        b"Signature: 8a477f597d28d172789f06886806bc55\n"
+        b"# This file is a cache directory tag created by rattler.\n"
+    )
+    prefix = tmp_path / "env"
+    (prefix / "conda-meta").mkdir(parents=True)
+    tag = prefix / "CACHEDIR.TAG"
+    tag.write_bytes(b"Signature: 8a477f597d28d172789f06886806bc55\n# mine\n")
+    drop_backup_tag(prefix)
+    assert tag.exists()  # someone else's text
+    tag.write_bytes(rattler_s)
+    (prefix / "conda-meta" / "tagged-1-0.json").write_text('{"files": ["CACHEDIR.TAG"]}')
+    drop_backup_tag(prefix)
+    assert tag.exists()  # a package's file
+    (prefix / "conda-meta" / "tagged-1-0.json").unlink()
+    drop_backup_tag(prefix)
+    assert not tag.exists()

@@ -286,6 +286,7 @@ def test_a_full_file(tmp_path: Path) -> None:
         ("channels:\n  - https://x/t/${NOT_SET_IN_TESTS}/c\n", 2, 5, "not set"),
         ("channels:\n  - ''\n", 2, 5, "non-empty strings"),
         ("variables:\n  1BAD: x\n", 2, 3, "not a valid environment variable name"),
+        ("variables:\n  A: x\n  PATH: /x\n", 3, 3, "PATH is set by activation itself"),
         ("variables:\n  A: [1]\n", 2, 6, "must be a string"),
         ("variables: [a]\n", 1, 12, "'variables' must be a mapping"),
         ("name: x\nname: y\n", 2, 1, "invalid YAML"),

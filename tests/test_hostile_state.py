@@ -184,3 +184,31 @@ def test_temporary_files_a_kill_left_are_removed_by_the_next_apply(
     assert r.code == 0, r
     assert [p for p in left if p.exists()] == []
     assert fresh.exists() and user_file.exists()
+
+
+def test_a_kept_build_declaring_path_is_refused_before_the_env_is_touched(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """workspace.toml can't declare PATH (refused at load); a kept build's marker that does
+    is refused by the rollback before anything changes: the env stays whole, not half-built."""
+    ws = make_workspace(ONE.replace('["six"]', '["six"]\nenv-vars = { A = "1" }'))
+    assert ws.wsp("apply", "--yes").code == 0
+    ws.edit('"1"', '"2"')
+    assert ws.wsp("apply", "--yes").code == 0
+    prefix = ws.envs_dir / "alpha"
+    (kept,) = (prefix / "conda-meta" / "wsp-builds").glob("*/marker")
+    data = json.loads(kept.read_text())
+    data["declared"]["env_vars"] = ["A=1", "PATH=/evil"]
+    kept.write_text(json.dumps(data))
+    marker = (prefix / "conda-meta" / "wsp").read_bytes()
+    state = (prefix / "conda-meta" / "state").read_bytes()
+
+    r = ws.wsp("rollback", "alpha", "--yes")
+    assert r.code == 1, r
+    line = one_line(r.stderr)
+    assert "PATH is set by activation itself" in line and "left as it was" in line, r
+    assert "internal error" not in r.stderr, r
+    assert (prefix / "conda-meta" / "wsp").read_bytes() == marker
+    assert (prefix / "conda-meta" / "state").read_bytes() == state
+    status = {e["env"]: e["state"] for e in ws.wsp("status", "--json").json["envs"]}
+    assert status["alpha"] == "in sync", status

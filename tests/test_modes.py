@@ -2,7 +2,10 @@
 
 An env built by the real engine (rattler writes conda-meta/*.json 0600), then given
 conda's modes by `wsp.modes.fix_modes`: another user reads every record, and in a
-setgid group-shared envs dir with a group-writable umask the group keeps working."""
+setgid group-shared envs dir with a group-writable umask the group keeps working: a second
+member takes the workspace lock, and what its update writes into the first member's env
+gets the group's modes too. (The second user runs wsp's modules with a system Python:
+this checkout's dependencies are not readable by it.)"""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import pytest
 from tests.support.cli import Workspace
 from tests.support.users import User, run_as, system_python
 from wsp.modes import fix_modes
+
+REPO = Path(__file__).resolve().parents[1]
 
 TOML = """\
 [workspace]
@@ -177,3 +182,85 @@ def test_package_files_two_envs_share_are_given_their_modes_once(tmp_path: Path)
         assert mode(envs[1] / own) == 0o644, own
     fix_modes(envs[1], mask=0o022)  # without the shared set, every file is looked at
     assert mode(cache) == 0o644
+
+
+def group_folder(path: Path, user: User) -> Path:
+    """`path` made a group-shared folder (the group's, setgid, 2775)."""
+    path.mkdir(exist_ok=True)
+    os.chown(path, -1, user.shared_gid)
+    path.chmod(0o2775)
+    return path
+
+
+def as_member(user: User, py: str, code: str, *args: str) -> str:
+    """Run `code` with this checkout's wsp as the other user (a group member, umask 002)."""
+    check = run_as(user, [py, "-c", "import wsp.modes"], env={"PYTHONPATH": str(REPO)})
+    if check.returncode != 0:
+        pytest.skip(f"the second user cannot read this checkout: {check.stderr.strip()[-200:]}")
+    r = run_as(user, [py, "-c", code, *args], env={"PYTHONPATH": str(REPO)}, umask=0o002)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
+    other_user: User,
+    py: str,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    """Every file wsp keeps in `.wsp/` is made with the umask's mode (0664 under 002), so
+    a second member of the group may write it; apply.lock was 0644 whatever the umask."""
+    group_folder(shared_tmp / "ws", other_user)
+    ws = Workspace(shared_tmp / "ws", channel, wsp_env)
+    ws.write(TOML.replace("{envs}", str(shared_tmp / "ws" / "envs")))
+    assert ws.wsp("apply", "--yes").code == 0
+    state = ws.root / ".wsp"
+    files = {p.name: mode(p) for p in state.iterdir() if p.is_file()}
+    assert {"apply.lock", "id"} <= set(files), files
+    assert files == dict.fromkeys(files, 0o664), files
+    assert mode(state) & 0o2775 == 0o2775
+
+    code = (
+        "import sys, pathlib; from wsp.applylock import workspace_lock\n"
+        "with workspace_lock(pathlib.Path(sys.argv[1]), timeout=5): print('held')"
+    )
+    assert as_member(other_user, py, code, str(state)).strip() == "held"
+
+
+def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
+    other_user: User,
+    py: str,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    """The env is root's (its folders too); the member writes new records into them, 0600
+    as rattler writes them, and fix_modes as that member opens them up for the group.
+    Another user's files and folders keep their modes."""
+    envs = group_folder(shared_tmp / "envs", other_user)
+    prefix = build(shared_tmp, channel, wsp_env, envs)
+    meta = prefix / "conda-meta"
+    meta.chmod(0o2770)  # root's: the member may not change its mode, nor should it
+    (prefix / "lib" / "root-only").write_text("x")
+    (prefix / "lib" / "root-only").chmod(0o640)
+    write = (
+        "import os, sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "for f in (p / 'conda-meta' / 'six-1.17.0-0.json', p / 'lib' / 'new' / 'six.py'):\n"
+        "    f.parent.mkdir(exist_ok=True, mode=0o700)\n"
+        "    f.write_text('{}'); f.chmod(0o600)\n"
+        "from wsp.modes import fix_modes\n"
+        "fix_modes(p, mask=0o002)\n"
+    )
+    as_member(other_user, py, write, str(prefix))
+    record = meta / "six-1.17.0-0.json"
+    assert record.stat().st_uid == other_user.uid
+    assert mode(record) == 0o664
+    assert record.stat().st_gid == other_user.shared_gid
+    assert mode(prefix / "lib" / "new") == 0o2775
+    assert mode(prefix / "lib" / "new" / "six.py") & 0o444 == 0o444
+    assert mode(meta) == 0o2770  # root's folder and file: left as they were
+    assert mode(prefix / "lib" / "root-only") == 0o640

@@ -370,3 +370,33 @@ def test_pip_dependency_never_overwrites_or_removes_a_conda_package(
     must("httpthing-1.0.0" not in dist_infos(ws, "finance"), dist_infos(ws, "finance"))
     assert requests_init.is_file()
     assert env_python(ws, "finance", "import requests; print(requests.__version__)") == "2.32.3"
+
+
+def test_marker_only_update_keeps_wsp_s_pip_packages_its_own(
+    make_workspace: Callable[..., Workspace], runnable_channel: Path, wheelhouse: Path
+) -> None:
+    """An update that only rewrites the marker (env-vars changed) still knows what wsp
+    installed through pip: it stays wsp's, so removing it later uninstalls it."""
+    ws = make_workspace(toml(ERR_TOML, wheelhouse), chan=runnable_channel)
+    ws.edit(', "doesnotexist==1.0"', ', "metricskit==1.0.0"')
+    applied(ws)
+    marker_file = ws.envs_dir / "finance" / "conda-meta" / "wsp"
+    ours = {"metricskit": "1.0.0", "tinylib": "1.0.0"}
+    must(json.loads(marker_file.read_text())["pip"] == ours, marker_file.read_text())
+
+    ws.edit('pip = ["tinylib', 'env-vars = { A = "1" }\npip = ["tinylib')
+    r = ws.wsp("plan", "--json")
+    must(r.code == 0 and actions(r)["finance"].get("marker_only"), r)
+    applied(ws)
+    marker = json.loads(marker_file.read_text())
+    assert marker["pip"] == ours and marker["pip_unmanaged"] == {}, marker
+    r = in_sync(ws)
+    assert not any("installed by hand" in n for n in r.json["notes"]), r.json["notes"]
+
+    ws.edit('"tinylib==1.0.0", ', "")
+    r = applied(ws)
+    assert "- tinylib 1.0.0 (pip)" in r.stdout, r
+    assert dist_infos(ws, "finance") == {"metricskit-1.0.0"}
+    marker = json.loads(marker_file.read_text())
+    assert marker["pip"] == {"metricskit": "1.0.0"} and marker["pip_unmanaged"] == {}, marker
+    in_sync(ws)

@@ -62,7 +62,7 @@ def workspace_lock(
         atomic_write_text(state_dir / ".gitignore", "# wsp's own state: never commit it\n*\n")
     path = state_dir / "apply.lock"
     info = state_dir / "apply.lock.json"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, as any file
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -47,7 +47,9 @@ def fix_modes(
       and the execute bits where the owner may execute; never fewer bits than they have.
 
     Inside a setgid folder every entry wsp may change takes that folder's group, as a new
-    file would. Symlinks are left alone; what cannot be changed is left as it is.
+    file would. Symlinks are left alone; what cannot be changed is left as it is. Entries
+    of another user are left alone, but their folders are walked: a group member's update
+    of an env another member built writes its own files into that member's folders.
 
     `linked` holds the (device, inode) of the hard-linked files already given their modes
     (by this call or an earlier one, under the same `mask`): they are not looked at again
@@ -83,12 +85,16 @@ def fix_modes(
             except OSError:
                 continue
             kind = stat.S_IFMT(st.st_mode)
-            if kind == stat.S_IFLNK or (me and st.st_uid != me):
+            mine = not me or st.st_uid == me
+            if kind == stat.S_IFLNK or (not mine and kind != stat.S_IFDIR):
                 continue
             current = stat.S_IMODE(st.st_mode)
             if kind == stat.S_IFDIR:
+                # another user's folder (a group member built the env) keeps its modes, but
+                # what this user wrote inside it (an update's new records) is looked at
                 setgid = stat.S_ISGID if gid is not None else 0
-                _set(e.path, st, current | dir_bits | setgid, gid)
+                if mine:
+                    _set(e.path, st, current | dir_bits | setgid, gid)
                 inner = gid if gid is not None else _own_gid(st)
                 meta = in_meta or (here == str(prefix) and e.name == _META)
                 todo.append((e.path, inner, meta, st.st_dev))

@@ -34,7 +34,7 @@ from wsp.identity import STAGING, TRASH, Owner
 from wsp.marker import Declared, Marker, marker_path, now, read_marker, write_marker
 from wsp.modes import fix_modes
 from wsp.observe import ObservedEnv, leftovers, observe_env
-from wsp.planner import Action, PackageDiff, Plan
+from wsp.planner import Action, PackageDiff, PipChange, Plan
 
 
 class Reporter(Protocol):
@@ -131,6 +131,7 @@ def _build(
     _inside(ws.envs_dir, prefix)
     if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
         _ensure_ours(ctx, action)
+    _env_vars(action)  # one conda would ignore: refused before the env is touched
     current = read_marker(prefix)[0] if action.kind is not ActionKind.CREATE else None
     if action.pip_deferred and action.target is not None:
         action = _resolve_pip_now(ctx, action, want, current)  # before the env is touched
@@ -148,6 +149,8 @@ def _build(
         lock_id=action.lock_id,
         build=number,
         variant=action.variant.name if action.variant is not None else None,
+        # wsp's pip pins so far: an update that plans no pip change keeps them
+        pip=dict(current.pip) if current is not None and action.kind is ActionKind.UPDATE else {},
     )
     assert action.target is not None
     target = action.target
@@ -255,9 +258,21 @@ def _for_conda(ctx: Context, action: Action, prefix: Path, linked: set[tuple[int
         cmd=f"wsp apply (workspace {ctx.ws.name}, project {action.project})",
         conda_version=_conda_version(),
     )
-    condameta.write_env_vars(prefix, dict(v.partition("=")[::2] for v in declared.env_vars))
+    condameta.write_env_vars(prefix, _env_vars(action))
     freeze(ctx, prefix, action.project or action.env)
     fix_modes(prefix, linked=linked)
+
+
+def _env_vars(action: Action) -> dict[str, str]:
+    """The env's variables as the action declares them. workspace.toml refuses a name
+    conda ignores (PATH) at load; one from elsewhere (a kept build's marker, a pack) is
+    refused here, before the env is touched, never half way through the build."""
+    declared = action.declared or Declared()
+    env_vars = dict(v.partition("=")[::2] for v in declared.env_vars)
+    for name in env_vars:
+        if (problem := condameta.env_var_problem(name)) is not None:
+            raise WspError(f"{action.env}: env var {problem}; the env was left as it was")
+    return env_vars
 
 
 def freeze(ctx: Context, prefix: Path, project: str) -> None:
@@ -406,12 +421,16 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
     def condas(name: str) -> bool:
         return name in current and current[name].installer == "conda"
 
-    target = {n: v for n, v in (change.target if change else {}).items() if not condas(n)}
-    pins = dict(change.pins) if change else {}
-    names = {n for n in (change.install if change else {}) if n in target}
+    if change is None:  # nothing planned for the pip layer: wsp's pins stay as they were
+        change = PipChange(target={n: v for n, v in marker.pip.items() if n in current}, install={})
+    # A change with nothing to install or uninstall is falsy, yet its `target` is what wsp
+    # installed: a marker-only update keeps it wsp's (not "installed by hand").
+    target = {n: v for n, v in change.target.items() if not condas(n)}
+    pins = dict(change.pins)
+    names = {n for n in change.install if n in target}
     names |= {n for n in target if n in pins and pins[n].folder}  # built again
     install = {n: pins.get(n) or pip.Pin(target[n]) for n in sorted(names)}
-    uninstall = [n for n in (change.uninstall if change else ()) if n in current and not condas(n)]
+    uninstall = [n for n in change.uninstall if n in current and not condas(n)]
     pip.install(prefix, install, action.pip_options or want.pip_options, want.env_name)
     pip.uninstall(prefix, uninstall, want.env_name)
     editables = dict(action.editables)

@@ -7,6 +7,7 @@ from the main thread (see shared/RATTLER.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -315,6 +316,32 @@ def canonicalize_records(prefix: Path, routes: Sequence[_Route], *, staged: bool
             atomic_write_bytes(path, new.encode("utf-8"))
         changed += 1
     return changed
+
+
+_CACHEDIR_TAG = "CACHEDIR.TAG"
+_CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55\n"
+
+
+def drop_backup_tag(prefix: Path) -> None:
+    """Remove the CACHEDIR.TAG rattler writes at the root of every prefix it installs into
+    (its way of keeping pixi's envs out of backups): backup tools that honour it would
+    skip the whole env, and conda leaves no such file. Only rattler's own tag goes, and
+    not when a package record lists that file (then it is the package's)."""
+    tag = prefix / _CACHEDIR_TAG
+    try:
+        text = b"" if tag.is_symlink() else tag.read_bytes()
+    except OSError:
+        return
+    if not (text.startswith(_CACHEDIR_SIGNATURE) and b"created by rattler" in text):
+        return
+    for record in (prefix / "conda-meta").glob("*.json"):
+        try:
+            if f'"{_CACHEDIR_TAG}"'.encode() in record.read_bytes():
+                return
+        except OSError:
+            continue
+    with contextlib.suppress(FileNotFoundError):
+        tag.unlink()
 
 
 class RattlerEngine:
@@ -640,6 +667,7 @@ class RattlerEngine:
             raise WspError(f"installing into {prefix} failed: {_first_line(str(exc))}") from None
         # records name the channel, never the mirror
         canonicalize_records(prefix, routes, staged=relocate_to is not None)
+        drop_backup_tag(prefix)
 
     def snapshot(self, prefix: Path) -> Any:
         """What the env holds now, to `restore` it after a failed step."""
@@ -671,6 +699,7 @@ class RattlerEngine:
         except Exception as exc:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
         canonicalize_records(prefix, routes)
+        drop_backup_tag(prefix)
 
     # packs: a local channel of exact packages ------------------------------------------
     def pack_channel(

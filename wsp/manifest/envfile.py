@@ -19,6 +19,7 @@ from typing import Any
 from wsp import pipreqs
 from wsp.channels import channel_problem
 from wsp.conda import ENV_VAR_NAME
+from wsp.condameta import env_var_problem
 from wsp.errors import ManifestError
 from wsp.pip import PipOptions
 from wsp.pipreqs import Located, PipEntry, Where
@@ -290,6 +291,8 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
                     f"variable name {name!r} is not a valid environment variable name "
                     "(letters, digits and _, not starting with a digit)"
                 )
+            if (problem := env_var_problem(name)) is not None:  # PATH: what apply refuses
+                raise where.error(f"variable {problem} (remove it)")
             if value is None:
                 warnings.append(Located(where, f"variable {name} has no value: set to ''"))
                 text = ""

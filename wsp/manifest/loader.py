@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from wsp import probe, sysreq
 from wsp.channels import channel_problem
 from wsp.conda import ENV_VAR_NAME
+from wsp.condameta import env_var_problem
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import sha256_hex
 from wsp.manifest.envfile import EnvFile, read_env_file
@@ -315,6 +316,8 @@ def load(
                     f"env-vars: {key!r} is not an environment variable name "
                     "(letters, digits and _, not starting with a digit)",
                 )
+            if (problem := env_var_problem(key)) is not None:  # PATH: what apply refuses
+                raise err((*base, key), f"env-vars: {problem} (remove it)")
             if "\x00" in value:
                 raise err((*base, key), f"env-vars: {key} holds a NUL character", value=True)
         return tuple(env_vars.items())
