@@ -150,3 +150,17 @@ def test_conda_creates_the_env_from_the_export_with_the_token_in_a_variable(
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "six" in proc.stdout, proc.stdout
+
+
+def test_an_explicit_spec_says_its_urls_lack_the_channel_token(
+    make_workspace: Callable[..., Workspace], token_channel: str
+) -> None:
+    ws = project(make_workspace, ENV_FILE, token_channel)
+    r = ws.wsp("export", "p", "--format", "explicit", TOKEN=TOKEN)
+    assert r.code == 0, r
+    urls = [ln for ln in r.stdout.splitlines() if "://" in ln]
+    assert urls and all(u.startswith(f"{token_channel}/") for u in urls), r.stdout
+    assert TOKEN not in r.stdout + r.stderr
+    [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert f"p.explicit.txt: the package URLs of channel {token_channel}/t/" in warning
+    assert "without its credential" in warning

@@ -198,6 +198,20 @@ def explicit(env: SolvedEnv) -> str:
     return "\n".join(lines) + "\n"
 
 
+def explicit_warnings(env: SolvedEnv) -> list[str]:
+    """What an explicit spec of `env` can't carry, as warnings: the credential of a channel
+    (conda expands no `${VAR}` in that file, and one written there would be shared)."""
+    from wsp.channels import USERINFO, conda_token
+
+    return [
+        f"{file_name(env, 'explicit')}: the package URLs of channel {shareable(c)[0]} are "
+        "written without its credential (an explicit file expands no ${VAR}): conda must "
+        "take it from its own settings"
+        for c in env.channels
+        if USERINFO.search(c) or conda_token(c)
+    ]
+
+
 def requirements(env: SolvedEnv) -> str:
     """The env's pip pins, one `name==version` per line."""
     lines = [

@@ -120,9 +120,10 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 )
             }
         else:
-            files = exporters.render_all(
-                solve_env(ctx, eng, name, allow_build=args.allow_build), args.format
-            )
+            env = solve_env(ctx, eng, name, allow_build=args.allow_build)
+            files = exporters.render_all(env, args.format)
+            if exporters.file_name(env, "explicit") in files:
+                warnings.extend(exporters.explicit_warnings(env))
         out = {}
         for fname, text in files.items():
             out[fname], left_out = exporters.shareable(text)
