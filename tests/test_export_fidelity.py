@@ -164,3 +164,17 @@ def test_an_explicit_spec_says_its_urls_lack_the_channel_token(
     [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert f"p.explicit.txt: the package URLs of channel {token_channel}/t/" in warning
     assert "without its credential" in warning
+
+
+def test_a_python_build_pin_is_written_once(make_workspace: Callable[..., Workspace]) -> None:
+    env_file = "name: p\ndependencies:\n  - python=3.12.4=0\n  - six\n"
+    ws = project(make_workspace, env_file, "")
+    r = ws.wsp("export", "p")
+    assert r.code == 0, r
+    assert read_yaml(r.stdout)["dependencies"] == ["python=3.12.4=0", "six"]
+    # a constraint of its own (workspace.toml) is still written beside the build pin
+    ws.edit('path = "p"', 'path = "p"\npython = "3.12"')
+    r = ws.wsp("export", "p")
+    assert r.code == 0, r
+    deps = read_yaml(r.stdout)["dependencies"]
+    assert "python=3.12.4=0" in deps and len([d for d in deps if d.startswith("python")]) == 2

@@ -152,11 +152,14 @@ def declared_environment_yml(decl: Declaration, workspace: str) -> str:
     as written, the pip list with its options, variables; nothing solved."""
     from ruamel.yaml.comments import CommentedMap
 
-    from wsp.specs import match_spec_name
+    from wsp.specs import conda_name, match_spec_name, match_spec_version
 
     head = [_python_spec(decl.python)] if decl.python else []
     if decl.implicit_python and not decl.python:
         head = ["python"]
+    kept = {match_spec_version(d) for d in decl.dependencies if conda_name(d) == "python"}
+    if decl.python and (decl.python in kept or set(decl.python.split(",")) <= kept):
+        head = []  # a python spec kept for its build says the version too
     deps: list[Any] = head + [d for d in decl.dependencies if d not in head]
     names = {match_spec_name(d) for d in deps}
     deps = _with_pip(deps, {n for n in names if n}, list(decl.pip))
