@@ -178,3 +178,65 @@ def test_a_python_build_pin_is_written_once(make_workspace: Callable[..., Worksp
     assert r.code == 0, r
     deps = read_yaml(r.stdout)["dependencies"]
     assert "python=3.12.4=0" in deps and len([d for d in deps if d.startswith("python")]) == 2
+
+
+VARS_FILE = """\
+name: p
+channels: [conda-forge, nodefaults]
+dependencies: [python=3.12, six]
+variables:
+  OMP_NUM_THREADS: 4
+  GREETING: hello world
+  QUOTE: 'say "hi" to $HOME \\ ${USER} now'
+"""
+VARS = {
+    "OMP_NUM_THREADS": "4",
+    "GREETING": "hello world",
+    "QUOTE": 'say "hi" to $HOME \\ ${USER} now',
+}
+
+
+def docker_env(text: str) -> dict[str, str]:
+    """The ENV lines of a Dockerfile as Docker reads `ENV KEY="VALUE"`: in double quotes,
+    a backslash escapes a backslash, `"` or `$` (other backslashes are literal), an
+    unescaped `"` ends the value and an unescaped `$` expands a variable."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("ENV "):
+            continue
+        key, _, quoted = line.removeprefix("ENV ").partition("=")
+        assert quoted.startswith('"') and quoted.endswith('"'), line
+        body, value, i = quoted[1:-1], "", 0
+        while i < len(body):
+            if body[i] == "\\" and body[i + 1 : i + 2] in ("\\", '"', "$"):
+                value += body[i + 1]
+                i += 2
+                continue
+            assert body[i] not in '"$', line
+            value += body[i]
+            i += 1
+        out[key] = value
+    return out
+
+
+def test_pinned_and_dockerfile_exports_keep_the_variables_and_nodefaults(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = project(make_workspace, VARS_FILE, "")
+    ws.edit(
+        'environment-file = "environment.yml"',
+        'environment-file = "environment.yml"\nenv-vars = { MULTI = "two\\nlines" }',
+    )
+    r = ws.wsp("export", "p", "--pinned")
+    assert r.code == 0, r
+    data = read_yaml(r.stdout)
+    assert data["channels"] == ["conda-forge", "nodefaults"]
+    assert data["variables"] == {**VARS, "MULTI": "two\nlines"}
+
+    r = ws.wsp("export", "p", "--format", "dockerfile", "-o", "d/Dockerfile")
+    assert r.code == 0, r
+    text = (ws.root / "d" / "Dockerfile").read_text()
+    assert docker_env(text) == VARS, text  # set for every process of the container
+    assert text.index("ENV ") > text.index("RUN conda create")  # not during the build
+    [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert "p.Dockerfile: variable MULTI is not set in the image" in warning

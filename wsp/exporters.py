@@ -44,6 +44,8 @@ class SolvedEnv:
     packages: tuple[Package, ...]
     pip: Mapping[str, str] = field(default_factory=dict)  # exact pins {name: version}
     pip_sources: Mapping[str, str] = field(default_factory=dict)  # name -> line, not an index
+    env_vars: tuple[tuple[str, str], ...] = ()  # the project's env-vars, in order
+    nodefaults: bool = False  # declared: none of the channels the user's settings add
 
     @property
     def pip_lines(self) -> list[str]:
@@ -118,9 +120,10 @@ def _with_pip(deps: list[Any], names: set[str], pip_lines: list[str]) -> list[An
 
 
 def environment_yml(env: SolvedEnv, *, builds: bool = True, pip_section: bool = True) -> str:
-    """An environment.yml `conda env create -f` accepts: every solved package pinned
-    `name=version=build` (only `name=version` when `builds` is False), the pip pins
-    in a `pip:` list (left out when not `pip_section`)."""
+    """An environment.yml `conda env create -f` accepts: the channels as declared
+    (`nodefaults` too), every solved package pinned `name=version=build` (only
+    `name=version` when `builds` is False), the pip pins in a `pip:` list (left out when
+    not `pip_section`), the env's variables."""
     from ruamel.yaml.comments import CommentedMap
 
     deps: list[Any] = [
@@ -129,7 +132,10 @@ def environment_yml(env: SolvedEnv, *, builds: bool = True, pip_section: bool = 
     ]
     if pip_section:
         deps = _with_pip(deps, {p.name for p in env.packages}, env.pip_lines)
-    doc = CommentedMap(name=env.env_name, channels=list(env.channels), dependencies=deps)
+    channels = [*env.channels, *(["nodefaults"] if env.nodefaults else [])]
+    doc = CommentedMap(name=env.env_name, channels=channels, dependencies=deps)
+    if env.env_vars:
+        doc["variables"] = dict(env.env_vars)
     doc.yaml_set_start_comment(
         f"env {env.env_name} of workspace {env.workspace}, exported by wsp for {env.platform}"
     )
@@ -245,6 +251,26 @@ def dockerfile_companions(env: SolvedEnv) -> dict[str, str]:
     return out
 
 
+def _docker_quoted(value: str) -> str:
+    """`value` inside a Dockerfile's double quotes, taken literally: `\\`, `"` and `$`
+    escaped (Docker would expand `$NAME` in ENV)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def _multiline(value: str) -> bool:
+    return "\n" in value or "\r" in value
+
+
+def dockerfile_warnings(env: SolvedEnv) -> list[str]:
+    """What a Dockerfile of `env` does not carry into the image, as warnings."""
+    return [
+        f"{file_name(env, 'dockerfile')}: variable {key} is not set in the image: its value "
+        "spans lines, which a Dockerfile ENV can't hold"
+        for key, value in env.env_vars
+        if _multiline(value)
+    ]
+
+
 def dockerfile(env: SolvedEnv) -> str:
     """A Dockerfile recreating the env on a pinned conda base image."""
     name = env.env_name
@@ -282,6 +308,11 @@ def dockerfile(env: SolvedEnv) -> str:
             f"COPY {reqs} /tmp/{reqs}",
             f"RUN {install} install --no-deps --no-cache-dir -r /tmp/{reqs}",
         ]
+    lines += [  # the env's variables, for every process of the container
+        f'ENV {key}="{_docker_quoted(value)}"'
+        for key, value in env.env_vars
+        if not _multiline(value)
+    ]
     run = ["conda", "run", "-n", name, "--no-capture-output"]
     lines += [
         f"SHELL [{', '.join(q(a) for a in [*run, '/bin/bash', '-c'])}]",

@@ -58,6 +58,7 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
     from wsp.exporters import SolvedEnv
+    from wsp.graph import declaration
     from wsp.resolve import resolve
 
     want = ctx.desired[project]
@@ -81,6 +82,8 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
         pip_sources={n: pin.export_line for n, pin in res.pip_pins.items() if pin.source},
+        env_vars=want.env_vars,
+        nodefaults=declaration(ctx.ws, project).nodefaults,
     )
 
 
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             files = exporters.render_all(env, args.format)
             if exporters.file_name(env, "explicit") in files:
                 warnings.extend(exporters.explicit_warnings(env))
+            if args.format == "dockerfile":
+                warnings.extend(exporters.dockerfile_warnings(env))
         out = {}
         for fname, text in files.items():
             out[fname], left_out = exporters.shareable(text)
