@@ -240,3 +240,59 @@ def test_pinned_and_dockerfile_exports_keep_the_variables_and_nodefaults(
     assert text.index("ENV ") > text.index("RUN conda create")  # not during the build
     [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert "p.Dockerfile: variable MULTI is not set in the image" in warning
+
+
+def test_a_dockerfile_says_which_of_its_lines_name_this_machine(
+    make_workspace: Callable[..., Workspace], runnable_channel: Path
+) -> None:
+    import sys
+
+    from tests.support.wheels import write_project
+
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    ws = make_workspace(
+        TOML.replace('channels = ["conda-forge"]', 'channels = ["{channel}"]')
+        .replace('"conda-forge" = ["{channel}"]', "")
+        .replace('path = "p"', f'path = "p"\npython = "{py}"'),
+        chan=runnable_channel,
+    )
+    write_project(ws.root / "p" / "lib", "applib", "0.3.0")
+    (ws.root / "p" / "environment.yml").write_text(
+        "name: p\ndependencies:\n  - six\n  - pip:\n    - -e ./lib\n"
+    )
+    r = ws.wsp("export", "p", "--format", "dockerfile", "-o", "d/Dockerfile")
+    assert r.code == 0, r
+    lib = (ws.root / "p" / "lib").resolve().as_uri()
+    assert f"-e {lib}" in (ws.root / "d" / "p.requirements.txt").read_text()
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2, r.stderr
+    assert warnings[0].startswith(
+        f"warning: p.explicit.txt: 3 package URL(s) of local channel {runnable_channel.as_uri()}: "
+        "a path on this machine, not in the image"
+    ), warnings
+    assert warnings[1].startswith(
+        f"warning: p.requirements.txt: -e {lib}: a path on this machine, not in the image"
+    ), warnings
+
+
+def test_a_dockerfile_from_another_platform_says_its_local_channels() -> None:
+    from wsp.exporters import SolvedEnv, dockerfile_warnings
+
+    env = SolvedEnv(
+        project="p",
+        env_name="p",
+        workspace="w",
+        platform="osx-arm64",  # its Dockerfile COPYs an environment.yml, not an explicit spec
+        channels=("/srv/local-chan", "conda-forge"),
+        packages=(),
+        pip={"tinylib": "1.0.0", "applib": "0.3.0"},
+        pip_sources={"applib": "applib @ file:///srv/dist/applib-0.3.0-py3-none-any.whl"},
+    )
+    assert dockerfile_warnings(env) == [
+        "p.environment.yml: channel /srv/local-chan: a path on this machine, not in the "
+        "image: `docker build` fails there; serve the channel, or COPY it into the image and "
+        "name it there",
+        "p.requirements.txt: applib @ file:///srv/dist/applib-0.3.0-py3-none-any.whl: a path "
+        "on this machine, not in the image: `docker build` fails there; COPY it into the image "
+        "and change the line, or install it from an index",
+    ]

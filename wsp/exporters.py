@@ -66,9 +66,9 @@ _LITERAL_TOKEN = re.compile(r"/t/(?!\$)[^/]+")  # conda's /t/<token>, not a /t/$
 
 def _without_credentials(url: str) -> str:
     """`url` with a credential written in it left out: `user:pass@` (kept when the
-    password, or a user alone, is a `${VAR}`; ssh's `user@`) and conda's `/t/<token>` (kept as
-    `/t/${VAR}`): conda expands variables in channels, pip in its lines, where the file
-    is used."""
+    password, or a user alone, is a `${VAR}`, and ssh's `user@`) and conda's `/t/<token>`
+    (kept as `/t/${VAR}`): conda expands variables in channels, pip in its lines, where
+    the file is used."""
     scheme, _, rest = url.partition("://")
     host, slash, path = rest.partition("/")
     if "@" in host:
@@ -261,14 +261,53 @@ def _multiline(value: str) -> bool:
     return "\n" in value or "\r" in value
 
 
+def _from_host(line: str) -> bool:
+    """Whether a requirements line installs from a path on this machine (`-e /x`, `./x`,
+    `name @ file:///x`, `file:///x`)."""
+    from wsp.channels import is_local
+
+    target = line.removeprefix("-e ").strip()
+    return is_local(target.partition(" @ ")[2].strip() or target)
+
+
 def dockerfile_warnings(env: SolvedEnv) -> list[str]:
-    """What a Dockerfile of `env` does not carry into the image, as warnings."""
-    return [
+    """What a Dockerfile of `env` does not carry into the image, as warnings: a variable
+    an ENV can't hold, and what its files name on this machine, which `docker build`
+    can't reach (a local channel's packages, a local folder or archive of the pip pins)."""
+    from wsp.channels import is_local
+
+    out = [
         f"{file_name(env, 'dockerfile')}: variable {key} is not set in the image: its value "
         "spans lines, which a Dockerfile ENV can't hold"
         for key, value in env.env_vars
         if _multiline(value)
     ]
+    host = "a path on this machine, not in the image: `docker build` fails there"
+    if dockerfile_uses_explicit(env):
+        local: dict[str, int] = {}
+        for p in env.conda_packages:
+            if is_local(p.url):
+                channel = p.url.rsplit("/", 2)[0]
+                local[channel] = local.get(channel, 0) + 1
+        out += [
+            f"{file_name(env, 'explicit')}: {n} package URL(s) of local channel {channel}: "
+            f"{host}; serve the channel, or COPY it into the image and change the URLs"
+            for channel, n in local.items()
+        ]
+    else:
+        out += [
+            f"{file_name(env, 'environment-yml')}: channel {c}: {host}; serve the channel, "
+            "or COPY it into the image and name it there"
+            for c in env.channels
+            if is_local(c)
+        ]
+    out += [
+        f"{file_name(env, 'requirements')}: {line}: {host}; COPY it into the image and "
+        "change the line, or install it from an index"
+        for line in env.pip_lines
+        if _from_host(line)
+    ]
+    return out
 
 
 def dockerfile(env: SolvedEnv) -> str:
