@@ -296,3 +296,28 @@ def test_a_dockerfile_from_another_platform_says_its_local_channels() -> None:
         "on this machine, not in the image: `docker build` fails there; COPY it into the image "
         "and change the line, or install it from an index",
     ]
+
+
+@pytest.mark.skipif(shutil.which("conda") is None, reason="conda is not installed here")
+def test_conda_sets_the_variables_of_a_pinned_export(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:  # pragma: no cover - needs conda
+    from tests.support.cli import mirrored_condarc
+
+    # (no `nodefaults`: conda 26.7's `env create` fetches it as a channel of its alias)
+    ws = project(make_workspace, VARS_FILE.replace(", nodefaults", ""), "")
+    r = ws.wsp("export", "p", "--pinned", "-o", "p.yml")
+    assert r.code == 0, r
+    env = {**os.environ, **mirrored_condarc(ws), "CONDA_PKGS_DIRS": str(tmp_path / "pkgs")}
+    prefix = tmp_path / "from-pinned"
+    for args in (
+        ["env", "create", "--json", "-p", str(prefix), "-f", "p.yml"],
+        ["env", "config", "vars", "list", "--json", "-p", str(prefix)],
+    ):
+        proc = subprocess.run(
+            ["conda", *args], cwd=ws.root, capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    import json
+
+    assert json.loads(proc.stdout) == VARS
