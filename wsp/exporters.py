@@ -8,6 +8,7 @@ the format needs it) and writes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ class SolvedEnv:
     packages: tuple[Package, ...]
     pip: Mapping[str, str] = field(default_factory=dict)  # exact pins {name: version}
     pip_sources: Mapping[str, str] = field(default_factory=dict)  # name -> line, not an index
+    env_vars: tuple[tuple[str, str], ...] = ()  # the project's env-vars, in order
+    nodefaults: bool = False  # declared: none of the channels the user's settings add
 
     @property
     def pip_lines(self) -> list[str]:
@@ -54,6 +57,41 @@ class SolvedEnv:
     @property
     def conda_packages(self) -> list[Package]:
         return sorted(self.packages, key=lambda p: (p.name, p.version, p.build))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL_TOKEN = re.compile(r"/t/(?!\$)[^/]+")  # conda's /t/<token>, not a /t/${VAR}
+
+
+def _without_credentials(url: str) -> str:
+    """`url` with a credential written in it left out: `user:pass@` (kept when the
+    password, or a user alone, is a `${VAR}`, and ssh's `user@`) and conda's `/t/<token>`
+    (kept as `/t/${VAR}`): conda expands variables in channels, pip in its lines, where
+    the file is used."""
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        userinfo, _, bare = host.rpartition("@")
+        user, colon, secret = userinfo.partition(":")
+        if _VARIABLE.sub("", secret if colon else user) and (colon or "ssh" not in scheme):
+            host = bare  # (ssh's `git@` names an account, not a credential)
+    if scheme.lower() != "file":
+        path = _LITERAL_TOKEN.sub("", f"/{path}", count=1)[1:] if slash else path
+    return f"{scheme}://{host}{slash}{path}"
+
+
+def shareable(text: str) -> tuple[str, list[str]]:
+    """`text` as an export may write it (an export is shared): every credential written in
+    a URL left out, a `${VAR}` kept as written; and the lines something was left out of,
+    as they are written now."""
+    lines = text.splitlines(keepends=True)
+    left_out: list[str] = []
+    for i, line in enumerate(lines):
+        if "://" in line and (new := _URL.sub(lambda m: _without_credentials(m[0]), line)) != line:
+            lines[i] = new
+            left_out.append(new.strip().removeprefix("- "))
+    return "".join(lines), left_out
 
 
 def file_name(env: SolvedEnv, fmt: str) -> str:
@@ -82,9 +120,10 @@ def _with_pip(deps: list[Any], names: set[str], pip_lines: list[str]) -> list[An
 
 
 def environment_yml(env: SolvedEnv, *, builds: bool = True, pip_section: bool = True) -> str:
-    """An environment.yml `conda env create -f` accepts: every solved package pinned
-    `name=version=build` (only `name=version` when `builds` is False), the pip pins
-    in a `pip:` list (left out when not `pip_section`)."""
+    """An environment.yml `conda env create -f` accepts: the channels as declared
+    (`nodefaults` too), every solved package pinned `name=version=build` (only
+    `name=version` when `builds` is False), the pip pins in a `pip:` list (left out when
+    not `pip_section`), the env's variables."""
     from ruamel.yaml.comments import CommentedMap
 
     deps: list[Any] = [
@@ -93,7 +132,10 @@ def environment_yml(env: SolvedEnv, *, builds: bool = True, pip_section: bool = 
     ]
     if pip_section:
         deps = _with_pip(deps, {p.name for p in env.packages}, env.pip_lines)
-    doc = CommentedMap(name=env.env_name, channels=list(env.channels), dependencies=deps)
+    channels = [*env.channels, *(["nodefaults"] if env.nodefaults else [])]
+    doc = CommentedMap(name=env.env_name, channels=channels, dependencies=deps)
+    if env.env_vars:
+        doc["variables"] = dict(env.env_vars)
     doc.yaml_set_start_comment(
         f"env {env.env_name} of workspace {env.workspace}, exported by wsp for {env.platform}"
     )
@@ -116,11 +158,14 @@ def declared_environment_yml(decl: Declaration, workspace: str) -> str:
     as written, the pip list with its options, variables; nothing solved."""
     from ruamel.yaml.comments import CommentedMap
 
-    from wsp.specs import match_spec_name
+    from wsp.specs import conda_name, match_spec_name, match_spec_version
 
     head = [_python_spec(decl.python)] if decl.python else []
     if decl.implicit_python and not decl.python:
         head = ["python"]
+    kept = {match_spec_version(d) for d in decl.dependencies if conda_name(d) == "python"}
+    if decl.python and (decl.python in kept or set(decl.python.split(",")) <= kept):
+        head = []  # a python spec kept for its build says the version too
     deps: list[Any] = head + [d for d in decl.dependencies if d not in head]
     names = {match_spec_name(d) for d in deps}
     deps = _with_pip(deps, {n for n in names if n}, list(decl.pip))
@@ -162,6 +207,20 @@ def explicit(env: SolvedEnv) -> str:
     return "\n".join(lines) + "\n"
 
 
+def explicit_warnings(env: SolvedEnv) -> list[str]:
+    """What an explicit spec of `env` can't carry, as warnings: the credential of a channel
+    (conda expands no `${VAR}` in that file, and one written there would be shared)."""
+    from wsp.channels import USERINFO, conda_token
+
+    return [
+        f"{file_name(env, 'explicit')}: the package URLs of channel {shareable(c)[0]} are "
+        "written without its credential (an explicit file expands no ${VAR}): conda must "
+        "take it from its own settings"
+        for c in env.channels
+        if USERINFO.search(c) or conda_token(c)
+    ]
+
+
 def requirements(env: SolvedEnv) -> str:
     """The env's pip pins, one `name==version` per line."""
     lines = [
@@ -189,6 +248,65 @@ def dockerfile_companions(env: SolvedEnv) -> dict[str, str]:
         out[file_name(env, "environment-yml")] = "environment-yml"
     if env.pip:
         out[file_name(env, "requirements")] = "requirements"
+    return out
+
+
+def _docker_quoted(value: str) -> str:
+    """`value` inside a Dockerfile's double quotes, taken literally: `\\`, `"` and `$`
+    escaped (Docker would expand `$NAME` in ENV)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def _multiline(value: str) -> bool:
+    return "\n" in value or "\r" in value
+
+
+def _from_host(line: str) -> bool:
+    """Whether a requirements line installs from a path on this machine (`-e /x`, `./x`,
+    `name @ file:///x`, `file:///x`)."""
+    from wsp.channels import is_local
+
+    target = line.removeprefix("-e ").strip()
+    return is_local(target.partition(" @ ")[2].strip() or target)
+
+
+def dockerfile_warnings(env: SolvedEnv) -> list[str]:
+    """What a Dockerfile of `env` does not carry into the image, as warnings: a variable
+    an ENV can't hold, and what its files name on this machine, which `docker build`
+    can't reach (a local channel's packages, a local folder or archive of the pip pins)."""
+    from wsp.channels import is_local
+
+    out = [
+        f"{file_name(env, 'dockerfile')}: variable {key} is not set in the image: its value "
+        "spans lines, which a Dockerfile ENV can't hold"
+        for key, value in env.env_vars
+        if _multiline(value)
+    ]
+    host = "a path on this machine, not in the image: `docker build` fails there"
+    if dockerfile_uses_explicit(env):
+        local: dict[str, int] = {}
+        for p in env.conda_packages:
+            if is_local(p.url):
+                channel = p.url.rsplit("/", 2)[0]
+                local[channel] = local.get(channel, 0) + 1
+        out += [
+            f"{file_name(env, 'explicit')}: {n} package URL(s) of local channel {channel}: "
+            f"{host}; serve the channel, or COPY it into the image and change the URLs"
+            for channel, n in local.items()
+        ]
+    else:
+        out += [
+            f"{file_name(env, 'environment-yml')}: channel {c}: {host}; serve the channel, "
+            "or COPY it into the image and name it there"
+            for c in env.channels
+            if is_local(c)
+        ]
+    out += [
+        f"{file_name(env, 'requirements')}: {line}: {host}; COPY it into the image and "
+        "change the line, or install it from an index"
+        for line in env.pip_lines
+        if _from_host(line)
+    ]
     return out
 
 
@@ -229,6 +347,11 @@ def dockerfile(env: SolvedEnv) -> str:
             f"COPY {reqs} /tmp/{reqs}",
             f"RUN {install} install --no-deps --no-cache-dir -r /tmp/{reqs}",
         ]
+    lines += [  # the env's variables, for every process of the container
+        f'ENV {key}="{_docker_quoted(value)}"'
+        for key, value in env.env_vars
+        if not _multiline(value)
+    ]
     run = ["conda", "run", "-n", name, "--no-capture-output"]
     lines += [
         f"SHELL [{', '.join(q(a) for a in [*run, '/bin/bash', '-c'])}]",

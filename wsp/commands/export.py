@@ -58,6 +58,7 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
     from wsp.exporters import SolvedEnv
+    from wsp.graph import declaration
     from wsp.resolve import resolve
 
     want = ctx.desired[project]
@@ -81,6 +82,8 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
         pip_sources={n: pin.export_line for n, pin in res.pip_pins.items() if pin.source},
+        env_vars=want.env_vars,
+        nodefaults=declaration(ctx.ws, project).nodefaults,
     )
 
 
@@ -88,7 +91,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     import sys
 
     from wsp import exporters, ui
-    from wsp.channels import redact_text
     from wsp.commands import engine
     from wsp.context import load_context
     from wsp.errors import WspError
@@ -104,10 +106,13 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     declared_only = args.format == "environment-yml" and not args.pinned
     eng = None if declared_only else engine()
 
+    warnings: list[str] = []
+
     def texts(name: str) -> dict[str, str]:
-        """{file name: text} of project `name` in the format asked for, credentials of
-        channel and index URLs masked (an export is shared; conda and pip authenticate
-        from their own settings)."""
+        """{file name: text} of project `name` in the format asked for. A credential
+        written in a channel or index URL is left out, and said (an export is shared;
+        conda and pip authenticate from their own settings); a `${VAR}` stays as written,
+        for conda and pip to expand where the file is used."""
         if declared_only:
             from wsp.graph import declaration
 
@@ -118,10 +123,26 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 )
             }
         else:
-            files = exporters.render_all(
-                solve_env(ctx, eng, name, allow_build=args.allow_build), args.format
+            env = solve_env(ctx, eng, name, allow_build=args.allow_build)
+            files = exporters.render_all(env, args.format)
+            if exporters.file_name(env, "explicit") in files:
+                warnings.extend(exporters.explicit_warnings(env))
+            if args.format == "dockerfile":
+                warnings.extend(exporters.dockerfile_warnings(env))
+        out = {}
+        for fname, text in files.items():
+            out[fname], left_out = exporters.shareable(text)
+            warnings.extend(
+                f"{fname}: {line}: a credential written in this URL is left out of the "
+                "export: conda or pip must take it from their own settings (or declare it "
+                "as ${VAR}, which an export keeps)"
+                for line in left_out
             )
-        return {fname: redact_text(text) for fname, text in files.items()}
+        return out
+
+    def warn() -> None:
+        for message in dict.fromkeys(warnings):
+            ui.err().print(f"[yellow]warning:[/] {ui.esc(message)}")
 
     if args.all:
         folder = Path(args.output or "exports")
@@ -131,10 +152,17 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         for name in ctx.ws.projects:
             for fname, text in texts(name).items():
                 files[folder / fname] = text
+        warn()
         for path, text in files.items():
             atomic_write_text(path, text)
         if args.json:
-            ui.print_json({"format": args.format, "written": [str(p.resolve()) for p in files]})
+            ui.print_json(
+                {
+                    "format": args.format,
+                    "written": [str(p.resolve()) for p in files],
+                    "warnings": list(dict.fromkeys(warnings)),
+                }
+            )
             return 0
         ui.out().print(
             f"Exported {len(ctx.ws.projects)} project(s) as {args.format} "
@@ -145,9 +173,21 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         return 0
 
     written = texts(args.project)
+    warn()
     main_name = next(iter(written))  # the format's own file first, then what it COPYs
     if args.output is None and args.json:
-        ui.print_json({"project": args.project, "format": args.format, "files": written})
+        import json
+
+        # not ui.print_json: its mask would break a `${VAR}` the texts keep (they hold no
+        # credential: `texts` left them out)
+        doc = {
+            "project": args.project,
+            "format": args.format,
+            "files": written,
+            "warnings": list(dict.fromkeys(warnings)),
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.flush()
         return 0
     if args.output is None:
         sys.stdout.write(written[main_name])
@@ -167,6 +207,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "project": args.project,
                 "format": args.format,
                 "written": [str(p.resolve()) for p in paths],
+                "warnings": list(dict.fromkeys(warnings)),
             }
         )
         return 0
