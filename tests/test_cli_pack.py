@@ -291,3 +291,79 @@ def test_install_sh_and_conda_create_recreate_the_env_without_wsp(
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert (tmp_path / "by-conda" / "conda-meta").is_dir()
+
+
+# -- GPU: platform variants and system requirements ------------------------------------------
+
+NO_GPU = {"CONDA_OVERRIDE_CUDA": ""}  # even on a machine with a driver: none
+GPU = {"CONDA_OVERRIDE_CUDA": "12.4"}
+CUDA120 = "pytorch-2.4.0-cuda120_py_101"
+CPU = "pytorch-2.4.0-cpu_py_0"
+
+VARIANTS_TOML = f"""\
+[workspace]
+name = "gpu-lab"
+channels = ["conda-forge"]
+platforms = [
+  {{ name = "{HERE}-cuda", platform = "{HERE}", system-requirements = {{ cuda = "12.0" }} }},
+  "{HERE}",
+]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{{channel}}"]
+
+[projects.train]
+python = "3.11"
+dependencies = ["pytorch"]
+"""
+
+needs_cuda = pytest.mark.skipif(
+    not HERE.startswith("linux-"), reason="a cuda requirement means something on Linux only"
+)
+
+
+def packed_dists(archive: Path) -> tuple[dict, set[str]]:
+    """(wsp-pack.json, the `name-version-build` of every conda package in the archive)."""
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        top = names[0].split("/")[0]
+        info = json.loads(tar.extractfile(f"{top}/wsp-pack.json").read())  # type: ignore[union-attr]
+    dists = {n.rsplit("/", 1)[-1].removesuffix(".tar.bz2") for n in names if "/channel/" in n}
+    return info, dists
+
+
+@needs_cuda
+def test_pack_takes_a_platform_variant_and_by_default_the_one_apply_picks(
+    make_workspace: Callable[..., Workspace], cuda_channel: Path, tmp_path: Path
+) -> None:
+    ws = make_workspace(VARIANTS_TOML, chan=cuda_channel)
+    assert ws.wsp("lock", **NO_GPU).code == 0
+
+    cuda = ws.wsp("pack", "train", "--platform", f"{HERE}-cuda", "-o", str(tmp_path / "c.tar"))
+    assert cuda.code == 0, cuda
+    info, dists = packed_dists(tmp_path / "c.tar")
+    assert CUDA120 in dists and CPU not in dists
+    assert (info["platform"], info["subdir"]) == (f"{HERE}-cuda", HERE)
+    assert info["system_requirements"] == {"cuda": "12.0"}
+
+    # no --platform: the variant `wsp apply --locked` picks here, the driver's or not
+    gpu = ws.wsp("pack", "train", "--json", **GPU)
+    assert gpu.code == 0, gpu
+    assert Path(gpu.json["archive"]).name == f"train-{HERE}-cuda.tar"
+    assert CUDA120 in packed_dists(Path(gpu.json["archive"]))[1]
+    cpu = ws.wsp("pack", "train", "-o", str(tmp_path / "p.tar"), **NO_GPU)
+    assert cpu.code == 0, cpu
+    assert CPU in packed_dists(tmp_path / "p.tar")[1]
+
+    # a name the lock does not have: one line that lists what it has
+    for name, said in (
+        ("bogus", f"'bogus' is neither a conda platform nor a platform variant wsp.lock has "
+         f"for train (it has: {HERE}, {HERE}-cuda)"),
+        (f"{HERE}-cud", f"did you mean '{HERE}-cuda'?"),
+    ):  # fmt: skip
+        refused = ws.wsp("pack", "train", "--platform", name, "-o", str(tmp_path / "x.tar"))
+        assert refused.code == 1, refused
+        assert said in refused.stderr and "add" not in refused.stderr, refused
+        assert len(refused.stderr.strip().splitlines()) == 1, refused
+    assert not (tmp_path / "x.tar").exists()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import __version__, lockfile, pip
+from wsp import __version__, lockfile, pip, sysreq
 from wsp.context import sources
 from wsp.engines import LockData, LockedEnv, Package
 from wsp.errors import ChannelUnreachable, WspError
@@ -40,6 +40,7 @@ from wsp.marker import now
 if TYPE_CHECKING:
     from wsp.context import Context
     from wsp.engines import Engine
+    from wsp.graph import DesiredEnv
     from wsp.lockfile import LockView
     from wsp.planner import Plan
 
@@ -54,7 +55,7 @@ class PackInfo:
     workspace: str
     project: str
     env: str
-    platform: str
+    platform: str  # the platform (variant) of wsp.lock packed: "linux-64", "linux-64-cuda"
     lock_id: str
     lock_hash: str
     made_at: str
@@ -66,10 +67,18 @@ class PackInfo:
     wheels: dict[str, str] = field(default_factory=dict)  # name -> file in the folder
     wsp_version: str = __version__
     format: int = PACK_FORMAT
+    subdir: str = ""  # its conda platform ("" in a pack of an older wsp: `platform`)
+    # what the variant was solved with, as declared ({"cuda": "12.0"}); None in a pack of
+    # an older wsp (then the declaration's variant of that name is taken)
+    system_requirements: dict[str, str] | None = None
 
     @property
     def folder(self) -> str:
         return f"{self.env}-{self.platform}"
+
+    @property
+    def conda_platform(self) -> str:
+        return self.subdir or self.platform
 
     def to_json(self) -> dict[str, Any]:
         from wsp import codec
@@ -92,9 +101,12 @@ def default_output(env: str, platform: str) -> Path:
     return Path(f"{env}-{platform}.tar")
 
 
-def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output: Path) -> Packed:
-    """Write the pack of `project` for `platform`, from wsp.lock, to `output` (atomically:
-    the file appears whole or not at all)."""
+def make_pack(
+    ctx: Context, engine: Engine, project: str, platform: str | None, output: Path | None
+) -> Packed:
+    """Write the pack of `project` for `platform` (a platform or variant wsp.lock has;
+    None: the one `wsp apply --locked` picks on this machine), from wsp.lock, to `output`
+    (default `ENV-PLATFORM.tar`), atomically: the file appears whole or not at all."""
     started = time.monotonic()
     want = ctx.desired[project]
     lock = lockfile.read(ctx, engine)
@@ -111,15 +123,18 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
             hint="run `wsp lock`, then pack again",
         )
     locked = lock.envs.get(project)
-    if locked is None or platform not in locked.packages:
-        have = ", ".join(sorted(locked.packages)) if locked is not None else "none"
+    if locked is None:
         raise WspError(
-            f"{lockfile.LOCK_NAME} has no {platform} packages for {project} (it has: {have})",
-            hint=f'add "{platform}" to platforms in [workspace] and run `wsp lock`',
+            f"{lockfile.LOCK_NAME} has no packages for {project}",
+            hint="run `wsp lock`, then pack again",
         )
+    platform = _platform(ctx, engine, lock, locked, want, platform)
+    variant = next((v for v in want.variants if v.name == platform), None)
+    target = lock.target(locked, platform)
     packages = locked.packages[platform]
     pins = {n: p.version for n, p in locked.pip.get(platform, {}).items()}
     python = next((p.version for p in packages if p.name == "python"), None)
+    output = output or default_output(want.env_name, platform)
     if output.is_dir():
         raise WspError(f"-o {output}: is a folder; give a file name such as {output}/x.tar")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +152,8 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
             manifest=str(ctx.ws.manifest_path),
             python=python,
             pip=dict(sorted(pins.items())),
+            subdir=target.subdir or platform,
+            system_requirements=variant.declared() if variant is not None else None,
         )
         top = staging / info.folder
         top.mkdir()
@@ -157,13 +174,17 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
                         channels=locked.channels,
                         packages={platform: packages},
                         pip={platform: dict(locked.pip.get(platform, {}))},
+                        targets={platform: target.name} if target.name != platform else {},
                     )
                 },
                 hashes={project: want.lock_hash},
                 exclude_newer={project: want.exclude_newer} if want.exclude_newer else {},
+                targets=(target,),
             ),
         )
-        wheels, warnings = _fetch_wheels(ctx, want, pins, python, platform, top / "wheels")
+        wheels, warnings = _fetch_wheels(
+            ctx, want, pins, python, info.conda_platform, top / "wheels"
+        )
         info = replace(info, packages=dict(sorted(files.items())), wheels=wheels)
         atomic_write_text(top / "env.txt", explicit(info, packages))
         atomic_write_text(top / "requirements.txt", requirements(info))
@@ -179,6 +200,44 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Packed(output, info, output.stat().st_size, time.monotonic() - started, warnings)
+
+
+def _platform(
+    ctx: Context,
+    engine: Engine,
+    lock: LockView,
+    locked: LockedEnv,
+    want: DesiredEnv,
+    asked: str | None,
+) -> str:
+    """The platform (variant) of wsp.lock to pack: the one asked for (a variant's name, or
+    the name of its entry in wsp.lock), else the first variant of this machine's platform
+    it can run, as `wsp apply --locked` picks it (the first when it can run none: a pack
+    is made for another machine as well)."""
+    if asked is None:
+        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
+        host = engine.host_virtual_packages() if len(candidates) > 1 else ()
+        asked = sysreq.choose(candidates, host)[0].name
+    entries = {entry: name for name, entry in locked.targets.items()}
+    asked = entries.get(asked, asked)
+    if asked in locked.packages:
+        return asked
+    have = ", ".join(sorted(locked.packages)) or "none"
+    from wsp.specs import known_platforms
+
+    if asked in known_platforms():
+        raise WspError(
+            f"{lockfile.LOCK_NAME} has no {asked} packages for {want.project} (it has: {have})",
+            hint=f'add "{asked}" to platforms in [workspace] and run `wsp lock`',
+        )
+    import difflib
+
+    close = difflib.get_close_matches(asked, sorted(locked.packages), n=1)
+    raise WspError(
+        f"--platform {asked!r} is neither a conda platform nor a platform variant "
+        f"{lockfile.LOCK_NAME} has for {want.project} (it has: {have})",
+        hint=f"did you mean {close[0]!r}?" if close else "pass one of those",
+    )
 
 
 def _fetch_wheels(
@@ -265,7 +324,7 @@ def explicit(info: PackInfo, packages: tuple[Package, ...] | list[Package]) -> s
     by_dist = {p.dist: p for p in packages}
     lines = [
         f"# env {info.env} of workspace {info.workspace}, packed by wsp {info.wsp_version}",
-        f"# platform: {info.platform}",
+        f"# platform: {info.conda_platform}",
         "# From this folder: conda create --offline -p PREFIX --file env.txt",
         "# (install.sh does that with absolute file:// URLs, for conda, mamba or micromamba)",
         "@EXPLICIT",
@@ -435,9 +494,9 @@ def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
             hint=f"declare [projects.{info.project}] (as in {info.manifest or 'the packed workspace'}) and "
             "run it again",
         )
-    if want.platform != info.platform:
+    if want.platform != info.conda_platform:
         raise WspError(
-            f"{archive} was packed for {info.platform}; this machine is {want.platform}",
+            f"{archive} was packed for {info.conda_platform}; this machine is {want.platform}",
             hint=f"pack it for {want.platform}: wsp pack {info.project} --platform {want.platform}",
         )
 
