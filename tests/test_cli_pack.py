@@ -367,3 +367,61 @@ def test_pack_takes_a_platform_variant_and_by_default_the_one_apply_picks(
         assert said in refused.stderr and "add" not in refused.stderr, refused
         assert len(refused.stderr.strip().splitlines()) == 1, refused
     assert not (tmp_path / "x.tar").exists()
+
+
+GPU_TOML = """\
+[workspace]
+name = "gpu-lab"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[templates.gpu]
+system-requirements = { cuda = "12.0" }
+
+[projects.train]
+python = "3.11"
+extends = ["gpu"]
+dependencies = ["pytorch"]
+"""
+
+
+@needs_cuda
+@pytest.mark.parametrize("toml", [GPU_TOML, VARIANTS_TOML], ids=["requirement", "variant"])
+def test_unpack_checks_the_machine_as_apply_does_and_records_what_it_was_built_for(
+    make_workspace: Callable[..., Workspace], cuda_channel: Path, tmp_path: Path, toml: str
+) -> None:
+    ws = make_workspace(toml, chan=cuda_channel)
+    assert ws.wsp("lock", **NO_GPU).code == 0
+    archive = tmp_path / "train.tar"
+    variant = f"{HERE}-cuda" if "platforms" in toml else HERE
+    made = ws.wsp("pack", "train", "--platform", variant, "-o", str(archive))
+    assert made.code == 0, made
+    assert CUDA120 in packed_dists(archive)[1]
+
+    # no driver here: blocked, with apply's own words, and nothing built
+    blocked = ws.wsp("unpack", str(archive), "--yes", **NO_GPU)
+    assert blocked.code == 1, blocked
+    assert not (ws.envs_dir / "train").exists()
+    said = "train: not applied: this machine can't run it: needs __cuda >=12.0"
+    assert f"error: {said}" in blocked.stderr, blocked
+    assert "set CONDA_OVERRIDE_CUDA=12.0 to install it anyway" in blocked.stderr, blocked
+    assert "Traceback" not in blocked.output
+    if variant == HERE:  # with variants, apply picks the CPU one this machine runs
+        applied = ws.wsp("apply", "--locked", "--yes", **NO_GPU)
+        assert applied.code == 1 and said in applied.stderr, applied
+
+    # the driver's there: built, and its marker says for what, as apply's would
+    done = ws.wsp("unpack", str(archive), "--yes", **GPU)
+    assert done.code == 0, done
+    assert CUDA120 in ws.dists("train")
+    marker = json.loads((ws.envs_dir / "train" / "conda-meta" / "wsp").read_text())
+    assert marker["variant"] == variant
+    assert marker["declared"]["system_requirements"] == {"cuda": "12.0"}
+    row = ws.wsp("status", "--json", **GPU).json["envs"][0]
+    assert (row["variant"], row["system_requirements"]) == (variant, {"cuda": "12.0"})
+    assert row["state"] == "in sync"
+    assert f"{variant} (cuda 12.0)" in ws.wsp("status", **GPU).stdout
+    assert ws.wsp("plan", "--detailed-exitcode", **GPU).code == 0

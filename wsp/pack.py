@@ -501,10 +501,20 @@ def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
         )
 
 
+def variant_of(info: PackInfo, want: DesiredEnv) -> sysreq.Variant:
+    """The platform variant `info` was packed for, with the system requirements it was
+    solved with (a pack of an older wsp: the declaration's variant of its name)."""
+    if info.system_requirements is None and (known := want.candidate(info.platform)):
+        return known
+    requirements = tuple(sorted((info.system_requirements or {}).items()))
+    return sysreq.Variant(info.platform, info.conda_platform, requirements)
+
+
 def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
     """The pipeline's planner for an unpack: the env made to hold exactly the pack's
     packages and pip pins (read under the workspace lock), the packages put in the package
-    cache from the pack first and the pins installed from its wheels, no index."""
+    cache from the pack first and the pins installed from its wheels, no index. As apply
+    does, it checks first that this machine runs the variant packed (else: blocked)."""
 
     def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
         from wsp.actions import ActionKind
@@ -531,6 +541,12 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             and have.marker.lock_id == info.lock_id
             and not needs_solve(want, have)
         )
+        variant = variant_of(info, want)
+        # what apply checks before it builds: this machine runs what the pack was made for
+        unmet = () if in_sync else variant.unmet(engine.host_virtual_packages())
+        if unmet:
+            res = Resolution(variant=variant, lacking=((variant.name, unmet),))
+            return plan_of(ctx, {info.project: res}, (info.project,))
         if not in_sync and not (have is not None and have.ownership not in ("ours", "empty")):
             engine.seed_cache(packages, top / "channel")
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
@@ -541,6 +557,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             pip_installed=pip.installed(want.prefix) if needs_installed(have) else None,
             lock_id=info.lock_id,
             behind=info.lock_hash != want.lock_hash,
+            variant=variant,
         )
         made = plan_of(ctx, {info.project: res}, (info.project,))
         actions = []

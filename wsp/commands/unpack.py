@@ -75,6 +75,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             f"Unpacked {ui.esc(info.project)} from {ui.esc(archive.name)} into "
             f"{ui.esc(want.prefix)} (packed {info.made_at})."
         )
-    elif result.blocked:
-        ui.info(f"[red]{ui.esc(result.blocked[0].reasons[0].message)}[/]")
+    for a in result.blocked if not args.json else ():  # as apply says it
+        ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
     return ExitCode.OK if result.ok else ExitCode.ERROR
