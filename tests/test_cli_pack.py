@@ -136,6 +136,8 @@ def test_unpack_recreates_the_env_from_the_archive_alone(
     result = other.wsp("unpack", str(archive), "--yes")
     assert result.code == 0, result
     assert "from pack vision.tar" in result.stdout, result
+    # the .wsp/ it made is kept out of git, as apply's is
+    assert (other.root / ".wsp" / ".gitignore").read_text().splitlines()[-1] == "*"
     prefix = other.envs_dir / "vision"
     marker = json.loads((prefix / "conda-meta" / "wsp").read_text())
     assert marker["state"] == "complete" and marker["workspace"] == "packed"

@@ -580,7 +580,9 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
 @contextlib.contextmanager
 def unpacked(ctx: Context, archive: Path, info: PackInfo) -> Any:
     """The pack extracted into a folder of the workspace's `.wsp/`, removed afterwards."""
-    ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    from wsp.applylock import make_state_dir
+
+    make_state_dir(ctx.state_dir)
     dest = ctx.state_dir / f"unpack-{uuid.uuid4().hex[:8]}"
     dest.mkdir()
     try:
