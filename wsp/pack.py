@@ -137,8 +137,14 @@ def make_pack(
     output = output or default_output(want.env_name, platform)
     if output.is_dir():
         raise WspError(f"-o {output}: is a folder; give a file name such as {output}/x.tar")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".wsp-pack-", dir=output.parent))
+    try:  # written beside its final name: the folder must take new files
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".wsp-pack-", dir=output.parent))
+    except OSError as exc:
+        raise WspError(
+            f"-o {output}: can't write there ({exc.strerror or exc})",
+            hint="give -o a file in a folder that exists and you can write to",
+        ) from None
     try:
         info = PackInfo(
             workspace=ctx.ws.name,
