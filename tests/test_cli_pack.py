@@ -232,6 +232,32 @@ def test_a_pack_older_than_the_declaration_is_unpacked_as_packed_then_planned_fo
     action = next(a for a in ws.wsp("plan", "--json").json["actions"] if a["env"] == "vision")
     assert action["action"] == "update", action
     assert [p["name"] for p in action["packages"]["remove"]] == ["zlib"], action
+    # the reason names the pack, not an `apply --frozen` that never ran
+    said = "unpacked from vision.tar, packed for an older declaration: brought up to workspace.toml"
+    assert said in action["reasons"], action
+    assert not any("--frozen" in r for r in action["reasons"]), action
+    # it holds the pack: unpacking it again has nothing to do
+    again = ws.wsp("unpack", str(archive), "--yes")
+    assert again.code == 0 and "nothing to do" in again.stderr, again
+
+
+def test_unpack_onto_an_env_apply_built_with_the_same_packages_has_nothing_to_do(
+    packed: tuple[Workspace, Path, Path, Path],
+) -> None:
+    ws, _, _, archive = packed
+    # a declaration the packed packages still satisfy: apply solves it, to the same ones
+    ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six>=1", "zlib"]')
+    assert ws.wsp("apply", "--yes", "--target", "vision").code == 0
+    with tarfile.open(archive) as tar:
+        info = json.loads(tar.extractfile(f"vision-{HERE}/wsp-pack.json").read())  # type: ignore[union-attr]
+    assert ws.dists("vision") == set(info["packages"])  # exactly the pack's packages
+    builds = len(ws.wsp("history", "vision", "--json").json["builds"])
+
+    result = ws.wsp("unpack", str(archive), "--yes")
+    assert result.code == 0, result
+    assert "vision already holds exactly what vision.tar packs; nothing to do." in result.stderr
+    assert len(ws.wsp("history", "vision", "--json").json["builds"]) == builds
+    assert ws.wsp("plan", "--target", "vision", "--detailed-exitcode").code == 0
 
 
 def test_pack_needs_an_up_to_date_lock(

@@ -38,10 +38,13 @@ from wsp.fsutil import atomic_write_json, atomic_write_text
 from wsp.marker import now
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from wsp.context import Context
     from wsp.engines import Engine
     from wsp.graph import DesiredEnv
     from wsp.lockfile import LockView
+    from wsp.observe import ObservedEnv
     from wsp.planner import Plan
 
 PACK_FORMAT = 1
@@ -524,7 +527,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
 
     def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
         from wsp.actions import ActionKind
-        from wsp.planner import Action, Resolution, needs_installed, needs_solve
+        from wsp.planner import Action, Resolution, behind_hash, needs_installed
         from wsp.reasons import Unpacked
         from wsp.resolve import plan_of
 
@@ -540,13 +543,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
         pins = {n: p.version for n, p in env.pip.get(info.platform, {}).items()}
         if lockfile.lock_id(packages, pins) != info.lock_id:
             raise WspError(f"{archive}: damaged: its wsp.lock is not what it says it packs")
-        in_sync = (
-            have is not None
-            and have.marker is not None
-            and have.ownership == "ours"
-            and have.marker.lock_id == info.lock_id
-            and not needs_solve(want, have)
-        )
+        in_sync = _holds(have, info.lock_id, packages, pins)
         variant = variant_of(info, want)
         # what apply checks before it builds: this machine runs what the pack was made for
         unmet = () if in_sync else variant.unmet(engine.host_virtual_packages())
@@ -575,12 +572,32 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             elif a.kind.builds:
                 wheels = pip.PipOptions(find_links=(str(top / "wheels"),), no_index=True)
                 why = Unpacked(archive.name, info.made_at)
-                actions.append(replace(a, reasons=(why, *a.reasons), pip_options=wheels))
+                # a pack of an older declaration: the next plan's reason names the pack
+                spec = behind_hash(want.spec_hash, archive.name) if res.behind else a.spec_hash
+                actions.append(
+                    replace(a, reasons=(why, *a.reasons), pip_options=wheels, spec_hash=spec)
+                )
             else:
                 actions.append(a)
         return replace(made, actions=tuple(actions))
 
     return planner
+
+
+def _holds(
+    have: ObservedEnv | None, lock_id: str, packages: Sequence[Package], pins: dict[str, str]
+) -> bool:
+    """Whether `have` is a complete env of this workspace, untouched since it was built,
+    that holds exactly a pack's conda packages and pip pins: its marker keeps the pack's
+    lock_id, or its records and wsp's pins are the pack's (an env `wsp apply` built)."""
+    if have is None or have.ownership != "ours" or have.marker is None:
+        return False
+    m = have.marker
+    if have.half_built or have.moved_from or have.relocated_from:
+        return False
+    if m.installed_hash != have.installed_hash:  # drifted
+        return False
+    return m.lock_id == lock_id or (have.dists == {p.dist for p in packages} and m.pip == pins)
 
 
 @contextlib.contextmanager
