@@ -579,7 +579,14 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
                 )
             else:
                 actions.append(a)
-        return replace(made, actions=tuple(actions))
+        notes = made.notes
+        if res.behind and not in_sync:
+            notes += (
+                f"workspace.toml declares {info.project} otherwise than when it was packed: "
+                "the env is unpacked as packed, and `wsp plan` then shows the update to the "
+                "declaration",
+            )
+        return replace(made, actions=tuple(actions), notes=notes)
 
     return planner
 
