@@ -131,7 +131,7 @@ def make_pack(
             f"{lockfile.LOCK_NAME} has no packages for {project}",
             hint="run `wsp lock`, then pack again",
         )
-    platform = _platform(ctx, engine, lock, locked, want, platform)
+    platform = _platform(engine, locked, want, platform)
     variant = next((v for v in want.variants if v.name == platform), None)
     target = lock.target(locked, platform)
     packages = locked.packages[platform]
@@ -211,14 +211,7 @@ def make_pack(
     return Packed(output, info, output.stat().st_size, time.monotonic() - started, warnings)
 
 
-def _platform(
-    ctx: Context,
-    engine: Engine,
-    lock: LockView,
-    locked: LockedEnv,
-    want: DesiredEnv,
-    asked: str | None,
-) -> str:
+def _platform(engine: Engine, locked: LockedEnv, want: DesiredEnv, asked: str | None) -> str:
     """The platform (variant) of wsp.lock to pack: the one asked for (a variant's name, or
     the name of its entry in wsp.lock), else the first variant of this machine's platform
     it can run, as `wsp apply --locked` picks it (the first when it can run none: a pack
