@@ -136,6 +136,8 @@ def test_unpack_recreates_the_env_from_the_archive_alone(
     result = other.wsp("unpack", str(archive), "--yes")
     assert result.code == 0, result
     assert "from pack vision.tar" in result.stdout, result
+    # the .wsp/ it made is kept out of git, as apply's is
+    assert (other.root / ".wsp" / ".gitignore").read_text().splitlines()[-1] == "*"
     prefix = other.envs_dir / "vision"
     marker = json.loads((prefix / "conda-meta" / "wsp").read_text())
     assert marker["state"] == "complete" and marker["workspace"] == "packed"
@@ -225,11 +227,40 @@ def test_a_pack_older_than_the_declaration_is_unpacked_as_packed_then_planned_fo
     ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six"]')
     result = ws.wsp("unpack", str(archive), "--yes")
     assert result.code == 0, result
-    assert "declares vision otherwise than when it was packed" in result.stderr, result
+    assert "note: workspace.toml declares vision otherwise than when it was packed" in (
+        result.stdout
+    ), result
     assert "zlib" in ws.versions("vision")  # as packed
     action = next(a for a in ws.wsp("plan", "--json").json["actions"] if a["env"] == "vision")
     assert action["action"] == "update", action
     assert [p["name"] for p in action["packages"]["remove"]] == ["zlib"], action
+    # the reason names the pack, not an `apply --frozen` that never ran
+    said = "unpacked from vision.tar, packed for an older declaration: brought up to workspace.toml"
+    assert said in action["reasons"], action
+    assert not any("--frozen" in r for r in action["reasons"]), action
+    # it holds the pack: unpacking it again has nothing to do
+    again = ws.wsp("unpack", str(archive), "--yes")
+    assert again.code == 0 and "nothing to do" in again.stderr, again
+
+
+def test_unpack_onto_an_env_apply_built_with_the_same_packages_has_nothing_to_do(
+    packed: tuple[Workspace, Path, Path, Path],
+) -> None:
+    ws, _, _, archive = packed
+    # a declaration the packed packages still satisfy: apply solves it, to the same ones
+    ws.edit('dependencies = ["six", "zlib"]', 'dependencies = ["six>=1", "zlib"]')
+    assert ws.wsp("apply", "--yes", "--target", "vision").code == 0
+    with tarfile.open(archive) as tar:
+        info = json.loads(tar.extractfile(f"vision-{HERE}/wsp-pack.json").read())  # type: ignore[union-attr]
+    assert ws.dists("vision") == set(info["packages"])  # exactly the pack's packages
+    builds = len(ws.wsp("history", "vision", "--json").json["builds"])
+
+    result = ws.wsp("unpack", str(archive), "--yes")
+    assert result.code == 0, result
+    assert "vision already holds exactly what vision.tar packs; nothing to do." in result.stderr
+    assert "otherwise than when it was packed" not in result.output, result  # it is not
+    assert len(ws.wsp("history", "vision", "--json").json["builds"]) == builds
+    assert ws.wsp("plan", "--target", "vision", "--detailed-exitcode").code == 0
 
 
 def test_pack_needs_an_up_to_date_lock(
@@ -291,3 +322,137 @@ def test_install_sh_and_conda_create_recreate_the_env_without_wsp(
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert (tmp_path / "by-conda" / "conda-meta").is_dir()
+
+
+# -- GPU: platform variants and system requirements ------------------------------------------
+
+NO_GPU = {"CONDA_OVERRIDE_CUDA": ""}  # even on a machine with a driver: none
+GPU = {"CONDA_OVERRIDE_CUDA": "12.4"}
+CUDA120 = "pytorch-2.4.0-cuda120_py_101"
+CPU = "pytorch-2.4.0-cpu_py_0"
+
+VARIANTS_TOML = f"""\
+[workspace]
+name = "gpu-lab"
+channels = ["conda-forge"]
+platforms = [
+  {{ name = "{HERE}-cuda", platform = "{HERE}", system-requirements = {{ cuda = "12.0" }} }},
+  "{HERE}",
+]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{{channel}}"]
+
+[projects.train]
+python = "3.11"
+dependencies = ["pytorch"]
+"""
+
+needs_cuda = pytest.mark.skipif(
+    not HERE.startswith("linux-"), reason="a cuda requirement means something on Linux only"
+)
+
+
+def packed_dists(archive: Path) -> tuple[dict, set[str]]:
+    """(wsp-pack.json, the `name-version-build` of every conda package in the archive)."""
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        top = names[0].split("/")[0]
+        info = json.loads(tar.extractfile(f"{top}/wsp-pack.json").read())  # type: ignore[union-attr]
+    dists = {n.rsplit("/", 1)[-1].removesuffix(".tar.bz2") for n in names if "/channel/" in n}
+    return info, dists
+
+
+@needs_cuda
+def test_pack_takes_a_platform_variant_and_by_default_the_one_apply_picks(
+    make_workspace: Callable[..., Workspace], cuda_channel: Path, tmp_path: Path
+) -> None:
+    ws = make_workspace(VARIANTS_TOML, chan=cuda_channel)
+    assert ws.wsp("lock", **NO_GPU).code == 0
+
+    cuda = ws.wsp("pack", "train", "--platform", f"{HERE}-cuda", "-o", str(tmp_path / "c.tar"))
+    assert cuda.code == 0, cuda
+    info, dists = packed_dists(tmp_path / "c.tar")
+    assert CUDA120 in dists and CPU not in dists
+    assert (info["platform"], info["subdir"]) == (f"{HERE}-cuda", HERE)
+    assert info["system_requirements"] == {"cuda": "12.0"}
+
+    # no --platform: the variant `wsp apply --locked` picks here, the driver's or not
+    gpu = ws.wsp("pack", "train", "--json", **GPU)
+    assert gpu.code == 0, gpu
+    assert Path(gpu.json["archive"]).name == f"train-{HERE}-cuda.tar"
+    assert CUDA120 in packed_dists(Path(gpu.json["archive"]))[1]
+    cpu = ws.wsp("pack", "train", "-o", str(tmp_path / "p.tar"), **NO_GPU)
+    assert cpu.code == 0, cpu
+    assert CPU in packed_dists(tmp_path / "p.tar")[1]
+
+    # a name the lock does not have: one line that lists what it has
+    for name, said in (
+        ("bogus", f"'bogus' is neither a conda platform nor a platform variant wsp.lock has "
+         f"for train (it has: {HERE}, {HERE}-cuda)"),
+        (f"{HERE}-cud", f"did you mean '{HERE}-cuda'?"),
+    ):  # fmt: skip
+        refused = ws.wsp("pack", "train", "--platform", name, "-o", str(tmp_path / "x.tar"))
+        assert refused.code == 1, refused
+        assert said in refused.stderr and "add" not in refused.stderr, refused
+        assert len(refused.stderr.strip().splitlines()) == 1, refused
+    assert not (tmp_path / "x.tar").exists()
+
+
+GPU_TOML = """\
+[workspace]
+name = "gpu-lab"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[templates.gpu]
+system-requirements = { cuda = "12.0" }
+
+[projects.train]
+python = "3.11"
+extends = ["gpu"]
+dependencies = ["pytorch"]
+"""
+
+
+@needs_cuda
+@pytest.mark.parametrize("toml", [GPU_TOML, VARIANTS_TOML], ids=["requirement", "variant"])
+def test_unpack_checks_the_machine_as_apply_does_and_records_what_it_was_built_for(
+    make_workspace: Callable[..., Workspace], cuda_channel: Path, tmp_path: Path, toml: str
+) -> None:
+    ws = make_workspace(toml, chan=cuda_channel)
+    assert ws.wsp("lock", **NO_GPU).code == 0
+    archive = tmp_path / "train.tar"
+    variant = f"{HERE}-cuda" if "platforms" in toml else HERE
+    made = ws.wsp("pack", "train", "--platform", variant, "-o", str(archive))
+    assert made.code == 0, made
+    assert CUDA120 in packed_dists(archive)[1]
+
+    # no driver here: blocked, with apply's own words, and nothing built
+    blocked = ws.wsp("unpack", str(archive), "--yes", **NO_GPU)
+    assert blocked.code == 1, blocked
+    assert not (ws.envs_dir / "train").exists()
+    said = "train: not applied: this machine can't run it: needs __cuda >=12.0"
+    assert f"error: {said}" in blocked.stderr, blocked
+    assert "set CONDA_OVERRIDE_CUDA=12.0 to install it anyway" in blocked.stderr, blocked
+    assert "Traceback" not in blocked.output
+    if variant == HERE:  # with variants, apply picks the CPU one this machine runs
+        applied = ws.wsp("apply", "--locked", "--yes", **NO_GPU)
+        assert applied.code == 1 and said in applied.stderr, applied
+
+    # the driver's there: built, and its marker says for what, as apply's would
+    done = ws.wsp("unpack", str(archive), "--yes", **GPU)
+    assert done.code == 0, done
+    assert CUDA120 in ws.dists("train")
+    marker = json.loads((ws.envs_dir / "train" / "conda-meta" / "wsp").read_text())
+    assert marker["variant"] == variant
+    assert marker["declared"]["system_requirements"] == {"cuda": "12.0"}
+    row = ws.wsp("status", "--json", **GPU).json["envs"][0]
+    assert (row["variant"], row["system_requirements"]) == (variant, {"cuda": "12.0"})
+    assert row["state"] == "in sync"
+    assert f"{variant} (cuda 12.0)" in ws.wsp("status", **GPU).stdout
+    assert ws.wsp("plan", "--detailed-exitcode", **GPU).code == 0

@@ -252,6 +252,13 @@ def test_variants_pick_the_first_the_machine_can_run(
     assert CUDA120 in ws.dists("train")
     assert "linux-64-cuda (cuda 12.0)" in ok(ws.wsp("status", **GPU)).stdout
 
+    # the driver gone, the plan moves it back to the CPU variant: status agrees with it
+    back = action(ok(ws.wsp("plan", "--json", **NO_GPU)).json, "train")
+    assert back["reasons"] == ["platform variant linux-64-cuda -> linux-64"]
+    for env, state in ((NO_GPU, "out of date"), (GPU, "in sync")):
+        row = ok(ws.wsp("status", "--json", **env)).json["envs"][0]
+        assert (row["state"], row["variant"]) == (state, "linux-64-cuda"), row
+
 
 def test_cuda_builds_without_a_cuda_requirement_are_flagged(
     gpu_workspace: Callable[..., Workspace],

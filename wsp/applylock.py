@@ -50,6 +50,14 @@ def _holder(info: Path, *, patience: float = 1.0) -> str:
         time.sleep(0.05)
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """The workspace's `.wsp/`, with the `.gitignore` that keeps it out of git when it is
+    made here."""
+    if not state_dir.is_dir():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(state_dir / ".gitignore", "# wsp's own state: never commit it\n*\n")
+
+
 @contextlib.contextmanager
 def workspace_lock(
     state_dir: Path, *, timeout: float | None = None, command: str = "wsp apply"
@@ -57,9 +65,7 @@ def workspace_lock(
     """Hold the workspace lock; wait up to `timeout` seconds (WSP_LOCK_TIMEOUT) for it."""
     if timeout is None:
         timeout = float(os.environ.get("WSP_LOCK_TIMEOUT", DEFAULT_TIMEOUT))
-    if not state_dir.is_dir():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(state_dir / ".gitignore", "# wsp's own state: never commit it\n*\n")
+    make_state_dir(state_dir)
     path = state_dir / "apply.lock"
     info = state_dir / "apply.lock.json"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, as any file

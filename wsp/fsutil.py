@@ -42,10 +42,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError:
         mode = 0o666 & ~_UMASK
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
-    except FileNotFoundError:  # its folder is new
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+        except FileNotFoundError:  # its folder is new
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    except OSError as exc:  # the file asked for, not the temporary one, and what to do
+        raise _cant_write(path, exc, "its folder must exist and be writable") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -53,10 +56,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _cant_write(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _cant_write(path: Path, exc: OSError, fix: str = "") -> OSError:
+    """`exc` (of the temporary file beside `path`) as an error of `path`, its errno kept:
+    `can't write PATH: Permission denied; FIX`."""
+    reason = exc.strerror or str(exc)
+    return OSError(exc.errno, f"can't write {path}: {reason}" + (f"; {fix}" if fix else ""))
 
 
 TMP_MARK = ".wsp-tmp-"

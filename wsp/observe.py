@@ -20,7 +20,10 @@ from wsp.marker import Marker, dists_hash, read_marker
 from wsp.pip import dist_info_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from wsp.graph import DesiredEnv
+    from wsp.sysreq import HostPackage
 
 Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
 
@@ -180,8 +183,14 @@ def owned_by(marker: Marker, owner: Owner) -> tuple[bool, bool]:
 EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date", "in sync"]
 
 
-def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
-    """What `wsp status` says of an env, from its marker alone (no solve)."""
+def env_state(
+    want: DesiredEnv,
+    have: ObservedEnv | None,
+    host: Callable[[], Iterable[HostPackage]] | None = None,
+) -> EnvState:
+    """What `wsp status` says of an env, from its marker alone (no solve); with `host`
+    (this machine's virtual packages), an env the next plan moves to another platform
+    variant is out of date too."""
     if have is None or have.ownership == "empty":
         return "missing"
     if have.ownership != "ours" or have.marker is None:
@@ -192,7 +201,24 @@ def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
         return "drifted"
     if have.marker.spec_hash != want.spec_hash:
         return "out of date"
+    if host is not None and switches_variant(want, have, host):
+        return "out of date"
     return "in sync"
+
+
+def switches_variant(
+    want: DesiredEnv, have: ObservedEnv | None, host: Callable[[], Iterable[HostPackage]]
+) -> bool:
+    """Whether an env of several candidate variants was built for another one than this
+    machine now picks (`host` is asked only for such envs): the plan then updates it."""
+    from wsp import sysreq
+
+    if len(want.candidates) < 2 or have is None or have.ownership != "ours":
+        return False
+    if have.marker is None or have.marker.state != "complete":
+        return False
+    picked, lacking = sysreq.choose(want.candidates, host())
+    return not lacking and picked.name != have.marker.built_for(want.platform)
 
 
 def observe(ws: Workspace, owner: Owner) -> dict[str, ObservedEnv]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import __version__, lockfile, pip
+from wsp import __version__, lockfile, pip, sysreq
 from wsp.context import sources
 from wsp.engines import LockData, LockedEnv, Package
 from wsp.errors import ChannelUnreachable, WspError
@@ -38,9 +38,13 @@ from wsp.fsutil import atomic_write_json, atomic_write_text
 from wsp.marker import now
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from wsp.context import Context
     from wsp.engines import Engine
+    from wsp.graph import DesiredEnv
     from wsp.lockfile import LockView
+    from wsp.observe import ObservedEnv
     from wsp.planner import Plan
 
 PACK_FORMAT = 1
@@ -54,7 +58,7 @@ class PackInfo:
     workspace: str
     project: str
     env: str
-    platform: str
+    platform: str  # the platform (variant) of wsp.lock packed: "linux-64", "linux-64-cuda"
     lock_id: str
     lock_hash: str
     made_at: str
@@ -66,10 +70,18 @@ class PackInfo:
     wheels: dict[str, str] = field(default_factory=dict)  # name -> file in the folder
     wsp_version: str = __version__
     format: int = PACK_FORMAT
+    subdir: str = ""  # its conda platform ("" in a pack of an older wsp: `platform`)
+    # what the variant was solved with, as declared ({"cuda": "12.0"}); None in a pack of
+    # an older wsp (then the declaration's variant of that name is taken)
+    system_requirements: dict[str, str] | None = None
 
     @property
     def folder(self) -> str:
         return f"{self.env}-{self.platform}"
+
+    @property
+    def conda_platform(self) -> str:
+        return self.subdir or self.platform
 
     def to_json(self) -> dict[str, Any]:
         from wsp import codec
@@ -92,9 +104,12 @@ def default_output(env: str, platform: str) -> Path:
     return Path(f"{env}-{platform}.tar")
 
 
-def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output: Path) -> Packed:
-    """Write the pack of `project` for `platform`, from wsp.lock, to `output` (atomically:
-    the file appears whole or not at all)."""
+def make_pack(
+    ctx: Context, engine: Engine, project: str, platform: str | None, output: Path | None
+) -> Packed:
+    """Write the pack of `project` for `platform` (a platform or variant wsp.lock has;
+    None: the one `wsp apply --locked` picks on this machine), from wsp.lock, to `output`
+    (default `ENV-PLATFORM.tar`), atomically: the file appears whole or not at all."""
     started = time.monotonic()
     want = ctx.desired[project]
     lock = lockfile.read(ctx, engine)
@@ -111,19 +126,28 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
             hint="run `wsp lock`, then pack again",
         )
     locked = lock.envs.get(project)
-    if locked is None or platform not in locked.packages:
-        have = ", ".join(sorted(locked.packages)) if locked is not None else "none"
+    if locked is None:
         raise WspError(
-            f"{lockfile.LOCK_NAME} has no {platform} packages for {project} (it has: {have})",
-            hint=f'add "{platform}" to platforms in [workspace] and run `wsp lock`',
+            f"{lockfile.LOCK_NAME} has no packages for {project}",
+            hint="run `wsp lock`, then pack again",
         )
+    platform = _platform(engine, locked, want, platform)
+    variant = next((v for v in want.variants if v.name == platform), None)
+    target = lock.target(locked, platform)
     packages = locked.packages[platform]
     pins = {n: p.version for n, p in locked.pip.get(platform, {}).items()}
     python = next((p.version for p in packages if p.name == "python"), None)
+    output = output or default_output(want.env_name, platform)
     if output.is_dir():
         raise WspError(f"-o {output}: is a folder; give a file name such as {output}/x.tar")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".wsp-pack-", dir=output.parent))
+    try:  # written beside its final name: the folder must take new files
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".wsp-pack-", dir=output.parent))
+    except OSError as exc:
+        raise WspError(
+            f"-o {output}: can't write there ({exc.strerror or exc})",
+            hint="give -o a file in a folder that exists and you can write to",
+        ) from None
     try:
         info = PackInfo(
             workspace=ctx.ws.name,
@@ -137,6 +161,8 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
             manifest=str(ctx.ws.manifest_path),
             python=python,
             pip=dict(sorted(pins.items())),
+            subdir=target.subdir or platform,
+            system_requirements=variant.declared() if variant is not None else None,
         )
         top = staging / info.folder
         top.mkdir()
@@ -157,13 +183,17 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
                         channels=locked.channels,
                         packages={platform: packages},
                         pip={platform: dict(locked.pip.get(platform, {}))},
+                        targets={platform: target.name} if target.name != platform else {},
                     )
                 },
                 hashes={project: want.lock_hash},
                 exclude_newer={project: want.exclude_newer} if want.exclude_newer else {},
+                targets=(target,),
             ),
         )
-        wheels, warnings = _fetch_wheels(ctx, want, pins, python, platform, top / "wheels")
+        wheels, warnings = _fetch_wheels(
+            ctx, want, pins, python, info.conda_platform, top / "wheels"
+        )
         info = replace(info, packages=dict(sorted(files.items())), wheels=wheels)
         atomic_write_text(top / "env.txt", explicit(info, packages))
         atomic_write_text(top / "requirements.txt", requirements(info))
@@ -179,6 +209,37 @@ def make_pack(ctx: Context, engine: Engine, project: str, platform: str, output:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Packed(output, info, output.stat().st_size, time.monotonic() - started, warnings)
+
+
+def _platform(engine: Engine, locked: LockedEnv, want: DesiredEnv, asked: str | None) -> str:
+    """The platform (variant) of wsp.lock to pack: the one asked for (a variant's name, or
+    the name of its entry in wsp.lock), else the first variant of this machine's platform
+    it can run, as `wsp apply --locked` picks it (the first when it can run none: a pack
+    is made for another machine as well)."""
+    if asked is None:
+        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
+        host = engine.host_virtual_packages() if len(candidates) > 1 else ()
+        asked = sysreq.choose(candidates, host)[0].name
+    entries = {entry: name for name, entry in locked.targets.items()}
+    asked = entries.get(asked, asked)
+    if asked in locked.packages:
+        return asked
+    have = ", ".join(sorted(locked.packages)) or "none"
+    from wsp.specs import known_platforms
+
+    if asked in known_platforms():
+        raise WspError(
+            f"{lockfile.LOCK_NAME} has no {asked} packages for {want.project} (it has: {have})",
+            hint=f'add "{asked}" to platforms in [workspace] and run `wsp lock`',
+        )
+    import difflib
+
+    close = difflib.get_close_matches(asked, sorted(locked.packages), n=1)
+    raise WspError(
+        f"--platform {asked!r} is neither a conda platform nor a platform variant "
+        f"{lockfile.LOCK_NAME} has for {want.project} (it has: {have})",
+        hint=f"did you mean {close[0]!r}?" if close else "pass one of those",
+    )
 
 
 def _fetch_wheels(
@@ -265,7 +326,7 @@ def explicit(info: PackInfo, packages: tuple[Package, ...] | list[Package]) -> s
     by_dist = {p.dist: p for p in packages}
     lines = [
         f"# env {info.env} of workspace {info.workspace}, packed by wsp {info.wsp_version}",
-        f"# platform: {info.platform}",
+        f"# platform: {info.conda_platform}",
         "# From this folder: conda create --offline -p PREFIX --file env.txt",
         "# (install.sh does that with absolute file:// URLs, for conda, mamba or micromamba)",
         "@EXPLICIT",
@@ -435,21 +496,31 @@ def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
             hint=f"declare [projects.{info.project}] (as in {info.manifest or 'the packed workspace'}) and "
             "run it again",
         )
-    if want.platform != info.platform:
+    if want.platform != info.conda_platform:
         raise WspError(
-            f"{archive} was packed for {info.platform}; this machine is {want.platform}",
+            f"{archive} was packed for {info.conda_platform}; this machine is {want.platform}",
             hint=f"pack it for {want.platform}: wsp pack {info.project} --platform {want.platform}",
         )
+
+
+def variant_of(info: PackInfo, want: DesiredEnv) -> sysreq.Variant:
+    """The platform variant `info` was packed for, with the system requirements it was
+    solved with (a pack of an older wsp: the declaration's variant of its name)."""
+    if info.system_requirements is None and (known := want.candidate(info.platform)):
+        return known
+    requirements = tuple(sorted((info.system_requirements or {}).items()))
+    return sysreq.Variant(info.platform, info.conda_platform, requirements)
 
 
 def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
     """The pipeline's planner for an unpack: the env made to hold exactly the pack's
     packages and pip pins (read under the workspace lock), the packages put in the package
-    cache from the pack first and the pins installed from its wheels, no index."""
+    cache from the pack first and the pins installed from its wheels, no index. As apply
+    does, it checks first that this machine runs the variant packed (else: blocked)."""
 
     def planner(ctx: Context, engine: Engine, _lock: LockView | None) -> Plan:
         from wsp.actions import ActionKind
-        from wsp.planner import Action, Resolution, needs_installed, needs_solve
+        from wsp.planner import Action, Resolution, behind_hash, needs_installed
         from wsp.reasons import Unpacked
         from wsp.resolve import plan_of
 
@@ -465,13 +536,13 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
         pins = {n: p.version for n, p in env.pip.get(info.platform, {}).items()}
         if lockfile.lock_id(packages, pins) != info.lock_id:
             raise WspError(f"{archive}: damaged: its wsp.lock is not what it says it packs")
-        in_sync = (
-            have is not None
-            and have.marker is not None
-            and have.ownership == "ours"
-            and have.marker.lock_id == info.lock_id
-            and not needs_solve(want, have)
-        )
+        in_sync = _holds(have, info.lock_id, packages, pins)
+        variant = variant_of(info, want)
+        # what apply checks before it builds: this machine runs what the pack was made for
+        unmet = () if in_sync else variant.unmet(engine.host_virtual_packages())
+        if unmet:
+            res = Resolution(variant=variant, lacking=((variant.name, unmet),))
+            return plan_of(ctx, {info.project: res}, (info.project,))
         if not in_sync and not (have is not None and have.ownership not in ("ours", "empty")):
             engine.seed_cache(packages, top / "channel")
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
@@ -482,6 +553,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             pip_installed=pip.installed(want.prefix) if needs_installed(have) else None,
             lock_id=info.lock_id,
             behind=info.lock_hash != want.lock_hash,
+            variant=variant,
         )
         made = plan_of(ctx, {info.project: res}, (info.project,))
         actions = []
@@ -493,18 +565,47 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             elif a.kind.builds:
                 wheels = pip.PipOptions(find_links=(str(top / "wheels"),), no_index=True)
                 why = Unpacked(archive.name, info.made_at)
-                actions.append(replace(a, reasons=(why, *a.reasons), pip_options=wheels))
+                # a pack of an older declaration: the next plan's reason names the pack
+                spec = behind_hash(want.spec_hash, archive.name) if res.behind else a.spec_hash
+                actions.append(
+                    replace(a, reasons=(why, *a.reasons), pip_options=wheels, spec_hash=spec)
+                )
             else:
                 actions.append(a)
-        return replace(made, actions=tuple(actions))
+        notes = made.notes
+        if res.behind and not in_sync:
+            notes += (
+                f"workspace.toml declares {info.project} otherwise than when it was packed: "
+                "the env is unpacked as packed, and `wsp plan` then shows the update to the "
+                "declaration",
+            )
+        return replace(made, actions=tuple(actions), notes=notes)
 
     return planner
+
+
+def _holds(
+    have: ObservedEnv | None, lock_id: str, packages: Sequence[Package], pins: dict[str, str]
+) -> bool:
+    """Whether `have` is a complete env of this workspace, untouched since it was built,
+    that holds exactly a pack's conda packages and pip pins: its marker keeps the pack's
+    lock_id, or its records and wsp's pins are the pack's (an env `wsp apply` built)."""
+    if have is None or have.ownership != "ours" or have.marker is None:
+        return False
+    m = have.marker
+    if have.half_built or have.moved_from or have.relocated_from:
+        return False
+    if m.installed_hash != have.installed_hash:  # drifted
+        return False
+    return m.lock_id == lock_id or (have.dists == {p.dist for p in packages} and m.pip == pins)
 
 
 @contextlib.contextmanager
 def unpacked(ctx: Context, archive: Path, info: PackInfo) -> Any:
     """The pack extracted into a folder of the workspace's `.wsp/`, removed afterwards."""
-    ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    from wsp.applylock import make_state_dir
+
+    make_state_dir(ctx.state_dir)
     dest = ctx.state_dir / f"unpack-{uuid.uuid4().hex[:8]}"
     dest.mkdir()
     try:

@@ -345,10 +345,14 @@ def needs_solve(want: DesiredEnv, have: ObservedEnv | None, *, frozen: bool = Fa
     )
 
 
-def behind_hash(spec_hash: str) -> str:
-    """The spec hash an env built from an out-of-date wsp.lock records (apply --frozen):
+def behind_hash(spec_hash: str, pack: str | None = None) -> str:
+    """The spec hash an env built from an out-of-date wsp.lock records (apply --frozen, or
+    `wsp unpack` of a pack of one: the archive's name kept for the next plan's reason):
     never taken for in sync with the declaration."""
-    return f"behind:{spec_hash}"
+    return f"behind:{spec_hash}" + (f"{PACK_TAG}{pack}" if pack is not None else "")
+
+
+PACK_TAG = "#pack="
 
 
 def needs_installed(have: ObservedEnv | None) -> bool:
@@ -419,7 +423,8 @@ def _spec_reasons(
             why.SystemRequirementsChanged(old.system_requirements, new.system_requirements)
         )
     if m.spec_hash.startswith(behind_hash("")):  # installed from an out-of-date wsp.lock
-        parts.append(why.LockBehind())
+        _, tag, pack = m.spec_hash.rpartition(PACK_TAG)
+        parts.append(why.LockBehind(pack if tag else None))
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts

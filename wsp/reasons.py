@@ -226,12 +226,19 @@ class LockDiffers(Reason):
 
 @dataclass(frozen=True)
 class LockBehind(Reason):
-    """The env was installed from a wsp.lock older than the declaration (apply --frozen)."""
+    """The env was installed from a wsp.lock older than the declaration (apply --frozen),
+    or unpacked from a pack of one (`pack`: the archive's name)."""
 
     code = ReasonCode.LOCK
+    pack: str | None = None
 
     @property
     def message(self) -> str:
+        if self.pack is not None:
+            return (
+                f"unpacked from {self.pack}, packed for an older declaration: brought up to "
+                "workspace.toml"
+            )
         return (
             "installed from an out-of-date wsp.lock (apply --frozen): brought up to workspace.toml"
         )

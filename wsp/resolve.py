@@ -18,7 +18,7 @@ from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveE
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
 from wsp.lockfile import LockView, lock_id, unsatisfied
-from wsp.observe import ObservedEnv
+from wsp.observe import ObservedEnv, switches_variant
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
 
 
@@ -201,13 +201,8 @@ def _switches(
     host: Callable[[], tuple[sysreq.HostPackage, ...]],
 ) -> bool:
     """Whether an env of several candidate variants was built for another one than this
-    machine now picks (the host is asked only for such envs)."""
-    if len(want.candidates) < 2 or have is None or have.ownership != "ours":
-        return False
-    if have.marker is None or have.marker.state != "complete":
-        return False
-    picked, lacking = sysreq.choose(want.candidates, host())
-    return not lacking and picked.name != have.marker.built_for(want.platform)
+    machine now picks (the host is asked only for such envs); `wsp status` asks the same."""
+    return switches_variant(want, have, host)
 
 
 def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.Variant) -> bool:

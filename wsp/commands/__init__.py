@@ -80,6 +80,22 @@ def add_target(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--jobs", "-j", type=_jobs, default=2, metavar="N", help="envs built at once (default 2)"
+    )
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of envs") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: at least 1 env must be built at once")
+    return value
+
+
 class _LazyEngine:
     """The engine, created when first used: a no-op plan never loads rattler."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp.commands import add_json, add_target
+from wsp.commands import add_jobs, add_json, add_target
 from wsp.commands import engine as _engine
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
         "plan_file", nargs="?", metavar="FILE", help="carry out a plan saved by `wsp plan --out`"
     )
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="envs built at once (default 2)")
+    add_jobs(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--locked",

@@ -20,8 +20,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--platform",
         metavar="PLATFORM",
-        help="pack wsp.lock's packages for this platform (default: this machine's); "
-        "nothing is installed",
+        help="pack wsp.lock's packages for this platform or platform variant (default: the "
+        "one `wsp apply --locked` picks on this machine); nothing is installed",
     )
     p.add_argument(
         "-o",
@@ -40,10 +40,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     ctx = load_context(directory)
     if args.project not in ctx.desired:
         raise ctx.unknown_project(args.project)
-    want = ctx.desired[args.project]
-    platform = args.platform or want.platform
-    output = Path(args.output) if args.output else pack.default_output(want.env_name, platform)
-    packed = pack.make_pack(ctx, engine(), args.project, platform, output)
+    output = Path(args.output) if args.output else None
+    packed = pack.make_pack(ctx, engine(), args.project, args.platform, output)
     for warning in packed.warnings:
         ui.info(f"warning: {ui.esc(warning)}")
     if args.json:

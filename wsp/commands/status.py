@@ -34,13 +34,16 @@ def kernel_state(ctx: Context, project: str) -> dict[str, str]:
     return {"name": spec.name, "state": state}
 
 
-def status_rows(ctx: Context) -> list[dict[str, Any]]:
+def status_rows(ctx: Context, found: tuple[Any, ...] | None = None) -> list[dict[str, Any]]:
+    """A row per env; with `found` (this machine's virtual packages), an env the next plan
+    moves to another platform variant is `out of date`, as the plan says."""
     from wsp.observe import env_state
 
+    host = (lambda: found) if found is not None else None
     rows = []
     for name, want in sorted(ctx.desired.items()):
         have = ctx.observed.get(want.env_name)
-        state = env_state(want, have)
+        state = env_state(want, have, host)
         row = {
             "project": name,
             "env": want.env_name,
@@ -107,8 +110,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp.errors import ExitCode
 
     ctx = load_context(directory)
-    rows = status_rows(ctx)
-    _, host_data = host(engine())
+    found, host_data = host(engine())
+    rows = status_rows(ctx, found)
     if args.json:
         ui.print_json(
             {

@@ -32,12 +32,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     ctx = load_context(directory)
     pack.check_fits(ctx, info, archive)
     want = ctx.desired[info.project]
-    if info.lock_hash != want.lock_hash and not args.json:
-        ui.info(
-            f"note: workspace.toml declares {ui.esc(info.project)} otherwise than when it was "
-            "packed: the env is unpacked as packed, and `wsp plan` then shows the update to "
-            "the declaration"
-        )
     with pack.unpacked(ctx, archive, info) as top:
         request = workflow.Request(
             targets=(info.project,),
@@ -75,6 +69,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             f"Unpacked {ui.esc(info.project)} from {ui.esc(archive.name)} into "
             f"{ui.esc(want.prefix)} (packed {info.made_at})."
         )
-    elif result.blocked:
-        ui.info(f"[red]{ui.esc(result.blocked[0].reasons[0].message)}[/]")
+    for a in result.blocked if not args.json else ():  # as apply says it
+        ui.error_line(f"{a.env}: not applied: {a.reasons[0].message}")
     return ExitCode.OK if result.ok else ExitCode.ERROR

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from wsp.commands import add_json
+from wsp.commands import add_jobs, add_json
 
 
 def register(sub: Any) -> None:
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--once", action="store_true", help="reconcile once (all projects) and exit: 0 ok, 1 error"
     )
-    p.add_argument("--jobs", "-j", type=int, default=2, help="envs built at once (default 2)")
+    add_jobs(p)
 
 
 def _milliseconds(text: str) -> int:
