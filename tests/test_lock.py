@@ -168,3 +168,29 @@ def test_a_no_op_plan_with_a_lock_reads_only_its_summary(workspace: Workspace) -
     lock.write_text("not: [a lock\n")
     broken = workspace.wsp("plan")
     assert broken.code == 1 and "wsp.lock can't be read" in broken.stderr, broken
+
+
+def test_locked_and_frozen_refuse_a_lock_without_this_platform(
+    make_workspace, channel, tmp_path
+) -> None:
+    """A lock made for other platforms only: --locked and --frozen refuse, one line, nothing
+    built (before, the env was solved from the channel and the apply passed)."""
+    ws = lab(make_workspace, channel, tmp_path)
+    ws.edit(
+        f'platforms = ["{current_platform()}", "{other_platform()}"]',
+        f'platforms = ["{other_platform()}"]',
+    )
+    assert ws.wsp("lock").code == 0
+    assert ws.wsp("lock", "--check").code == 0
+    for flag in ("--locked", "--frozen"):
+        r = ws.wsp("apply", flag, "--yes")
+        assert r.code == 1, r
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r
+        assert (
+            f"{flag}: wsp.lock has no {current_platform()} packages for web "
+            f"(it has: {other_platform()}); nothing was changed; "
+            f'add "{current_platform()}" to platforms in [workspace] and run `wsp lock`'
+        ) in r.stderr, r
+        assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir()), r
+    r = ws.wsp("apply", "--frozen", "--yes", "--target", "calc")
+    assert r.code == 1 and "packages for calc" in r.stderr, r

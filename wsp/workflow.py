@@ -167,8 +167,39 @@ def read_lock(ctx: Context, engine: Engine, request: Request) -> LockView | None
         )
     # the packages must satisfy the declaration their hash line claims (with --frozen, only
     # those projects: the rest is installed as locked, on purpose)
-    lockfile.check(ctx, engine, lock, [p for p in ctx.desired if not targets or p in targets])
+    projects = [p for p in ctx.desired if not targets or p in targets]
+    lockfile.check(ctx, engine, lock, projects)
+    _check_locked_here(ctx, engine, lock, projects, flag)
     return lock
+
+
+def _check_locked_here(
+    ctx: Context, engine: Engine, lock: LockView, projects: list[str], flag: str
+) -> None:
+    """Refuse (--locked, --frozen) a project whose lock has no packages for the platform
+    variant this machine builds it for: they would be solved, not installed from the lock.
+    The machine is asked only for a project with several variants here."""
+    from wsp import sysreq
+    from wsp.resolve import HostFacts
+
+    host = HostFacts(engine)
+    for name in projects:
+        want = ctx.desired[name]
+        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
+        variant = candidates[0] if len(candidates) == 1 else sysreq.choose(candidates, host())[0]
+        have = lock.locked_platforms.get(name, [])
+        if variant.name in have:
+            continue
+        hint = (
+            "run `wsp lock`"
+            if variant.name in ctx.ws.platforms
+            else f'add "{variant.name}" to platforms in [workspace] and run `wsp lock`'
+        )
+        raise WspError(
+            f"{flag}: {lockfile.LOCK_NAME} has no {variant.name} packages for {name} "
+            f"(it has: {', '.join(have) or 'none'}); nothing was changed",
+            hint=hint,
+        )
 
 
 def load_saved(path: Path) -> SavedPlan:
