@@ -35,11 +35,17 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import lockfile, ui
     from wsp.commands import engine as make_engine
     from wsp.context import load_context
-    from wsp.errors import WspError
+    from wsp.errors import LockUnreadable, WspError
 
     ctx = load_context(directory)
     engine = make_engine()
-    old = lockfile.read(ctx, engine)
+    unreadable: LockUnreadable | None = None
+    try:
+        old = lockfile.read(ctx, engine)
+    except LockUnreadable as exc:
+        if args.check:
+            raise
+        old, unreadable = None, exc  # written again from workspace.toml alone
     if args.check:
         if old is None:
             raise WspError(f"no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         update = list(ctx.check_targets(args.update)) or list(ctx.desired)
     data = lockfile.lock_workspace(ctx, engine, old, update=update, allow_build=args.allow_build)
     lockfile.write(ctx, engine, data)
+    if unreadable is not None:
+        ui.info(f"note: {ui.esc(unreadable.message)}; solved every project again and replaced it")
     changed = [
         name
         for name in data.envs

@@ -38,7 +38,7 @@ from wsp.engines import (
     Progress,
     SolveRequest,
 )
-from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.errors import ChannelUnreachable, LockUnreadable, SolveError, WspError
 from wsp.fsutil import (
     atomic_write_bytes,
     atomic_write_text,
@@ -811,13 +811,13 @@ class RattlerEngine:
 
     def read_lock(self, path: Path, root: Path) -> LockData:
         """wsp.lock's content; its packages become installable by this engine."""
+        raw = path.read_bytes()
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise WspError(
-                f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
-                hint="run `wsp lock` to write it again",
-            ) from None
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise LockUnreadable(path, "it is not UTF-8", line, col) from None
         hashes, cutoffs = {}, {}
         for line in text.splitlines():
             if not line.startswith("#"):
@@ -831,10 +831,7 @@ class RattlerEngine:
             try:
                 lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
             except Exception as exc:
-                raise WspError(
-                    f"{path.name} can't be read: {_first_line(str(exc))}",
-                    hint="run `wsp lock` to write it again",
-                ) from None
+                raise _unreadable(path, _first_line(str(exc))) from None
         envs: dict[str, LockedEnv] = {}
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
@@ -906,6 +903,16 @@ class RattlerEngine:
         """The packages `prefix`'s conda-meta records, made installable by this engine
         (an env's previous build, for rollback)."""
         return sorted(self._records.remember(self._prefix_records(prefix)))
+
+
+def _unreadable(path: Path, message: str) -> LockUnreadable:
+    """rattler's error for a lock it can't parse, located where the YAML parser says
+    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`)."""
+    at = re.search(r" at line (\d+) column (\d+)", message)
+    if at is None:
+        return LockUnreadable(path, message)
+    what = message[: at.start()] + message[at.end() :]
+    return LockUnreadable(path, what, int(at.group(1)), int(at.group(2)))
 
 
 def _published_before(record: Any, bound: int) -> bool:
