@@ -317,6 +317,14 @@ def test_errors_say_what_is_wrong(repo: Path, tmp_path: Path, channel: Path) -> 
         since(plain)
 
 
+def test_the_null_revision_makes_every_project_affected(repo: Path) -> None:
+    """GitHub's `github.event.before` on a push that creates the branch: no base."""
+    got = since(repo, "0" * 40)
+    assert got.projects == ("core", "app", "tool", "solo")
+    assert got.why["tool"] == ("no base revision to compare with",)
+    assert any("null revision" in n and "every project" in n for n in got.notes), got.notes
+
+
 # -- the CLI -----------------------------------------------------------------------------------
 
 
@@ -398,6 +406,13 @@ def test_a_lock_only_change_makes_its_project_affected(cli_repo: Workspace) -> N
     assert [a["project"] for a in r.json["actions"]] == ["solo"]
     r = cli_repo.wsp("plan", "--affected-since", "base")
     assert "solo  its wsp.lock entry changed" in r.stdout, r
+
+
+def test_plan_with_the_null_revision_plans_every_project(cli_repo: Workspace) -> None:
+    r = cli_repo.wsp("plan", "--json", "--affected-since", "0" * 40)
+    assert r.code == 0, r
+    assert r.json["affected"] == ["core", "app", "tool", "solo"]
+    assert any("null revision" in n for n in r.json["affected_since"]["notes"])
 
 
 def test_plan_errors_are_one_line(cli_repo: Workspace, tmp_path: Path) -> None:

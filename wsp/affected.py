@@ -20,7 +20,8 @@ A project declared at REF and no more is listed as removed. The comparison start
 the current branch left REF (`git merge-base REF HEAD`, as `git diff REF...` does), so
 commits made on REF's branch since then count for nothing; when there is none (a
 shallow clone without that history) REF itself. workspace.toml absent at REF, or not
-loading there, makes every project affected, and says so.
+loading there, makes every project affected, and says so; so does REF being git's null
+revision (all zeros: GitHub's `github.event.before` for a push that created the branch).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ _INCLUDE = re.compile(
 )
 _MAX_INCLUDES = 1000  # files read through -r / -c at most (a loop stops here)
 LOCK_NAME = "wsp.lock"  # beside workspace.toml (wsp.lockfile, a layer above, writes it)
+# git's null revision: "no commit" (SHA-1 or SHA-256 repositories)
+_NULL = re.compile(r"0{40}|0{64}")
 
 
 @dataclass(frozen=True)
@@ -390,6 +393,20 @@ def affected_since(
     from wsp.manifest import load
 
     top = _repo(ws.root)
+    if _NULL.fullmatch(ref):
+        every = tuple(ws.projects)
+        return Affected(
+            ref,
+            ref,
+            ref,
+            every,
+            (),
+            {n: ("no base revision to compare with",) for n in every},
+            (
+                f"{ref} is git's null revision (a push that created its branch): every "
+                "project counts as affected",
+            ),
+        )
     commit = _commit(top, ref)
     merge_base = _git(top, "merge-base", commit, "HEAD")
     notes: list[str] = []
