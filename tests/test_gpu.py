@@ -445,3 +445,22 @@ def test_frozen_refuses_a_variant_the_lock_has_not(
     assert "not locked for linux-64-cuda" in r.stderr or "out of date" in r.stderr, r
     ok(ws.wsp("apply", "--frozen", "--yes", **NO_GPU))
     assert CPU in ws.dists("train")
+
+
+def test_a_saved_plan_of_another_variant_says_the_machine_changed(
+    gpu_workspace: Callable[..., Workspace], cuda_channel: Path
+) -> None:
+    """A plan saved on a GPU machine, applied without the driver: stale, because this
+    machine now runs another platform variant (before: "the channels ... give other
+    packages")."""
+    if HERE != "linux-64":
+        pytest.skip("docs/gpu.md's variants are linux-64's")
+    ws = gpu_workspace(_doc_toml("variants", cuda_channel))
+    ok(ws.wsp("lock", **NO_GPU))
+    ok(ws.wsp("plan", "--out", "cuda.plan", **GPU))
+    r = ok(ws.wsp("apply", "cuda.plan", **NO_GPU), 1)
+    assert (
+        "saved plan cuda.plan is stale: this machine now runs platform variant linux-64 for "
+        "train, the plan was made for linux-64-cuda"
+    ) in r.stderr, r
+    assert "channels" not in r.stderr and not (ws.envs_dir / "train").exists(), r
