@@ -228,3 +228,20 @@ def test_a_corrupt_lock_is_located_and_wsp_lock_writes_it_again(
     assert r.code == 0, r
     assert ws.wsp("lock", "--check").code == 0
     assert "numpy" in locked(ws, "calc", current_platform())
+
+
+def test_lock_usage_errors_name_the_flag_given(make_workspace, channel, tmp_path) -> None:
+    """`--update NAME` names --update (not --target); --check with --update is a usage
+    error (before, --check won silently)."""
+    ws = lab(make_workspace, channel, tmp_path)
+    r = ws.wsp("lock", "--update", "clac")
+    assert r.code == 1, r
+    assert r.stderr == (
+        "error: --update 'clac' is not a project of this workspace; did you mean 'calc'?\n"
+    ), r
+    assert not (ws.root / "wsp.lock").exists()
+    r = ws.wsp("lock", "--check", "--update")
+    assert r.code == 1, r
+    assert r.stderr.startswith("usage: wsp lock "), r
+    assert "error: argument --update: not allowed with argument --check" in r.stderr, r
+    assert not (ws.root / "wsp.lock").exists()

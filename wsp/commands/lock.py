@@ -12,22 +12,23 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("lock")
     add_json(p)
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()  # --check changes nothing; --update rewrites
+    mode.add_argument(
         "--check",
         action="store_true",
         help="exit 0 when wsp.lock matches workspace.toml, 1 (naming the projects) when not",
+    )
+    mode.add_argument(
+        "--update",
+        nargs="*",
+        metavar="NAME",
+        help="move these projects (all when none named) to the newest versions allowed",
     )
     p.add_argument(
         "--allow-build",
         action="store_true",
         help="let uv build local projects and sdists whose metadata is not static, to "
         "resolve their pip requirements (runs their setup.py or build backend)",
-    )
-    p.add_argument(
-        "--update",
-        nargs="*",
-        metavar="NAME",
-        help="move these projects (all when none named) to the newest versions allowed",
     )
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         return 0
     update: list[str] = []
     if args.update is not None:
-        update = list(ctx.check_targets(args.update)) or list(ctx.desired)
+        update = list(ctx.check_targets(args.update, flag="--update")) or list(ctx.desired)
     data = lockfile.lock_workspace(ctx, engine, old, update=update, allow_build=args.allow_build)
     lockfile.write(ctx, engine, data)
     if unreadable is not None:

@@ -506,11 +506,31 @@ class RattlerEngine:
                 raise ChannelUnreachable(name, str(exc), url=url) from None
             except RattlerSolverError as exc:
                 text = str(exc)
-                raise SolveError(_solver_message(text), names=_blamed(text)) from None
+                message = _solver_message(text)
+                missing = [n.lower() for n in _NO_CANDIDATES.findall(text)]
+                if bound is not None and (
+                    hidden := self._cut_off(sources, platform, missing, bound)
+                ):
+                    message += (
+                        f" (exclude-newer {request.exclude_newer} hides the "
+                        f"{', '.join(hidden)} builds published after it: the likely cause)"
+                    )
+                raise SolveError(message, names=_blamed(text)) from None
             break
         for ch in request.channels:
             self._answered[ch.identity] = choice[ch.name]
         return sorted(self._records.remember(self._canonical(records, routes)))
+
+    def _cut_off(
+        self, sources: list[str], platform: str, names: list[str], bound: int
+    ) -> list[str]:
+        """Of `names` (what the solver found no candidates for), those the channels have
+        builds of that an exclude-newer cutoff (`bound`, ms) hides."""
+        if not names:
+            return []
+        found = _run(self._gateway.query(sources, [platform, "noarch"], names, recursive=False))
+        hidden = {r.name.normalized for rs in found for r in rs if not _published_before(r, bound)}
+        return [n for n in dict.fromkeys(names) if n in hidden]
 
     async def _solve(
         self,
