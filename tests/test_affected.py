@@ -317,6 +317,14 @@ def test_errors_say_what_is_wrong(repo: Path, tmp_path: Path, channel: Path) -> 
         since(plain)
 
 
+def test_the_null_revision_makes_every_project_affected(repo: Path) -> None:
+    """GitHub's `github.event.before` on a push that creates the branch: no base."""
+    got = since(repo, "0" * 40)
+    assert got.projects == ("core", "app", "tool", "solo")
+    assert got.why["tool"] == ("no base revision to compare with",)
+    assert any("null revision" in n and "every project" in n for n in got.notes), got.notes
+
+
 # -- the CLI -----------------------------------------------------------------------------------
 
 
@@ -370,6 +378,43 @@ def test_plan_lists_the_affected_for_people(cli_repo: Workspace) -> None:
     assert "Removed since base: solo" in r.stdout
 
 
+def test_a_lock_only_change_makes_its_project_affected(cli_repo: Workspace) -> None:
+    """What `wsp apply --locked` installs is wsp.lock's entry: a pull request that only
+    re-locks (`wsp lock --update`) builds the projects whose entry changed."""
+    root = cli_repo.root
+    edit(root, "workspace.toml", '["idna"]', '["numpy"]')
+    commit(root, "solo needs numpy")
+    git(root, "tag", "-f", "base")
+    assert cli_repo.wsp("lock").code == 0  # numpy 2.0.0; no wsp.lock at base
+    r = cli_repo.wsp("plan", "--json", "--affected-since", "base")
+    assert r.code == 0, r
+    assert r.json["affected"] == ["core", "app", "tool", "solo"]
+    assert r.json["affected_since"]["why"]["core"] == ["its wsp.lock entry is new since base"]
+
+    commit(root, "locked")
+    git(root, "tag", "-f", "base")
+    edit(root, "workspace.toml", '["numpy"]', '["numpy<2"]')
+    assert cli_repo.wsp("lock").code == 0
+    edit(root, "workspace.toml", '["numpy<2"]', '["numpy"]')
+    assert cli_repo.wsp("lock").code == 0  # numpy 1.26.4 still fits: kept
+    commit(root, "lock only")
+    assert git(root, "diff", "--name-only", "base") == "wsp.lock"
+    r = cli_repo.wsp("plan", "--json", "--affected-since", "base")
+    assert r.code == 0, r
+    assert r.json["affected"] == ["solo"]
+    assert r.json["affected_since"]["why"] == {"solo": ["its wsp.lock entry changed"]}
+    assert [a["project"] for a in r.json["actions"]] == ["solo"]
+    r = cli_repo.wsp("plan", "--affected-since", "base")
+    assert "solo  its wsp.lock entry changed" in r.stdout, r
+
+
+def test_plan_with_the_null_revision_plans_every_project(cli_repo: Workspace) -> None:
+    r = cli_repo.wsp("plan", "--json", "--affected-since", "0" * 40)
+    assert r.code == 0, r
+    assert r.json["affected"] == ["core", "app", "tool", "solo"]
+    assert any("null revision" in n for n in r.json["affected_since"]["notes"])
+
+
 def test_plan_errors_are_one_line(cli_repo: Workspace, tmp_path: Path) -> None:
     r = cli_repo.wsp("plan", "--affected-since", "origin/main")
     assert r.code == 1
@@ -419,6 +464,9 @@ def test_the_github_workflow_builds_a_matrix_from_affected(cli_repo: Workspace) 
     apply = next(s["run"] for s in build_job["steps"] if "wsp apply" in s.get("run", ""))
     assert "--locked" in apply and "--target ${{ matrix.project }}" in apply
 
+    assert cli_repo.wsp("lock").code == 0  # main is locked
+    commit(cli_repo.root, "locked")
+    git(cli_repo.root, "tag", "-f", "base")
     edit(cli_repo.root, "workspace.toml", '["click"]', '["click", "h11"]')
     edit(cli_repo.root, "workspace.toml", '["idna"]', '["idna", "six"]')
     assert cli_repo.wsp("lock").code == 0

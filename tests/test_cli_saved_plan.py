@@ -126,6 +126,27 @@ def test_saved_plan_refused_when_the_channel_gives_other_packages(
     assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())
 
 
+def test_saved_plan_refused_when_wsp_lock_changed_says_so(
+    make_workspace: Callable[..., Workspace], fresh_channel: Path
+) -> None:
+    """A plan made from wsp.lock, then the lock re-solved (`wsp lock --update`): stale,
+    because of the lock, not the channels (before, the message blamed the channels)."""
+    ws = make_workspace(VISION, chan=fresh_channel)
+    assert ws.wsp("lock").code == 0
+    r = ws.wsp("plan", "--out", "plan.json")
+    assert r.code == 0 and "packages from wsp.lock" in r.stdout, r
+    add_packages(
+        fresh_channel,
+        [Pkg("opencv", "4.11.0", "py_0", ("python >=3.9,<3.13", "numpy >=1.21,<3"))],
+    )
+    assert ws.wsp("lock", "--update", "vision").code == 0
+    before = disk(ws)
+    r = ws.wsp("apply", "plan.json")
+    assert_stale(r, "wsp.lock changed since it was made (vision)")
+    assert "channels" not in r.stderr and "webdev" not in r.stderr, r
+    assert disk(ws) == before
+
+
 def test_out_file_is_relative_to_the_dash_c_directory(
     make_workspace: Callable[..., Workspace], tmp_path: Path
 ) -> None:

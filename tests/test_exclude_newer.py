@@ -170,6 +170,31 @@ def test_a_bad_cutoff_is_one_located_line(
     assert message in lines[0], result
 
 
+def test_a_cutoff_that_hides_what_a_spec_needs_is_named_as_the_likely_cause(
+    dated: Callable[[str], Workspace],
+) -> None:
+    """Every seed package was built in 2023-11: a 2023-01-01 cutoff leaves no Python, and
+    the solver's "No candidates were found" says why; a missing package without a cutoff
+    to blame stays as it was."""
+    ws = dated(TOML.replace('"2024-01-01"', '"2023-01-01"'))
+    r = ws.wsp("lock")
+    assert r.code == 1, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2, r  # one per project
+    for line in lines:
+        assert "No candidates were found for python" in line, r
+        assert (
+            "(exclude-newer 2023-01-01 hides the python builds published after it: "
+            "the likely cause)"
+        ) in line, r
+    assert not (ws.root / "wsp.lock").exists()
+    ws.edit('"2023-01-01"', '"2024-01-01"')
+    ws.edit('dependencies = ["six"]', 'dependencies = ["nosuchthing"]')
+    r = ws.wsp("lock")
+    assert r.code == 1 and "No candidates were found for nosuchthing" in r.stderr, r
+    assert "exclude-newer" not in r.stderr, r
+
+
 # -- pip: uv's --exclude-newer, against an index that knows upload times ---------------------
 
 UPLOADED = {"1.0.0": "2023-03-01T00:00:00Z", "1.1.0": "2025-03-01T00:00:00Z"}

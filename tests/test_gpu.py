@@ -426,3 +426,48 @@ def test_the_gpu_scenario_of_the_docs_runs_as_written(
                 assert _matches(e, lines), (machine, command, e, r)
             ran += 1
     assert ran >= 10
+
+
+def test_frozen_refuses_a_variant_the_lock_has_not(
+    gpu_workspace: Callable[..., Workspace], cuda_channel: Path
+) -> None:
+    """A variant added to platforms after `wsp lock`: on a machine that picks it, --frozen
+    refuses instead of solving it (--locked already found the lock out of date); a machine
+    that picks a locked variant installs it as locked."""
+    if HERE != "linux-64":
+        pytest.skip("docs/gpu.md's variants are linux-64's")
+    toml = _doc_toml("variants", cuda_channel)
+    cuda = '  { name = "linux-64-cuda", platform = "linux-64", system-requirements = { cuda = "12.0" } },\n'
+    assert cuda in toml
+    ws = gpu_workspace(toml.replace(cuda, ""))
+    ok(ws.wsp("lock", **NO_GPU))
+    ws.write(toml)
+    r = ok(ws.wsp("apply", "--frozen", "--yes", **GPU), 1)
+    assert (
+        "--frozen: wsp.lock has no linux-64-cuda packages for train (it has: linux-64, "
+        "osx-arm64); nothing was changed; run `wsp lock`"
+    ) in r.stderr, r
+    assert not (ws.envs_dir / "train").exists()
+    r = ok(ws.wsp("apply", "--locked", "--yes", **GPU), 1)
+    assert "not locked for linux-64-cuda" in r.stderr or "out of date" in r.stderr, r
+    ok(ws.wsp("apply", "--frozen", "--yes", **NO_GPU))
+    assert CPU in ws.dists("train")
+
+
+def test_a_saved_plan_of_another_variant_says_the_machine_changed(
+    gpu_workspace: Callable[..., Workspace], cuda_channel: Path
+) -> None:
+    """A plan saved on a GPU machine, applied without the driver: stale, because this
+    machine now runs another platform variant (before: "the channels ... give other
+    packages")."""
+    if HERE != "linux-64":
+        pytest.skip("docs/gpu.md's variants are linux-64's")
+    ws = gpu_workspace(_doc_toml("variants", cuda_channel))
+    ok(ws.wsp("lock", **NO_GPU))
+    ok(ws.wsp("plan", "--out", "cuda.plan", **GPU))
+    r = ok(ws.wsp("apply", "cuda.plan", **NO_GPU), 1)
+    assert (
+        "saved plan cuda.plan is stale: this machine now runs platform variant linux-64 for "
+        "train, the plan was made for linux-64-cuda"
+    ) in r.stderr, r
+    assert "channels" not in r.stderr and not (ws.envs_dir / "train").exists(), r

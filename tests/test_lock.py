@@ -167,4 +167,81 @@ def test_a_no_op_plan_with_a_lock_reads_only_its_summary(workspace: Workspace) -
 
     lock.write_text("not: [a lock\n")
     broken = workspace.wsp("plan")
-    assert broken.code == 1 and "wsp.lock can't be read" in broken.stderr, broken
+    assert broken.code == 1 and "wsp.lock:2:1: can't be read" in broken.stderr, broken
+
+
+def test_locked_and_frozen_refuse_a_lock_without_this_platform(
+    make_workspace, channel, tmp_path
+) -> None:
+    """A lock made for other platforms only: --locked and --frozen refuse, one line, nothing
+    built (before, the env was solved from the channel and the apply passed)."""
+    ws = lab(make_workspace, channel, tmp_path)
+    ws.edit(
+        f'platforms = ["{current_platform()}", "{other_platform()}"]',
+        f'platforms = ["{other_platform()}"]',
+    )
+    assert ws.wsp("lock").code == 0
+    assert ws.wsp("lock", "--check").code == 0
+    for flag in ("--locked", "--frozen"):
+        r = ws.wsp("apply", flag, "--yes")
+        assert r.code == 1, r
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r
+        assert (
+            f"{flag}: wsp.lock has no {current_platform()} packages for web "
+            f"(it has: {other_platform()}); nothing was changed; "
+            f'add "{current_platform()}" to platforms in [workspace] and run `wsp lock`'
+        ) in r.stderr, r
+        assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir()), r
+    r = ws.wsp("apply", "--frozen", "--yes", "--target", "calc")
+    assert r.code == 1 and "packages for calc" in r.stderr, r
+
+
+def test_a_corrupt_lock_is_located_and_wsp_lock_writes_it_again(
+    make_workspace, channel, tmp_path
+) -> None:
+    """A lock broken by a bad merge: what needs it says where (wsp.lock:LINE:COL) and
+    changes nothing; `wsp lock` (and --update) solves every project again and replaces it
+    (before, it failed with the same error, a dead end but for `rm wsp.lock`)."""
+    ws = lab(make_workspace, channel, tmp_path)
+    assert ws.wsp("lock").code == 0
+    lock = ws.root / "wsp.lock"
+    good = lock.read_text()
+    broken = good + "  - : [\n"
+    line = broken.count("\n")
+    lock.write_text(broken)
+    where = f"wsp.lock:{line}:3: can't be read: did not find expected key"
+    for args in (("lock", "--check"), ("plan",), ("apply", "--locked", "--yes")):
+        r = ws.wsp(*args)
+        assert r.code == 1, r
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"error: {where}"), r
+        assert r.stderr.rstrip().endswith("run `wsp lock` to write it again"), r
+        assert lock.read_text() == broken and not ws.envs_dir.exists(), r
+
+    r = ws.wsp("lock")
+    assert r.code == 0, r
+    assert f"note: {where}" in r.stderr and "solved every project again" in r.stderr, r
+    assert ws.wsp("lock", "--check").code == 0
+    lock.write_bytes(b"# wsp.lock\nversion: \xff\n")
+    r = ws.wsp("plan")
+    assert r.code == 1 and "error: wsp.lock:2:10: can't be read: it is not UTF-8" in r.stderr, r
+    r = ws.wsp("lock", "--update", "web")
+    assert r.code == 0, r
+    assert ws.wsp("lock", "--check").code == 0
+    assert "numpy" in locked(ws, "calc", current_platform())
+
+
+def test_lock_usage_errors_name_the_flag_given(make_workspace, channel, tmp_path) -> None:
+    """`--update NAME` names --update (not --target); --check with --update is a usage
+    error (before, --check won silently)."""
+    ws = lab(make_workspace, channel, tmp_path)
+    r = ws.wsp("lock", "--update", "clac")
+    assert r.code == 1, r
+    assert r.stderr == (
+        "error: --update 'clac' is not a project of this workspace; did you mean 'calc'?\n"
+    ), r
+    assert not (ws.root / "wsp.lock").exists()
+    r = ws.wsp("lock", "--check", "--update")
+    assert r.code == 1, r
+    assert r.stderr.startswith("usage: wsp lock "), r
+    assert "error: argument --update: not allowed with argument --check" in r.stderr, r
+    assert not (ws.root / "wsp.lock").exists()

@@ -12,13 +12,16 @@ A project is affected when, between REF and the working tree:
 - a packaging file in its own folder changed (`OWN_FILES`: pyproject.toml, setup.py,
   setup.cfg, requirements*.txt / .in, constraints*.txt, requirements/*.txt), or one of a
   project it depends on (its source is importable in the env);
+- its entry of wsp.lock (what `wsp apply --locked` installs) differs: added, removed or
+  changed (a lock-only change, `wsp lock --update`), compared when an engine is given;
 - it is new since REF.
 
 A project declared at REF and no more is listed as removed. The comparison starts where
 the current branch left REF (`git merge-base REF HEAD`, as `git diff REF...` does), so
 commits made on REF's branch since then count for nothing; when there is none (a
 shallow clone without that history) REF itself. workspace.toml absent at REF, or not
-loading there, makes every project affected, and says so.
+loading there, makes every project affected, and says so; so does REF being git's null
+revision (all zeros: GitHub's `github.event.before` for a push that created the branch).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wsp import codec
+from wsp.engines import Engine, LockData
 from wsp.errors import WspError
 from wsp.graph import DesiredEnv
 from wsp.manifest.loader import Workspace
@@ -49,6 +53,9 @@ _INCLUDE = re.compile(
     r"""(?:^|[\s'"])(?:-r|-c|--requirement|--constraint)(?:\s+|=)['"]?([^\s'"#]+)"""
 )
 _MAX_INCLUDES = 1000  # files read through -r / -c at most (a loop stops here)
+LOCK_NAME = "wsp.lock"  # beside workspace.toml (wsp.lockfile, a layer above, writes it)
+# git's null revision: "no commit" (SHA-1 or SHA-256 repositories)
+_NULL = re.compile(r"0{40}|0{64}")
 
 
 @dataclass(frozen=True)
@@ -324,6 +331,45 @@ def _own_files(ws: Workspace, top: Path, changed: set[str]) -> dict[str, list[st
     return out
 
 
+def _lock_changes(
+    rev: _Revision,
+    path: str,
+    ref: str,
+    root: Path,
+    names: Iterable[str],
+    engine: Engine,
+    now: LockData | None,
+) -> dict[str, str]:
+    """Project -> how its entry of wsp.lock (`path` from the repository's top; `now`: the
+    working tree's) differs from REF's: what `wsp apply --locked` installs changed."""
+    raw = rev.read([path]).get(path)
+    if raw is None and now is None:
+        return {}
+    empty = LockData(platforms=(), envs={}, hashes={})
+    now = now or empty
+    old = empty
+    if raw is not None:
+        with tempfile.TemporaryDirectory(prefix="wsp-affected-") as tmp:
+            (Path(tmp) / LOCK_NAME).write_bytes(raw)
+            try:  # read against today's root: relative channel paths resolve alike
+                old = engine.read_lock(Path(tmp) / LOCK_NAME, root)
+            except WspError:
+                unreadable = f"{LOCK_NAME} at {ref} can't be read"
+                return {n: unreadable for n in names if n in now.envs}
+    out: dict[str, str] = {}
+    for n in names:
+        before, after = old.envs.get(n), now.envs.get(n)
+        if before is None and after is None:
+            continue
+        if before is None:
+            out[n] = f"its {LOCK_NAME} entry is new since {ref}"
+        elif after is None:
+            out[n] = f"its {LOCK_NAME} entry was removed since {ref}"
+        elif before != after or old.hashes.get(n) != now.hashes.get(n):
+            out[n] = f"its {LOCK_NAME} entry changed"
+    return out
+
+
 def _dependents(ws: Workspace, names: Iterable[str]) -> set[str]:
     from wsp import graph
 
@@ -331,13 +377,36 @@ def _dependents(ws: Workspace, names: Iterable[str]) -> set[str]:
     return graph.affected(g, [graph.project(n) for n in names])
 
 
-def affected_since(ws: Workspace, desired: dict[str, DesiredEnv], ref: str) -> Affected:
+def affected_since(
+    ws: Workspace,
+    desired: dict[str, DesiredEnv],
+    ref: str,
+    *,
+    engine: Engine | None = None,
+    lock: LockData | None = None,
+) -> Affected:
     """The projects of `ws` (merged as `desired`) a change since git revision `ref`
-    reaches. Raises WspError: not a git repository, an unknown revision, git missing."""
+    reaches. With `engine`, also those whose wsp.lock entry differs from `ref`'s (`lock`:
+    the workspace's wsp.lock now, None when it has none). Raises WspError: not a git
+    repository, an unknown revision, git missing."""
     from wsp import graph
     from wsp.manifest import load
 
     top = _repo(ws.root)
+    if _NULL.fullmatch(ref):
+        every = tuple(ws.projects)
+        return Affected(
+            ref,
+            ref,
+            ref,
+            every,
+            (),
+            {n: ("no base revision to compare with",) for n in every},
+            (
+                f"{ref} is git's null revision (a push that created its branch): every "
+                "project counts as affected",
+            ),
+        )
     commit = _commit(top, ref)
     merge_base = _git(top, "merge-base", commit, "HEAD")
     notes: list[str] = []
@@ -396,6 +465,10 @@ def affected_since(ws: Workspace, desired: dict[str, DesiredEnv], ref: str) -> A
                 why[n] = _why_changed(n, ws, old_ws, top, old_top, differs)
         removed = [n for n in old_ws.projects if n not in ws.projects]
 
+    if engine is not None:
+        lock_path = (PurePosixPath(manifest).parent / LOCK_NAME).as_posix()
+        for n, how in _lock_changes(rev, lock_path, ref, ws.root, names, engine, lock).items():
+            why.setdefault(n, []).append(how)
     own = _own_files(ws, top, changed)
     for n, files in own.items():
         why.setdefault(n, []).extend(f"{f} changed" for f in files)

@@ -99,6 +99,20 @@ class ManifestErrors(ManifestError):
         return errors[0] if len(errors) == 1 else cls(errors)
 
 
+class LockUnreadable(WspError):
+    """wsp.lock can't be parsed: located at LINE:COL when the parser says where. `wsp lock`
+    writes it again from workspace.toml; what needs the lock stops here."""
+
+    def __init__(
+        self, path: Path | str, what: str, line: int | None = None, col: int | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.col = col
+        where = display_path(self.path) + (f":{line}:{col}" if line is not None else "")
+        super().__init__(f"{where}: can't be read: {what}", hint="run `wsp lock` to write it again")
+
+
 class LockHeld(WspError):
     """Another wsp process holds the workspace lock."""
 

@@ -167,8 +167,39 @@ def read_lock(ctx: Context, engine: Engine, request: Request) -> LockView | None
         )
     # the packages must satisfy the declaration their hash line claims (with --frozen, only
     # those projects: the rest is installed as locked, on purpose)
-    lockfile.check(ctx, engine, lock, [p for p in ctx.desired if not targets or p in targets])
+    projects = [p for p in ctx.desired if not targets or p in targets]
+    lockfile.check(ctx, engine, lock, projects)
+    _check_locked_here(ctx, engine, lock, projects, flag)
     return lock
+
+
+def _check_locked_here(
+    ctx: Context, engine: Engine, lock: LockView, projects: list[str], flag: str
+) -> None:
+    """Refuse (--locked, --frozen) a project whose lock has no packages for the platform
+    variant this machine builds it for: they would be solved, not installed from the lock.
+    The machine is asked only for a project with several variants here."""
+    from wsp import sysreq
+    from wsp.resolve import HostFacts
+
+    host = HostFacts(engine)
+    for name in projects:
+        want = ctx.desired[name]
+        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
+        variant = candidates[0] if len(candidates) == 1 else sysreq.choose(candidates, host())[0]
+        have = lock.locked_platforms.get(name, [])
+        if variant.name in have:
+            continue
+        hint = (
+            "run `wsp lock`"
+            if variant.name in ctx.ws.platforms
+            else f'add "{variant.name}" to platforms in [workspace] and run `wsp lock`'
+        )
+        raise WspError(
+            f"{flag}: {lockfile.LOCK_NAME} has no {variant.name} packages for {name} "
+            f"(it has: {', '.join(have) or 'none'}); nothing was changed",
+            hint=hint,
+        )
 
 
 def load_saved(path: Path) -> SavedPlan:
@@ -220,13 +251,39 @@ def check_saved(saved: SavedPlan, fresh: Plan, ctx: Context) -> None:
         """Per env: the action and the exact conda and pip packages it installs."""
         return {a["env"]: (a["action"], a.get("install"), a.get("pip_install")) for a in actions}
 
-    old, new = exact(data.get("actions", [])), exact(fresh.to_json()["actions"])
+    saved_actions = {a["env"]: a for a in data.get("actions", [])}
+    fresh_actions = {a["env"]: a for a in fresh.to_json()["actions"]}
+    old, new = exact(list(saved_actions.values())), exact(list(fresh_actions.values()))
     differing = sorted(env for env in old.keys() | new.keys() if old.get(env) != new.get(env))
     if differing:
-        raise StalePlan(
-            f"saved plan {path} is stale: the channels or indexes now give other packages for {', '.join(differing)}",
-            hint=again,
-        )
+        why = _why_other_packages(differing, saved_actions, fresh_actions)
+        raise StalePlan(f"saved plan {path} is stale: {why}", hint=again)
+
+
+def _why_other_packages(
+    envs: list[str], saved: dict[str, dict[str, Any]], fresh: dict[str, dict[str, Any]]
+) -> str:
+    """Why the same inputs now give `envs` other packages: this machine picks another
+    platform variant, wsp.lock changed (packages from the lock are fixed, so when either
+    plan took them from it, the lock moved), else the channels or indexes."""
+    variants, locked, channels = [], [], []
+    for env in envs:
+        was, now = saved.get(env, {}), fresh.get(env, {})
+        if was.get("variant") and now.get("variant") and was["variant"] != now["variant"]:
+            variants.append(
+                f"this machine now runs platform variant {now['variant']} for {env}, "
+                f"the plan was made for {was['variant']}"
+            )
+        elif was.get("from_lock") or now.get("from_lock"):
+            locked.append(env)
+        else:
+            channels.append(env)
+    parts = variants
+    if locked:
+        parts.append(f"{lockfile.LOCK_NAME} changed since it was made ({', '.join(locked)})")
+    if channels:
+        parts.append(f"the channels or indexes now give other packages for {', '.join(channels)}")
+    return "; ".join(parts)
 
 
 def split(plan: Plan, *, allow_destroy: bool) -> tuple[list[Action], list[Action]]:

@@ -12,10 +12,17 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("lock")
     add_json(p)
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()  # --check changes nothing; --update rewrites
+    mode.add_argument(
         "--check",
         action="store_true",
         help="exit 0 when wsp.lock matches workspace.toml, 1 (naming the projects) when not",
+    )
+    mode.add_argument(
+        "--update",
+        nargs="*",
+        metavar="NAME",
+        help="move these projects (all when none named) to the newest versions allowed",
     )
     p.add_argument(
         "--allow-build",
@@ -23,23 +30,23 @@ def register(sub: Any) -> None:
         help="let uv build local projects and sdists whose metadata is not static, to "
         "resolve their pip requirements (runs their setup.py or build backend)",
     )
-    p.add_argument(
-        "--update",
-        nargs="*",
-        metavar="NAME",
-        help="move these projects (all when none named) to the newest versions allowed",
-    )
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import lockfile, ui
     from wsp.commands import engine as make_engine
     from wsp.context import load_context
-    from wsp.errors import WspError
+    from wsp.errors import LockUnreadable, WspError
 
     ctx = load_context(directory)
     engine = make_engine()
-    old = lockfile.read(ctx, engine)
+    unreadable: LockUnreadable | None = None
+    try:
+        old = lockfile.read(ctx, engine)
+    except LockUnreadable as exc:
+        if args.check:
+            raise
+        old, unreadable = None, exc  # written again from workspace.toml alone
     if args.check:
         if old is None:
             raise WspError(f"no {lockfile.LOCK_NAME} in {ctx.ws.root}", hint="run `wsp lock`")
@@ -65,9 +72,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         return 0
     update: list[str] = []
     if args.update is not None:
-        update = list(ctx.check_targets(args.update)) or list(ctx.desired)
+        update = list(ctx.check_targets(args.update, flag="--update")) or list(ctx.desired)
     data = lockfile.lock_workspace(ctx, engine, old, update=update, allow_build=args.allow_build)
     lockfile.write(ctx, engine, data)
+    if unreadable is not None:
+        ui.info(f"note: {ui.esc(unreadable.message)}; solved every project again and replaced it")
     changed = [
         name
         for name in data.envs

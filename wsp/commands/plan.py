@@ -104,7 +104,8 @@ def _affected_plan(
     from wsp.planner import Plan as Plan_
     from wsp.resolve import make_plan
 
-    affected = affected_since(ctx.ws, ctx.desired, ref)
+    data = lock.data if lock is not None else None
+    affected = affected_since(ctx.ws, ctx.desired, ref, engine=engine, lock=data)
     wanted = set(ctx.check_targets(targets)) if targets else None
     names = [n for n in affected.projects if wanted is None or n in wanted]
     owned = ctx.owned_projects()

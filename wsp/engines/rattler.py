@@ -39,7 +39,7 @@ from wsp.engines import (
     Progress,
     SolveRequest,
 )
-from wsp.errors import ChannelUnreachable, SolveError, WspError
+from wsp.errors import ChannelUnreachable, LockUnreadable, SolveError, WspError
 from wsp.fsutil import (
     atomic_write_bytes,
     atomic_write_text,
@@ -533,11 +533,31 @@ class RattlerEngine:
                 raise ChannelUnreachable(name, str(exc), url=url) from None
             except RattlerSolverError as exc:
                 text = str(exc)
-                raise SolveError(_solver_message(text), names=_blamed(text)) from None
+                message = _solver_message(text)
+                missing = [n.lower() for n in _NO_CANDIDATES.findall(text)]
+                if bound is not None and (
+                    hidden := self._cut_off(sources, platform, missing, bound)
+                ):
+                    message += (
+                        f" (exclude-newer {request.exclude_newer} hides the "
+                        f"{', '.join(hidden)} builds published after it: the likely cause)"
+                    )
+                raise SolveError(message, names=_blamed(text)) from None
             break
         for ch in request.channels:
             self._answered[ch.identity] = choice[ch.name]
         return sorted(self._records.remember(self._canonical(records, routes)))
+
+    def _cut_off(
+        self, sources: list[str], platform: str, names: list[str], bound: int
+    ) -> list[str]:
+        """Of `names` (what the solver found no candidates for), those the channels have
+        builds of that an exclude-newer cutoff (`bound`, ms) hides."""
+        if not names:
+            return []
+        found = _run(self._gateway.query(sources, [platform, "noarch"], names, recursive=False))
+        hidden = {r.name.normalized for rs in found for r in rs if not _published_before(r, bound)}
+        return [n for n in dict.fromkeys(names) if n in hidden]
 
     async def _solve(
         self,
@@ -840,13 +860,13 @@ class RattlerEngine:
 
     def read_lock(self, path: Path, root: Path) -> LockData:
         """wsp.lock's content; its packages become installable by this engine."""
+        raw = path.read_bytes()
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise WspError(
-                f"{path.name} can't be read: it is not UTF-8 (byte {exc.start})",
-                hint="run `wsp lock` to write it again",
-            ) from None
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise LockUnreadable(path, "it is not UTF-8", line, col) from None
         hashes, cutoffs = {}, {}
         for line in text.splitlines():
             if not line.startswith("#"):
@@ -860,10 +880,7 @@ class RattlerEngine:
             try:
                 lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
             except Exception as exc:
-                raise WspError(
-                    f"{path.name} can't be read: {_first_line(str(exc))}",
-                    hint="run `wsp lock` to write it again",
-                ) from None
+                raise _unreadable(path, _first_line(str(exc))) from None
         envs: dict[str, LockedEnv] = {}
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
@@ -935,6 +952,16 @@ class RattlerEngine:
         """The packages `prefix`'s conda-meta records, made installable by this engine
         (an env's previous build, for rollback)."""
         return sorted(self._records.remember(self._prefix_records(prefix)))
+
+
+def _unreadable(path: Path, message: str) -> LockUnreadable:
+    """rattler's error for a lock it can't parse, located where the YAML parser says
+    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`)."""
+    at = re.search(r" at line (\d+) column (\d+)", message)
+    if at is None:
+        return LockUnreadable(path, message)
+    what = message[: at.start()] + message[at.end() :]
+    return LockUnreadable(path, what, int(at.group(1)), int(at.group(2)))
 
 
 def _published_before(record: Any, bound: int) -> bool:
