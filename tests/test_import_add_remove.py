@@ -303,3 +303,81 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
     out = json.loads(j.stdout)
     assert [x.split(": ")[0] for x in out["left_out"]] == ["app/environment.yml:6:7"]
     assert any("constraints.txt" in n for n in out["notes"])
+
+
+def test_import_env_keeps_its_variables(
+    make_workspace: Callable[..., Workspace], ws: Workspace
+) -> None:
+    """An env wsp built: its env-vars (conda-meta/state, as `conda env config vars set`
+    writes them) come back as declared."""
+    scratch = make_workspace(
+        COMMENTED_TOML.split("# --- finance")[0]
+        + "[projects.built]\n"
+        + 'dependencies = ["six", "python==3.11.9=0"]\n'
+        + 'env-vars = { OMP_NUM_THREADS = "8", GREETING = "hello world" }\n',
+        name="scratch",
+    )
+    r = scratch.wsp("apply", "--yes")
+    assert r.code == 0, r
+    prefix = scratch.envs_dir / "built"
+    assert "env_vars" in (prefix / "conda-meta" / "state").read_text()
+
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    declared = project(ws, "built")
+    assert declared["env-vars"] == {"OMP_NUM_THREADS": "8", "GREETING": "hello world"}
+    assert r.json["left_out"] == []
+    plan = ws.wsp("plan", "--json", "--target", "built")
+    assert plan.code == 0, plan
+
+
+def test_import_env_made_by_conda_keeps_its_variables(ws: Workspace) -> None:
+    """A prefix as conda 26.7 leaves it: `create 'python==3.11.9=0' six=1.16`, then
+    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped."""
+    prefix = ws.root.parent / "condaenvs" / "r1"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "history").write_text(
+        "==> 2026-12-01 06:14:12 <==\n"
+        "# cmd: /opt/conda/bin/conda create -y -p /x/r1 python==3.11.9=0 six=1.16\n"
+        "# conda version: 26.7.1\n"
+        "+conda-forge/linux-64::python-3.11.9-0\n"
+        "+conda-forge/noarch::six-1.16.0-pyhd8ed1ab_0\n"
+        "# update specs: ['six=1.16', 'python==3.11.9=0']\n"
+    )
+    for name, version, build in (("python", "3.11.9", "0"), ("six", "1.16.0", "pyhd8ed1ab_0")):
+        record = {"name": name, "version": version, "build": build, "depends": []}
+        (meta / f"{name}-{version}-{build}.json").write_text(json.dumps(record))
+    (meta / "state").write_text(
+        json.dumps(
+            {
+                "env_vars": {
+                    "MYVAR": "1",
+                    "GONE": "***unset***",  # what `conda env config vars unset` leaves
+                    "PATH": "/opt/bin",
+                    "NOT-A-NAME": "2",
+                }
+            }
+        )
+    )
+    before = ws.manifest.read_text()
+    r = ws.wsp("import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert ws.manifest.read_text().startswith(before)
+    assert project(ws, "r1")["env-vars"] == {"MYVAR": "1"}
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2, r.stderr
+    assert warnings[0].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
+    assert "NOT-A-NAME: not imported" in warnings[1] and "not a variable name" in warnings[1]
+
+    j = ws.wsp("--json", "import", "--env", str(prefix), "--as", "r2")
+    assert j.code == 0, j
+    assert j.json["fields"]["env-vars"] == {"MYVAR": "1"}
+    assert j.json["left_out"] == [f"{meta / 'state'}: PATH", f"{meta / 'state'}: NOT-A-NAME"]
+
+    # a state file conda could not have written: said, the rest imported
+    (meta / "state").write_text("{not json")
+    r = ws.wsp("import", "--env", str(prefix), "--as", "r3")
+    assert r.code == 0, r
+    assert "env-vars" not in project(ws, "r3")
+    assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr

@@ -163,6 +163,45 @@ def find_env(ws: Any, given: str) -> Path:
     raise WspError(f"no conda env {given!r} found (looked in {looked})")
 
 
+def state_env_vars(prefix: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The variables `conda env config vars set` (or `wsp apply`) gave the env, from
+    conda-meta/state as conda's activation reads it (an unset one is not there), and
+    (what, why) for each one a project's env-vars can't hold."""
+    import json
+
+    from wsp.conda import UNSET_ENV_VAR
+    from wsp.condameta import env_var_problem
+
+    state = prefix / "conda-meta" / "state"
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not JSON"
+        return {}, [(str(state), f"its variables can't be read ({why})")]
+    env_vars = data.get("env_vars") if isinstance(data, dict) else None
+    if env_vars is None and isinstance(data, dict):
+        return {}, []
+    if not isinstance(env_vars, dict):
+        return {}, [(str(state), "its variables can't be read (not conda's JSON object)")]
+    out: dict[str, str] = {}
+    left_out: list[tuple[str, str]] = []
+    for name, value in env_vars.items():
+        if value is None or value == UNSET_ENV_VAR:
+            continue  # `conda env config vars unset` leaves it so: not set on activation
+        what = f"{state}: {name}"
+        if (problem := env_var_problem(str(name))) is not None:
+            left_out.append((what, problem))
+        elif isinstance(value, dict | list):
+            left_out.append((what, "its value is not a string"))
+        elif "\x00" in str(value):
+            left_out.append((what, "its value holds a NUL character"))
+        else:
+            out[str(name)] = str(value)
+    return out, left_out
+
+
 # -- envs with no history (built by rattler or pixi) ----------------------------------------
 
 
@@ -254,8 +293,14 @@ class _Found:
     channels: list[str] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # pip-* keys, env-vars
-    left_out: list[str] = field(default_factory=list)  # said out loud
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (what, why): said out loud
     notes: list[str] = field(default_factory=list)
+
+
+_PIP_ONLY_REQUIREMENTS = (
+    "workspace.toml's pip list takes only requirements "
+    "(see docs/workspace-toml.md, Environment files)"
+)
 
 
 def from_file(source: Path, project_path: Path | None) -> _Found:
@@ -309,7 +354,7 @@ def from_file(source: Path, project_path: Path | None) -> _Found:
             "--find-links",
         ):
             continue
-        found.left_out.append(f"{entry.where}: {entry.text}")
+        found.left_out.append((f"{entry.where}: {entry.text}", _PIP_ONLY_REQUIREMENTS))
     return found
 
 
@@ -344,6 +389,10 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
         for name, d in sorted(pip.installed(prefix).items())
         if d.installer != "conda" and not name.startswith(pip.EDITABLE_PREFIX)
     ]
+    env_vars, left_out = state_env_vars(prefix)
+    if env_vars:
+        found.extra["env-vars"] = env_vars
+    found.left_out += left_out
     return found, prefix
 
 
@@ -404,7 +453,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "fields": {k: v for k, v in fields.items() if v},
                 "renamed": renamed,
                 "notes": list(found.notes),
-                "left_out": list(found.left_out),
+                "left_out": [what for what, _ in found.left_out],
             }
         )
         return 0
@@ -420,11 +469,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         ui.info(f"note: named the project {name!r} ({renamed}); rename it if you like")
     for note in found.notes:
         ui.info(ui.esc(note))
-    for line in found.left_out:
-        ui.info(
-            f"warning: {ui.esc(line)}: not imported, workspace.toml's pip list takes only "
-            "requirements (see docs/workspace-toml.md, Environment files)"
-        )
+    for what, why in found.left_out:
+        ui.info(f"warning: {ui.esc(what)}: not imported, {ui.esc(why)}")
     if found.left_out and args.file:
         source = Path(args.file).resolve()
         named = source.name if rel is not None else str(source)  # from the project's path
