@@ -305,11 +305,11 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
     assert any("constraints.txt" in n for n in out["notes"])
 
 
-def test_import_env_keeps_its_variables(
+def test_import_env_keeps_its_variables_and_python_build(
     make_workspace: Callable[..., Workspace], ws: Workspace
 ) -> None:
     """An env wsp built: its env-vars (conda-meta/state, as `conda env config vars set`
-    writes them) come back as declared."""
+    writes them) and a Python pinned to a build come back as declared."""
     scratch = make_workspace(
         COMMENTED_TOML.split("# --- finance")[0]
         + "[projects.built]\n"
@@ -326,12 +326,16 @@ def test_import_env_keeps_its_variables(
     assert r.code == 0, r
     declared = project(ws, "built")
     assert declared["env-vars"] == {"OMP_NUM_THREADS": "8", "GREETING": "hello world"}
+    assert [d for d in declared["dependencies"] if d.startswith("python")] == [
+        "python ==3.11.9 0"  # as wsp wrote it in conda-meta/history
+    ]
+    assert "python" not in declared  # the spec says it: no second constraint
     assert r.json["left_out"] == []
     plan = ws.wsp("plan", "--json", "--target", "built")
     assert plan.code == 0, plan
 
 
-def test_import_env_made_by_conda_keeps_its_variables(ws: Workspace) -> None:
+def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Workspace) -> None:
     """A prefix as conda 26.7 leaves it: `create 'python==3.11.9=0' six=1.16`, then
     `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped."""
     prefix = ws.root.parent / "condaenvs" / "r1"
@@ -364,7 +368,10 @@ def test_import_env_made_by_conda_keeps_its_variables(ws: Workspace) -> None:
     r = ws.wsp("import", "--env", str(prefix))
     assert r.code == 0, r
     assert ws.manifest.read_text().startswith(before)
-    assert project(ws, "r1")["env-vars"] == {"MYVAR": "1"}
+    assert project(ws, "r1") == {
+        "dependencies": ["six=1.16", "python==3.11.9=0"],
+        "env-vars": {"MYVAR": "1"},
+    }
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 2, r.stderr
     assert warnings[0].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr

@@ -363,7 +363,7 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     top-level installed packages; pip packages conda did not install."""
     from wsp import pip
     from wsp.manifest.edit import python_version
-    from wsp.specs import match_spec_name
+    from wsp.specs import match_spec_name, pins_more_than_version
 
     prefix = find_env(ws, given)
     found = _Found(prefix.name)
@@ -378,11 +378,11 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
                 f"imported {what}, pinned to the installed versions"
             )
     for spec in specs:
-        if match_spec_name(spec) == "python":
+        if match_spec_name(spec) == "python" and not pins_more_than_version(spec):
             found.python = python_version(spec) or found.python
         else:
-            found.deps.append(spec)
-    if found.python is None:
+            found.deps.append(spec)  # a python spec with a build keeps it, as from a file
+    if found.python is None and not any(match_spec_name(s) == "python" for s in found.deps):
         found.python = _installed_python(prefix)
     found.pip = [
         f"{d.name}=={d.version}"
