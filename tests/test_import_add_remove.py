@@ -73,7 +73,8 @@ def removed_lines(before: str, after: str) -> list[str]:
 
 
 def project(ws: Workspace, name: str) -> dict:
-    return tomlkit.parse(ws.manifest.read_text()).unwrap()["projects"][name]
+    text = ws.manifest.read_bytes().decode("utf-8-sig")  # without a BOM
+    return tomlkit.parse(text).unwrap()["projects"][name]
 
 
 def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> None:
@@ -388,3 +389,35 @@ def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Works
     assert r.code == 0, r
     assert "env-vars" not in project(ws, "r3")
     assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_edits_keep_the_files_bom_and_line_endings(
+    ws: Workspace, bom: bytes, newline: bytes
+) -> None:
+    """A workspace.toml saved by an editor that writes a BOM, or CRLF line endings, is
+    edited as any other (`wsp plan` reads it): the BOM stays, and the lines wsp adds end
+    as the file's own do."""
+    before = bom + ws.manifest.read_bytes().replace(b"\n", newline)
+    ws.manifest.write_bytes(before)
+    (ws.root / "e.yml").write_bytes(ENV_YML.encode().replace(b"\n", newline))
+    for argv in (
+        ("add", "webdev", "click"),
+        ("add", "webdev", "--pip", "a==1", "b==1", "c==1", "d==1"),  # a new multi-line list
+        ("add", "finance", "numpy"),
+        ("remove", "finance", "pandas"),
+        ("import", "--file", "e.yml"),
+    ):
+        r = ws.wsp(*argv)
+        assert r.code == 0, (argv, r)
+    after = ws.manifest.read_bytes()
+    assert after.startswith(bom + b"# Acme's envs") and after.count(b"\xef\xbb\xbf") == (
+        1 if bom else 0
+    )
+    lines = after.split(b"\n")
+    assert all(ln.endswith(b"\r") == (newline == b"\r\n") for ln in lines[:-1]), after
+    assert lines[-1] == b""
+    assert project(ws, "webdev")["dependencies"] == ["fastapi", "click"]
+    assert project(ws, "webdev")["pip"] == ["a==1", "b==1", "c==1", "d==1"]
+    assert project(ws, "old-analysis")["dependencies"] == ["numpy>=1.26", "requests", "pip"]
