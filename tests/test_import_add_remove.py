@@ -103,10 +103,32 @@ def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> Non
     assert r.code == 1
     assert r.stderr.count("\n") == 1 and "--as" in r.stderr
     assert ws.manifest.read_text() == after
-    r = ws.wsp("import", "--file", "analysis/environment.yml", "--as", "Analysis 2")
+    r = ws.wsp("import", "--file", "analysis/environment.yml", "--as", "analysis-2")
     assert r.code == 0, r
     assert project(ws, "analysis-2")["python"] == "3.11"
     assert ws.manifest.read_text().startswith(after)
+
+
+def test_import_names_the_project_as_told_or_says_why_not(ws: Workspace) -> None:
+    """`--as` is the name, as given, or refused in one line; a name from the file that
+    is made a valid one is said."""
+    (ws.root / "e.yml").write_text(ENV_YML.replace("Old Analysis", "Analysis_2024"))
+    before = ws.manifest.read_text()
+    for given, suggested in (("../x", "x"), ("Bad Name", "bad-name"), ("", "project")):
+        r = ws.wsp("import", "--file", "e.yml", "--as", given)
+        assert r.code == 1, (given, r)
+        assert r.stderr.count("\n") == 1, (given, r.stderr)
+        assert f"--as {given!r} can't be a project name" in r.stderr, r.stderr
+        assert f"e.g. --as {suggested}" in r.stderr, r.stderr
+        assert ws.manifest.read_text() == before
+    r = ws.wsp("--json", "import", "--file", "e.yml", "--as", "Lab_2")  # valid: kept
+    assert r.code == 0, r
+    assert r.json["project"] == "Lab_2" and r.json["renamed"] is None
+    assert project(ws, "Lab_2")["python"] == "3.11"
+    r = ws.wsp("import", "--file", "e.yml")
+    assert r.code == 0, r
+    assert project(ws, "analysis-2024")["python"] == "3.11"
+    assert "note: named the project 'analysis-2024' (from 'Analysis_2024'" in r.stderr, r
 
 
 def test_import_refuses_what_would_not_load(ws: Workspace) -> None:

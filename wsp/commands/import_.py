@@ -282,6 +282,8 @@ def project_channels(wanted: list[str], workspace: tuple[str, ...]) -> list[str]
 
 # -- the command --------------------------------------------------------------------------
 
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")  # what workspace.toml takes
+
 
 @dataclass
 class _Found:
@@ -421,9 +423,18 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         found, prefix = from_env(ws, args.env)
         what = str(prefix)
 
-    if not (args.as_name or found.name):
+    if args.as_name is not None:  # the user's name, as given, or refused
+        name, renamed = args.as_name, None
+        if not _NAME.match(name) or ".." in name:
+            raise WspError(
+                f"--as {name!r} can't be a project name: use letters, digits, '-', '_' and "
+                "'.', without '/', '..' or a leading '.'",
+                hint=f"e.g. --as {policy_name(name)[0]}",
+            )
+    elif not found.name:
         raise WspError(f"{what} has no name: give the project one with --as NAME")
-    name, renamed = policy_name(args.as_name or str(found.name))
+    else:
+        name, renamed = policy_name(str(found.name))
     if name in ws.projects:
         raise WspError(
             f"project {name!r} already exists in {manifest.name}",
@@ -438,8 +449,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     fields["pip"] = found.pip
     for key, value in found.extra.items():
         fields[key] = _inline(value) if isinstance(value, dict) else value
-    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$", name):
-        raise WspError(f"{name!r} can't be a project name; give one with --as NAME")
 
     edit = Edit.open(manifest)
     text = append_text(edit.text, render_project(name, fields))
