@@ -310,6 +310,7 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
         "    - tinylib==1.0.0\n"
         "    - -e .\n"
         "    - -c constraints.txt\n"
+        "    - --trusted-host example.com\n"
     )
     r = ws.wsp("import", "--file", "app/environment.yml")
     assert r.code == 0, r
@@ -317,15 +318,67 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert [w.split(": ")[1] for w in warnings] == [
         "app/environment.yml:7:7",  # the file's own warning: constraints are not applied
+        "app/environment.yml:8:7",  # and --trusted-host ignored: said once, not again below
         "app/environment.yml:6:7",
     ], r.stderr
-    assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[1], r
+    assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[2], r
+    assert r.stderr.count("--trusted-host") == 1, r.stderr
     assert '[projects.app] only environment-file = "environment.yml"' in r.stderr, r
     j = ws.wsp("--json", "import", "--file", "app/environment.yml", "--as", "app2")
     assert j.code == 0, j
     out = json.loads(j.stdout)
     assert [x.split(": ")[0] for x in out["left_out"]] == ["app/environment.yml:6:7"]
     assert any("constraints.txt" in n for n in out["notes"])
+    assert any("--trusted-host" in n for n in out["notes"])
+
+
+def test_import_file_from_outside_hints_only_what_loads(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The hint for a file outside the workspace names it where it is only when the
+    workspace can read it there: its `-r` files are read only inside the workspace."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "lib").mkdir()
+    (outside / "reqs.txt").write_text("tinylib==1.0.0\n")
+    text = "name: {name}\ndependencies:\n  - python=3.11\n  - pip:\n    - -e ./lib\n"
+    (outside / "plain.yml").write_text(text.format(name="plain"))
+    (outside / "reads.yml").write_text(text.format(name="reads") + "    - -r reqs.txt\n")
+
+    r = ws.wsp("import", "--file", str(outside / "reads.yml"))
+    assert r.code == 0, r
+    assert project(ws, "reads")["pip"] == ["tinylib==1.0.0"]
+    [hint] = [ln for ln in r.stderr.splitlines() if "hint:" in ln]
+    assert "environment-file = " not in hint, hint
+    assert "-r reqs.txt" in hint and "move reads.yml and the files it reads into the" in hint
+
+    r = ws.wsp("import", "--file", str(outside / "plain.yml"))
+    assert r.code == 0, r
+    [hint] = [ln for ln in r.stderr.splitlines() if "hint:" in ln]
+    assert f'only environment-file = "{outside / "plain.yml"}"' in hint, hint
+    # followed, it loads
+    ws.manifest.write_text(
+        ws.manifest.read_text().split("[projects.plain]")[0]
+        + f'[projects.plain]\nenvironment-file = "{outside / "plain.yml"}"\n'
+    )
+    r = ws.wsp("graph")
+    assert r.code == 0, r
+
+
+def test_import_file_that_is_a_folder_says_so(ws: Workspace) -> None:
+    (ws.root / "analysis").mkdir()
+    before = ws.manifest.read_text()
+    r = ws.wsp("import", "--file", "analysis")
+    assert r.code == 1, r
+    assert r.stderr == (
+        "error: --file analysis: is a folder, not a file; "
+        "name the environment file in it (e.g. environment.yml)\n"
+    )
+    assert ws.manifest.read_text() == before
+    ws.manifest.write_text(before + '\n[projects.a]\npath = "."\nenvironment-file = "analysis"\n')
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "environment-file 'analysis' is a folder, not a file:" in r.stderr, r.stderr
 
 
 def test_import_env_keeps_its_variables_and_python_build(

@@ -347,9 +347,12 @@ def from_file(source: Path, project_path: Path | None) -> _Found:
         found.extra["pip-find-links"] = links
     if env.variables:
         found.extra["env-vars"] = dict(env.variables)
+    warned = {str(w.where) for w in env.warnings}  # what wsp ignores even in the file
     for entry in pipreqs.walk(env.pip_entries):
         if isinstance(entry, pipreqs.Requirement | pipreqs.RequirementsFile):
             continue  # a constraints file (-c) is among the file's warnings already
+        if str(entry.where) in warned:
+            continue  # said once, by the file's own warning
         if isinstance(entry, pipreqs.Option) and entry.name in (
             "--index-url",
             "--extra-index-url",
@@ -411,6 +414,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     rel: str | None = None
     if args.file:
         source = Path(args.file).resolve()
+        if source.is_dir():
+            raise WspError(
+                f"--file {args.file}: is a folder, not a file; "
+                "name the environment file in it (e.g. environment.yml)"
+            )
         if not source.is_file():
             raise WspError(f"--file {args.file}: no such file")
         try:
@@ -481,15 +489,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     for what, why in found.left_out:
         ui.info(f"warning: {ui.esc(what)}: not imported, {ui.esc(why)}")
     if found.left_out and args.file:
-        source = Path(args.file).resolve()
-        named = source.name if rel is not None else str(source)  # from the project's path
-        ui.info(
-            ui.esc(
-                "  hint: a project that reads the file keeps its whole pip section: in place "
-                f'of the imported keys, give [projects.{name}] only environment-file = "{named}" '
-                "(as `wsp init` writes it)"
-            )
-        )
+        ui.info(ui.esc(_file_hint(Path(args.file).resolve(), rel, name, ws.root)))
     if args.env:
         ui.out().print(
             "[dim]The env is untouched; `wsp apply` makes it match (and owns it) when "
@@ -498,6 +498,29 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     else:
         ui.out().print("[dim]Next: `wsp plan`.[/]")
     return 0
+
+
+def _file_hint(source: Path, rel: str | None, name: str, root: Path) -> str:
+    """How to keep the whole pip section of an imported file: the project reads the file
+    (`environment-file`), when the workspace can read it from where it is."""
+    from wsp.errors import ManifestError
+    from wsp.manifest.envfile import read_env_file
+
+    keep = "  hint: a project that reads the file keeps its whole pip section"
+    if rel is None:  # outside the workspace: its `-r` files must be inside it
+        try:
+            read_env_file(source, root=root)
+        except ManifestError as exc:
+            return (
+                f"{keep}, but not from where it is ({exc.message}): move {source.name} and "
+                f"the files it reads into the workspace, then give [projects.{name}] only "
+                "path and environment-file (as `wsp init` writes them)"
+            )
+    named = source.name if rel is not None else str(source)  # from the project's path
+    return (
+        f"{keep}: in place of the imported keys, give [projects.{name}] only "
+        f'environment-file = "{named}" (as `wsp init` writes it)'
+    )
 
 
 def _inline(value: dict[str, Any]) -> Any:
