@@ -323,7 +323,16 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
     ], r.stderr
     assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[2], r
     assert r.stderr.count("--trusted-host") == 1, r.stderr
-    assert '[projects.app] only environment-file = "environment.yml"' in r.stderr, r
+    hint = '[projects.app] only path = "app" and environment-file = "environment.yml"'
+    assert hint in r.stderr, r
+    # followed, it loads (path kept: the file is read from the project's folder)
+    text = ws.manifest.read_text()
+    start = text.index("[projects.app]")
+    ws.manifest.write_text(
+        text[:start] + '[projects.app]\npath = "app"\nenvironment-file = "environment.yml"\n'
+    )
+    assert ws.wsp("graph").code == 0
+    ws.manifest.write_text(text)
     j = ws.wsp("--json", "import", "--file", "app/environment.yml", "--as", "app2")
     assert j.code == 0, j
     out = json.loads(j.stdout)

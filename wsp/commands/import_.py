@@ -489,7 +489,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     for what, why in found.left_out:
         ui.info(f"warning: {ui.esc(what)}: not imported, {ui.esc(why)}")
     if found.left_out and args.file:
-        ui.info(ui.esc(_file_hint(Path(args.file).resolve(), rel, name, ws.root)))
+        source = Path(args.file).resolve()
+        ui.info(ui.esc(_file_hint(source, rel, name, ws.root, fields.get("path"))))
     if args.env:
         ui.out().print(
             "[dim]The env is untouched; `wsp apply` makes it match (and owns it) when "
@@ -500,7 +501,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     return 0
 
 
-def _file_hint(source: Path, rel: str | None, name: str, root: Path) -> str:
+def _file_hint(source: Path, rel: str | None, name: str, root: Path, path: str | None) -> str:
     """How to keep the whole pip section of an imported file: the project reads the file
     (`environment-file`), when the workspace can read it from where it is."""
     from wsp.errors import ManifestError
@@ -517,9 +518,10 @@ def _file_hint(source: Path, rel: str | None, name: str, root: Path) -> str:
                 "path and environment-file (as `wsp init` writes them)"
             )
     named = source.name if rel is not None else str(source)  # from the project's path
+    keys = f'path = "{path}" and ' if path is not None else ""
     return (
         f"{keep}: in place of the imported keys, give [projects.{name}] only "
-        f'environment-file = "{named}" (as `wsp init` writes it)'
+        f'{keys}environment-file = "{named}" (as `wsp init` writes it)'
     )
 
 
