@@ -169,7 +169,9 @@ def _kind(value: object) -> str:
         return "a date"
     if isinstance(value, bool):
         return "true or false"
-    return "a string" if isinstance(value, str) else "a number"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "another kind of value"
 
 
 def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
