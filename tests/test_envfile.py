@@ -218,6 +218,31 @@ def test_an_error_in_a_requirements_file_is_located_there(tmp_path: Path) -> Non
     assert (exc.line, exc.col) == (2, 3)
 
 
+@pytest.mark.parametrize(
+    ("files", "line", "cycle"),
+    [
+        ({"req.txt": "six\n-r req.txt\n"}, 2, "req.txt -> req.txt"),
+        (
+            {"a.txt": "-r sub/b.txt\n", "sub/b.txt": "six\n-c ../a.txt\n"},
+            2,
+            "a.txt -> sub/b.txt -> a.txt",
+        ),
+    ],
+)
+def test_requirements_files_that_read_each_other_are_a_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str], line: int, cycle: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # paths are shown relative to where wsp runs
+    for name, text in files.items():
+        write(tmp_path, text, name)
+    first = next(iter(files))
+    env = write(tmp_path, f"dependencies:\n  - pip:\n    - -r {first}\n")
+    closing = tmp_path / list(files)[-1]
+    exc = located_in(closing, env)
+    assert exc.line == line
+    assert f"requirements files read each other in a cycle ({cycle})" in exc.message
+
+
 def located_in(where: Path, env: Path) -> ManifestError:
     with pytest.raises(ManifestError) as info:
         read_env_file(env, root=env.parent)
@@ -276,7 +301,8 @@ def test_a_full_file(tmp_path: Path) -> None:
     ("text", "line", "col", "fragment"),
     [
         ("", 1, 1, "is empty"),
-        ("- numpy\n", 1, 1, "must be a mapping"),
+        ("- numpy\n", 1, 1, "must be a mapping (name:, channels:, dependencies:), not a list"),
+        ("42\n", 1, 1, "must be a mapping (name:, channels:, dependencies:), not a number"),
         ("dependencies: numpy\n", 1, 15, "'dependencies' must be a list"),
         ("dependencies:\n  - numpy\n  - numpy >>3\n", 3, 5, "not a conda match spec"),
         ("dependencies:\n  - {npm: [x]}\n", 2, 5, "'npm:' in dependencies"),
@@ -287,7 +313,8 @@ def test_a_full_file(tmp_path: Path) -> None:
         ("channels:\n  - ''\n", 2, 5, "non-empty strings"),
         ("variables:\n  1BAD: x\n", 2, 3, "not a valid environment variable name"),
         ("variables:\n  A: x\n  PATH: /x\n", 3, 3, "PATH is set by activation itself"),
-        ("variables:\n  A: [1]\n", 2, 6, "must be a string"),
+        ("variables:\n  A: [1]\n", 2, 6, "variable A must be a string, not a list"),
+        ("variables:\n  A: {b: 1}\n", 2, 6, "variable A must be a string, not a mapping"),
         ("variables: [a]\n", 1, 12, "'variables' must be a mapping"),
         ("name: x\nname: y\n", 2, 1, "invalid YAML"),
         ("dependencies:\n  - numpy\n   bad: indent\n", 3, 7, "invalid YAML"),

@@ -73,7 +73,8 @@ def removed_lines(before: str, after: str) -> list[str]:
 
 
 def project(ws: Workspace, name: str) -> dict:
-    return tomlkit.parse(ws.manifest.read_text()).unwrap()["projects"][name]
+    text = ws.manifest.read_bytes().decode("utf-8-sig")  # without a BOM
+    return tomlkit.parse(text).unwrap()["projects"][name]
 
 
 def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> None:
@@ -102,10 +103,32 @@ def test_import_file_keeps_every_byte_and_adds_the_project(ws: Workspace) -> Non
     assert r.code == 1
     assert r.stderr.count("\n") == 1 and "--as" in r.stderr
     assert ws.manifest.read_text() == after
-    r = ws.wsp("import", "--file", "analysis/environment.yml", "--as", "Analysis 2")
+    r = ws.wsp("import", "--file", "analysis/environment.yml", "--as", "analysis-2")
     assert r.code == 0, r
     assert project(ws, "analysis-2")["python"] == "3.11"
     assert ws.manifest.read_text().startswith(after)
+
+
+def test_import_names_the_project_as_told_or_says_why_not(ws: Workspace) -> None:
+    """`--as` is the name, as given, or refused in one line; a name from the file that
+    is made a valid one is said."""
+    (ws.root / "e.yml").write_text(ENV_YML.replace("Old Analysis", "Analysis_2024"))
+    before = ws.manifest.read_text()
+    for given, suggested in (("../x", "x"), ("Bad Name", "bad-name"), ("", "project")):
+        r = ws.wsp("import", "--file", "e.yml", "--as", given)
+        assert r.code == 1, (given, r)
+        assert r.stderr.count("\n") == 1, (given, r.stderr)
+        assert f"--as {given!r} can't be a project name" in r.stderr, r.stderr
+        assert f"e.g. --as {suggested}" in r.stderr, r.stderr
+        assert ws.manifest.read_text() == before
+    r = ws.wsp("--json", "import", "--file", "e.yml", "--as", "Lab_2")  # valid: kept
+    assert r.code == 0, r
+    assert r.json["project"] == "Lab_2" and r.json["renamed"] is None
+    assert project(ws, "Lab_2")["python"] == "3.11"
+    r = ws.wsp("import", "--file", "e.yml")
+    assert r.code == 0, r
+    assert project(ws, "analysis-2024")["python"] == "3.11"
+    assert "note: named the project 'analysis-2024' (from 'Analysis_2024'" in r.stderr, r
 
 
 def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
@@ -287,6 +310,7 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
         "    - tinylib==1.0.0\n"
         "    - -e .\n"
         "    - -c constraints.txt\n"
+        "    - --trusted-host example.com\n"
     )
     r = ws.wsp("import", "--file", "app/environment.yml")
     assert r.code == 0, r
@@ -294,12 +318,190 @@ def test_import_file_says_what_of_the_pip_section_it_left_out(ws: Workspace) -> 
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert [w.split(": ")[1] for w in warnings] == [
         "app/environment.yml:7:7",  # the file's own warning: constraints are not applied
+        "app/environment.yml:8:7",  # and --trusted-host ignored: said once, not again below
         "app/environment.yml:6:7",
     ], r.stderr
-    assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[1], r
-    assert '[projects.app] only environment-file = "environment.yml"' in r.stderr, r
+    assert "-c constraints.txt" in warnings[0] and "-e .: not imported" in warnings[2], r
+    assert r.stderr.count("--trusted-host") == 1, r.stderr
+    hint = '[projects.app] only path = "app" and environment-file = "environment.yml"'
+    assert hint in r.stderr, r
+    # followed, it loads (path kept: the file is read from the project's folder)
+    text = ws.manifest.read_text()
+    start = text.index("[projects.app]")
+    ws.manifest.write_text(
+        text[:start] + '[projects.app]\npath = "app"\nenvironment-file = "environment.yml"\n'
+    )
+    assert ws.wsp("graph").code == 0
+    ws.manifest.write_text(text)
     j = ws.wsp("--json", "import", "--file", "app/environment.yml", "--as", "app2")
     assert j.code == 0, j
     out = json.loads(j.stdout)
     assert [x.split(": ")[0] for x in out["left_out"]] == ["app/environment.yml:6:7"]
     assert any("constraints.txt" in n for n in out["notes"])
+    assert any("--trusted-host" in n for n in out["notes"])
+
+
+def test_import_file_from_outside_hints_only_what_loads(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The hint for a file outside the workspace names it where it is only when the
+    workspace can read it there: its `-r` files are read only inside the workspace."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "lib").mkdir()
+    (outside / "reqs.txt").write_text("tinylib==1.0.0\n")
+    text = "name: {name}\ndependencies:\n  - python=3.11\n  - pip:\n    - -e ./lib\n"
+    (outside / "plain.yml").write_text(text.format(name="plain"))
+    (outside / "reads.yml").write_text(text.format(name="reads") + "    - -r reqs.txt\n")
+
+    r = ws.wsp("import", "--file", str(outside / "reads.yml"))
+    assert r.code == 0, r
+    assert project(ws, "reads")["pip"] == ["tinylib==1.0.0"]
+    [hint] = [ln for ln in r.stderr.splitlines() if "hint:" in ln]
+    assert "environment-file = " not in hint, hint
+    assert "-r reqs.txt" in hint and "move reads.yml and the files it reads into the" in hint
+
+    r = ws.wsp("import", "--file", str(outside / "plain.yml"))
+    assert r.code == 0, r
+    [hint] = [ln for ln in r.stderr.splitlines() if "hint:" in ln]
+    assert f'only environment-file = "{outside / "plain.yml"}"' in hint, hint
+    # followed, it loads
+    ws.manifest.write_text(
+        ws.manifest.read_text().split("[projects.plain]")[0]
+        + f'[projects.plain]\nenvironment-file = "{outside / "plain.yml"}"\n'
+    )
+    r = ws.wsp("graph")
+    assert r.code == 0, r
+
+
+def test_import_file_that_is_a_folder_says_so(ws: Workspace) -> None:
+    (ws.root / "analysis").mkdir()
+    before = ws.manifest.read_text()
+    r = ws.wsp("import", "--file", "analysis")
+    assert r.code == 1, r
+    assert r.stderr == (
+        "error: --file analysis: is a folder, not a file; "
+        "name the environment file in it (e.g. environment.yml)\n"
+    )
+    assert ws.manifest.read_text() == before
+    ws.manifest.write_text(before + '\n[projects.a]\npath = "."\nenvironment-file = "analysis"\n')
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "environment-file 'analysis' is a folder, not a file:" in r.stderr, r.stderr
+
+
+def test_import_env_keeps_its_variables_and_python_build(
+    make_workspace: Callable[..., Workspace], ws: Workspace
+) -> None:
+    """An env wsp built: its env-vars (conda-meta/state, as `conda env config vars set`
+    writes them) and a Python pinned to a build come back as declared."""
+    scratch = make_workspace(
+        COMMENTED_TOML.split("# --- finance")[0]
+        + "[projects.built]\n"
+        + 'dependencies = ["six", "python==3.11.9=0"]\n'
+        + 'env-vars = { OMP_NUM_THREADS = "8", GREETING = "hello world" }\n',
+        name="scratch",
+    )
+    r = scratch.wsp("apply", "--yes")
+    assert r.code == 0, r
+    prefix = scratch.envs_dir / "built"
+    assert "env_vars" in (prefix / "conda-meta" / "state").read_text()
+
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    declared = project(ws, "built")
+    assert declared["env-vars"] == {"OMP_NUM_THREADS": "8", "GREETING": "hello world"}
+    assert [d for d in declared["dependencies"] if d.startswith("python")] == [
+        "python ==3.11.9 0"  # as wsp wrote it in conda-meta/history
+    ]
+    assert "python" not in declared  # the spec says it: no second constraint
+    assert r.json["left_out"] == []
+    plan = ws.wsp("plan", "--json", "--target", "built")
+    assert plan.code == 0, plan
+
+
+def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Workspace) -> None:
+    """A prefix as conda 26.7 leaves it: `create 'python==3.11.9=0' six=1.16`, then
+    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped."""
+    prefix = ws.root.parent / "condaenvs" / "r1"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "history").write_text(
+        "==> 2026-12-01 06:14:12 <==\n"
+        "# cmd: /opt/conda/bin/conda create -y -p /x/r1 python==3.11.9=0 six=1.16\n"
+        "# conda version: 26.7.1\n"
+        "+conda-forge/linux-64::python-3.11.9-0\n"
+        "+conda-forge/noarch::six-1.16.0-pyhd8ed1ab_0\n"
+        "# update specs: ['six=1.16', 'python==3.11.9=0']\n"
+    )
+    for name, version, build in (("python", "3.11.9", "0"), ("six", "1.16.0", "pyhd8ed1ab_0")):
+        record = {"name": name, "version": version, "build": build, "depends": []}
+        (meta / f"{name}-{version}-{build}.json").write_text(json.dumps(record))
+    (meta / "state").write_text(
+        json.dumps(
+            {
+                "env_vars": {
+                    "MYVAR": "1",
+                    "GONE": "***unset***",  # what `conda env config vars unset` leaves
+                    "PATH": "/opt/bin",
+                    "NOT-A-NAME": "2",
+                }
+            }
+        )
+    )
+    before = ws.manifest.read_text()
+    r = ws.wsp("import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert ws.manifest.read_text().startswith(before)
+    assert project(ws, "r1") == {
+        "dependencies": ["six=1.16", "python==3.11.9=0"],
+        "env-vars": {"MYVAR": "1"},
+    }
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2, r.stderr
+    assert warnings[0].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
+    assert "NOT-A-NAME: not imported" in warnings[1] and "not a variable name" in warnings[1]
+
+    j = ws.wsp("--json", "import", "--env", str(prefix), "--as", "r2")
+    assert j.code == 0, j
+    assert j.json["fields"]["env-vars"] == {"MYVAR": "1"}
+    assert j.json["left_out"] == [f"{meta / 'state'}: PATH", f"{meta / 'state'}: NOT-A-NAME"]
+
+    # a state file conda could not have written: said, the rest imported
+    (meta / "state").write_text("{not json")
+    r = ws.wsp("import", "--env", str(prefix), "--as", "r3")
+    assert r.code == 0, r
+    assert "env-vars" not in project(ws, "r3")
+    assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_edits_keep_the_files_bom_and_line_endings(
+    ws: Workspace, bom: bytes, newline: bytes
+) -> None:
+    """A workspace.toml saved by an editor that writes a BOM, or CRLF line endings, is
+    edited as any other (`wsp plan` reads it): the BOM stays, and the lines wsp adds end
+    as the file's own do."""
+    before = bom + ws.manifest.read_bytes().replace(b"\n", newline)
+    ws.manifest.write_bytes(before)
+    (ws.root / "e.yml").write_bytes(ENV_YML.encode().replace(b"\n", newline))
+    for argv in (
+        ("add", "webdev", "click"),
+        ("add", "webdev", "--pip", "a==1", "b==1", "c==1", "d==1"),  # a new multi-line list
+        ("add", "finance", "numpy"),
+        ("remove", "finance", "pandas"),
+        ("import", "--file", "e.yml"),
+    ):
+        r = ws.wsp(*argv)
+        assert r.code == 0, (argv, r)
+    after = ws.manifest.read_bytes()
+    assert after.startswith(bom + b"# Acme's envs") and after.count(b"\xef\xbb\xbf") == (
+        1 if bom else 0
+    )
+    lines = after.split(b"\n")
+    assert all(ln.endswith(b"\r") == (newline == b"\r\n") for ln in lines[:-1]), after
+    assert lines[-1] == b""
+    assert project(ws, "webdev")["dependencies"] == ["fastapi", "click"]
+    assert project(ws, "webdev")["pip"] == ["a==1", "b==1", "c==1", "d==1"]
+    assert project(ws, "old-analysis")["dependencies"] == ["numpy>=1.26", "requests", "pip"]

@@ -80,6 +80,33 @@ def test_init_names_what_its_naming_policy_accepts(
     assert not [f for f in r.json["findings"] if f["code"].startswith("WSP1")], r
 
 
+def test_init_says_each_name_it_changed(tmp_path: Path, wsp_env: dict[str, str]) -> None:
+    """Two files both `name: same`, and a name that is no project name: each project is
+    named otherwise than its file says, and init says so (and in --json `renamed`)."""
+    root = tmp_path / "lab"
+    for folder, file, name in (
+        ("a", "environment.yml", "same"),
+        ("b", "environment.yaml", "same"),
+        ("c", "environment.yml", "Analysis_2024"),
+    ):
+        (root / folder).mkdir(parents=True)
+        (root / folder / file).write_text(f"name: {name}\ndependencies: [numpy]\n")
+    ws = Workspace(root, tmp_path, wsp_env)
+    r = ws.wsp("--json", "init")
+    assert r.code == 0, r
+    assert r.json["projects"] == ["same", "same-2", "analysis-2024"]
+    assert r.json["renamed"] == [
+        "b/environment.yaml: project named 'same-2' ('same' is the project of a/environment.yml)",
+        "c/environment.yml: project named 'analysis-2024' (from 'Analysis_2024': the naming "
+        "policy wants lower-case letters, digits, '-')",
+    ]
+    ws.manifest.unlink()
+    r = ws.wsp("init")
+    assert r.code == 0, r
+    notes = [ln for ln in r.stderr.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 2 and "'same-2'" in notes[0] and "'analysis-2024'" in notes[1], r
+
+
 def test_init_on_defaults_writes_no_conda_forge_beside_it(
     tmp_path: Path, wsp_env: dict[str, str]
 ) -> None:

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,40 @@ def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path
     added = [ln for ln in last if ln.startswith(("+", "-"))]
     assert len(added) == 1 and added[0].startswith("+") and "zlib" in added[0], last
     assert "# update specs: ['zlib']" in last
+
+
+def test_wsp_imports_an_env_conda_made_with_its_variables(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    """`conda create 'python==3.11.9=0' six`, `conda env config vars set` and `unset`:
+    `wsp import --env` keeps the Python build pin and the variables still set."""
+    ws = make_workspace(
+        '[workspace]\nname = "imports"\nchannels = ["conda-forge"]\n'
+        'envs-dir = ".wsp/envs"\n\n[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n'
+    )
+    rc = mirrored_condarc(ws)
+    with open(rc["CONDARC"], "a") as fh:
+        fh.write(f"pkgs_dirs: [{tmp_path / 'conda-pkgs'}]\n")
+    prefix = tmp_path / "made"
+    for args in (
+        (
+            "create",
+            "-y",
+            "--offline",
+            "-p",
+            str(prefix),
+            "--override-channels",
+            "-c",
+            "conda-forge",
+        ),
+        ("env", "config", "vars", "set", "-p", str(prefix), "MYVAR=1", "OTHER=2"),
+        ("env", "config", "vars", "unset", "-p", str(prefix), "OTHER"),
+    ):
+        specs = ("python==3.11.9=0", "six") if args[0] == "create" else ()
+        done = conda(ws, *args, *specs, env=rc)
+        assert done.returncode == 0, done
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert sorted(r.json["fields"]["dependencies"]) == ["python==3.11.9=0", "six"]  # any order
+    assert r.json["fields"]["env-vars"] == {"MYVAR": "1"}
+    assert "python" not in r.json["fields"] and r.json["left_out"] == []

@@ -264,7 +264,7 @@ def parse_line(
     base: Path | None,
     root: Path | None = None,
     read: bool = True,
-    _depth: int = 0,
+    _chain: tuple[Path, ...] = (),
 ) -> list[PipEntry]:
     """The entries of one requirements line ([] for a blank or comment line).
 
@@ -317,7 +317,7 @@ def parse_line(
                 out.append(RequirementsFile(line, where, path, constraints))
                 continue
             out.append(
-                _requirements_file(line, where, base, root, value or "", constraints, _depth)
+                _requirements_file(line, where, base, root, value or "", constraints, _chain)
             )
         elif name in _PER_REQUIREMENT:
             raise where.error(f"pip option {name} belongs after a requirement, on its line")
@@ -357,7 +357,7 @@ def _requirements_file(
     root: Path | None,
     target: str,
     constraints: bool,
-    depth: int,
+    chain: tuple[Path, ...],
 ) -> RequirementsFile:
     flag = "-c" if constraints else "-r"
     if is_url(target):
@@ -374,14 +374,20 @@ def _requirements_file(
                 f"{flag} {target}: {path} is outside the workspace ({root}); "
                 "only files inside it are read"
             ) from None
-    if depth >= _MAX_DEPTH:
+    if path.resolve() in (p.resolve() for p in chain):
+        cycle = " -> ".join(display_path(p) for p in (*chain, path))
+        raise where.error(
+            f"{flag} {target}: requirements files read each other in a cycle ({cycle}); "
+            f"remove the {flag} line that closes it"
+        )
+    if len(chain) >= _MAX_DEPTH:
         raise where.error(f"{flag} {target}: requirements files nested more than {_MAX_DEPTH} deep")
-    entries = read_requirements(path, root=root, at=where, _depth=depth + 1)
+    entries = read_requirements(path, root=root, at=where, _chain=chain)
     return RequirementsFile(line, where, path, constraints, tuple(entries))
 
 
 def read_requirements(
-    path: Path, *, root: Path | None = None, at: Where | None = None, _depth: int = 0
+    path: Path, *, root: Path | None = None, at: Where | None = None, _chain: tuple[Path, ...] = ()
 ) -> list[PipEntry]:
     """The entries of a requirements file (`-r FILE`), each located in that file."""
     try:
@@ -401,7 +407,11 @@ def read_requirements(
         indent = len(line) - len(line.lstrip())
         out.extend(
             parse_line(
-                line, Where(path, line_no, indent + 1), base=path.parent, root=root, _depth=_depth
+                line,
+                Where(path, line_no, indent + 1),
+                base=path.parent,
+                root=root,
+                _chain=(*_chain, path),
             )
         )
     return out

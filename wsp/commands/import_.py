@@ -163,6 +163,45 @@ def find_env(ws: Any, given: str) -> Path:
     raise WspError(f"no conda env {given!r} found (looked in {looked})")
 
 
+def state_env_vars(prefix: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The variables `conda env config vars set` (or `wsp apply`) gave the env, from
+    conda-meta/state as conda's activation reads it (an unset one is not there), and
+    (what, why) for each one a project's env-vars can't hold."""
+    import json
+
+    from wsp.conda import UNSET_ENV_VAR
+    from wsp.condameta import env_var_problem
+
+    state = prefix / "conda-meta" / "state"
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not JSON"
+        return {}, [(str(state), f"its variables can't be read ({why})")]
+    env_vars = data.get("env_vars") if isinstance(data, dict) else None
+    if env_vars is None and isinstance(data, dict):
+        return {}, []
+    if not isinstance(env_vars, dict):
+        return {}, [(str(state), "its variables can't be read (not conda's JSON object)")]
+    out: dict[str, str] = {}
+    left_out: list[tuple[str, str]] = []
+    for name, value in env_vars.items():
+        if value is None or value == UNSET_ENV_VAR:
+            continue  # `conda env config vars unset` leaves it so: not set on activation
+        what = f"{state}: {name}"
+        if (problem := env_var_problem(str(name))) is not None:
+            left_out.append((what, problem))
+        elif isinstance(value, dict | list):
+            left_out.append((what, "its value is not a string"))
+        elif "\x00" in str(value):
+            left_out.append((what, "its value holds a NUL character"))
+        else:
+            out[str(name)] = str(value)
+    return out, left_out
+
+
 # -- envs with no history (built by rattler or pixi) ----------------------------------------
 
 
@@ -243,6 +282,8 @@ def project_channels(wanted: list[str], workspace: tuple[str, ...]) -> list[str]
 
 # -- the command --------------------------------------------------------------------------
 
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")  # what workspace.toml takes
+
 
 @dataclass
 class _Found:
@@ -254,8 +295,14 @@ class _Found:
     channels: list[str] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # pip-* keys, env-vars
-    left_out: list[str] = field(default_factory=list)  # said out loud
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (what, why): said out loud
     notes: list[str] = field(default_factory=list)
+
+
+_PIP_ONLY_REQUIREMENTS = (
+    "workspace.toml's pip list takes only requirements "
+    "(see docs/workspace-toml.md, Environment files)"
+)
 
 
 def from_file(source: Path, project_path: Path | None) -> _Found:
@@ -300,16 +347,19 @@ def from_file(source: Path, project_path: Path | None) -> _Found:
         found.extra["pip-find-links"] = links
     if env.variables:
         found.extra["env-vars"] = dict(env.variables)
+    warned = {str(w.where) for w in env.warnings}  # what wsp ignores even in the file
     for entry in pipreqs.walk(env.pip_entries):
         if isinstance(entry, pipreqs.Requirement | pipreqs.RequirementsFile):
             continue  # a constraints file (-c) is among the file's warnings already
+        if str(entry.where) in warned:
+            continue  # said once, by the file's own warning
         if isinstance(entry, pipreqs.Option) and entry.name in (
             "--index-url",
             "--extra-index-url",
             "--find-links",
         ):
             continue
-        found.left_out.append(f"{entry.where}: {entry.text}")
+        found.left_out.append((f"{entry.where}: {entry.text}", _PIP_ONLY_REQUIREMENTS))
     return found
 
 
@@ -318,7 +368,7 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     top-level installed packages; pip packages conda did not install."""
     from wsp import pip
     from wsp.manifest.edit import python_version
-    from wsp.specs import match_spec_name
+    from wsp.specs import match_spec_name, pins_more_than_version
 
     prefix = find_env(ws, given)
     found = _Found(prefix.name)
@@ -333,17 +383,21 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
                 f"imported {what}, pinned to the installed versions"
             )
     for spec in specs:
-        if match_spec_name(spec) == "python":
+        if match_spec_name(spec) == "python" and not pins_more_than_version(spec):
             found.python = python_version(spec) or found.python
         else:
-            found.deps.append(spec)
-    if found.python is None:
+            found.deps.append(spec)  # a python spec with a build keeps it, as from a file
+    if found.python is None and not any(match_spec_name(s) == "python" for s in found.deps):
         found.python = _installed_python(prefix)
     found.pip = [
         f"{d.name}=={d.version}"
         for name, d in sorted(pip.installed(prefix).items())
         if d.installer != "conda" and not name.startswith(pip.EDITABLE_PREFIX)
     ]
+    env_vars, left_out = state_env_vars(prefix)
+    if env_vars:
+        found.extra["env-vars"] = env_vars
+    found.left_out += left_out
     return found, prefix
 
 
@@ -360,6 +414,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     rel: str | None = None
     if args.file:
         source = Path(args.file).resolve()
+        if source.is_dir():
+            raise WspError(
+                f"--file {args.file}: is a folder, not a file; "
+                "name the environment file in it (e.g. environment.yml)"
+            )
         if not source.is_file():
             raise WspError(f"--file {args.file}: no such file")
         try:
@@ -372,9 +431,18 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         found, prefix = from_env(ws, args.env)
         what = str(prefix)
 
-    if not (args.as_name or found.name):
+    if args.as_name is not None:  # the user's name, as given, or refused
+        name, renamed = args.as_name, None
+        if not _NAME.match(name) or ".." in name:
+            raise WspError(
+                f"--as {name!r} can't be a project name: use letters, digits, '-', '_' and "
+                "'.', without '/', '..' or a leading '.'",
+                hint=f"e.g. --as {policy_name(name)[0]}",
+            )
+    elif not found.name:
         raise WspError(f"{what} has no name: give the project one with --as NAME")
-    name, renamed = policy_name(args.as_name or str(found.name))
+    else:
+        name, renamed = policy_name(str(found.name))
     if name in ws.projects:
         raise WspError(
             f"project {name!r} already exists in {manifest.name}",
@@ -389,8 +457,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     fields["pip"] = found.pip
     for key, value in found.extra.items():
         fields[key] = _inline(value) if isinstance(value, dict) else value
-    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$", name):
-        raise WspError(f"{name!r} can't be a project name; give one with --as NAME")
 
     edit = Edit.open(manifest)
     text = append_text(edit.text, render_project(name, fields))
@@ -404,7 +470,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "fields": {k: v for k, v in fields.items() if v},
                 "renamed": renamed,
                 "notes": list(found.notes),
-                "left_out": list(found.left_out),
+                "left_out": [what for what, _ in found.left_out],
             }
         )
         return 0
@@ -420,21 +486,11 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         ui.info(f"note: named the project {name!r} ({renamed}); rename it if you like")
     for note in found.notes:
         ui.info(ui.esc(note))
-    for line in found.left_out:
-        ui.info(
-            f"warning: {ui.esc(line)}: not imported, workspace.toml's pip list takes only "
-            "requirements (see docs/workspace-toml.md, Environment files)"
-        )
+    for what, why in found.left_out:
+        ui.info(f"warning: {ui.esc(what)}: not imported, {ui.esc(why)}")
     if found.left_out and args.file:
         source = Path(args.file).resolve()
-        named = source.name if rel is not None else str(source)  # from the project's path
-        ui.info(
-            ui.esc(
-                "  hint: a project that reads the file keeps its whole pip section: in place "
-                f'of the imported keys, give [projects.{name}] only environment-file = "{named}" '
-                "(as `wsp init` writes it)"
-            )
-        )
+        ui.info(ui.esc(_file_hint(source, rel, name, ws.root, fields.get("path"))))
     if args.env:
         ui.out().print(
             "[dim]The env is untouched; `wsp apply` makes it match (and owns it) when "
@@ -443,6 +499,30 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     else:
         ui.out().print("[dim]Next: `wsp plan`.[/]")
     return 0
+
+
+def _file_hint(source: Path, rel: str | None, name: str, root: Path, path: str | None) -> str:
+    """How to keep the whole pip section of an imported file: the project reads the file
+    (`environment-file`), when the workspace can read it from where it is."""
+    from wsp.errors import ManifestError
+    from wsp.manifest.envfile import read_env_file
+
+    keep = "  hint: a project that reads the file keeps its whole pip section"
+    if rel is None:  # outside the workspace: its `-r` files must be inside it
+        try:
+            read_env_file(source, root=root)
+        except ManifestError as exc:
+            return (
+                f"{keep}, but not from where it is ({exc.message}): move {source.name} and "
+                f"the files it reads into the workspace, then give [projects.{name}] only "
+                "path and environment-file (as `wsp init` writes them)"
+            )
+    named = source.name if rel is not None else str(source)  # from the project's path
+    keys = f'path = "{path}" and ' if path is not None else ""
+    return (
+        f"{keep}: in place of the imported keys, give [projects.{name}] only "
+        f'{keys}environment-file = "{named}" (as `wsp init` writes it)'
+    )
 
 
 def _inline(value: dict[str, Any]) -> Any:

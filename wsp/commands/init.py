@@ -10,6 +10,7 @@ don't mix Anaconda's `defaults` into a file that uses it with conda-forge.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 from dataclasses import dataclass
@@ -70,18 +71,20 @@ def slug(text: str) -> str:
 
 def policy_name(text: str) -> tuple[str, str | None]:
     """A name the default naming policy accepts (WSP101 pattern, WSP102 forbidden names),
-    and why it differs from `slug(text)` (None when it doesn't)."""
+    and why it differs from `text` (None when it doesn't)."""
     from wsp.manifest.models import DEFAULT_FORBIDDEN
 
     name = slug(text)
-    why = None
+    whys = []
+    if name != text:
+        whys.append(f"from {text!r}: the naming policy wants lower-case letters, digits, '-'")
     if not name[0].isalpha():
-        why = f"{name!r} does not start with a letter"
+        whys.append(f"{name!r} does not start with a letter")
         name = f"project-{name}"
     if name in DEFAULT_FORBIDDEN:
-        why = f"{name!r} is a name the naming policy forbids"
+        whys.append(f"{name!r} is a name the naming policy forbids")
         name = f"{name}-project"
-    return name, why
+    return name, "; ".join(whys) or None
 
 
 def _q(text: str) -> str:
@@ -147,15 +150,18 @@ def render(root: Path, name: str, env_files: list[tuple[Path, EnvFile]]) -> Rend
     text = _HEADER.format(
         name=_q(name), channels="[" + ", ".join(_q(c) for c in channels) + "]", channels_note=note
     )
-    used: set[str] = set()
+    used: dict[str, Path] = {}  # project -> the file it was made from
     renamed: list[str] = []
     for path, env in env_files:
         folder = path.parent
         wanted = env.name or (folder.name if folder != root else name)
         project, why = policy_name(wanted)
-        while project in used:
-            project += "-2"
-        used.add(project)
+        if project in used:
+            taken = project
+            project = next(f"{taken}-{n}" for n in itertools.count(2) if f"{taken}-{n}" not in used)
+            also = f"{taken!r} is the project of {used[taken].relative_to(root)}"
+            why = f"{why}; {also}" if why else also
+        used[project] = path
         if why is not None:
             renamed.append(f"{path.relative_to(root)}: project named {project!r} ({why})")
         rel = folder.relative_to(root).as_posix() or "."

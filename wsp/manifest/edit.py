@@ -49,15 +49,19 @@ def check_pip_requirement(requirement: str) -> str | None:
 
 # -- the document -------------------------------------------------------------------------
 
+_LONE_LF = re.compile(r"(?<!\r)\n")
+
 
 @dataclass
 class Edit:
     """workspace.toml read for editing: its text, its tomlkit document and what changed."""
 
     path: Path
-    text: str
+    text: str  # without the file's BOM
     doc: Any
     changes: list[str] = field(default_factory=list)
+    bom: str = ""  # the UTF-8 BOM some editors write, kept on save
+    newline: str = "\n"  # the file's line ending: the lines an edit adds get it too
 
     @classmethod
     def open(cls, path: Path) -> Edit:
@@ -67,12 +71,16 @@ class Edit:
         from wsp.manifest import load
 
         load(path)  # a broken file is reported as it is, before any edit
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes().decode("utf-8")
+        text = raw.removeprefix("\ufeff")
         try:
             doc = tomlkit.parse(text)
         except TOMLKitError as exc:  # load() already refused anything tomlkit refuses
             raise WspError(f"{display_path(path)}: invalid TOML: {exc}") from None
-        return cls(path, text, doc)
+        crlf = "\r\n" in text and not _LONE_LF.search(text)
+        return cls(
+            path, text, doc, bom=raw[: len(raw) - len(text)], newline="\r\n" if crlf else "\n"
+        )
 
     def project(self, name: str) -> Any:
         """The table of [projects.NAME]; an error naming the projects when there is none."""
@@ -107,6 +115,9 @@ class Edit:
         from wsp.fsutil import atomic_write_text
 
         text = self.dumps() if text is None else text
+        if self.newline == "\r\n":  # what tomlkit and wsp add ends lines with \n
+            text = _LONE_LF.sub("\r\n", text)
+        text = self.bom + text
         validate(self.path, text, command, check=check)
         # keep the file's own mode (atomic writes create 0600 temporaries)
         mode = self.path.stat().st_mode & 0o7777

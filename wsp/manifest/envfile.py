@@ -158,6 +158,23 @@ def _scalar(value: object) -> str | None:
     return None
 
 
+def _kind(value: object) -> str:
+    """What a YAML value is, in YAML's words ("a list"), not Python's ("CommentedSeq")."""
+    import datetime as dt
+
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dt.date):
+        return "a date"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "another kind of value"
+
+
 def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
     """Parse the environment file at `path` as conda does.
 
@@ -183,7 +200,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
             1,
             1,
             "an environment file must be a mapping (name:, channels:, dependencies:), "
-            f"not a {type(data).__name__}",
+            f"not {_kind(data)}",
         )
     warnings: list[Located] = []
     for key in data:
@@ -298,7 +315,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
                 text = ""
             elif (text := _scalar(value)) is None:
                 raise _value_where(path, raw_vars, key).error(
-                    f"variable {name} must be a string, not a {type(value).__name__}"
+                    f"variable {name} must be a string, not {_kind(value)}"
                 )
             if "\x00" in text:
                 raise where.error(f"variable {name} holds a NUL character; remove it")

@@ -414,9 +414,10 @@ def load(
         if p.environment_file is not None:
             env_path = probe.resolve(path / p.environment_file)
             if not probe.is_file(env_path):
+                found = "is a folder, not a file:" if env_path.is_dir() else "not found at"
                 raise err(
                     (*base, "environment-file"),
-                    f"environment-file {p.environment_file!r} not found at {env_path}",
+                    f"environment-file {p.environment_file!r} {found} {env_path}",
                     value=True,
                 )
             env_file = read_env_file(env_path, root=root)
