@@ -248,14 +248,15 @@ def _location(ws: Workspace, location: str) -> str:
     return location.rstrip("/")
 
 
-def _expand_defaults(ws: Workspace, names: list[str]) -> list[str]:
-    """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r
-    (unless [workspace.mirrors] names `defaults`)."""
+def _expand_defaults(names: list[str]) -> list[str]:
+    """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r,
+    mirrored or not (a mirror of `defaults` is where both are fetched from: a fact of one
+    machine, never part of the declaration)."""
     out: list[str] = []
     for c in names:
         if c == "nodefaults":
             continue
-        expanded = [c] if c != "defaults" or "defaults" in ws.mirrors else list(channels.DEFAULTS)
+        expanded = list(channels.DEFAULTS) if c == "defaults" else [c]
         out.extend(e for e in expanded if e not in out)
     return out
 
@@ -648,7 +649,7 @@ def desired(
     def pinned(spec: str) -> str:
         """A `defaults::` spec names the channel `defaults` stands for (the engine maps a
         channel-pinned spec to where its channel is fetched from)."""
-        if spec_channel(spec) == "defaults" and "defaults" not in ws.mirrors:
+        if spec_channel(spec) == "defaults":
             return with_channel(spec, channels.DEFAULTS[0])
         return spec
 
@@ -670,7 +671,7 @@ def desired(
         unpinned = head + [s for s in dict.fromkeys(solver) if s not in head]
         all_specs = [pinned(s) for s in unpinned]
         names = _expand_defaults(
-            ws, [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
+            [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
         )
         resolved = tuple(channel_of(c) for c in names)
         # The project's own package and those of its depends-on projects are importable.
