@@ -366,6 +366,26 @@ def test_bare_python_and_python_with_a_build_keep_their_meaning(tmp_path: Path) 
     assert d.specs == ("python ==3.8.8", "python ==3.8.8 hffdb5ce_0_cpython")
 
 
+def test_python_specs_that_clash_in_the_file_are_located_there(tmp_path: Path) -> None:
+    env_yml = "name: p\ndependencies:\n  - python=3.9\n  - python=3.11\n"
+    with pytest.raises(ManifestError) as info:
+        desired_of(tmp_path, env_yml)
+    exc = info.value
+    assert (exc.path.name, exc.line, exc.col) == ("environment.yml", 4, 5)
+    assert "environment.yml:3 of project p (python 3.9.*)" in exc.message
+    assert "environment.yml:4 of project p (python 3.11.*)" in exc.message
+    # workspace.toml's python against the file's: at the file's line, each side named
+    write(tmp_path, "dependencies:\n  - python=3.9\n", "projects/p/environment.yml")
+    text = HEAD + '[projects.p]\npython = "3.11"\nenvironment-file = "environment.yml"\n'
+    (tmp_path / "workspace.toml").write_text(text, encoding="utf-8")
+    ws = load(tmp_path / "workspace.toml", envs_dir_default=tmp_path / "envs")
+    with pytest.raises(ManifestError) as info:
+        graph.desired(ws, platform="linux-64")
+    exc = info.value
+    assert (exc.path.name, exc.line, exc.col) == ("environment.yml", 2, 5)
+    assert "both project p (python 3.11.*) and environment.yml:2 of project p" in exc.message
+
+
 def test_channels_keep_the_files_order_and_spec_channels_come_last(tmp_path: Path) -> None:
     d = desired_of(
         tmp_path,

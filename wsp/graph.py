@@ -345,11 +345,15 @@ def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions
     )
 
 
+_Python = tuple[str, str, tuple[Path, int, int] | None]
+
+
 @dataclass
 class _Merged:
     """One project's layers merged: what `desired` solves and `declared` exports."""
 
-    pythons: list[tuple[str, str]] = field(default_factory=list)  # (origin, version spec)
+    # (origin, version spec, where in an environment file: None for workspace.toml)
+    pythons: list[_Python] = field(default_factory=list)
     python_wanted: bool = False  # a bare `python` spec, or pip requirements
     written: list[str] = field(default_factory=list)  # conda specs as written, in order
     pip: list[str] = field(default_factory=list)  # PEP 508 requirements, for the pip layer
@@ -447,19 +451,23 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             m.cutoff = decl.exclude_newer
         env_file = getattr(decl, "env_file", None)
         own_specs = list(decl.dependencies)
+        at: list[tuple[Path, int, int] | None] = [None] * len(own_specs)
         if env_file is not None:
             own_specs += list(env_file.dependencies)
+            at += [(env_file.path, *lc) for lc in env_file.dependency_at]
             if env_file.implicit_pip:  # conda adds pip for a pip: list
                 own_specs.append("pip")
         if decl.python:
-            m.pythons.append((origin, decl.python))
-        for spec in own_specs:
+            m.pythons.append((origin, decl.python, None))
+        for i, spec in enumerate(own_specs):
             if (channel := spec_channel(spec)) is not None and channel not in m.spec_channels:
                 m.spec_channels.append(channel)
             if conda_name(spec) == "python":
                 m.python_wanted = True
                 if (py := _python_from_spec(spec)) is not None:
-                    m.pythons.append((origin, py))
+                    where = at[i] if i < len(at) else None
+                    label = origin if where is None else f"{where[0].name}:{where[1]} of {origin}"
+                    m.pythons.append((label, py, where))
                 if not pins_more_than_version(spec):
                     continue  # its version is the python constraint
             if spec not in m.written:
@@ -532,30 +540,37 @@ def unsolvable_error(
     return ManifestError(*origin.located(ws), message)
 
 
-def _merged_python(ws: Workspace, name: str, pythons: list[tuple[str, str]]) -> str | None:
-    """The Python constraints of all layers as one spec; a located error when they clash."""
+def _merged_python(ws: Workspace, name: str, pythons: list[_Python]) -> str | None:
+    """The Python constraints of all layers as one spec; a located error when they clash
+    (at the environment file's line when the one that clashes is written there)."""
     from wsp.specs import python_specs_intersect
 
     proj = ws.projects[name]
     if not pythons:
         return None
     for i in range(1, len(pythons)):
-        so_far = [p for _, p in pythons[: i + 1]]
+        so_far = [p for _, p, _ in pythons[: i + 1]]
         if not python_specs_intersect(so_far):
             where = ("projects", name, "python") if proj.python else ("projects", name)
             other = next(
-                ((o, p) for o, p in pythons[:i] if not python_specs_intersect([p, pythons[i][1]])),
+                (
+                    (o, p)
+                    for o, p, _ in pythons[:i]
+                    if not python_specs_intersect([p, pythons[i][1]])
+                ),
                 None,
             )
             if other is None:  # they clash only all together
-                listed = "; ".join(f"{o} (python {p})" for o, p in pythons[: i + 1])
-                raise ws.error(where, f"no Python satisfies all of {listed}")
-            raise ws.error(
-                where,
-                f"no Python satisfies both {other[0]} (python {other[1]}) and "
-                f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
-            )
-    return ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
+                listed = "; ".join(f"{o} (python {p})" for o, p, _ in pythons[: i + 1])
+                message = f"no Python satisfies all of {listed}"
+            else:
+                message = (
+                    f"no Python satisfies both {other[0]} (python {other[1]}) and "
+                    f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions"
+                )
+            in_file = pythons[i][2]  # the one that clashes, written in an environment file
+            raise ManifestError(*in_file, message) if in_file else ws.error(where, message)
+    return ",".join(dict.fromkeys(p for _, p, _ in reversed(pythons)))
 
 
 def kernel_name(env_name: str) -> str:
