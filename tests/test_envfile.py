@@ -93,6 +93,30 @@ def test_spec_channels_as_written() -> None:
     assert spec_channel("numpy>=1") is None
 
 
+def test_any_channel_is_no_channel_pin_as_in_conda() -> None:
+    # conda reads `*::numpy` as `numpy` (and `*/noarch::numpy` as numpy[subdir=noarch])
+    assert spec_channel("*::numpy") is None and spec_channel("*/noarch::numpy") is None
+    assert solver_match_spec("*::numpy>=1") == "numpy>=1"
+    assert solver_match_spec("*/noarch::six") == 'six[subdir="noarch"]'
+
+
+def test_an_any_channel_spec_is_planned_from_the_declared_channels(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(
+        '[workspace]\nname = "any"\nchannels = ["conda-forge"]\nenvs-dir = ".wsp/envs"\n\n'
+        '[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n\n'
+        '[projects.p]\npath = "p"\ndependencies = ["*::six"]\n'
+        'environment-file = "environment.yml"\n'
+    )
+    write(ws.root, "dependencies:\n  - python=3.11\n  - '*::pandas'\n", "p/environment.yml")
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert {"six", "pandas"} <= {p["name"] for p in action["packages"]["add"]}, action
+    assert "could not be reached" not in r.output, r  # no channel named `*` is fetched
+
+
 def test_what_strict_parsing_reads_the_same_is_handed_on_as_written() -> None:
     for spec in ("pandas>=2", "numpy=1.26", "Pillow==12.3.0", "requests>=2.28.0,<3"):
         assert solver_match_spec(spec) == spec
