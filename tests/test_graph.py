@@ -527,6 +527,16 @@ def test_defaults_is_main_and_r_when_mirrored_fetched_from_its_mirror(tmp_path: 
     assert plain["p"].spec_hash == d["p"].spec_hash
 
 
+def test_a_python_spec_among_dependencies_that_clashes_is_located_and_named(
+    tmp_path: Path,
+) -> None:
+    text = HEAD + '[projects.p]\npython = "3.11"\ndependencies = ["six", "python>=3.12"]\n'
+    exc = graph_error(tmp_path, text)
+    assert exc.line == line_of(text, "dependencies")
+    assert exc.col == text.splitlines()[exc.line - 1].index('"python>=3.12"') + 1
+    assert "project p (python 3.11.*) and project p's 'python>=3.12'" in exc.message
+
+
 def test_python_specs_clashing_only_all_together_are_one_located_error(tmp_path: Path) -> None:
     text = (
         HEAD

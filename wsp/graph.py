@@ -345,14 +345,14 @@ def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions
     )
 
 
-_Python = tuple[str, str, tuple[Path, int, int] | None]
+_Python = tuple[str, str, SpecOrigin | None]
 
 
 @dataclass
 class _Merged:
     """One project's layers merged: what `desired` solves and `declared` exports."""
 
-    # (origin, version spec, where in an environment file: None for workspace.toml)
+    # (origin, version spec, where a `python` spec among dependencies is written)
     pythons: list[_Python] = field(default_factory=list)
     python_wanted: bool = False  # a bare `python` spec, or pip requirements
     written: list[str] = field(default_factory=list)  # conda specs as written, in order
@@ -451,10 +451,8 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             m.cutoff = decl.exclude_newer
         env_file = getattr(decl, "env_file", None)
         own_specs = list(decl.dependencies)
-        at: list[tuple[Path, int, int] | None] = [None] * len(own_specs)
         if env_file is not None:
             own_specs += list(env_file.dependencies)
-            at += [(env_file.path, *lc) for lc in env_file.dependency_at]
             if env_file.implicit_pip:  # conda adds pip for a pip: list
                 own_specs.append("pip")
         if decl.python:
@@ -465,9 +463,8 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             if conda_name(spec) == "python":
                 m.python_wanted = True
                 if (py := _python_from_spec(spec)) is not None:
-                    where = at[i] if i < len(at) else None
-                    label = origin if where is None else f"{where[0].name}:{where[1]} of {origin}"
-                    m.pythons.append((label, py, where))
+                    at = _spec_at(ws, origin, decl, env_file, i, spec)
+                    m.pythons.append((at.layer if at else origin, py, at))
                 if not pins_more_than_version(spec):
                     continue  # its version is the python constraint
             if spec not in m.written:
@@ -501,6 +498,26 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
     if not m.nodefaults:
         m.channels += [c for c in ws.channels if c not in m.channels]
     return m
+
+
+def _spec_at(
+    ws: Workspace, layer: str, decl: Any, env_file: Any, i: int, spec: str
+) -> SpecOrigin | None:
+    """Where the `i`th of a layer's conda specs (its dependencies, then its environment
+    file's) is written, named for a message: `project p's 'python=3.9'`,
+    `environment.yml:3 of project p`."""
+    from wsp.manifest import TemplateDecl
+
+    if i < len(decl.dependencies):
+        section = "templates" if isinstance(decl, TemplateDecl) else "projects"
+        key = (section, decl.name, "dependencies", i)
+        return SpecOrigin("python", spec, f"{layer}'s {spec!r}", ws.manifest_path, key)
+    at = env_file.dependency_at if env_file is not None else ()
+    if i - len(decl.dependencies) >= len(at):
+        return None  # `pip`, added for a pip: list
+    line, col = at[i - len(decl.dependencies)]
+    where = f"{env_file.path.name}:{line} of {layer}"
+    return SpecOrigin("python", spec, where, env_file.path, (), line, col)
 
 
 def _origins(ws: Workspace, layer: str, decl: Any, env_file: Any) -> list[SpecOrigin]:
@@ -568,8 +585,8 @@ def _merged_python(ws: Workspace, name: str, pythons: list[_Python]) -> str | No
                     f"no Python satisfies both {other[0]} (python {other[1]}) and "
                     f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions"
                 )
-            in_file = pythons[i][2]  # the one that clashes, written in an environment file
-            raise ManifestError(*in_file, message) if in_file else ws.error(where, message)
+            at = pythons[i][2]  # the one that clashes, when it is a spec among dependencies
+            raise ManifestError(*at.located(ws), message) if at else ws.error(where, message)
     return ",".join(dict.fromkeys(p for _, p, _ in reversed(pythons)))
 
 
