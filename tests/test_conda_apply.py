@@ -178,3 +178,49 @@ def test_a_cachedir_tag_that_is_not_rattler_s_is_left_alone(tmp_path: Path) -> N
     (prefix / "conda-meta" / "tagged-1-0.json").unlink()
     drop_backup_tag(prefix)
     assert not tag.exists()
+
+
+DEFAULTS_TOML = """\
+[workspace]
+name = "for-conda"
+channels = ["defaults"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"defaults" = ["{channel}"]
+
+[projects.finance]
+python = "3.9"
+dependencies = ["six"]
+"""
+
+
+def test_a_mirror_of_defaults_leaves_records_naming_anacondas_main(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """`defaults` is Anaconda's pkgs/main and pkgs/r, mirrored or not: records, wsp.lock
+    and the explicit export name pkgs/main (what conda elsewhere can fetch), never
+    `conda.anaconda.org/defaults`; keying the mirror by the two URLs changes nothing."""
+    main = "https://repo.anaconda.com/pkgs/main"
+    ws = make_workspace(DEFAULTS_TOML)
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    records = [
+        json.loads(p.read_text()) for p in (ws.envs_dir / "finance").glob("conda-meta/*.json")
+    ]
+    assert records and {d["channel"].rstrip("/") for d in records} == {main}
+    assert all(d["url"].startswith(main + "/") for d in records)
+    r = ws.wsp("export", "finance", "--format", "explicit", "-o", "finance.txt")
+    assert r.code == 0, r
+    urls = [u for u in (ws.root / "finance.txt").read_text().splitlines() if "://" in u]
+    assert urls and all(u.startswith(main + "/") for u in urls), urls
+    assert ws.wsp("lock").code == 0
+    lock = (ws.root / "wsp.lock").read_text()
+    assert "conda.anaconda.org/defaults" not in lock and ws.channel.as_uri() not in lock
+    assert main in lock
+    ws.edit(
+        '"defaults" = [',
+        f'"{main}" = ["{ws.channel.as_uri()}"]\n"https://repo.anaconda.com/pkgs/r" = [',
+    )
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r  # a change of mirrors is no change of the declaration

@@ -93,6 +93,30 @@ def test_spec_channels_as_written() -> None:
     assert spec_channel("numpy>=1") is None
 
 
+def test_any_channel_is_no_channel_pin_as_in_conda() -> None:
+    # conda reads `*::numpy` as `numpy` (and `*/noarch::numpy` as numpy[subdir=noarch])
+    assert spec_channel("*::numpy") is None and spec_channel("*/noarch::numpy") is None
+    assert solver_match_spec("*::numpy>=1") == "numpy>=1"
+    assert solver_match_spec("*/noarch::six") == 'six[subdir="noarch"]'
+
+
+def test_an_any_channel_spec_is_planned_from_the_declared_channels(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(
+        '[workspace]\nname = "any"\nchannels = ["conda-forge"]\nenvs-dir = ".wsp/envs"\n\n'
+        '[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n\n'
+        '[projects.p]\npath = "p"\ndependencies = ["*::six"]\n'
+        'environment-file = "environment.yml"\n'
+    )
+    write(ws.root, "dependencies:\n  - python=3.11\n  - '*::pandas'\n", "p/environment.yml")
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert {"six", "pandas"} <= {p["name"] for p in action["packages"]["add"]}, action
+    assert "could not be reached" not in r.output, r  # no channel named `*` is fetched
+
+
 def test_what_strict_parsing_reads_the_same_is_handed_on_as_written() -> None:
     for spec in ("pandas>=2", "numpy=1.26", "Pillow==12.3.0", "requests>=2.28.0,<3"):
         assert solver_match_spec(spec) == spec
@@ -392,6 +416,26 @@ def test_bare_python_and_python_with_a_build_keep_their_meaning(tmp_path: Path) 
     d = desired_of(tmp_path / "b", "dependencies:\n  - python=3.8.8=hffdb5ce_0_cpython\n")
     assert d.python == "==3.8.8"
     assert d.specs == ("python ==3.8.8", "python ==3.8.8 hffdb5ce_0_cpython")
+
+
+def test_python_specs_that_clash_in_the_file_are_located_there(tmp_path: Path) -> None:
+    env_yml = "name: p\ndependencies:\n  - python=3.9\n  - python=3.11\n"
+    with pytest.raises(ManifestError) as info:
+        desired_of(tmp_path, env_yml)
+    exc = info.value
+    assert (exc.path.name, exc.line, exc.col) == ("environment.yml", 4, 5)
+    assert "environment.yml:3 of project p (python 3.9.*)" in exc.message
+    assert "environment.yml:4 of project p (python 3.11.*)" in exc.message
+    # workspace.toml's python against the file's: at the file's line, each side named
+    write(tmp_path, "dependencies:\n  - python=3.9\n", "projects/p/environment.yml")
+    text = HEAD + '[projects.p]\npython = "3.11"\nenvironment-file = "environment.yml"\n'
+    (tmp_path / "workspace.toml").write_text(text, encoding="utf-8")
+    ws = load(tmp_path / "workspace.toml", envs_dir_default=tmp_path / "envs")
+    with pytest.raises(ManifestError) as info:
+        graph.desired(ws, platform="linux-64")
+    exc = info.value
+    assert (exc.path.name, exc.line, exc.col) == ("environment.yml", 2, 5)
+    assert "both project p (python 3.11.*) and environment.yml:2 of project p" in exc.message
 
 
 def test_channels_keep_the_files_order_and_spec_channels_come_last(tmp_path: Path) -> None:

@@ -506,15 +506,35 @@ def test_nodefaults_drops_the_workspace_channels_and_defaults_means_anacondas(
     assert [c.name for c in d["p"].channels] == [*channels.DEFAULTS, "conda-forge"]
 
 
-def test_defaults_stays_one_channel_when_mirrored(tmp_path: Path) -> None:
+def test_defaults_is_main_and_r_when_mirrored_fetched_from_its_mirror(tmp_path: Path) -> None:
+    # a mirror is where a channel is fetched from, not which channel it is: `defaults`
+    # stays Anaconda's main and r (records, wsp.lock and exports name them), the same
+    # declaration as without the mirror; a mirror keyed by one of the URLs wins for it
     text = (
         '[workspace]\nname = "acme"\nchannels = ["defaults"]\n\n'
         '[workspace.mirrors]\n"defaults" = ["./mirror"]\n\n[projects.p]\n'
     )
     d = desired(tmp_path, text)
-    [chan] = d["p"].channels
-    assert chan.name == "defaults"
-    assert chan.urls == ((tmp_path / "mirror").resolve().as_uri(),)
+    mirror = (tmp_path / "mirror").resolve().as_uri()
+    assert [(c.name, c.identity, c.urls) for c in d["p"].channels] == [
+        (url, url, (mirror,)) for url in channels.DEFAULTS
+    ]
+    r_mirror = f'"{channels.DEFAULTS[1]}" = ["./r"]\n'
+    e = desired(tmp_path, text.replace("[projects.p]", r_mirror + "[projects.p]"))
+    assert [c.urls for c in e["p"].channels] == [(mirror,), ((tmp_path / "r").resolve().as_uri(),)]
+    plain = desired(tmp_path, text.replace('"defaults" = ["./mirror"]', ""))
+    assert plain["p"].lock_hash == d["p"].lock_hash == e["p"].lock_hash
+    assert plain["p"].spec_hash == d["p"].spec_hash
+
+
+def test_a_python_spec_among_dependencies_that_clashes_is_located_and_named(
+    tmp_path: Path,
+) -> None:
+    text = HEAD + '[projects.p]\npython = "3.11"\ndependencies = ["six", "python>=3.12"]\n'
+    exc = graph_error(tmp_path, text)
+    assert exc.line == line_of(text, "dependencies")
+    assert exc.col == text.splitlines()[exc.line - 1].index('"python>=3.12"') + 1
+    assert "project p (python 3.11.*) and project p's 'python>=3.12'" in exc.message
 
 
 def test_python_specs_clashing_only_all_together_are_one_located_error(tmp_path: Path) -> None:

@@ -309,6 +309,27 @@ BAD: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
         ("unknown key 'dependecies'", "[projects.a]", "did you mean 'dependencies'?"),
     ),
     (
+        "snake-case-key-alone",
+        HEAD + '[projects.a]\npath = "a"\nenvironment_file = "environment.yml"\n',
+        "environment_file",
+        "environment_file",
+        ("unknown key 'environment_file'", "did you mean 'environment-file'?"),
+    ),
+    (
+        "snake-case-workspace-key",
+        '[workspace]\nname = "acme"\nenvs_dir = "envs"\n',
+        "envs_dir",
+        "envs_dir",
+        ("unknown key 'envs_dir'", "did you mean 'envs-dir'?"),
+    ),
+    (
+        "snake-case-jupyter-key",
+        HEAD + '[projects.a]\njupyter = { display_name = "A" }\n',
+        "display_name",
+        None,
+        ("unknown key 'display_name'", "did you mean 'display-name'?"),
+    ),
+    (
         "unknown-workspace-key",
         '[workspace]\nname = "acme"\nchanels = ["conda-forge"]\n',
         "chanels",

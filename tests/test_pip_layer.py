@@ -400,3 +400,30 @@ def test_marker_only_update_keeps_wsp_s_pip_packages_its_own(
     marker = json.loads(marker_file.read_text())
     assert marker["pip"] == {"metricskit": "1.0.0"} and marker["pip_unmanaged"] == {}, marker
     in_sync(ws)
+
+
+def test_an_unresolvable_pip_line_of_an_environment_file_is_located_in_that_file(
+    make_workspace: Callable[..., Workspace], runnable_channel: Path, wheelhouse: Path
+) -> None:
+    text = ERR_TOML.replace(
+        'pip = ["tinylib==1.0.0", "doesnotexist==1.0"]', 'environment-file = "environment.yml"'
+    )
+    ws = make_workspace(toml(text, wheelhouse), chan=runnable_channel)
+    env_file = ws.root / "projects" / "finance" / "environment.yml"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(
+        "name: finance\ndependencies:\n  - pip\n  - pip:\n    - tinylib==1.0.0\n"
+        "    - doesnotexist==1.0\n"
+    )
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    line = one_line(r.stderr)
+    assert line.startswith("projects/finance/environment.yml:6:7: "), line
+    assert "doesnotexist" in line and "can't be resolved" in line, line
+    # the project's own pip key in workspace.toml keeps the error when it names the culprit
+    ws.edit(
+        'environment-file = "environment.yml"',
+        'environment-file = "environment.yml"\npip = ["doesnotexist==1.0"]',
+    )
+    env_file.write_text("name: finance\ndependencies:\n  - pip\n  - pip:\n    - tinylib==1.0.0\n")
+    assert_unresolvable(ws, ws.wsp("plan"))

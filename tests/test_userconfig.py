@@ -82,6 +82,14 @@ def test_where_a_channel_is_fetched_from() -> None:
     assert multi.canonical_urls("mine") == (FORGE, "https://x.example/extra")
 
 
+def test_a_user_mirror_of_defaults_serves_main_and_r_unless_one_has_its_own() -> None:
+    main, r = DEFAULT_CHANNELS
+    cfg = UserConfig(mirrors={"defaults": ("file:///srv/defaults",), r: ("file:///srv/r",)})
+    assert cfg.fetch_locations(main, main, (main,)) == ("file:///srv/defaults", main)
+    assert cfg.fetch_locations(r, r, (r,)) == ("file:///srv/r", r)
+    assert cfg.fetch_locations(FORGE, FORGE, (FORGE,)) == (FORGE,)
+
+
 def test_canonical_name_is_what_conda_writes_in_history() -> None:
     cfg = UserConfig(custom_channels={"lab": "https://lab.example/pkgs"})
     assert cfg.canonical_name(FORGE + "/") == "conda-forge"

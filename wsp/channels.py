@@ -62,10 +62,14 @@ def short_name(channel: str) -> str:
 
 
 def candidates(name: str) -> list[str]:
-    """The spellings under which `[workspace.mirrors]` may name the channel `name`."""
+    """The spellings under which `[workspace.mirrors]` may name the channel `name`, its own
+    first: a channel of `defaults` (Anaconda's main or r) is also fetched from the mirrors
+    of `defaults`, keeping its identity."""
     out = [name, name.rstrip("/")]
     if is_named(name):
         out.append(f"{ALIAS}/{name}")
+    if name.rstrip("/") in DEFAULTS:
+        out.append("defaults")
     return out
 
 

@@ -248,14 +248,15 @@ def _location(ws: Workspace, location: str) -> str:
     return location.rstrip("/")
 
 
-def _expand_defaults(ws: Workspace, names: list[str]) -> list[str]:
-    """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r
-    (unless [workspace.mirrors] names `defaults`)."""
+def _expand_defaults(names: list[str]) -> list[str]:
+    """conda's meta-channels: `nodefaults` is dropped, `defaults` is Anaconda's main and r,
+    mirrored or not (a mirror of `defaults` is where both are fetched from: a fact of one
+    machine, never part of the declaration)."""
     out: list[str] = []
     for c in names:
         if c == "nodefaults":
             continue
-        expanded = [c] if c != "defaults" or "defaults" in ws.mirrors else list(channels.DEFAULTS)
+        expanded = list(channels.DEFAULTS) if c == "defaults" else [c]
         out.extend(e for e in expanded if e not in out)
     return out
 
@@ -344,11 +345,15 @@ def _merge_pip_options(base: PipOptions, layers: list[PipOptions]) -> PipOptions
     )
 
 
+_Python = tuple[str, str, SpecOrigin | None]
+
+
 @dataclass
 class _Merged:
     """One project's layers merged: what `desired` solves and `declared` exports."""
 
-    pythons: list[tuple[str, str]] = field(default_factory=list)  # (origin, version spec)
+    # (origin, version spec, where a `python` spec among dependencies is written)
+    pythons: list[_Python] = field(default_factory=list)
     python_wanted: bool = False  # a bare `python` spec, or pip requirements
     written: list[str] = field(default_factory=list)  # conda specs as written, in order
     pip: list[str] = field(default_factory=list)  # PEP 508 requirements, for the pip layer
@@ -451,14 +456,15 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
             if env_file.implicit_pip:  # conda adds pip for a pip: list
                 own_specs.append("pip")
         if decl.python:
-            m.pythons.append((origin, decl.python))
-        for spec in own_specs:
+            m.pythons.append((origin, decl.python, None))
+        for i, spec in enumerate(own_specs):
             if (channel := spec_channel(spec)) is not None and channel not in m.spec_channels:
                 m.spec_channels.append(channel)
             if conda_name(spec) == "python":
                 m.python_wanted = True
                 if (py := _python_from_spec(spec)) is not None:
-                    m.pythons.append((origin, py))
+                    at = _spec_at(ws, origin, decl, env_file, i, spec)
+                    m.pythons.append((at.layer if at else origin, py, at))
                 if not pins_more_than_version(spec):
                     continue  # its version is the python constraint
             if spec not in m.written:
@@ -492,6 +498,26 @@ def _merge(ws: Workspace, name: str, deps: list[str]) -> _Merged:
     if not m.nodefaults:
         m.channels += [c for c in ws.channels if c not in m.channels]
     return m
+
+
+def _spec_at(
+    ws: Workspace, layer: str, decl: Any, env_file: Any, i: int, spec: str
+) -> SpecOrigin | None:
+    """Where the `i`th of a layer's conda specs (its dependencies, then its environment
+    file's) is written, named for a message: `project p's 'python=3.9'`,
+    `environment.yml:3 of project p`."""
+    from wsp.manifest import TemplateDecl
+
+    if i < len(decl.dependencies):
+        section = "templates" if isinstance(decl, TemplateDecl) else "projects"
+        key = (section, decl.name, "dependencies", i)
+        return SpecOrigin("python", spec, f"{layer}'s {spec!r}", ws.manifest_path, key)
+    at = env_file.dependency_at if env_file is not None else ()
+    if i - len(decl.dependencies) >= len(at):
+        return None  # `pip`, added for a pip: list
+    line, col = at[i - len(decl.dependencies)]
+    where = f"{env_file.path.name}:{line} of {layer}"
+    return SpecOrigin("python", spec, where, env_file.path, (), line, col)
 
 
 def _origins(ws: Workspace, layer: str, decl: Any, env_file: Any) -> list[SpecOrigin]:
@@ -531,30 +557,37 @@ def unsolvable_error(
     return ManifestError(*origin.located(ws), message)
 
 
-def _merged_python(ws: Workspace, name: str, pythons: list[tuple[str, str]]) -> str | None:
-    """The Python constraints of all layers as one spec; a located error when they clash."""
+def _merged_python(ws: Workspace, name: str, pythons: list[_Python]) -> str | None:
+    """The Python constraints of all layers as one spec; a located error when they clash
+    (at the environment file's line when the one that clashes is written there)."""
     from wsp.specs import python_specs_intersect
 
     proj = ws.projects[name]
     if not pythons:
         return None
     for i in range(1, len(pythons)):
-        so_far = [p for _, p in pythons[: i + 1]]
+        so_far = [p for _, p, _ in pythons[: i + 1]]
         if not python_specs_intersect(so_far):
             where = ("projects", name, "python") if proj.python else ("projects", name)
             other = next(
-                ((o, p) for o, p in pythons[:i] if not python_specs_intersect([p, pythons[i][1]])),
+                (
+                    (o, p)
+                    for o, p, _ in pythons[:i]
+                    if not python_specs_intersect([p, pythons[i][1]])
+                ),
                 None,
             )
             if other is None:  # they clash only all together
-                listed = "; ".join(f"{o} (python {p})" for o, p in pythons[: i + 1])
-                raise ws.error(where, f"no Python satisfies all of {listed}")
-            raise ws.error(
-                where,
-                f"no Python satisfies both {other[0]} (python {other[1]}) and "
-                f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions",
-            )
-    return ",".join(dict.fromkeys(p for _, p in reversed(pythons)))
+                listed = "; ".join(f"{o} (python {p})" for o, p, _ in pythons[: i + 1])
+                message = f"no Python satisfies all of {listed}"
+            else:
+                message = (
+                    f"no Python satisfies both {other[0]} (python {other[1]}) and "
+                    f"{pythons[i][0]} (python {pythons[i][1]}); align their python versions"
+                )
+            at = pythons[i][2]  # the one that clashes, when it is a spec among dependencies
+            raise ManifestError(*at.located(ws), message) if at else ws.error(where, message)
+    return ",".join(dict.fromkeys(p for _, p, _ in reversed(pythons)))
 
 
 def kernel_name(env_name: str) -> str:
@@ -648,7 +681,7 @@ def desired(
     def pinned(spec: str) -> str:
         """A `defaults::` spec names the channel `defaults` stands for (the engine maps a
         channel-pinned spec to where its channel is fetched from)."""
-        if spec_channel(spec) == "defaults" and "defaults" not in ws.mirrors:
+        if spec_channel(spec) == "defaults":
             return with_channel(spec, channels.DEFAULTS[0])
         return spec
 
@@ -670,7 +703,7 @@ def desired(
         unpinned = head + [s for s in dict.fromkeys(solver) if s not in head]
         all_specs = [pinned(s) for s in unpinned]
         names = _expand_defaults(
-            ws, [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
+            [*m.channels, *(c for c in m.spec_channels if c not in m.channels)]
         )
         resolved = tuple(channel_of(c) for c in names)
         # The project's own package and those of its depends-on projects are importable.

@@ -813,16 +813,56 @@ def pins_for(
             allow_build=allow_build,
         )
     except PipError as exc:
-        raise ws.error(
-            ("projects", want.project, "pip"),
-            f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}",
-        ) from None
+        message = f"pip requirements of env {want.env_name!r} can't be resolved: {exc.message}"
+        if (where := _env_file_blamed(ws, want.project, exc.message)) is not None:
+            raise ManifestError(*where, message) from None
+        raise ws.error(("projects", want.project, "pip"), message) from None
     by_conda = conda_provided(p.name for p in packages)
     return replace(
         resolved,
         pins={n: p for n, p in resolved.pins.items() if n not in by_conda},
         provided={n: p.version for n, p in resolved.pins.items() if n in by_conda},
     )
+
+
+def _env_file_blamed(ws: Workspace, project: str, message: str) -> tuple[Path, int, int] | None:
+    """Where in the project's environment file (or a `-r` file it reads) a failed pip
+    resolution is written: the line of the requirement the message names first, unless
+    the project's own `pip` in workspace.toml names it; the file's pip list when
+    workspace.toml gives the project no `pip`. None: workspace.toml's `pip` key."""
+    decl = ws.projects.get(project)
+    env_file = getattr(decl, "env_file", None)
+    if decl is None or env_file is None or not env_file.pip_entries:
+        return None
+    text = message.lower()
+
+    def mentioned(name: str) -> int:
+        """Where the message first names the project `name` (its length: nowhere)."""
+        word = re.escape(canonical(name)).replace(r"\-", "[-_.]")
+        found = re.search(rf"(?<![\w.-]){word}(?![\w-])", text)
+        return found.start() if found else len(text)
+
+    entries: list[Any] = []  # wsp.pipreqs entries, a `-r` file's after it
+    todo = list(env_file.pip_entries)
+    while todo:
+        entries.append(e := todo.pop(0))
+        todo[:0] = getattr(e, "entries", ())
+    named = sorted(
+        (
+            (mentioned(name), e)
+            for e in entries
+            if (name := getattr(e, "name", None)) and not name.startswith("-") and e.where.path
+        ),
+        key=lambda t: t[0],
+    )  # an option's `name` is the option's
+    own = min((mentioned(parse_requirement(r).name) for r in decl.pip), default=len(text))
+    if named and named[0][0] < min(own, len(text)):
+        where = named[0][1].where
+    elif not decl.pip:
+        where = env_file.pip_entries[0].where
+    else:
+        return None
+    return (where.path, where.line, where.col) if where.path is not None else None
 
 
 def needs_build_message(project: str, resolved: Resolved) -> str:

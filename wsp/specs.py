@@ -60,9 +60,28 @@ def _bracketed(text: str) -> str:
     return f"{prefix}{sep}{name}[{', '.join(fields)}]" if fields else f"{prefix}{sep}{name}"
 
 
+_ANY_CHANNEL = re.compile(r"^\s*\*(?:/([^:\s\[]+))?::")
+
+
+def _without_any_channel(spec: str) -> str:
+    """conda's `*::numpy` (from any channel) as `numpy`, which rattler reads as a channel
+    named `*`; `*/noarch::numpy` keeps its subdir (`numpy[subdir="noarch"]`)."""
+    found = _ANY_CHANNEL.match(spec)
+    if found is None:
+        return spec
+    rest = spec[found.end() :]
+    if found.group(1) is None:
+        return rest
+    head, _, fields = str(rattler.MatchSpec(rest, strict=False)).partition("[")
+    fields = fields.rstrip().removesuffix("]")
+    return f'{head}[{fields + ", " if fields else ""}subdir="{found.group(1)}"]'
+
+
 def solver_match_spec(spec: str) -> str:
     """What the solver (which parses strictly) is handed for `spec`: the text itself when
-    the strict parser reads it as conda does, else `canonical_match_spec(spec)`."""
+    the strict parser reads it as conda does, else `canonical_match_spec(spec)`; conda's
+    `*::` (any channel) pins no channel."""
+    spec = _without_any_channel(spec)
     lenient = str(rattler.MatchSpec(spec, strict=False))
     try:
         if str(rattler.MatchSpec(spec, strict=True)) == lenient:
@@ -86,7 +105,8 @@ _SUBDIR = re.compile(r"/(noarch|[a-z0-9]+-[a-z0-9]+)$")
 
 def spec_channel(spec: str) -> str | None:
     """The channel a match spec names, as written (`pytorch::x` -> "pytorch",
-    `conda-forge/linux-64::x` -> "conda-forge", `x[channel=c]` -> "c"); None for none."""
+    `conda-forge/linux-64::x` -> "conda-forge", `x[channel=c]` -> "c"); None for none,
+    and for conda's `*::x` (any channel)."""
     head = spec.strip().split("[", 1)[0]
     if "::" in head:
         channel = head.split("::", 1)[0].strip()
@@ -100,7 +120,7 @@ def spec_channel(spec: str) -> str | None:
         name = found.name
         channel = name if name and name != "None" else str(found.base_url)
     channel = _SUBDIR.sub("", channel.rstrip("/")) if "/" in channel else channel
-    return channel or None
+    return channel if channel and channel != "*" else None  # conda's `*::`: any channel
 
 
 def with_channel(spec: str, location: str) -> str:

@@ -255,10 +255,13 @@ class UserConfig:
 
 
 def _keys(declared: str, canonical: str) -> list[str]:
-    """Names a mirror table may use for one channel: as declared, as its canonical URL."""
+    """Names a mirror table may use for one channel: as declared, as its canonical URL (its
+    own first)."""
     keys = [declared, declared.rstrip("/"), canonical, canonical + "/"]
     if (name := _alias_name(canonical, STANDARD_ALIAS)) is not None:
         keys.append(name)
+    if canonical in DEFAULTS:  # Anaconda's main and r: also fetched from `defaults`' mirrors
+        keys.append("defaults")
     return list(dict.fromkeys(keys))
 
 

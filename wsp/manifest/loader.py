@@ -727,7 +727,9 @@ def _validate(data: dict[str, Any], err: Any) -> Manifest:
     if "workspace" not in data:
         raise err((), 'missing [workspace] table: add [workspace] with name = "my-workspace"')
     try:
-        return Manifest.model_validate(data)
+        # keys as written in the file: kebab-case only (a field's snake_case name is an
+        # unknown key, with the kebab-case one suggested)
+        return Manifest.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         errors = _untagged(exc.errors(include_url=False))
         first = errors[0]

@@ -169,7 +169,7 @@ JUPYTER_DESCRIPTION = (
 def _jupyter(value: Any, handler: Any) -> bool | JupyterTable | None:
     """true, false or a table; errors located at the key, not at a member of the union."""
     if isinstance(value, dict):
-        return JupyterTable.model_validate(value)
+        return JupyterTable.model_validate(value, by_alias=True, by_name=False)
     if value is None or isinstance(value, bool | JupyterTable):
         return value
     from pydantic_core import PydanticCustomError
