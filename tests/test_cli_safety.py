@@ -275,3 +275,66 @@ def test_a_file_in_the_way_of_a_declared_env_is_reported(
     (action,) = r.json["actions"]
     assert action["action"] == "blocked", action
     assert (ws.envs_dir / "alpha").read_text() == "my notes, not an env\n"
+
+
+FOLDERS = """\
+[workspace]
+name = "acme-research"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.alpha]
+python = "3.12"
+
+[projects.mine]
+python = "3.12"
+
+[projects.notes]
+python = "3.12"
+"""
+
+
+def test_a_folder_that_is_no_env_is_never_built_over_nor_deleted(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """A folder at a declared env's place that is not a conda env, an empty one of the
+    user's (mode 0700) or one holding files, is blocked, not taken for a missing env:
+    apply builds nothing over it and destroy deletes nothing of it."""
+    ws = make_workspace(FOLDERS)
+    envs = ws.envs_dir
+    (envs / "mine").mkdir(parents=True, mode=0o700)
+    (envs / "notes" / "2026").mkdir(parents=True)
+    (envs / "notes" / "2026" / "todo.txt").write_text("my notes, not an env\n")
+    notes = tree(envs / "notes")
+
+    r = ws.wsp("plan", "--json", "--detailed-exitcode")
+    assert r.code == 2, r
+    acts = {a["env"]: a for a in r.json["actions"]}
+    assert {e: a["action"] for e, a in acts.items()} == {
+        "alpha": "create",
+        "mine": "blocked",
+        "notes": "blocked",
+    }
+    for env in ("mine", "notes"):
+        assert acts[env]["reason_codes"] == ["not-owned"], acts[env]
+        assert "not a conda env" in acts[env]["reasons"][0], acts[env]
+        assert "missing" not in acts[env]["reason_codes"], acts[env]
+        assert str(envs / env) in acts[env]["reason_details"][0]["next_steps"][-1], acts[env]
+    assert ws.wsp("status").stdout.count("not owned") == 2
+
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 1, r
+    assert "Traceback" not in r.output, r
+    assert (envs / "alpha" / "conda-meta" / "wsp").is_file()  # the rest was still applied
+    assert list((envs / "mine").iterdir()) == []
+    assert (envs / "mine").stat().st_mode & 0o777 == 0o700
+    assert tree(envs / "notes") == notes
+    assert str(envs / "mine") not in environments_txt(ws)
+
+    r = ws.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    assert not (envs / "alpha").exists()
+    assert (envs / "mine").is_dir() and tree(envs / "notes") == notes

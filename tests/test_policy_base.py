@@ -378,6 +378,38 @@ def test_wsp204_quiet_for_envs_in_base_envs_dir(
     assert "WSP204" not in codes(check(ws, root, "--json"))
 
 
+def test_wsp204_conda_envs_folder_is_never_an_env(
+    make_workspace: Callable[..., Workspace], make_root
+) -> None:
+    """envs-dir set to the conda root and a project named `envs`: its env would replace
+    conda's own envs folder, inside base. WSP204 stops the apply whether the folder is
+    there or not; where it is, the plan blocks it (a folder that is not an env), and
+    neither apply nor destroy touches it."""
+    root = make_root(user_numpy=False)
+    toml = ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root}"').replace(
+        "[projects.finance]", "[projects.envs]"
+    )
+    ws = make_workspace(toml)
+    shutil.rmtree(root / "envs", ignore_errors=True)
+    f = finding(check(ws, root, "--json"), "WSP204")
+    assert f["project"] == "envs" and "conda's envs folder" in f["message"], f
+    r = ws.wsp("apply", "--yes", WSP_CONDA_ROOT=str(root))
+    assert r.code == 1 and "WSP204" in r.stderr, r
+    assert not (root / "envs").exists()
+
+    (root / "envs").mkdir()  # empty, as a new conda installation has it
+    r = ws.wsp("plan", "--json", WSP_CONDA_ROOT=str(root))
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert action["action"] == "blocked" and action["reason_codes"] == ["not-owned"], action
+    r = ws.wsp("apply", "--yes", WSP_CONDA_ROOT=str(root))
+    assert r.code == 1 and "WSP204" in r.stderr, r
+    r = ws.wsp("destroy", "--yes", WSP_CONDA_ROOT=str(root))
+    assert r.code == 0, r
+    assert (root / "envs").is_dir() and list((root / "envs").iterdir()) == []
+    assert not (root / "conda-meta" / "wsp").exists()
+
+
 # -- apply is gated; the fix opens the gate ----------------------------------------------------
 
 

@@ -22,7 +22,10 @@ from wsp.pip import dist_info_names
 if TYPE_CHECKING:
     from wsp.graph import DesiredEnv
 
-Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
+# "unowned": a conda env (it has conda-meta) without wsp's marker; "folder": a folder that
+# is no conda env (no conda-meta), an empty one too: never wsp's, whose envs carry their
+# marker from their first moment
+Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "folder"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class ObservedEnv:
             return "it is a symlink; wsp never follows env names out of envs-dir"
         if self.ownership == "file":
             return "it is a file, not an env folder"
+        if self.ownership == "folder":
+            if not self.prefix.exists():
+                return "it is gone"
+            return "it is a folder, not a conda env (no conda-meta)"
         if self.ownership == "copy" and self.marker is not None:
             return f"its marker was written for env {self.marker.env!r}: it looks like a copy"
         if self.ownership == "unowned":
@@ -137,11 +144,9 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     if problem is not None:
         return ObservedEnv(name, prefix, "unreadable", None, raw, problem, dists)
     if marker is None:
-        try:
-            empty = not any(prefix.iterdir())
-        except OSError:
-            empty = False
-        return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
+        if not os.path.isdir(os.path.join(prefix, "conda-meta")):
+            return ObservedEnv(name, prefix, "folder")
+        return ObservedEnv(name, prefix, "unowned", dists=dists)
     mine, moved = owned_by(marker, owner)
     if mine and marker.env != name:  # a copy of an owned env is not owned
         return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
@@ -182,7 +187,7 @@ EnvState = Literal["missing", "not owned", "half-built", "drifted", "out of date
 
 def env_state(want: DesiredEnv, have: ObservedEnv | None) -> EnvState:
     """What `wsp status` says of an env, from its marker alone (no solve)."""
-    if have is None or have.ownership == "empty":
+    if have is None:
         return "missing"
     if have.ownership != "ours" or have.marker is None:
         return "not owned"

@@ -86,17 +86,48 @@ class NotOwned(Reason):
 
     @property
     def next_steps(self) -> tuple[str, ...]:
-        project = self.project or self.env
         where = self.prefix or self.env
         return (
-            f"rename the project ([projects.{project}] in workspace.toml): its env is named "
-            "after it",
-            'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
-            "workspace gets a name of its own",
+            *_renames(self.project or self.env),
             f"or `wsp import --env {where} --as NAME`: declare what that env holds as a "
             "project of its own (wsp builds it as a new env)",
             f"or remove that env if nothing needs it (`conda env remove -p {where}`, or delete "
             "the folder), then `wsp apply` again",
+        )
+
+
+def _renames(project: str) -> tuple[str, str]:
+    """The ways forward that give a project's env another place."""
+    return (
+        f"rename the project ([projects.{project}] in workspace.toml): its env is named after it",
+        'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
+        "workspace gets a name of its own",
+    )
+
+
+@dataclass(frozen=True)
+class NotAnEnv(Reason):
+    """A folder that is no conda env (no conda-meta, or empty) is where the env would be:
+    wsp neither builds over it nor ever deletes it."""
+
+    code = ReasonCode.NOT_OWNED
+    env: str
+    project: str = ""
+    prefix: str = ""
+
+    @property
+    def message(self) -> str:
+        return (
+            f"a folder that is not a conda env (no conda-meta) is where env {self.env!r} "
+            "would be; wsp never builds over a folder it did not make"
+        )
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        return (
+            *_renames(self.project or self.env),
+            f"or, if that folder is yours and nothing needs it, move or delete it "
+            f"({self.prefix or self.env}), then `wsp apply` again",
         )
 
 
