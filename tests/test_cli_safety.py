@@ -338,3 +338,36 @@ def test_a_folder_that_is_no_env_is_never_built_over_nor_deleted(
     assert r.code == 0, r
     assert not (envs / "alpha").exists()
     assert (envs / "mine").is_dir() and tree(envs / "notes") == notes
+
+
+def test_destroy_of_a_target_it_does_not_own_says_so(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """`wsp destroy --target X` when X's env is not this workspace's, or is gone, says
+    that of X, not that the workspace owns no env (it owns others)."""
+    ws = make_workspace(BLOCKED)
+    envs = ws.envs_dir
+    unowned_env(envs / "gamma")
+    gamma = tree(envs / "gamma")
+    assert ws.wsp("apply", "--yes", "--target", "alpha", "--target", "delta").code == 0
+
+    r = ws.wsp("destroy", "--target", "gamma", "--yes")
+    assert r.code == 0, r
+    assert "owns no env" not in r.stdout, r
+    assert f"gamma's env {envs / 'gamma'} is not this workspace's" in r.stdout, r
+    assert "not created by wsp" in r.stdout, r
+    assert tree(envs / "gamma") == gamma and (envs / "alpha").is_dir()
+
+    r = ws.wsp("destroy", "--target", "zeta", "--yes")
+    assert r.code == 0 and f"zeta's env does not exist ({envs / 'zeta'})" in r.stdout, r
+
+    r = ws.wsp("destroy", "--target", "delta", "--target", "gamma", "--yes")
+    assert r.code == 0, r
+    assert "note: gamma's env" in r.stdout and "delta" in r.output, r
+    assert not (envs / "delta").exists() and tree(envs / "gamma") == gamma
+    assert (envs / "alpha").is_dir()
+
+    r = ws.wsp("destroy", "--yes")
+    assert r.code == 0 and not (envs / "alpha").exists(), r
+    r = ws.wsp("destroy", "--yes")
+    assert "Nothing to destroy: this workspace owns no env." in r.stdout, r
