@@ -371,3 +371,37 @@ def test_destroy_of_a_target_it_does_not_own_says_so(
     assert r.code == 0 and not (envs / "alpha").exists(), r
     r = ws.wsp("destroy", "--yes")
     assert "Nothing to destroy: this workspace owns no env." in r.stdout, r
+
+
+def test_a_blocked_env_of_another_workspace_gets_ways_forward_that_work(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """An env another workspace built (frozen for conda, which then refuses a plain
+    `conda env remove`) is blocked with the command that removes it: `wsp destroy` in
+    the workspace that made it, or conda with --override-frozen. Following the first
+    one frees the name; a conda env nobody froze keeps the plain conda command."""
+    other = make_workspace(ONE.replace("acme-research", "other-lab"), name="other")
+    shared = other.envs_dir.resolve()
+    ws = make_workspace(ONE.replace('".wsp/envs"', f'"{shared}"'))
+    assert other.wsp("apply", "--yes").code == 0
+    assert (shared / "alpha" / "conda-meta" / "frozen").is_file()
+    unowned_env(shared / "stranger")
+    ws.write(ws.manifest.read_text() + '\n[projects.stranger]\npython = "3.12"\n')
+
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    acts = {a["env"]: a for a in r.json["actions"]}
+    assert acts["alpha"]["action"] == "blocked", acts["alpha"]
+    way = acts["alpha"]["reason_details"][0]["next_steps"][-1]
+    assert f"`wsp -C {other.root.resolve()} destroy --target alpha`" in way, way
+    assert f"`conda env remove --override-frozen -p {shared / 'alpha'}`" in way, way
+    way = acts["stranger"]["reason_details"][0]["next_steps"][-1]
+    assert f"`conda env remove -p {shared / 'stranger'}`" in way, way
+
+    r = ws.wsp("-C", str(other.root.resolve()), "destroy", "--target", "alpha", "--yes")
+    assert r.code == 0 and not (shared / "alpha").exists(), r
+    r = ws.wsp("apply", "--yes", "--target", "alpha")
+    assert r.code == 0, r
+    assert json.loads((shared / "alpha" / "conda-meta" / "wsp").read_text())["workspace"] == (
+        "acme-research"
+    )

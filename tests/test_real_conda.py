@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,3 +222,27 @@ def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path
     added = [ln for ln in last if ln.startswith(("+", "-"))]
     assert len(added) == 1 and added[0].startswith("+") and "zlib" in added[0], last
     assert "# update specs: ['zlib']" in last
+
+
+def test_the_blocked_env_hint_removes_a_frozen_env(
+    conda_ws: tuple[Workspace, Path], wsp_env: dict[str, str]
+) -> None:
+    """Another workspace declaring the env's name is blocked; the conda command its plan
+    suggests removes the frozen env, which a plain `conda env remove` refuses."""
+    ws, prefix = conda_ws
+    other = Workspace(ws.root.parent / "ws2", ws.channel, wsp_env)
+    other.root.mkdir()
+    other.write(TOML.replace("{envs}", str(prefix.parent)).replace("with-conda", "other-lab"))
+    r = other.wsp("plan", "--json")
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert action["action"] == "blocked", action
+    [command] = re.findall(
+        r"`(conda env remove [^`]*)`", action["reason_details"][0]["next_steps"][-1]
+    )
+
+    r = conda(ws, "env", "remove", "-y", "-p", str(prefix))
+    assert r.returncode != 0 and "frozen" in r.stdout + r.stderr, r
+    r = conda(ws, *command.split()[1:], "-y")
+    assert r.returncode == 0, r
+    assert not (prefix / "conda-meta").exists()

@@ -40,6 +40,7 @@ class ObservedEnv:
     pip_dists: frozenset[str] = frozenset()  # *.dist-info names in site-packages
     moved_from: str | None = None  # the workspace.toml its marker names, now gone
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
+    frozen: bool = False  # conda-meta/frozen (CEP 22): conda removes it only when overridden
 
     @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
@@ -131,6 +132,10 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
+def _frozen(prefix: Path) -> bool:
+    return os.path.lexists(os.path.join(prefix, "conda-meta", "frozen"))
+
+
 def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = None) -> ObservedEnv:
     """One folder of envs-dir: whose it is, and what it holds (`entry`: the folder as the
     listing of envs-dir gave it, which knows its type without another system call)."""
@@ -142,14 +147,16 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     marker, raw, problem = read_marker(prefix)
     dists = _dists(prefix)
     if problem is not None:
-        return ObservedEnv(name, prefix, "unreadable", None, raw, problem, dists)
+        return ObservedEnv(
+            name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
+        )
     if marker is None:
         if not os.path.isdir(os.path.join(prefix, "conda-meta")):
             return ObservedEnv(name, prefix, "folder")
-        return ObservedEnv(name, prefix, "unowned", dists=dists)
+        return ObservedEnv(name, prefix, "unowned", dists=dists, frozen=_frozen(prefix))
     mine, moved = owned_by(marker, owner)
     if mine and marker.env != name:  # a copy of an owned env is not owned
-        return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
+        return ObservedEnv(name, prefix, "copy", marker, raw, None, dists, frozen=_frozen(prefix))
     return ObservedEnv(
         name,
         prefix,
@@ -161,6 +168,7 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
         dist_info_names(prefix) if mine else frozenset(),
         marker.manifest if moved else None,
         _read_only(prefix) if mine else None,
+        frozen=not mine and _frozen(prefix),
     )
 
 

@@ -708,7 +708,16 @@ def _not_owned(want: DesiredEnv, have: ObservedEnv, why_not_ours: Mapping[str, s
     if have.ownership == "folder":  # no env at all: never "missing", never built over
         return why.NotAnEnv(want.env_name, want.project, prefix)
     reason = why_not_ours.get(have.name, "it is not owned by this workspace")
-    return why.NotOwned(want.env_name, reason, want.project, prefix)
+    m = have.marker if have.ownership == "foreign" else None  # another wsp workspace's
+    return why.NotOwned(
+        want.env_name,
+        reason,
+        want.project,
+        prefix,
+        frozen=have.frozen,
+        owner=m.manifest if m is not None else "",
+        owner_project=m.project if m is not None else "",
+    )
 
 
 def _built_for(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | None:

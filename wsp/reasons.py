@@ -8,6 +8,7 @@ gives both: `reasons` (messages), `reason_codes` and `reason_details` (code, mes
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -79,6 +80,9 @@ class NotOwned(Reason):
     why: str
     project: str = ""  # the project whose env it is in the way of
     prefix: str = ""
+    frozen: bool = False  # conda-meta/frozen: conda removes it only with --override-frozen
+    owner: str = ""  # the workspace.toml of the wsp workspace it belongs to, if another's
+    owner_project: str = ""  # its project there
 
     @property
     def message(self) -> str:
@@ -87,12 +91,23 @@ class NotOwned(Reason):
     @property
     def next_steps(self) -> tuple[str, ...]:
         where = self.prefix or self.env
+        remove = f"conda env remove {'--override-frozen ' if self.frozen else ''}-p {where}"
+        if self.owner:  # another workspace's env: that workspace removes it
+            last = (
+                "or remove that env if nothing needs it, from the workspace that made it: "
+                f"`wsp -C {os.path.dirname(self.owner)} destroy --target {self.owner_project}` "
+                f"(or `{remove}`), then `wsp apply` again"
+            )
+        else:
+            last = (
+                f"or remove that env if nothing needs it (`{remove}`, or delete the folder), "
+                "then `wsp apply` again"
+            )
         return (
             *_renames(self.project or self.env),
             f"or `wsp import --env {where} --as NAME`: declare what that env holds as a "
             "project of its own (wsp builds it as a new env)",
-            f"or remove that env if nothing needs it (`conda env remove -p {where}`, or delete "
-            "the folder), then `wsp apply` again",
+            last,
         )
 
 
