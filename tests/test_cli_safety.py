@@ -275,3 +275,133 @@ def test_a_file_in_the_way_of_a_declared_env_is_reported(
     (action,) = r.json["actions"]
     assert action["action"] == "blocked", action
     assert (ws.envs_dir / "alpha").read_text() == "my notes, not an env\n"
+
+
+FOLDERS = """\
+[workspace]
+name = "acme-research"
+channels = ["conda-forge"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.alpha]
+python = "3.12"
+
+[projects.mine]
+python = "3.12"
+
+[projects.notes]
+python = "3.12"
+"""
+
+
+def test_a_folder_that_is_no_env_is_never_built_over_nor_deleted(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """A folder at a declared env's place that is not a conda env, an empty one of the
+    user's (mode 0700) or one holding files, is blocked, not taken for a missing env:
+    apply builds nothing over it and destroy deletes nothing of it."""
+    ws = make_workspace(FOLDERS)
+    envs = ws.envs_dir
+    (envs / "mine").mkdir(parents=True, mode=0o700)
+    (envs / "notes" / "2026").mkdir(parents=True)
+    (envs / "notes" / "2026" / "todo.txt").write_text("my notes, not an env\n")
+    notes = tree(envs / "notes")
+
+    r = ws.wsp("plan", "--json", "--detailed-exitcode")
+    assert r.code == 2, r
+    acts = {a["env"]: a for a in r.json["actions"]}
+    assert {e: a["action"] for e, a in acts.items()} == {
+        "alpha": "create",
+        "mine": "blocked",
+        "notes": "blocked",
+    }
+    for env in ("mine", "notes"):
+        assert acts[env]["reason_codes"] == ["not-owned"], acts[env]
+        assert "not a conda env" in acts[env]["reasons"][0], acts[env]
+        assert "missing" not in acts[env]["reason_codes"], acts[env]
+        assert str(envs / env) in acts[env]["reason_details"][0]["next_steps"][-1], acts[env]
+    assert ws.wsp("status").stdout.count("not owned") == 2
+
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 1, r
+    assert "Traceback" not in r.output, r
+    assert (envs / "alpha" / "conda-meta" / "wsp").is_file()  # the rest was still applied
+    assert list((envs / "mine").iterdir()) == []
+    assert (envs / "mine").stat().st_mode & 0o777 == 0o700
+    assert tree(envs / "notes") == notes
+    assert str(envs / "mine") not in environments_txt(ws)
+
+    r = ws.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    assert not (envs / "alpha").exists()
+    assert (envs / "mine").is_dir() and tree(envs / "notes") == notes
+
+
+def test_destroy_of_a_target_it_does_not_own_says_so(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """`wsp destroy --target X` when X's env is not this workspace's, or is gone, says
+    that of X, not that the workspace owns no env (it owns others)."""
+    ws = make_workspace(BLOCKED)
+    envs = ws.envs_dir
+    unowned_env(envs / "gamma")
+    gamma = tree(envs / "gamma")
+    assert ws.wsp("apply", "--yes", "--target", "alpha", "--target", "delta").code == 0
+
+    r = ws.wsp("destroy", "--target", "gamma", "--yes")
+    assert r.code == 0, r
+    assert "owns no env" not in r.stdout, r
+    assert f"gamma's env {envs / 'gamma'} is not this workspace's" in r.stdout, r
+    assert "not created by wsp" in r.stdout, r
+    assert tree(envs / "gamma") == gamma and (envs / "alpha").is_dir()
+
+    r = ws.wsp("destroy", "--target", "zeta", "--yes")
+    assert r.code == 0 and f"zeta's env does not exist ({envs / 'zeta'})" in r.stdout, r
+
+    r = ws.wsp("destroy", "--target", "delta", "--target", "gamma", "--yes")
+    assert r.code == 0, r
+    assert "note: gamma's env" in r.stdout and "delta" in r.output, r
+    assert not (envs / "delta").exists() and tree(envs / "gamma") == gamma
+    assert (envs / "alpha").is_dir()
+
+    r = ws.wsp("destroy", "--yes")
+    assert r.code == 0 and not (envs / "alpha").exists(), r
+    r = ws.wsp("destroy", "--yes")
+    assert "Nothing to destroy: this workspace owns no env." in r.stdout, r
+
+
+def test_a_blocked_env_of_another_workspace_gets_ways_forward_that_work(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """An env another workspace built (frozen for conda, which then refuses a plain
+    `conda env remove`) is blocked with the command that removes it: `wsp destroy` in
+    the workspace that made it, or conda with --override-frozen. Following the first
+    one frees the name; a conda env nobody froze keeps the plain conda command."""
+    other = make_workspace(ONE.replace("acme-research", "other-lab"), name="other")
+    shared = other.envs_dir.resolve()
+    ws = make_workspace(ONE.replace('".wsp/envs"', f'"{shared}"'))
+    assert other.wsp("apply", "--yes").code == 0
+    assert (shared / "alpha" / "conda-meta" / "frozen").is_file()
+    unowned_env(shared / "stranger")
+    ws.write(ws.manifest.read_text() + '\n[projects.stranger]\npython = "3.12"\n')
+
+    r = ws.wsp("plan", "--json")
+    assert r.code == 0, r
+    acts = {a["env"]: a for a in r.json["actions"]}
+    assert acts["alpha"]["action"] == "blocked", acts["alpha"]
+    way = acts["alpha"]["reason_details"][0]["next_steps"][-1]
+    assert f"`wsp -C {other.root.resolve()} destroy --target alpha`" in way, way
+    assert f"`conda env remove --override-frozen -p {shared / 'alpha'}`" in way, way
+    way = acts["stranger"]["reason_details"][0]["next_steps"][-1]
+    assert f"`conda env remove -p {shared / 'stranger'}`" in way, way
+
+    r = ws.wsp("-C", str(other.root.resolve()), "destroy", "--target", "alpha", "--yes")
+    assert r.code == 0 and not (shared / "alpha").exists(), r
+    r = ws.wsp("apply", "--yes", "--target", "alpha")
+    assert r.code == 0, r
+    assert json.loads((shared / "alpha" / "conda-meta" / "wsp").read_text())["workspace"] == (
+        "acme-research"
+    )

@@ -222,8 +222,8 @@ def test_needs_solve() -> None:
     assert needs_solve(want, drifted)
     half = load_observed("finance", _case("replace_half_built")["observed"]["finance"])
     assert needs_solve(want, half)
-    empty = ObservedEnv("finance", ENVS / "finance", "empty")
-    assert needs_solve(want, empty)
+    folder = ObservedEnv("finance", ENVS / "finance", "folder")  # not an env: blocked
+    assert not needs_solve(want, folder)
     unowned = ObservedEnv("finance", ENVS / "finance", "unowned")
     assert not needs_solve(want, unowned)  # blocked: nothing will be installed
 

@@ -17,7 +17,7 @@ import rattler
 from ruamel.yaml import YAML
 
 from tests.support.channel import Pkg, build_channel, current_platform, run_async
-from tests.support.cli import Workspace
+from tests.support.cli import Workspace, snapshot
 
 ONE_PROJECT = """\
 [workspace]
@@ -353,19 +353,21 @@ def test_wsp203_pip_installed_packages_in_base(ws: Workspace, make_root) -> None
 def test_wsp204_env_inside_base_blocks_and_cannot_be_silenced(
     make_workspace: Callable[..., Workspace], make_root
 ) -> None:
+    """envs-dir holding the conda installation, and a project named like its folder: the
+    env would be base itself. (envs-dir in base is refused at load, below.)"""
     root = make_root(user_numpy=False)
-    ws = make_workspace(ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root}"'))
+    toml = ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root.parent}"')
+    ws = make_workspace(toml.replace("[projects.finance]", f"[projects.{root.name}]"))
+    before = snapshot(root)
     r = check(ws, root, "--json")
     assert r.code == 1, r
     f = finding(r, "WSP204")
-    assert f["project"] == "finance" and f["severity"] == "error"
+    assert f["project"] == root.name and f["severity"] == "error"
+    assert "which is conda's base env" in f["message"], f
     r = ws.wsp("apply", "--yes", WSP_CONDA_ROOT=str(root))
     assert r.code == 1 and "WSP204" in r.stderr, r
-    assert not (root / "finance").exists()
-    ws.write(
-        ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root}"')
-        + '\n[policy.rules]\nWSP204 = "off"\n'
-    )
+    assert snapshot(root) == before
+    ws.write(ws.manifest.read_text() + '\n[policy.rules]\nWSP204 = "off"\n')
     r = check(ws, root)
     assert r.code == 1 and "workspace.toml:" in r.stderr and "can't be set" in r.stderr, r
 
@@ -376,6 +378,36 @@ def test_wsp204_quiet_for_envs_in_base_envs_dir(
     root = make_root(user_numpy=False)
     ws = make_workspace(ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root}/envs"'))
     assert "WSP204" not in codes(check(ws, root, "--json"))
+
+
+def test_envs_dir_that_is_or_lies_in_base_is_refused_at_load(
+    make_workspace: Callable[..., Workspace], make_root
+) -> None:
+    """envs-dir at the conda root (where a project named `envs` would replace conda's own
+    envs folder, and `wsp destroy` then delete it) or anywhere inside base but its envs/:
+    one located line, exit 1, nothing changed, whether wsp finds that conda or not."""
+    root = make_root(user_numpy=False)
+    (root / "envs").mkdir(exist_ok=True)  # empty, as a new conda installation has it
+    (root / "lib" / "data").mkdir(parents=True)
+    before = snapshot(root)
+    for envs_dir, where in (
+        (root, "is the conda env"),
+        (root / "pkgs", "lies inside the conda env"),
+        (root / "lib" / "data", "lies inside the conda env"),
+    ):
+        toml = ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{envs_dir}"')
+        ws = make_workspace(toml.replace("[projects.finance]", "[projects.envs]"))
+        for args in (("plan",), ("apply", "--yes"), ("destroy", "--yes"), ("check",)):
+            for conda_root in (str(root), "/nonexistent"):
+                r = ws.wsp(*args, WSP_CONDA_ROOT=conda_root)
+                assert r.code == 1 and "Traceback" not in r.output, r
+                assert r.stderr.startswith("workspace.toml:4:12: envs-dir"), r
+                assert f"{where} {root} " in r.stderr and f"{root / 'envs'}" in r.stderr, r
+                assert r.stderr.count("\n") == 1, r
+        assert snapshot(root) == before
+    assert list((root / "envs").iterdir()) == []
+    ws.write(ONE_PROJECT.replace('envs-dir = ".wsp/envs"', f'envs-dir = "{root / "envs"}"'))
+    assert ws.wsp("plan", WSP_CONDA_ROOT=str(root)).code == 0
 
 
 # -- apply is gated; the fix opens the gate ----------------------------------------------------

@@ -161,3 +161,30 @@ def test_docs_list_every_code_with_its_default() -> None:
         assert f"Default: **{rule.severity}**" in section, code
         assert re.search(r"^```(toml|yaml|text)$", section, re.MULTILINE), f"{code}: no example"
         assert "fires" in section, f"{code}: the example doesn't say what fires"
+
+
+# -- WSP204 ------------------------------------------------------------------------------------
+
+
+def test_wsp204_fires_for_base_inside_base_and_conda_s_envs_folder_itself(tmp_path: Path) -> None:
+    """Only what is inside base's envs/ is not base: envs/ itself is conda's own folder."""
+    from types import SimpleNamespace
+
+    from wsp.policy.base import env_in_base
+
+    root = tmp_path / "conda"
+    places = {
+        "base": root,
+        "envs": root / "envs",
+        "pkgs": root / "pkgs",
+        "deep": root / "lib" / "deep",
+        "fine": root / "envs" / "fine",
+        "away": tmp_path / "envs" / "away",
+    }
+    desired = {n: SimpleNamespace(prefix=p, env_name=n) for n, p in places.items()}
+    facts = SimpleNamespace(conda_root=root, ctx=SimpleNamespace(desired=desired))
+    found = {i.project: i.message for i in env_in_base(facts)}  # type: ignore[arg-type]
+    assert sorted(found) == ["base", "deep", "envs", "pkgs"]
+    assert found["base"].endswith("which is conda's base env")
+    assert found["envs"].endswith("which is conda's envs folder, inside conda's base env")
+    assert found["pkgs"].endswith("inside conda's base env")

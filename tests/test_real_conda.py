@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,27 @@ def test_wsp_imports_an_env_conda_made_with_its_variables(
     assert sorted(r.json["fields"]["dependencies"]) == ["python==3.11.9=0", "six"]  # any order
     assert r.json["fields"]["env-vars"] == {"MYVAR": "1"}
     assert "python" not in r.json["fields"] and r.json["left_out"] == []
+
+
+def test_the_blocked_env_hint_removes_a_frozen_env(
+    conda_ws: tuple[Workspace, Path], wsp_env: dict[str, str]
+) -> None:
+    """Another workspace declaring the env's name is blocked; the conda command its plan
+    suggests removes the frozen env, which a plain `conda env remove` refuses."""
+    ws, prefix = conda_ws
+    other = Workspace(ws.root.parent / "ws2", ws.channel, wsp_env)
+    other.root.mkdir()
+    other.write(TOML.replace("{envs}", str(prefix.parent)).replace("with-conda", "other-lab"))
+    r = other.wsp("plan", "--json")
+    assert r.code == 0, r
+    (action,) = r.json["actions"]
+    assert action["action"] == "blocked", action
+    [command] = re.findall(
+        r"`(conda env remove [^`]*)`", action["reason_details"][0]["next_steps"][-1]
+    )
+
+    r = conda(ws, "env", "remove", "-y", "-p", str(prefix))
+    assert r.returncode != 0 and "frozen" in r.stdout + r.stderr, r
+    r = conda(ws, *command.split()[1:], "-y")
+    assert r.returncode == 0, r
+    assert not (prefix / "conda-meta").exists()

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from wsp.graph import DesiredEnv
     from wsp.sysreq import HostPackage
 
-Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "empty"]
+# "unowned": a conda env (it has conda-meta) without wsp's marker; "folder": a folder that
+# is no conda env (no conda-meta), an empty one too: never wsp's, whose envs carry their
+# marker from their first moment
+Ownership = Literal["ours", "foreign", "copy", "unowned", "unreadable", "symlink", "file", "folder"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ObservedEnv:
     pip_dists: frozenset[str] = frozenset()  # *.dist-info names in site-packages
     moved_from: str | None = None  # the workspace.toml its marker names, now gone
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
+    frozen: bool = False  # conda-meta/frozen (CEP 22): conda removes it only when overridden
 
     @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
@@ -82,6 +86,10 @@ class ObservedEnv:
             return "it is a symlink; wsp never follows env names out of envs-dir"
         if self.ownership == "file":
             return "it is a file, not an env folder"
+        if self.ownership == "folder":
+            if not self.prefix.exists():
+                return "it is gone"
+            return "it is a folder, not a conda env (no conda-meta)"
         if self.ownership == "copy" and self.marker is not None:
             return f"its marker was written for env {self.marker.env!r}: it looks like a copy"
         if self.ownership == "unowned":
@@ -127,6 +135,10 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
+def _frozen(prefix: Path) -> bool:
+    return os.path.lexists(os.path.join(prefix, "conda-meta", "frozen"))
+
+
 def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = None) -> ObservedEnv:
     """One folder of envs-dir: whose it is, and what it holds (`entry`: the folder as the
     listing of envs-dir gave it, which knows its type without another system call)."""
@@ -138,16 +150,16 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     marker, raw, problem = read_marker(prefix)
     dists = _dists(prefix)
     if problem is not None:
-        return ObservedEnv(name, prefix, "unreadable", None, raw, problem, dists)
+        return ObservedEnv(
+            name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
+        )
     if marker is None:
-        try:
-            empty = not any(prefix.iterdir())
-        except OSError:
-            empty = False
-        return ObservedEnv(name, prefix, "empty" if empty else "unowned", dists=dists)
+        if not os.path.isdir(os.path.join(prefix, "conda-meta")):
+            return ObservedEnv(name, prefix, "folder")
+        return ObservedEnv(name, prefix, "unowned", dists=dists, frozen=_frozen(prefix))
     mine, moved = owned_by(marker, owner)
     if mine and marker.env != name:  # a copy of an owned env is not owned
-        return ObservedEnv(name, prefix, "copy", marker, raw, None, dists)
+        return ObservedEnv(name, prefix, "copy", marker, raw, None, dists, frozen=_frozen(prefix))
     return ObservedEnv(
         name,
         prefix,
@@ -159,6 +171,7 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
         dist_info_names(prefix) if mine else frozenset(),
         marker.manifest if moved else None,
         _read_only(prefix) if mine else None,
+        frozen=not mine and _frozen(prefix),
     )
 
 
@@ -191,7 +204,7 @@ def env_state(
     """What `wsp status` says of an env, from its marker alone (no solve); with `host`
     (this machine's virtual packages), an env the next plan moves to another platform
     variant is out of date too."""
-    if have is None or have.ownership == "empty":
+    if have is None:
         return "missing"
     if have.ownership != "ours" or have.marker is None:
         return "not owned"

@@ -543,7 +543,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
         if unmet:
             res = Resolution(variant=variant, lacking=((variant.name, unmet),))
             return plan_of(ctx, {info.project: res}, (info.project,))
-        if not in_sync and not (have is not None and have.ownership not in ("ours", "empty")):
+        if not in_sync and not (have is not None and have.ownership != "ours"):
             engine.seed_cache(packages, top / "channel")
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
         res = Resolution(

@@ -334,7 +334,7 @@ class Plan:
 def needs_solve(want: DesiredEnv, have: ObservedEnv | None, *, frozen: bool = False) -> bool:
     """False only on the no-op fast path: the marker vouches for spec and package set
     (`frozen`: an env built from a wsp.lock older than the declaration counts too)."""
-    if have is None or have.ownership == "empty":
+    if have is None:
         return True
     if have.ownership != "ours" or have.marker is None:
         return False  # blocked: nothing will be installed
@@ -479,8 +479,7 @@ def plan(
     notes = tuple(
         f"{have.prefix} is not managed by wsp and was left alone: {why_not_ours.get(env_name, 'not owned')}"
         for env_name, have in sorted(observed.items())
-        if (have.ownership not in ("ours", "empty") or have.moved_from)
-        and env_name not in declared_envs
+        if (have.ownership != "ours" or have.moved_from) and env_name not in declared_envs
     )
     notes += tuple(
         f"{env}: pip packages installed by hand are left alone: "
@@ -643,16 +642,15 @@ def _plan_project(
         )
 
     all_new = PackageDiff(add=res.packages) if res.packages is not None else None
-    if have is None or have.ownership == "empty":
+    if have is None:
         return act(ActionKind.CREATE, [why.Missing()], all_new)
     if have.ownership != "ours":
-        reason = why_not_ours.get(have.name, "it is not owned by this workspace")
         return Action(
             ActionKind.BLOCKED,
             want.env_name,
             want.prefix,
             want.project,
-            (why.NotOwned(want.env_name, reason, want.project, str(want.prefix)),),
+            (_not_owned(want, have, why_not_ours),),
         )
     if have.half_built:
         return act(ActionKind.REPLACE, [why.HalfBuilt()], all_new)
@@ -707,6 +705,24 @@ def _plan_project(
     if not reasons:
         reasons.append(why.DeclarationChanged())
     return act(ActionKind.UPDATE, reasons, diff, pip_diff)
+
+
+def _not_owned(want: DesiredEnv, have: ObservedEnv, why_not_ours: Mapping[str, str]) -> Reason:
+    """Why a project's env can't be built: its place is taken by something not wsp's."""
+    prefix = str(want.prefix)
+    if have.ownership == "folder":  # no env at all: never "missing", never built over
+        return why.NotAnEnv(want.env_name, want.project, prefix)
+    reason = why_not_ours.get(have.name, "it is not owned by this workspace")
+    m = have.marker if have.ownership == "foreign" else None  # another wsp workspace's
+    return why.NotOwned(
+        want.env_name,
+        reason,
+        want.project,
+        prefix,
+        frozen=have.frozen,
+        owner=m.manifest if m is not None else "",
+        owner_project=m.project if m is not None else "",
+    )
 
 
 def _built_for(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | None:

@@ -8,6 +8,7 @@ gives both: `reasons` (messages), `reason_codes` and `reason_details` (code, mes
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -79,6 +80,9 @@ class NotOwned(Reason):
     why: str
     project: str = ""  # the project whose env it is in the way of
     prefix: str = ""
+    frozen: bool = False  # conda-meta/frozen: conda removes it only with --override-frozen
+    owner: str = ""  # the workspace.toml of the wsp workspace it belongs to, if another's
+    owner_project: str = ""  # its project there
 
     @property
     def message(self) -> str:
@@ -86,17 +90,59 @@ class NotOwned(Reason):
 
     @property
     def next_steps(self) -> tuple[str, ...]:
-        project = self.project or self.env
         where = self.prefix or self.env
+        remove = f"conda env remove {'--override-frozen ' if self.frozen else ''}-p {where}"
+        if self.owner:  # another workspace's env: that workspace removes it
+            last = (
+                "or remove that env if nothing needs it, from the workspace that made it: "
+                f"`wsp -C {os.path.dirname(self.owner)} destroy --target {self.owner_project}` "
+                f"(or `{remove}`), then `wsp apply` again"
+            )
+        else:
+            last = (
+                f"or remove that env if nothing needs it (`{remove}`, or delete the folder), "
+                "then `wsp apply` again"
+            )
         return (
-            f"rename the project ([projects.{project}] in workspace.toml): its env is named "
-            "after it",
-            'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
-            "workspace gets a name of its own",
+            *_renames(self.project or self.env),
             f"or `wsp import --env {where} --as NAME`: declare what that env holds as a "
             "project of its own (wsp builds it as a new env)",
-            f"or remove that env if nothing needs it (`conda env remove -p {where}`, or delete "
-            "the folder), then `wsp apply` again",
+            last,
+        )
+
+
+def _renames(project: str) -> tuple[str, str]:
+    """The ways forward that give a project's env another place."""
+    return (
+        f"rename the project ([projects.{project}] in workspace.toml): its env is named after it",
+        'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
+        "workspace gets a name of its own",
+    )
+
+
+@dataclass(frozen=True)
+class NotAnEnv(Reason):
+    """A folder that is no conda env (no conda-meta, or empty) is where the env would be:
+    wsp neither builds over it nor ever deletes it."""
+
+    code = ReasonCode.NOT_OWNED
+    env: str
+    project: str = ""
+    prefix: str = ""
+
+    @property
+    def message(self) -> str:
+        return (
+            f"a folder that is not a conda env (no conda-meta) is where env {self.env!r} "
+            "would be; wsp never builds over a folder it did not make"
+        )
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        return (
+            *_renames(self.project or self.env),
+            f"or, if that folder is yours and nothing needs it, move or delete it "
+            f"({self.prefix or self.env}), then `wsp apply` again",
         )
 
 

@@ -129,8 +129,8 @@ def _build(
     ws, want = ctx.ws, ctx.desired[action.project or ""]
     prefix = action.prefix
     _inside(ws.envs_dir, prefix)
-    if action.kind is not ActionKind.CREATE or (prefix.exists() and any(prefix.iterdir())):
-        _ensure_ours(ctx, action)
+    if action.kind is not ActionKind.CREATE or os.path.lexists(prefix):
+        _ensure_ours(ctx, action)  # a folder there since the plan, even empty, is not ours
     _env_vars(action)  # one conda would ignore: refused before the env is touched
     current = read_marker(prefix)[0] if action.kind is not ActionKind.CREATE else None
     if action.pip_deferred and action.target is not None:
@@ -356,7 +356,7 @@ def _build_beside(
         engine.install(
             staging, action.target, progress=progress, relocate_to=prefix, sources=sources(want)
         )
-        if prefix.exists() and any(prefix.iterdir()):
+        if os.path.lexists(prefix):
             _ensure_ours(ctx, action)  # again, right before the swap
         aside = _swap_in(ctx.owner, ws.envs_dir, staging, prefix)
     except BaseException:

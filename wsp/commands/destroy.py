@@ -46,6 +46,26 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
     return planner
 
 
+def left_alone(ctx: Context, targets: tuple[str, ...], actions: list[Any]) -> list[str]:
+    """What is true of each target that has no env to destroy: its env does not exist, or
+    it is not this workspace's (and why)."""
+    out = []
+    for target in targets:
+        project = ctx.ws.projects.get(target)
+        env = project.env_name if project is not None else target
+        if any(a.env == env or a.project == target for a in actions):
+            continue
+        have = ctx.observed.get(env)
+        if have is None:
+            out.append(f"{target}'s env does not exist ({ctx.ws.envs_dir / env})")
+        elif have.ownership != "ours" or have.moved_from:
+            out.append(
+                f"{target}'s env {have.prefix} is not this workspace's: "
+                f"{have.why_not_ours(ctx.owner)}; left alone"
+            )
+    return out
+
+
 def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import ui, workflow
     from wsp.commands import engine
@@ -60,9 +80,13 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         def planned(self, plan: Plan, now: list[Any], pending: list[Any]) -> None:
             if args.json:
                 return
+            spared = left_alone(ctx, targets, now)
             if not now:
-                ui.out().print("Nothing to destroy: this workspace owns no env.")
+                why = "; ".join(spared) or "this workspace owns no env"
+                ui.out().print(f"Nothing to destroy: {ui.esc(why)}.")
                 return
+            for note in spared:
+                ui.out().print(f"[dim]note:[/] {ui.esc(note)}")
             ui.out().print(
                 f"wsp will delete {len(now)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
             )

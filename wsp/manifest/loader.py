@@ -402,6 +402,15 @@ def load(
             f"envs-dir {envs_dir} is a file, not a folder: point envs-dir at a folder",
             value=True,
         )
+    if (env := _conda_prefix_around(envs_dir)) is not None:
+        what = "is" if env == envs_dir else "lies inside"
+        raise err(
+            ("workspace", "envs-dir"),
+            f"envs-dir {envs_dir} {what} the conda env {env} (it has conda-meta; conda's "
+            "base env if it is the conda installation), and envs built there would be "
+            f"inside it: point envs-dir at {env / 'envs'} or at a folder outside {env}",
+            value=True,
+        )
     projects: dict[str, ProjectDecl] = {}
     env_hashes: list[bytes] = []
     for name, p in model.projects.items():
@@ -653,6 +662,16 @@ def _left_open(text: str, error_line: int, message: str) -> tuple[int, int, str]
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _conda_prefix_around(envs_dir: Path) -> Path | None:
+    """The conda prefix (base or another env: a folder holding conda-meta) that envs-dir
+    is or lies in, other than inside that prefix's own envs folder; None if none."""
+    for folder in (envs_dir, *envs_dir.parents):
+        if probe.is_dir(folder / "conda-meta"):
+            envs = folder / "envs"
+            return None if envs == envs_dir or envs in envs_dir.parents else folder
+    return None
 
 
 def _resolve_envs_dir(root: Path, declared: str | None, default: Path | None) -> Path:

@@ -265,13 +265,18 @@ def env_in_base(facts: Facts) -> Iterator[Issue]:
     envs = root / "envs"
     for name, want in facts.ctx.desired.items():
         prefix = want.prefix.resolve()
-        inside = root in prefix.parents and envs != prefix and envs not in prefix.parents
-        if prefix == root or inside:
-            yield Issue(
-                f"env {q(want.env_name)} would be at {prefix}, "
-                + ("which is conda's base env" if prefix == root else "inside conda's base env"),
-                "set [workspace] envs-dir to a folder outside the conda installation "
-                f"(or leave it out to use {envs})",
-                project=name,
-                env=want.env_name,
-            )
+        if prefix == root:
+            where = "which is conda's base env"
+        elif prefix == envs:  # conda's own envs folder, inside base: never an env
+            where = "which is conda's envs folder, inside conda's base env"
+        elif root in prefix.parents and envs not in prefix.parents:
+            where = "inside conda's base env"
+        else:
+            continue
+        yield Issue(
+            f"env {q(want.env_name)} would be at {prefix}, {where}",
+            "set [workspace] envs-dir to a folder outside the conda installation "
+            f"(or leave it out to use {envs})",
+            project=name,
+            env=want.env_name,
+        )
