@@ -776,6 +776,111 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert KernelSpecManager().get_kernel_spec("vision").display_name == "Someone's"
 
 
+# -- kernel-only changes through the real CLI -------------------------------------------------
+
+KK_TOML = """\
+[workspace]
+name = "kk-ws"
+channels = ["conda-forge", "{kchan}"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.nb]
+python = "3.11"
+dependencies = ["ipykernel"]
+jupyter = true
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A channel with an `ipykernel` package (nothing runs it: these tests write kernels)."""
+    root = tmp_path_factory.mktemp("kchan") / "channel"
+    return build_channel(root, [Pkg("ipykernel", "6.29.5", noarch="generic")])
+
+
+@pytest.fixture
+def kk(make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path) -> Workspace:
+    """A workspace of one Jupyter project `nb`, applied: its kernel is in `jdata`."""
+    ws = make_workspace(KK_TOML.replace("{kchan}", kernel_channel.as_uri()))
+    ws.env["JUPYTER_DATA_DIR"] = str(jdata)
+    ws.env.pop("JUPYTER_PATH", None)
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").is_file()
+    return ws
+
+
+def converged(ws: Workspace) -> None:
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r
+
+
+def test_a_kernel_deleted_by_hand_is_written_again_by_apply(kk: Workspace, jdata: Path) -> None:
+    before = (jdata / "kernels" / "nb" / "kernel.json").read_bytes()
+    shutil.rmtree(jdata / "kernels" / "nb")
+    r = kk.wsp("plan", "--json", "--detailed-exitcode")
+    assert r.code == 2, r
+    assert r.json["summary"]["no-op"] == 1, r.json
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "Apply complete: 1 kernel written." in r.stdout, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").read_bytes() == before
+    converged(kk)
+
+
+def test_a_renamed_kernel_replaces_the_old_one(kk: Workspace, jdata: Path) -> None:
+    kk.edit("jupyter = true", 'jupyter = { name = "nb2", display-name = "Notebook env" }')
+    r = kk.wsp("plan", "--json")
+    counts = {k: n for k, n in r.json["summary"].items() if n}
+    assert counts == {"update": 1}, r.json  # one env, its old kernel's removal not counted
+    assert kk.wsp("check").code == 0
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert sorted(p.name for p in (jdata / "kernels").iterdir()) == ["nb2"]
+    converged(kk)
+    r = kk.wsp("check", "--json")
+    assert not [f for f in r.json["findings"] if "kernel 'nb' " in f["message"]], r.json
+
+
+def test_a_new_jupyter_data_dir_moves_the_kernels_and_a_prune_removes_them(
+    kk: Workspace, jdata: Path
+) -> None:
+    kk.edit('envs-dir = ".wsp/envs"', 'envs-dir = ".wsp/envs"\njupyter-data-dir = "hub"')
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    hub = kk.root / "hub" / "kernels"
+    assert [p.name for p in hub.iterdir()] == ["nb"]
+    assert not (jdata / "kernels" / "nb").exists()
+    converged(kk)
+
+    # the project goes: no kernel is left pointing at its env, here or there
+    kk.manifest.write_text(kk.manifest.read_text().split("[projects.nb]")[0])
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert not (hub / "nb").exists() and not (jdata / "kernels" / "nb").exists()
+    converged(kk)
+
+
+def test_destroy_removes_a_kernel_whose_env_is_already_gone(kk: Workspace, jdata: Path) -> None:
+    shutil.rmtree(kk.envs_dir / "nb")  # by hand
+    r = kk.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    assert "wsp will remove 1 kernel(s) whose env is gone:" in r.stdout, r
+    assert "Destroyed 0 envs and removed 1 kernel." in r.stdout, r
+    assert not (jdata / "kernels" / "nb").exists()
+
+
+def test_wsp_watch_carries_a_kernel_only_change_out(kk: Workspace, jdata: Path) -> None:
+    shutil.rmtree(jdata / "kernels" / "nb")
+    r = kk.wsp("watch", "--once", "--json")
+    assert r.code == 0, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").is_file()
+    converged(kk)
+
+
 # -- the examples of docs/jupyter.md -------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "jupyter.md"

@@ -293,8 +293,14 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
+        """Envs per kind, each env once (an env's other kernels are no-op actions too)."""
         counts = {str(k): 0 for k in KINDS}
+        envs = {a.env for a in self.actions if a.kind is not ActionKind.NOOP}
         for a in self.actions:
+            if a.kind is ActionKind.NOOP:
+                if a.env in envs:
+                    continue  # another kernel of an env already counted
+                envs.add(a.env)
             counts[str(a.kind)] += 1
         return counts
 

@@ -307,12 +307,18 @@ def plan_of(ctx: Context, resolutions: Mapping[str, Resolution], targets: Sequen
     )
 
 
-def with_kernels(ctx: Context, made: Plan) -> Plan:
+def with_kernels(ctx: Context, made: Plan, *, always: bool = False) -> Plan:
     """The plan with the Jupyter kernel changes (wsp.kernels) of its projects, each on its
     env's action (a removal whose env has none gets a no-op action of its own). Nothing is
-    looked at for a workspace that declares no kernel and whose envs were built with none."""
-    if not any(w.kernel for w in ctx.desired.values()) and not any(
-        o.marker and o.marker.declared and o.marker.declared.jupyter for o in ctx.observed.values()
+    looked at for a workspace that declares no kernel and whose envs were built with none,
+    unless `always` (destroy: kernels whose env is gone go too)."""
+    if (
+        not always
+        and not any(w.kernel for w in ctx.desired.values())
+        and not any(
+            o.marker and o.marker.declared and o.marker.declared.jupyter
+            for o in ctx.observed.values()
+        )
     ):
         return made
     from wsp import kernels

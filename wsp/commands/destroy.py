@@ -41,7 +41,7 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
             and (not targets or have.marker.project in targets or env in targets)
         )
         plan = Plan(ctx.ws.name, str(ctx.ws.manifest_path), actions, {}, targets)
-        return with_kernels(replace(ctx, desired={}), plan)  # every kernel it wrote goes
+        return with_kernels(replace(ctx, desired={}), plan, always=True)  # every kernel it wrote
 
     return planner
 
@@ -60,14 +60,21 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         def planned(self, plan: Plan, now: list[Any], pending: list[Any]) -> None:
             if args.json:
                 return
+            envs = [a for a in now if a.kind == "prune"]
+            alone = [a.kernel for a in now if a.kind != "prune" and a.kernel is not None]
             if not now:
                 ui.out().print("Nothing to destroy: this workspace owns no env.")
                 return
-            ui.out().print(
-                f"wsp will delete {len(now)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
-            )
-            for a in now:
+            if envs:
+                ui.out().print(
+                    f"wsp will delete {len(envs)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
+                )
+            for a in envs:
                 ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
+            if alone:  # kernels of this workspace whose env is already gone
+                ui.out().print(f"wsp will remove {len(alone)} kernel(s) whose env is gone:")
+            for k in alone:
+                ui.out().print(f"  [red]- kernel {ui.esc(k.name)}[/] [dim]{ui.esc(k.dir)}[/]")
 
     request = workflow.Request(
         targets=targets, gate=False, command="wsp destroy", planner=destroy_plan(targets)
