@@ -798,7 +798,18 @@ jupyter = true
 def kernel_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A channel with an `ipykernel` package (nothing runs it: these tests write kernels)."""
     root = tmp_path_factory.mktemp("kchan") / "channel"
-    return build_channel(root, [Pkg("ipykernel", "6.29.5", noarch="generic")])
+    return build_channel(
+        root,
+        [
+            Pkg("ipykernel", "6.29.5", noarch="generic"),
+            Pkg(
+                "kernel-hello",
+                "1.0.0",
+                noarch="generic",
+                files={"etc/conda/activate.d/kernel-hello.sh": HELLO},
+            ),
+        ],
+    )
 
 
 @pytest.fixture
@@ -861,6 +872,36 @@ def test_a_new_jupyter_data_dir_moves_the_kernels_and_a_prune_removes_them(
     r = kk.wsp("apply", "--yes")
     assert r.code == 0, r
     assert not (hub / "nb").exists() and not (jdata / "kernels" / "nb").exists()
+    converged(kk)
+
+
+def test_an_env_vars_change_rewrites_the_kernel(kk: Workspace, jdata: Path) -> None:
+    launcher = jdata / "kernels" / "nb" / "wsp-kernel.sh"
+    kk.edit("jupyter = true", 'jupyter = true\nenv-vars = { X = "1" }')
+    assert kk.wsp("apply", "--yes").code == 0
+    assert "export X=1\n" in launcher.read_text()
+    kk.edit('X = "1"', 'X = "2"')
+    r = kk.wsp("plan", "--json")
+    (action,) = r.json["actions"]
+    assert action["action"] == "update", action
+    assert action["kernel"]["action"] == "update", action
+    assert "activation changed: ~ $X" in action["kernel"]["reasons"][0]["message"], action
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "export X=2\n" in launcher.read_text() and "X=1" not in launcher.read_text()
+    converged(kk)
+    (row,) = kk.wsp("status", "--json").json["envs"]
+    assert row["kernel"] == {"name": "nb", "state": "in place"}, row
+
+
+def test_a_package_that_brings_an_activate_script_rewrites_the_kernel(
+    kk: Workspace, jdata: Path
+) -> None:
+    kk.edit('dependencies = ["ipykernel"]', 'dependencies = ["ipykernel", "kernel-hello"]')
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    script = kk.envs_dir / "nb" / "etc" / "conda" / "activate.d" / "kernel-hello.sh"
+    assert f". {script}\n" in (jdata / "kernels" / "nb" / "wsp-kernel.sh").read_text()
     converged(kk)
 
 

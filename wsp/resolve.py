@@ -18,6 +18,7 @@ from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveE
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
 from wsp.lockfile import LockView, lock_id, unsatisfied
+from wsp.marker import Declared
 from wsp.observe import ObservedEnv
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
 
@@ -324,7 +325,14 @@ def with_kernels(ctx: Context, made: Plan, *, always: bool = False) -> Plan:
     from wsp import kernels
 
     projects = set(made.targets) if made.targets else None
-    changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects)
+    # what the apply writes to conda-meta/state of each env it builds (as the reconciler
+    # does): the launchers are planned with those variables
+    env_vars = {
+        a.project: dict(v.partition("=")[::2] for v in (a.declared or Declared()).env_vars)
+        for a in made.actions
+        if a.project and a.kind.builds
+    }
+    changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects, env_vars=env_vars)
     by_project = {a.project: i for i, a in enumerate(made.actions) if a.project}
     actions = list(made.actions)
     for change in changes:
