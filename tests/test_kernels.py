@@ -625,6 +625,27 @@ def test_a_prefix_with_shell_characters_is_quoted_in_the_launcher(
     assert path.split(":")[0] == str(prefix / "bin") and path.endswith("/usr/bin:/bin")
 
 
+def test_the_launcher_puts_the_env_first_on_the_path_of_whoever_starts_it(
+    tmp_path: Path, jdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_ws(tmp_path / "ws", "[projects.vision]\njupyter = true\n")
+    ws, desired = desired_of(manifest)
+    prefix = make_env(manifest.parent / "envs" / "vision")
+    private = tmp_path / "admin-bin"  # on the PATH of who writes the kernel only
+    monkeypatch.setenv("PATH", f"{private}:/usr/bin:/bin")
+    spec = kernels.desired_kernel(ws, desired["vision"])
+    assert spec is not None
+    launcher = kernels.render(spec).launcher.decode()
+    assert str(private) not in launcher
+    script = tmp_path / "launcher.sh"
+    script.write_text(launcher.replace("exec ", 'echo "$PATH" #').replace("[ ! -x", "[ ! -e"))
+    out = subprocess.run(
+        ["/bin/sh", str(script)], capture_output=True, text=True, env={"PATH": "/opt/u/bin:/bin"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{prefix / 'bin'}:/opt/u/bin:/bin"
+
+
 # -- end to end: the real CLI, PyPI's ipykernel, jupyter_client ------------------------------
 
 KERNEL_TOML = """\
@@ -648,7 +669,7 @@ HELLO = 'export KERNEL_HELLO="hello from $CONDA_DEFAULT_ENV"\n'
 SHOW = (
     "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
     " 'hello': os.environ.get('KERNEL_HELLO'), 'state': os.environ.get('KERNEL_STATE_VAR'),"
-    " 'conda_prefix': os.environ.get('CONDA_PREFIX')}))"
+    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH']}))"
 )
 
 
@@ -741,6 +762,8 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert seen["conda_prefix"] == str(prefix)
     assert seen["hello"] == "hello from vision"  # the activate.d script ran
     assert seen["state"] == "from state"  # the project's env-vars, in conda-meta/state
+    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`
+    assert seen["path"] == f"{prefix / 'bin'}:/usr/bin:/bin", seen
 
     # the project goes: its env is pruned and Jupyter no longer lists its kernel
     declared = ws.manifest.read_text()

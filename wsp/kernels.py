@@ -27,7 +27,7 @@ import re
 import shlex
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,14 +183,21 @@ def _shell() -> str:
     return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
 
 
+# Stands for the PATH the kernel starts with, in the activation the launcher is made of.
+_START_PATH = "/wsp-kernel-start-PATH"
+
+
 def _activation(spec: KernelSpec) -> str:
     """The env's activation (wsp.activate: PATH, CONDA_PREFIX, its variables, its
-    activate.d scripts), PATH ending with the PATH the kernel starts with."""
+    activate.d scripts) on top of the PATH the kernel starts with: the env's folders
+    (rattler's) first, then whatever PATH the user who starts the kernel has; nothing of
+    the PATH of the user who wrote it (on a shared hub, their private tools)."""
     from wsp.activate import activation
 
     state = dict(spec.env_vars) if spec.env_vars is not None else None
-    act = activation(spec.prefix, spec.env, {"PATH": ""}, "bash", state=state)
-    return act.script(inherit_path=True)
+    act = activation(spec.prefix, spec.env, {"PATH": _START_PATH}, "bash", state=state)
+    own = tuple(p for p in act.path if p != _START_PATH)
+    return replace(act, path=own).script(inherit_path=True)
 
 
 def render(spec: KernelSpec) -> KernelFiles:
