@@ -937,6 +937,42 @@ def test_destroy_removes_a_kernel_whose_env_is_already_gone(kk: Workspace, jdata
     assert not (jdata / "kernels" / "nb").exists()
 
 
+@pytest.mark.parametrize("where", ["afile", "hub"])
+def test_a_jupyter_data_dir_that_is_a_file_is_refused_at_load(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path, where: str
+) -> None:
+    text = KK_TOML.replace("{kchan}", kernel_channel.as_uri())
+    ws = make_workspace(
+        text.replace("[workspace.mirrors]", f'jupyter-data-dir = "{where}"\n\n[workspace.mirrors]')
+    )
+    (ws.root / "hub").mkdir()
+    (ws.root / "hub" / "kernels").write_text("")  # hub/kernels: a file
+    (ws.root / "afile").write_text("")
+    before = snapshot(ws.root)
+    bad = ws.root / ("afile" if where == "afile" else "hub/kernels")
+    for args in (("plan",), ("apply", "--yes"), ("check",)):
+        r = ws.wsp(*args)
+        assert r.code == 1, r
+        assert r.stderr.splitlines()[0] == (
+            f"workspace.toml:6:20: jupyter-data-dir: {bad} is a file, not a folder: "
+            "kernels go to <jupyter-data-dir>/kernels/; point jupyter-data-dir at a folder"
+        ), r
+        assert "Traceback" not in r.output
+    assert snapshot(ws.root) == before and not ws.envs_dir.exists()
+
+
+def test_an_env_built_whose_kernel_failed_is_not_summed_up_as_nothing_changed(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path
+) -> None:
+    ws = make_workspace(KK_TOML.replace("{kchan}", kernel_channel.as_uri()))
+    (jdata / "kernels").mkdir(parents=True)
+    (jdata / "kernels" / "nb").write_text("mine")  # a file where the kernel would go
+    r = ws.wsp("apply", "--yes", JUPYTER_DATA_DIR=str(jdata))
+    assert r.code == 1, r
+    assert "Apply finished with errors: nb built but not its kernel; 1 failed (nb)." in r.stdout, r
+    assert (jdata / "kernels" / "nb").read_text() == "mine"
+
+
 def test_wsp_watch_carries_a_kernel_only_change_out(kk: Workspace, jdata: Path) -> None:
     shutil.rmtree(jdata / "kernels" / "nb")
     r = kk.wsp("watch", "--once", "--json")

@@ -368,7 +368,11 @@ def apply_summary(
     for o in outcomes:
         if o.ok:
             done.setdefault(done_verb(o.action), []).append(o.action)
-    parts = [f"{len(a)} {done_verb(a[0], len(a))}" for a in done.values()] or ["nothing changed"]
+    parts = [f"{len(a)} {done_verb(a[0], len(a))}" for a in done.values()]
+    if built := [o.action.env for o in failed if o.built]:  # then its kernel failed
+        kernel = "their kernels" if len(built) > 1 else "its kernel"
+        parts.append(f"{', '.join(built)} built but not {kernel}")
+    parts = parts or ["nothing changed"]
     undone = []
     if failed:
         undone.append(f"{len(failed)} failed ({', '.join(o.action.env for o in failed)})")
