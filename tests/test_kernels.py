@@ -646,6 +646,22 @@ def test_the_launcher_puts_the_env_first_on_the_path_of_whoever_starts_it(
     assert out.stdout.strip() == f"{prefix / 'bin'}:/opt/u/bin:/bin"
 
 
+def test_a_value_with_a_dollar_is_set_literally_as_conda_does(tmp_path: Path, jdata: Path) -> None:
+    manifest = write_ws(tmp_path / "ws", "[projects.vision]\njupyter = true\n")
+    ws, desired = desired_of(manifest)
+    make_env(manifest.parent / "envs" / "vision", env_vars={"DATA": "$HOME/data `id`"})
+    spec = kernels.desired_kernel(ws, desired["vision"])
+    assert spec is not None
+    script = tmp_path / "launcher.sh"
+    launcher = kernels.render(spec).launcher.decode()
+    script.write_text(launcher.replace("exec ", 'echo "$DATA" #').replace("[ ! -x", "[ ! -e"))
+    out = subprocess.run(
+        ["/bin/sh", str(script)], capture_output=True, text=True, env={"HOME": "/h", "PATH": "/bin"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "$HOME/data `id`"  # docs/jupyter.md: nothing is expanded
+
+
 # -- end to end: the real CLI, PyPI's ipykernel, jupyter_client ------------------------------
 
 KERNEL_TOML = """\
@@ -868,6 +884,9 @@ def test_a_kernel_deleted_by_hand_is_written_again_by_apply(kk: Workspace, jdata
 def test_a_renamed_kernel_replaces_the_old_one(kk: Workspace, jdata: Path) -> None:
     kk.edit("jupyter = true", 'jupyter = { name = "nb2", display-name = "Notebook env" }')
     r = kk.wsp("plan", "--json")
+    assert r.json["actions"][0]["reasons"] == [
+        "jupyter kernel changed: + nb2, + display-name 'Notebook env', - nb"
+    ], r.json
     counts = {k: n for k, n in r.json["summary"].items() if n}
     assert counts == {"update": 1}, r.json  # one env, its old kernel's removal not counted
     assert kk.wsp("check").code == 0
