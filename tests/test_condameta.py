@@ -126,6 +126,7 @@ def test_frozen_marker_and_its_message(tmp_path: Path) -> None:
     )
     for needed in ("/src/acme/workspace.toml", "wsp apply", "wsp add vision", "--override-frozen"):
         assert needed in message
+    assert "would not last: wsp's next apply puts back what workspace.toml says" in message
     condameta.write_frozen(prefix, message)
     assert json.loads((prefix / "conda-meta" / "frozen").read_text()) == {"message": message}
     assert condameta.frozen_by_wsp(prefix)

@@ -625,6 +625,43 @@ def test_a_prefix_with_shell_characters_is_quoted_in_the_launcher(
     assert path.split(":")[0] == str(prefix / "bin") and path.endswith("/usr/bin:/bin")
 
 
+def test_the_launcher_puts_the_env_first_on_the_path_of_whoever_starts_it(
+    tmp_path: Path, jdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_ws(tmp_path / "ws", "[projects.vision]\njupyter = true\n")
+    ws, desired = desired_of(manifest)
+    prefix = make_env(manifest.parent / "envs" / "vision")
+    private = tmp_path / "admin-bin"  # on the PATH of who writes the kernel only
+    monkeypatch.setenv("PATH", f"{private}:/usr/bin:/bin")
+    spec = kernels.desired_kernel(ws, desired["vision"])
+    assert spec is not None
+    launcher = kernels.render(spec).launcher.decode()
+    assert str(private) not in launcher
+    script = tmp_path / "launcher.sh"
+    script.write_text(launcher.replace("exec ", 'echo "$PATH" #').replace("[ ! -x", "[ ! -e"))
+    out = subprocess.run(
+        ["/bin/sh", str(script)], capture_output=True, text=True, env={"PATH": "/opt/u/bin:/bin"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{prefix / 'bin'}:/opt/u/bin:/bin"
+
+
+def test_a_value_with_a_dollar_is_set_literally_as_conda_does(tmp_path: Path, jdata: Path) -> None:
+    manifest = write_ws(tmp_path / "ws", "[projects.vision]\njupyter = true\n")
+    ws, desired = desired_of(manifest)
+    make_env(manifest.parent / "envs" / "vision", env_vars={"DATA": "$HOME/data `id`"})
+    spec = kernels.desired_kernel(ws, desired["vision"])
+    assert spec is not None
+    script = tmp_path / "launcher.sh"
+    launcher = kernels.render(spec).launcher.decode()
+    script.write_text(launcher.replace("exec ", 'echo "$DATA" #').replace("[ ! -x", "[ ! -e"))
+    out = subprocess.run(
+        ["/bin/sh", str(script)], capture_output=True, text=True, env={"HOME": "/h", "PATH": "/bin"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "$HOME/data `id`"  # docs/jupyter.md: nothing is expanded
+
+
 # -- end to end: the real CLI, PyPI's ipykernel, jupyter_client ------------------------------
 
 KERNEL_TOML = """\
@@ -648,7 +685,7 @@ HELLO = 'export KERNEL_HELLO="hello from $CONDA_DEFAULT_ENV"\n'
 SHOW = (
     "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
     " 'hello': os.environ.get('KERNEL_HELLO'), 'state': os.environ.get('KERNEL_STATE_VAR'),"
-    " 'conda_prefix': os.environ.get('CONDA_PREFIX')}))"
+    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH']}))"
 )
 
 
@@ -741,6 +778,8 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert seen["conda_prefix"] == str(prefix)
     assert seen["hello"] == "hello from vision"  # the activate.d script ran
     assert seen["state"] == "from state"  # the project's env-vars, in conda-meta/state
+    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`
+    assert seen["path"] == f"{prefix / 'bin'}:/usr/bin:/bin", seen
 
     # the project goes: its env is pruned and Jupyter no longer lists its kernel
     declared = ws.manifest.read_text()
@@ -774,6 +813,191 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert str(prefix) in listed  # the env was built whole: conda lists it, kernel or not
     assert snapshot(jdata / "kernels") == before
     assert KernelSpecManager().get_kernel_spec("vision").display_name == "Someone's"
+
+
+# -- kernel-only changes through the real CLI -------------------------------------------------
+
+KK_TOML = """\
+[workspace]
+name = "kk-ws"
+channels = ["conda-forge", "{kchan}"]
+envs-dir = ".wsp/envs"
+
+[workspace.mirrors]
+"conda-forge" = ["{channel}"]
+
+[projects.nb]
+python = "3.11"
+dependencies = ["ipykernel"]
+jupyter = true
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A channel with an `ipykernel` package (nothing runs it: these tests write kernels)."""
+    root = tmp_path_factory.mktemp("kchan") / "channel"
+    return build_channel(
+        root,
+        [
+            Pkg("ipykernel", "6.29.5", noarch="generic"),
+            Pkg(
+                "kernel-hello",
+                "1.0.0",
+                noarch="generic",
+                files={"etc/conda/activate.d/kernel-hello.sh": HELLO},
+            ),
+        ],
+    )
+
+
+@pytest.fixture
+def kk(make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path) -> Workspace:
+    """A workspace of one Jupyter project `nb`, applied: its kernel is in `jdata`."""
+    ws = make_workspace(KK_TOML.replace("{kchan}", kernel_channel.as_uri()))
+    ws.env["JUPYTER_DATA_DIR"] = str(jdata)
+    ws.env.pop("JUPYTER_PATH", None)
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").is_file()
+    return ws
+
+
+def converged(ws: Workspace) -> None:
+    r = ws.wsp("plan", "--detailed-exitcode")
+    assert r.code == 0, r
+
+
+def test_a_kernel_deleted_by_hand_is_written_again_by_apply(kk: Workspace, jdata: Path) -> None:
+    before = (jdata / "kernels" / "nb" / "kernel.json").read_bytes()
+    shutil.rmtree(jdata / "kernels" / "nb")
+    r = kk.wsp("plan", "--json", "--detailed-exitcode")
+    assert r.code == 2, r
+    assert r.json["summary"]["no-op"] == 1, r.json
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "Apply complete: 1 kernel written." in r.stdout, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").read_bytes() == before
+    converged(kk)
+
+
+def test_a_renamed_kernel_replaces_the_old_one(kk: Workspace, jdata: Path) -> None:
+    kk.edit("jupyter = true", 'jupyter = { name = "nb2", display-name = "Notebook env" }')
+    r = kk.wsp("plan", "--json")
+    assert r.json["actions"][0]["reasons"] == [
+        "jupyter kernel changed: + nb2, + display-name 'Notebook env', - nb"
+    ], r.json
+    counts = {k: n for k, n in r.json["summary"].items() if n}
+    assert counts == {"update": 1}, r.json  # one env, its old kernel's removal not counted
+    assert kk.wsp("check").code == 0
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert sorted(p.name for p in (jdata / "kernels").iterdir()) == ["nb2"]
+    converged(kk)
+    r = kk.wsp("check", "--json")
+    assert not [f for f in r.json["findings"] if "kernel 'nb' " in f["message"]], r.json
+
+
+def test_a_new_jupyter_data_dir_moves_the_kernels_and_a_prune_removes_them(
+    kk: Workspace, jdata: Path
+) -> None:
+    kk.edit('envs-dir = ".wsp/envs"', 'envs-dir = ".wsp/envs"\njupyter-data-dir = "hub"')
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    hub = kk.root / "hub" / "kernels"
+    assert [p.name for p in hub.iterdir()] == ["nb"]
+    assert not (jdata / "kernels" / "nb").exists()
+    converged(kk)
+
+    # the project goes: no kernel is left pointing at its env, here or there
+    kk.manifest.write_text(kk.manifest.read_text().split("[projects.nb]")[0])
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert not (hub / "nb").exists() and not (jdata / "kernels" / "nb").exists()
+    converged(kk)
+
+
+def test_an_env_vars_change_rewrites_the_kernel(kk: Workspace, jdata: Path) -> None:
+    launcher = jdata / "kernels" / "nb" / "wsp-kernel.sh"
+    kk.edit("jupyter = true", 'jupyter = true\nenv-vars = { X = "1" }')
+    assert kk.wsp("apply", "--yes").code == 0
+    assert "export X=1\n" in launcher.read_text()
+    kk.edit('X = "1"', 'X = "2"')
+    r = kk.wsp("plan", "--json")
+    (action,) = r.json["actions"]
+    assert action["action"] == "update", action
+    assert action["kernel"]["action"] == "update", action
+    assert "activation changed: ~ $X" in action["kernel"]["reasons"][0]["message"], action
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "export X=2\n" in launcher.read_text() and "X=1" not in launcher.read_text()
+    converged(kk)
+    (row,) = kk.wsp("status", "--json").json["envs"]
+    assert row["kernel"] == {"name": "nb", "state": "in place"}, row
+
+
+def test_a_package_that_brings_an_activate_script_rewrites_the_kernel(
+    kk: Workspace, jdata: Path
+) -> None:
+    kk.edit('dependencies = ["ipykernel"]', 'dependencies = ["ipykernel", "kernel-hello"]')
+    r = kk.wsp("apply", "--yes")
+    assert r.code == 0, r
+    script = kk.envs_dir / "nb" / "etc" / "conda" / "activate.d" / "kernel-hello.sh"
+    assert f". {script}\n" in (jdata / "kernels" / "nb" / "wsp-kernel.sh").read_text()
+    converged(kk)
+
+
+def test_destroy_removes_a_kernel_whose_env_is_already_gone(kk: Workspace, jdata: Path) -> None:
+    shutil.rmtree(kk.envs_dir / "nb")  # by hand
+    r = kk.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    assert "wsp will remove 1 kernel(s) whose env is gone:" in r.stdout, r
+    assert "Destroyed 0 envs and removed 1 kernel." in r.stdout, r
+    assert not (jdata / "kernels" / "nb").exists()
+
+
+@pytest.mark.parametrize("where", ["afile", "hub"])
+def test_a_jupyter_data_dir_that_is_a_file_is_refused_at_load(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path, where: str
+) -> None:
+    text = KK_TOML.replace("{kchan}", kernel_channel.as_uri())
+    ws = make_workspace(
+        text.replace("[workspace.mirrors]", f'jupyter-data-dir = "{where}"\n\n[workspace.mirrors]')
+    )
+    (ws.root / "hub").mkdir()
+    (ws.root / "hub" / "kernels").write_text("")  # hub/kernels: a file
+    (ws.root / "afile").write_text("")
+    before = snapshot(ws.root)
+    bad = ws.root / ("afile" if where == "afile" else "hub/kernels")
+    for args in (("plan",), ("apply", "--yes"), ("check",)):
+        r = ws.wsp(*args)
+        assert r.code == 1, r
+        assert r.stderr.splitlines()[0] == (
+            f"workspace.toml:6:20: jupyter-data-dir: {bad} is a file, not a folder: "
+            "kernels go to <jupyter-data-dir>/kernels/; point jupyter-data-dir at a folder"
+        ), r
+        assert "Traceback" not in r.output
+    assert snapshot(ws.root) == before and not ws.envs_dir.exists()
+
+
+def test_an_env_built_whose_kernel_failed_is_not_summed_up_as_nothing_changed(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path
+) -> None:
+    ws = make_workspace(KK_TOML.replace("{kchan}", kernel_channel.as_uri()))
+    (jdata / "kernels").mkdir(parents=True)
+    (jdata / "kernels" / "nb").write_text("mine")  # a file where the kernel would go
+    r = ws.wsp("apply", "--yes", JUPYTER_DATA_DIR=str(jdata))
+    assert r.code == 1, r
+    assert "Apply finished with errors: nb built but not its kernel; 1 failed (nb)." in r.stdout, r
+    assert (jdata / "kernels" / "nb").read_text() == "mine"
+
+
+def test_wsp_watch_carries_a_kernel_only_change_out(kk: Workspace, jdata: Path) -> None:
+    shutil.rmtree(jdata / "kernels" / "nb")
+    r = kk.wsp("watch", "--once", "--json")
+    assert r.code == 0, r
+    assert (jdata / "kernels" / "nb" / "kernel.json").is_file()
+    converged(kk)
 
 
 # -- the examples of docs/jupyter.md -------------------------------------------------------------

@@ -106,24 +106,31 @@ def shell_of(environ: Mapping[str, str]) -> ShellName:
     return "bash"
 
 
-def env_vars(prefix: Path) -> tuple[dict[str, str], list[str]]:
+def env_vars(
+    prefix: Path, state: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The env's variables as conda's activation reads them (packages' `etc/conda/env_vars.d`
     first, then `conda env config vars`' conda-meta/state), and a warning for each one left
-    out (a name that is no shell variable, PATH, a file that is no JSON object)."""
+    out (a name that is no shell variable, PATH, a file that is no JSON object). `state`:
+    conda-meta/state's variables to take instead of the file's (what an apply will write)."""
     out: dict[str, str] = {}
     warnings: list[str] = []
     sources: list[Path] = sorted((prefix / "etc" / "conda" / "env_vars.d").glob("*"))
-    sources.append(prefix / "conda-meta" / "state")
+    state_file = prefix / "conda-meta" / "state"
+    sources.append(state_file)
     for source in sources:
-        if not source.is_file():
+        if source == state_file and state is not None:
+            data: object = dict(state)
+        elif not source.is_file():
             continue
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
-            warnings.append(f"{source}: not JSON; its variables are not set")
-            continue
-        if source.name == "state" and isinstance(data, dict):
-            data = data.get("env_vars") or {}
+        else:
+            try:
+                data = json.loads(source.read_text(encoding="utf-8"))
+            except (OSError, ValueError, UnicodeDecodeError):
+                warnings.append(f"{source}: not JSON; its variables are not set")
+                continue
+            if source == state_file and isinstance(data, dict):
+                data = data.get("env_vars") or {}
         if not isinstance(data, dict):
             warnings.append(f"{source}: not a JSON object; its variables are not set")
             continue
@@ -179,9 +186,15 @@ def _scripts_in(script: str, prefix: Path, shell: ShellName) -> list[Path]:
 
 
 def activation(
-    prefix: Path, env_name: str, base: Mapping[str, str], shell: ShellName = "bash"
+    prefix: Path,
+    env_name: str,
+    base: Mapping[str, str],
+    shell: ShellName = "bash",
+    *,
+    state: Mapping[str, str] | None = None,
 ) -> Activation:
-    """The env at `prefix` activated on top of the process environment `base` for `shell`."""
+    """The env at `prefix` activated on top of the process environment `base` for `shell`
+    (`state`: its conda-meta/state variables as an apply will write them, see `env_vars`)."""
     from rattler.shell import ActivationVariables, PathModificationBehavior, activate
 
     old = base.get("CONDA_PREFIX") or None
@@ -208,7 +221,7 @@ def activation(
         CONDA_PROMPT_MODIFIER=f"({env_name}) ",
         CONDA_SHLVL=str(level + 1),
     )
-    own, warnings = env_vars(prefix)
+    own, warnings = env_vars(prefix, state)
     variables.update(own)
     return Activation(
         prefix=prefix,

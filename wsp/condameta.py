@@ -238,7 +238,8 @@ def frozen_message(*, workspace: str, manifest: Path, project: str, env: str) ->
         f"{project!r}), declared in {manifest}.\n"
         f"To change it, edit that workspace.toml (or run `wsp add {project} PKG` / "
         f"`wsp remove {project} PKG`), then `wsp apply`.\n"
-        "conda would undo nothing: wsp's next apply puts back what workspace.toml says. "
+        "A change made with conda would not last: wsp's next apply puts back what "
+        "workspace.toml says. "
         f"To change {env} with conda anyway, pass conda's `--override-frozen`; to stop "
         "wsp freezing its envs, set `freeze-envs = false` in [workspace]."
     )

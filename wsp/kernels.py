@@ -27,7 +27,7 @@ import re
 import shlex
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,6 +83,8 @@ class KernelSpec:
     workspace: str
     manifest: str
     location: Path  # the kernels folder; the kernel is `location / name`
+    # conda-meta/state's variables once the apply wrote them (None: as the env holds them)
+    env_vars: tuple[tuple[str, str], ...] | None = None
 
     @property
     def dir(self) -> Path:
@@ -141,10 +143,15 @@ def default_display_name(python: str | None, prefix: Path, env: str) -> str:
 
 
 def desired_kernel(
-    ws: Workspace, want: DesiredEnv, *, location: Path | None = None
+    ws: Workspace,
+    want: DesiredEnv,
+    *,
+    location: Path | None = None,
+    env_vars: Mapping[str, str] | None = None,
 ) -> KernelSpec | None:
     """The kernel `want` declares (`jupyter`), None when it declares none. `location`
-    defaults to `kernels_dir(ws)`."""
+    defaults to `kernels_dir(ws)`; `env_vars`: the variables the apply writes to the env's
+    conda-meta/state (when it builds the env), the launcher's instead of the env's now."""
     if want.kernel is None:
         return None
     return KernelSpec(
@@ -157,6 +164,7 @@ def desired_kernel(
         workspace=ws.name,
         manifest=str(ws.manifest_path),
         location=location if location is not None else kernels_dir(ws),
+        env_vars=tuple(env_vars.items()) if env_vars is not None else None,
     )
 
 
@@ -175,13 +183,21 @@ def _shell() -> str:
     return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
 
 
+# Stands for the PATH the kernel starts with, in the activation the launcher is made of.
+_START_PATH = "/wsp-kernel-start-PATH"
+
+
 def _activation(spec: KernelSpec) -> str:
     """The env's activation (wsp.activate: PATH, CONDA_PREFIX, its variables, its
-    activate.d scripts), PATH ending with the PATH the kernel starts with."""
+    activate.d scripts) on top of the PATH the kernel starts with: the env's folders
+    (rattler's) first, then whatever PATH the user who starts the kernel has; nothing of
+    the PATH of the user who wrote it (on a shared hub, their private tools)."""
     from wsp.activate import activation
 
-    act = activation(spec.prefix, spec.env, {"PATH": ""}, "bash")
-    return act.script(inherit_path=True)
+    state = dict(spec.env_vars) if spec.env_vars is not None else None
+    act = activation(spec.prefix, spec.env, {"PATH": _START_PATH}, "bash", state=state)
+    own = tuple(p for p in act.path if p != _START_PATH)
+    return replace(act, path=own).script(inherit_path=True)
 
 
 def render(spec: KernelSpec) -> KernelFiles:
@@ -452,17 +468,19 @@ def _read(path: Path) -> bytes | None:
 
 
 def _launcher_reasons(old: bytes, new: bytes) -> list[KernelReason]:
-    def facts(text: bytes) -> tuple[set[str], set[str]]:
+    def facts(text: bytes) -> tuple[set[str], dict[str, str]]:
         lines = text.decode("utf-8", "replace").splitlines()
         scripts = {ln[2:].strip().strip("'\"") for ln in lines if ln.startswith(". ")}
-        names = {ln[7:].split("=", 1)[0] for ln in lines if ln.startswith("export ")}
-        return scripts, names
+        exports = dict(ln[7:].partition("=")[::2] for ln in lines if ln.startswith("export "))
+        return scripts, exports
 
     (s0, v0), (s1, v1) = facts(old), facts(new)
     parts = [f"+ {Path(s).name}" for s in sorted(s1 - s0)] + [
         f"- {Path(s).name}" for s in sorted(s0 - s1)
     ]
-    parts += [f"+ ${v}" for v in sorted(v1 - v0)] + [f"- ${v}" for v in sorted(v0 - v1)]
+    parts += [f"+ ${v}" for v in sorted(v1.keys() - v0.keys())]
+    parts += [f"- ${v}" for v in sorted(v0.keys() - v1.keys())]
+    parts += [f"~ ${v}" for v in sorted(v0.keys() & v1.keys()) if v0[v] != v1[v]]
     if parts:
         return [KernelReason("activation", f"activation changed: {', '.join(parts)}")]
     return [KernelReason("activation", "activation changed (activate.d scripts or env vars)")]
@@ -621,13 +639,16 @@ def plan_kernels(
     desired: Mapping[str, DesiredEnv],
     *,
     projects: Collection[str] | None = None,
+    env_vars: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[KernelChange]:
     """Every kernel change `wsp apply` would make: one per declared kernel (in `projects`
-    when given), then the removals of this workspace's kernels that are no longer wanted."""
+    when given), then the removals of this workspace's kernels that are no longer wanted.
+    `env_vars`: per project whose env the apply builds, the variables it writes to the
+    env's conda-meta/state (so the plan shows the launcher they give)."""
     out = []
     keep = set()
     for name, want in desired.items():
-        spec = desired_kernel(ws, want)
+        spec = desired_kernel(ws, want, env_vars=(env_vars or {}).get(name))
         if spec is None:
             continue
         keep.add(spec.name)
@@ -674,11 +695,11 @@ def _remove(found: InstalledKernel) -> tuple[str, ...]:
 def apply_kernel(ws: Workspace, change: KernelChange) -> KernelChange:
     """Carry `change` out, after checking again that the kernel folder is free or this
     workspace's (a folder that changed hands since the plan is left alone: the result is
-    `blocked`). create and update render from the env as it is now, so call it after the
-    env is built. Returns what was done. Raises WspError when a file can't be written."""
+    `blocked`). create, update and no-op render from the env as it is now (a no-op is
+    written when the env, just built, gives another launcher), so call it after the env is
+    built. Returns what was done. Raises WspError when a file can't be written."""
     try:
-        if change.action in ("create", "update"):
-            assert change.spec is not None
+        if change.action in ("create", "update", "no-op") and change.spec is not None:
             now, files = _plan_kernel(ws, change.spec)
             if now.action in ("create", "update"):
                 _write(change.spec, files)

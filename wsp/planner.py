@@ -293,8 +293,14 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
+        """Envs per kind, each env once (an env's other kernels are no-op actions too)."""
         counts = {str(k): 0 for k in KINDS}
+        envs = {a.env for a in self.actions if a.kind is not ActionKind.NOOP}
         for a in self.actions:
+            if a.kind is ActionKind.NOOP:
+                if a.env in envs:
+                    continue  # another kernel of an env already counted
+                envs.add(a.env)
             counts[str(a.kind)] += 1
         return counts
 
@@ -408,6 +414,8 @@ def _spec_reasons(
         if label == "dependencies":
             before = tuple(s for s in before if not s.startswith("python "))
             after = tuple(s for s in after if not s.startswith("python "))
+        elif label == "jupyter kernel":
+            before, after = _kernel_items(before), _kernel_items(after)
         added = tuple(s for s in after if s not in before)
         dropped = tuple(s for s in before if s not in after)
         if added or dropped:
@@ -428,6 +436,13 @@ def _spec_reasons(
     if not parts and not have.moved_from:
         parts.append(why.DeclarationChanged())
     return parts
+
+
+def _kernel_items(jupyter: Sequence[str]) -> tuple[str, ...]:
+    """A marker's `jupyter` (name, display name or "") as reason items: `nb`,
+    `display-name 'Notebook env'` (the default display name is no item)."""
+    name, display = (*jupyter, "", "")[:2]
+    return tuple(x for x in (name, f"display-name {display!r}" if display else "") if x)
 
 
 def _env_var_changes(before: Sequence[str], after: Sequence[str]) -> Reason | None:

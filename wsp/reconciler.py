@@ -234,8 +234,10 @@ def _history_entry(action: Action, marker: Marker, before: Marker | None) -> his
 
 def _kernel(ctx: Context, action: Action) -> None:
     """Write or remove the env's Jupyter kernel as planned (after the env is in its final
-    place: the launcher holds its activation as it is now)."""
-    if not action.kernel_changes:
+    place: the launcher holds its activation as it is now). A kernel planned unchanged is
+    checked again after a build: a package may have brought an activate.d script."""
+    checked = action.kind.builds and action.kernel is not None and action.kernel.action == "no-op"
+    if not (action.kernel_changes or checked):
         return
     from wsp import kernels
 

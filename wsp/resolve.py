@@ -18,6 +18,7 @@ from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveE
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
 from wsp.lockfile import LockView, lock_id, unsatisfied
+from wsp.marker import Declared
 from wsp.observe import ObservedEnv, switches_variant
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
 
@@ -302,18 +303,31 @@ def plan_of(ctx: Context, resolutions: Mapping[str, Resolution], targets: Sequen
     )
 
 
-def with_kernels(ctx: Context, made: Plan) -> Plan:
+def with_kernels(ctx: Context, made: Plan, *, always: bool = False) -> Plan:
     """The plan with the Jupyter kernel changes (wsp.kernels) of its projects, each on its
     env's action (a removal whose env has none gets a no-op action of its own). Nothing is
-    looked at for a workspace that declares no kernel and whose envs were built with none."""
-    if not any(w.kernel for w in ctx.desired.values()) and not any(
-        o.marker and o.marker.declared and o.marker.declared.jupyter for o in ctx.observed.values()
+    looked at for a workspace that declares no kernel and whose envs were built with none,
+    unless `always` (destroy: kernels whose env is gone go too)."""
+    if (
+        not always
+        and not any(w.kernel for w in ctx.desired.values())
+        and not any(
+            o.marker and o.marker.declared and o.marker.declared.jupyter
+            for o in ctx.observed.values()
+        )
     ):
         return made
     from wsp import kernels
 
     projects = set(made.targets) if made.targets else None
-    changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects)
+    # what the apply writes to conda-meta/state of each env it builds (as the reconciler
+    # does): the launchers are planned with those variables
+    env_vars = {
+        a.project: dict(v.partition("=")[::2] for v in (a.declared or Declared()).env_vars)
+        for a in made.actions
+        if a.project and a.kind.builds
+    }
+    changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects, env_vars=env_vars)
     by_project = {a.project: i for i, a in enumerate(made.actions) if a.project}
     actions = list(made.actions)
     for change in changes:

@@ -322,7 +322,7 @@ class ApplyDisplay:
 
     def finished(self, action: Action, error: str | None) -> None:
         destroyed = any(str(r.code) == "destroy" for r in action.reasons)
-        verb = "destroyed" if destroyed else action.kind.past
+        verb = "destroyed" if destroyed else done_verb(action)
         if self._progress is not None and action.env in self._tasks:
             task = self._tasks[action.env]
             status = "[red]failed[/]" if error else f"[green]{verb}[/]"
@@ -334,10 +334,23 @@ class ApplyDisplay:
         elif error is None and not settings.quiet:
             err().print(f"[green]{esc(action.env)}: {verb}[/] [dim]{esc(action.prefix)}[/]")
         if error:
-            err().print(f"[red]{esc(action.env)}: {action.kind} failed:[/] {esc(error)}")
+            what = "kernel" if action.kind is ActionKind.NOOP else action.kind
+            err().print(f"[red]{esc(action.env)}: {what} failed:[/] {esc(error)}")
 
     def warned(self, message: str) -> None:
         err().print(f"[yellow]warning:[/] {esc(message)}")
+
+
+_KERNEL_DONE = {"create": "written", "update": "rewritten", "remove": "removed"}
+
+
+def done_verb(action: Action, n: int = 1) -> str:
+    """How a summary says `action` was done: `created`, ..., or, for a no-op carried out
+    for its kernel alone, `kernel removed` (`kernels removed` when `n` > 1)."""
+    kernel = action.kernel.action if action.kernel is not None else ""
+    if action.kind is ActionKind.NOOP and (done := _KERNEL_DONE.get(kernel)):
+        return f"kernel{'s' if n > 1 else ''} {done}"
+    return action.kind.past
 
 
 def apply_summary(
@@ -350,12 +363,16 @@ def apply_summary(
     """`Apply complete: 2 created.`, or what was left undone: it agrees with the exit code
     (0 only when everything planned was done)."""
     c = err() if stderr else out()
-    done: dict[str, int] = {}
+    done: dict[str, list[Action]] = {}
     failed = [o for o in outcomes if not o.ok]
     for o in outcomes:
         if o.ok:
-            done[o.action.kind.past] = done.get(o.action.kind.past, 0) + 1
-    parts = [f"{n} {verb}" for verb, n in done.items()] or ["nothing changed"]
+            done.setdefault(done_verb(o.action), []).append(o.action)
+    parts = [f"{len(a)} {done_verb(a[0], len(a))}" for a in done.values()]
+    if built := [o.action.env for o in failed if o.built]:  # then its kernel failed
+        kernel = "their kernels" if len(built) > 1 else "its kernel"
+        parts.append(f"{', '.join(built)} built but not {kernel}")
+    parts = parts or ["nothing changed"]
     undone = []
     if failed:
         undone.append(f"{len(failed)} failed ({', '.join(o.action.env for o in failed)})")
@@ -371,10 +388,13 @@ def apply_summary(
 
 
 def destroy_summary(outcomes: Sequence[Outcome]) -> None:
-    """`Destroyed 2 envs.` (and what failed): destroy's own words, not apply's."""
-    done = [o for o in outcomes if o.ok]
+    """`Destroyed 2 envs.` (and what failed): destroy's own words, not apply's. A kernel
+    removed on its own (its env already gone) is no env destroyed."""
+    done = [o for o in outcomes if o.ok and o.action.kind is not ActionKind.NOOP]
     failed = [o for o in outcomes if not o.ok]
     envs = f"{len(done)} env{'s' if len(done) != 1 else ''}"
+    if kernels := sum(o.ok and o.action.kind is ActionKind.NOOP for o in outcomes):
+        envs += f" and removed {kernels} kernel{'s' if kernels != 1 else ''}"
     if failed:
         out().print(
             f"[red]Destroy finished with errors:[/] destroyed {envs}, {len(failed)} failed."

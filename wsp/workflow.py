@@ -288,10 +288,10 @@ def _why_other_packages(
 
 def split(plan: Plan, *, allow_destroy: bool) -> tuple[list[Action], list[Action]]:
     """(to carry out now, destructive ones that wait for consent). Blocked actions are in
-    neither: nothing can be done to them."""
+    neither: nothing can be done to them; a no-op is carried out only for its kernel."""
     now, pending = [], []
     for a in plan.actions:
-        if a.kind in (ActionKind.NOOP, ActionKind.BLOCKED):
+        if a.kind is ActionKind.BLOCKED or (a.kind is ActionKind.NOOP and not a.kernel_changes):
             continue
         (pending if a.kind.destructive and not allow_destroy else now).append(a)
     return now, pending

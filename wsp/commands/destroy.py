@@ -41,7 +41,7 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
             and (not targets or have.marker.project in targets or env in targets)
         )
         plan = Plan(ctx.ws.name, str(ctx.ws.manifest_path), actions, {}, targets)
-        return with_kernels(replace(ctx, desired={}), plan)  # every kernel it wrote goes
+        return with_kernels(replace(ctx, desired={}), plan, always=True)  # every kernel it wrote
 
     return planner
 
@@ -80,18 +80,25 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         def planned(self, plan: Plan, now: list[Any], pending: list[Any]) -> None:
             if args.json:
                 return
-            spared = left_alone(ctx, targets, now)
+            envs = [a for a in now if a.kind == "prune"]
+            alone = [a.kernel for a in now if a.kind != "prune" and a.kernel is not None]
+            spared = left_alone(ctx, targets, envs)
             if not now:
                 why = "; ".join(spared) or "this workspace owns no env"
                 ui.out().print(f"Nothing to destroy: {ui.esc(why)}.")
                 return
             for note in spared:
                 ui.out().print(f"[dim]note:[/] {ui.esc(note)}")
-            ui.out().print(
-                f"wsp will delete {len(now)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
-            )
-            for a in now:
+            if envs:
+                ui.out().print(
+                    f"wsp will delete {len(envs)} env(s) owned by workspace {ui.esc(ctx.ws.name)}:"
+                )
+            for a in envs:
                 ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
+            if alone:  # kernels of this workspace whose env is already gone
+                ui.out().print(f"wsp will remove {len(alone)} kernel(s) whose env is gone:")
+            for k in alone:
+                ui.out().print(f"  [red]- kernel {ui.esc(k.name)}[/] [dim]{ui.esc(k.dir)}[/]")
 
     request = workflow.Request(
         targets=targets, gate=False, command="wsp destroy", planner=destroy_plan(targets)

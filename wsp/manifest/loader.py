@@ -411,6 +411,17 @@ def load(
             f"inside it: point envs-dir at {env / 'envs'} or at a folder outside {env}",
             value=True,
         )
+    jupyter_data_dir = None
+    if ws.jupyter_data_dir is not None:
+        jupyter_data_dir = probe.resolve(root / probe.expanduser(Path(ws.jupyter_data_dir)))
+        for folder in (jupyter_data_dir, jupyter_data_dir / "kernels"):
+            if probe.ask("blocked_by_file", str(folder)):
+                raise err(
+                    ("workspace", "jupyter-data-dir"),
+                    f"jupyter-data-dir: {folder} is a file, not a folder: kernels go to "
+                    "<jupyter-data-dir>/kernels/; point jupyter-data-dir at a folder",
+                    value=True,
+                )
     projects: dict[str, ProjectDecl] = {}
     env_hashes: list[bytes] = []
     for name, p in model.projects.items():
@@ -498,11 +509,7 @@ def load(
         positions=positions,
         freeze_envs=ws.freeze_envs,
         envs_dir_declared=ws.envs_dir is not None,
-        jupyter_data_dir=(
-            probe.resolve(root / probe.expanduser(Path(ws.jupyter_data_dir)))
-            if ws.jupyter_data_dir is not None
-            else None
-        ),
+        jupyter_data_dir=jupyter_data_dir,
         exclude_newer=check_cutoff(("workspace",), ws.exclude_newer),
         keep_builds=ws.keep_builds,
     )
