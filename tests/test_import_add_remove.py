@@ -475,8 +475,10 @@ def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Works
     assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
 
 
-@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
-@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+# each of the two: with and without a BOM, LF and CRLF
+@pytest.mark.parametrize(
+    ("bom", "newline"), [(b"", b"\n"), (b"\xef\xbb\xbf", b"\r\n")], ids=["lf", "crlf-bom"]
+)
 def test_edits_keep_the_files_bom_and_line_endings(
     ws: Workspace, bom: bytes, newline: bytes
 ) -> None:
