@@ -53,6 +53,8 @@ def test_bash_completion_completes_commands_options_and_projects(
     assert complete("wsp run f") == ["finance"]
     assert complete("wsp plan --target v") == ["vision"]
     assert "--detailed-exitcode" in complete("wsp plan --d")
+    ws.manifest.write_bytes(b"\xef\xbb\xbf" + ws.manifest.read_bytes())  # a BOM, as plan takes
+    assert complete("wsp run f") == ["finance"]
 
 
 @pytest.mark.parametrize(("shell", "marker"), [("zsh", "#compdef wsp"), ("fish", "complete ")])

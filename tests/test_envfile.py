@@ -504,6 +504,18 @@ def test_pip_options_of_the_file_reach_the_pip_layer(tmp_path: Path) -> None:
     assert d.pip_options.find_links == (str((tmp_path / "projects/p/wheels").resolve()),)
 
 
+def test_a_pip_option_with_a_variable_is_not_used_as_it_says(tmp_path: Path) -> None:
+    """WSP303 says a pip line with `${VAR}` is not used: its index never reaches uv."""
+    env_yml = (
+        "dependencies:\n  - python=3.11\n  - pip:\n"
+        "    - --extra-index-url https://user:${PIPPASS}@idx.example/simple\n"
+        "    - --extra-index-url https://open.example/simple\n    - rich\n"
+    )
+    env = read_env_file(write(tmp_path, env_yml))
+    assert env.pip_options.extra_index_urls == ("https://open.example/simple",)
+    assert any("${VAR}" in str(w) and "not used" in str(w) for w in env.warnings), env.warnings
+
+
 @pytest.mark.parametrize(
     ("entry", "fragment"),
     [

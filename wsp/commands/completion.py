@@ -37,7 +37,7 @@ def project_names(prefix: str = "", **_: Any) -> list[str]:
 
         from wsp.manifest import find_manifest
 
-        data = tomlkit.parse(find_manifest(Path.cwd()).read_text(encoding="utf-8")).unwrap()
+        data = tomlkit.parse(find_manifest(Path.cwd()).read_text(encoding="utf-8-sig")).unwrap()
         projects = data.get("projects") or {}
         return sorted(n for n in projects if isinstance(n, str) and n.startswith(prefix))
     except Exception:
