@@ -512,7 +512,7 @@ def test_a_pip_option_with_a_variable_is_not_used_as_it_says(tmp_path: Path) -> 
         "    - --extra-index-url https://open.example/simple\n    - rich\n"
     )
     env = read_env_file(write(tmp_path, env_yml))
-    assert env.pip_options.extra_index_urls == ("https://open.example/simple",)
+    assert env.pip_options.args() == ["--extra-index-url", "https://open.example/simple"]
     assert any("${VAR}" in str(w) and "not used" in str(w) for w in env.warnings), env.warnings
 
 

@@ -64,15 +64,19 @@ class PipOptions:
     pre: bool = False  # pre-releases allowed for every requirement (pip's --pre)
 
     def args(self) -> list[str]:
+        """uv's options. A location with `${VAR}` is not used (WSP303 says so): uv would
+        send the variable's name, or wsp its value, wherever it points."""
         out: list[str] = []
         if self.no_index:
             out.append("--no-index")
-        elif self.index_url:
+        elif self.index_url and not _ENV_VAR.search(self.index_url):
             out += ["--index-url", self.index_url]
         for url in self.extra_index_urls:
-            out += ["--extra-index-url", url]
+            if not _ENV_VAR.search(url):
+                out += ["--extra-index-url", url]
         for link in self.find_links:
-            out += ["--find-links", link]
+            if not _ENV_VAR.search(link):
+                out += ["--find-links", link]
         if self.pre:
             out += ["--prerelease", "allow"]
         return out

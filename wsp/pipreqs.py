@@ -554,8 +554,8 @@ def has_env_var(text: str) -> bool:
 def options(entries: Iterable[PipEntry]) -> PipOptions:
     """The index options of `entries` (and of their `-r` files), as uv takes them: the last
     --index-url wins, --extra-index-url and --find-links add up (a local find-links folder
-    read from the folder of the file that names it). A line with `${VAR}` is not used
-    (`unsupported` says so)."""
+    read from the folder of the file that names it). A line with `${VAR}` is kept, as
+    declared (exports write it), and never handed to uv (`PipOptions.args`)."""
     from wsp.pip import PipOptions
 
     index_url: str | None = None
@@ -567,8 +567,6 @@ def options(entries: Iterable[PipEntry]) -> PipOptions:
         if isinstance(e, Option) and e.name == "--pre":
             pre = True
         if not isinstance(e, Option) or (e.value is None and e.name != "--no-index"):
-            continue
-        if has_env_var(e.text):
             continue
         if e.name == "--index-url":
             index_url = e.value
