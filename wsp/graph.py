@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +108,18 @@ class DesiredEnv:
     def candidate(self, name: str | None) -> sysreq.Variant | None:
         """The candidate variant called `name`, if this env still has one."""
         return next((v for v in self.candidates if v.name == name), None)
+
+    @property
+    def choices(self) -> tuple[sysreq.Variant, ...]:
+        """What an env of it may be built for here, in order: `candidates` (a desired env
+        of an older cache has none: its own platform, nothing declared)."""
+        return self.candidates or (sysreq.Variant(self.platform, self.platform),)
+
+    def picked(self, host: Callable[[], Iterable[sysreq.HostPackage]]) -> sysreq.Variant:
+        """The variant apply builds it for on this machine (`host`, its virtual packages,
+        is asked only when there are several): the first it can run, else the first."""
+        choices = self.choices
+        return choices[0] if len(choices) == 1 else sysreq.choose(choices, host())[0]
 
 
 def _check_refs(ws: Workspace) -> None:

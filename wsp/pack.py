@@ -217,9 +217,7 @@ def _platform(engine: Engine, locked: LockedEnv, want: DesiredEnv, asked: str | 
     it can run, as `wsp apply --locked` picks it (the first when it can run none: a pack
     is made for another machine as well)."""
     if asked is None:
-        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
-        host = engine.host_virtual_packages() if len(candidates) > 1 else ()
-        asked = sysreq.choose(candidates, host)[0].name
+        asked = want.picked(engine.host_virtual_packages).name
     entries = {entry: name for name, entry in locked.targets.items()}
     asked = entries.get(asked, asked)
     if asked in locked.packages:

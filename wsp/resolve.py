@@ -77,7 +77,7 @@ def resolve(
             built = _built_variant(want, have)
             if built is None or not _usable(ctx, engine, lock, locked, want, built, frozen):
                 continue  # in sync, and no lock to compare with
-        variant, lacking = sysreq.choose(want.candidates or _plain(want), host())
+        variant, lacking = sysreq.choose(want.choices, host())
         if lacking and not force:
             out[name] = Resolution(variant=variant, lacking=lacking)
             continue
@@ -216,11 +216,6 @@ def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.
     return (
         m.built_for(want.platform) == variant.name and m.system_requirements == variant.declared()
     )
-
-
-def _plain(want: DesiredEnv) -> tuple[sysreq.Variant, ...]:
-    """A desired env of an older cache has no candidates: its own platform, nothing declared."""
-    return (sysreq.Variant(want.platform, want.platform),)
 
 
 def _built_variant(want: DesiredEnv, have: ObservedEnv | None) -> sysreq.Variant | None:

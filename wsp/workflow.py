@@ -179,14 +179,12 @@ def _check_locked_here(
     """Refuse (--locked, --frozen) a project whose lock has no packages for the platform
     variant this machine builds it for: they would be solved, not installed from the lock.
     The machine is asked only for a project with several variants here."""
-    from wsp import sysreq
     from wsp.resolve import HostFacts
 
     host = HostFacts(engine)
     for name in projects:
         want = ctx.desired[name]
-        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
-        variant = candidates[0] if len(candidates) == 1 else sysreq.choose(candidates, host())[0]
+        variant = want.picked(host)
         have = lock.locked_platforms.get(name, [])
         if variant.name in have:
             continue

@@ -29,7 +29,6 @@ def env_rows(
     """Per declared project: its candidate variants on this platform (each with its system
     requirements and, when `host` is known, whether this machine runs it and what it
     lacks), the one apply would pick, and the one its env was built for."""
-    from wsp import sysreq
     from wsp.commands.status import built_for
 
     rows = []
@@ -37,7 +36,7 @@ def env_rows(
         if targets and name not in targets:
             continue
         have = ctx.observed.get(want.env_name)
-        candidates = want.candidates or (sysreq.Variant(want.platform, want.platform),)
+        candidates = want.choices
         picked = None
         listed = []
         for variant in candidates:
