@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,8 +281,6 @@ def project_channels(wanted: list[str], workspace: tuple[str, ...]) -> list[str]
 
 # -- the command --------------------------------------------------------------------------
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")  # what workspace.toml takes
-
 
 @dataclass
 class _Found:
@@ -407,6 +404,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp.errors import WspError
     from wsp.manifest import find_manifest, load
     from wsp.manifest.edit import Edit, append_text, render_project
+    from wsp.manifest.loader import is_env_name
 
     manifest = find_manifest(directory)
     ws = load(manifest)
@@ -433,7 +431,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
 
     if args.as_name is not None:  # the user's name, as given, or refused
         name, renamed = args.as_name, None
-        if not _NAME.match(name) or ".." in name:
+        if not is_env_name(name):
             raise WspError(
                 f"--as {name!r} can't be a project name: use letters, digits, '-', '_' and "
                 "'.', without '/', '..' or a leading '.'",

@@ -33,6 +33,12 @@ _BARE_VERSION = re.compile(r"^\d+(\.\d+)*$")
 KERNEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
+def is_env_name(name: str) -> bool:
+    """Whether `name` can name a project, a template or an env (a folder of envs-dir):
+    letters, digits, '-', '_' and '.', without '/', '..' or a leading '.'."""
+    return bool(_NAME_RE.match(name)) and ".." not in name
+
+
 @dataclass(frozen=True)
 class JupyterDecl:
     """`jupyter = true | false | { name, display-name }` as one layer wrote it."""
@@ -276,13 +282,13 @@ def load(
                     (f"{kind}s", name),
                     f"{kind} name is {len(name)} characters long; keep it under {MAX_NAME + 1}",
                 )
-            if not _NAME_RE.match(name) or ".." in name:
+            if not is_env_name(name):
                 raise err(
                     (f"{kind}s", name),
                     f"{kind} name {name!r} can't be an env name: use letters, digits, '-', '_' "
                     "and '.', without '/', '..' or a leading '.'",
                 )
-    if ws.env_prefix and (not _NAME_RE.match(ws.env_prefix + "x") or ".." in ws.env_prefix):
+    if ws.env_prefix and not is_env_name(ws.env_prefix + "x"):
         raise err(
             ("workspace", "env-prefix"),
             f"env-prefix {ws.env_prefix!r} can't start an env name: use letters, digits, '-', '_'",
