@@ -259,6 +259,17 @@ def environments_txt() -> Path:
     return Path.home() / ".conda" / "environments.txt"
 
 
+def _lines(raw: bytes) -> list[str]:
+    """environments.txt's lines: one that is not UTF-8 (another tool's) names its path
+    byte for byte, and is written back so."""
+    return raw.decode("utf-8", "surrogateescape").splitlines()
+
+
+def listed_envs() -> list[Path]:
+    """The prefixes ~/.conda/environments.txt lists (OSError when it can't be read)."""
+    return [Path(line.strip()) for line in _lines(environments_txt().read_bytes()) if line.strip()]
+
+
 def _resolved_conda_envs_dirs() -> set[Path]:
     return {d.resolve() for d in conda_envs_dirs()}
 
@@ -295,7 +306,7 @@ def _edit_environments_txt(change: Callable[[list[str]], list[str]]) -> None:
             raw = path.read_bytes()
         except FileNotFoundError:
             raw = b""
-        lines = raw.decode("utf-8", "surrogateescape").splitlines()
+        lines = _lines(raw)
         kept = change(lines)
         if kept != lines:
             text = "".join(f"{line}\n" for line in kept)

@@ -118,11 +118,7 @@ def _env_prefixes(ctx: Context) -> list[Path]:
     if (root := conda.find_conda_root()) is not None:
         found.append(root)
     with contextlib.suppress(OSError):
-        raw = conda.environments_txt().read_bytes()
-        # as wsp.conda reads it: a line that is not UTF-8 names its path byte for byte
-        for line in raw.decode("utf-8", "surrogateescape").splitlines():
-            if line.strip():
-                found.append(Path(line.strip()))
+        found += conda.listed_envs()
     return list(dict.fromkeys(found))
 
 
