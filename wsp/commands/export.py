@@ -140,9 +140,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             )
         return out
 
-    def warn() -> None:
-        for message in dict.fromkeys(warnings):
+    def warn() -> list[str]:
+        """Each warning said once, on stderr; returned for --json."""
+        said = list(dict.fromkeys(warnings))
+        for message in said:
             ui.err().print(f"[yellow]warning:[/] {ui.esc(message)}")
+        return said
 
     if args.all:
         folder = Path(args.output or "exports")
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         for name in ctx.ws.projects:
             for fname, text in texts(name).items():
                 files[folder / fname] = text
-        warn()
+        said = warn()
         for path, text in files.items():
             atomic_write_text(path, text)
         if args.json:
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 {
                     "format": args.format,
                     "written": [str(p.resolve()) for p in files],
-                    "warnings": list(dict.fromkeys(warnings)),
+                    "warnings": said,
                 }
             )
             return 0
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         return 0
 
     written = texts(args.project)
-    warn()
+    said = warn()
     main_name = next(iter(written))  # the format's own file first, then what it COPYs
     if args.output is None and args.json:
         import json
@@ -184,7 +187,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             "project": args.project,
             "format": args.format,
             "files": written,
-            "warnings": list(dict.fromkeys(warnings)),
+            "warnings": said,
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         sys.stdout.flush()
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "project": args.project,
                 "format": args.format,
                 "written": [str(p.resolve()) for p in paths],
-                "warnings": list(dict.fromkeys(warnings)),
+                "warnings": said,
             }
         )
         return 0
