@@ -47,6 +47,11 @@ class Declared:
     exclude_newer: str | None = None
     system_requirements: dict[str, str] = field(default_factory=dict)  # {"cuda": "12.0"}
 
+    @property
+    def variables(self) -> dict[str, str]:
+        """`env_vars` as {NAME: value}, in order: what conda-meta/state holds."""
+        return dict(v.partition("=")[::2] for v in self.env_vars)
+
 
 @dataclass(frozen=True)
 class Marker:

@@ -420,7 +420,7 @@ def _spec_reasons(
         dropped = tuple(s for s in before if s not in after)
         if added or dropped:
             parts.append(why.SpecChanged(label, added, dropped))
-    if (env := _env_var_changes(old.env_vars, new.env_vars)) is not None:
+    if (env := _env_var_changes(old.variables, new.variables)) is not None:
         parts.append(env)
     if old.python != new.python:
         parts.append(why.PythonSpecChanged(old.python, new.python))
@@ -445,10 +445,8 @@ def _kernel_items(jupyter: Sequence[str]) -> tuple[str, ...]:
     return tuple(x for x in (name, f"display-name {display!r}" if display else "") if x)
 
 
-def _env_var_changes(before: Sequence[str], after: Sequence[str]) -> Reason | None:
+def _env_var_changes(old: Mapping[str, str], new: Mapping[str, str]) -> Reason | None:
     """Variables added, removed or set to another value, by name (values may be secrets)."""
-    old = dict(v.partition("=")[::2] for v in before)
-    new = dict(v.partition("=")[::2] for v in after)
     added = tuple(n for n in new if n not in old)
     removed = tuple(n for n in old if n not in new)
     changed = tuple(n for n in new if n in old and old[n] != new[n])

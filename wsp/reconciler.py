@@ -270,7 +270,7 @@ def _env_vars(action: Action) -> dict[str, str]:
     conda ignores (PATH) at load; one from elsewhere (a kept build's marker, a pack) is
     refused here, before the env is touched, never half way through the build."""
     declared = action.declared or Declared()
-    env_vars = dict(v.partition("=")[::2] for v in declared.env_vars)
+    env_vars = declared.variables
     for name in env_vars:
         if (problem := condameta.env_var_problem(name)) is not None:
             raise WspError(f"{action.env}: env var {problem}; the env was left as it was")

@@ -67,7 +67,7 @@ def resolve(
         have = ctx.observed.get(want.env_name)
         # With several variants here, the machine may now run a better (or only another)
         # one than the env was built for: that is a change, whatever the marker says.
-        switch = not force and _switches(want, have, host)
+        switch = not force and switches_variant(want, have, host)
         if not switch and lock is not None and not force and _built_from(lock, want, have, frozen):
             if have is not None and have.marker is not None and needs_solve(want, have):
                 out[name] = Resolution(current=True)  # built from this lock (--frozen)
@@ -196,16 +196,6 @@ def _usable(
     return not unsatisfied(ctx, engine, lock, [want.project], platforms=[variant.name])
 
 
-def _switches(
-    want: DesiredEnv,
-    have: ObservedEnv | None,
-    host: Callable[[], tuple[sysreq.HostPackage, ...]],
-) -> bool:
-    """Whether an env of several candidate variants was built for another one than this
-    machine now picks (the host is asked only for such envs); `wsp status` asks the same."""
-    return switches_variant(want, have, host)
-
-
 def _built_for_same(want: DesiredEnv, have: ObservedEnv | None, variant: sysreq.Variant) -> bool:
     """Whether the env was built for `variant` with the same system requirements: only
     then are its packages worth keeping (a CPU build must not stay because it still
@@ -318,7 +308,7 @@ def with_kernels(ctx: Context, made: Plan, *, always: bool = False) -> Plan:
     # what the apply writes to conda-meta/state of each env it builds (as the reconciler
     # does): the launchers are planned with those variables
     env_vars = {
-        a.project: dict(v.partition("=")[::2] for v in (a.declared or Declared()).env_vars)
+        a.project: (a.declared or Declared()).variables
         for a in made.actions
         if a.project and a.kind.builds
     }
