@@ -95,6 +95,7 @@ def test_plan_and_apply_say_which_url_failed_why_and_what_to_do(
     ws = make_workspace()
     for var in [v for v in ws.env if v.lower().endswith("_proxy")]:
         del ws.env[var]  # a proxy of this machine would answer in the server's place
+    ws.env["CONDA_REMOTE_MAX_RETRIES"] = "0"  # what fails, fails at once
     typo = tmp_path / "chanel"  # a mistyped mirror path
     cases = [
         (

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def test_condarc_proxy_servers_carry_every_fetch(
 ) -> None:
     ws = make_workspace(PROXIED)
     condarc = Path(ws.env["HOME"]) / ".condarc"
-    without = ws.wsp("plan")
+    without = ws.wsp("plan", CONDA_REMOTE_MAX_RETRIES="0")
     assert "could not be reached" in without.output, without  # no such host: the proxy is needed
     with proxy(channel, "/chan/") as (url, asked):
         condarc.write_text(f"proxy_servers:\n  http: {url}\n")
@@ -88,7 +90,7 @@ def test_condarc_ssl_verify_false_and_a_ca_bundle(
     with serve(channel, tls=(cert, key)) as url:
         ws = make_workspace(PROXIED.replace("http://wsp-channel.invalid/chan", url))
         condarc = Path(ws.env["HOME"]) / ".condarc"
-        refused = ws.wsp("apply", "--yes")
+        refused = ws.wsp("apply", "--yes", CONDA_REMOTE_MAX_RETRIES="0")
         assert refused.code == 1 and "could not be reached" in refused.output, refused
         condarc.write_text("ssl_verify: false\n")
         r = ws.wsp("apply", "--yes")
@@ -98,3 +100,46 @@ def test_condarc_ssl_verify_false_and_a_ca_bundle(
         r = ws.wsp("apply", "--yes")
         assert r.code == 0, r
     assert "pytz" in ws.versions("alpha")
+
+
+def test_condarc_remote_max_retries_bounds_the_tries_of_a_failing_fetch(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """A server that answers 503 to everything: rattler tries each URL once and then
+    `remote_max_retries` more times, as conda does (CONDA_REMOTE_MAX_RETRIES wins)."""
+    asked: list[str] = []
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_error(503)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/chan"
+        ws = make_workspace(PROXIED.replace("http://wsp-channel.invalid/chan", url))
+        for var in [v for v in ws.env if v.lower().endswith("_proxy")]:
+            del ws.env[var]
+        (Path(ws.env["HOME"]) / ".condarc").write_text("remote_max_retries: 1\n")
+        tries = {}
+        for env in ({}, {"CONDA_REMOTE_MAX_RETRIES": "0"}):
+            asked.clear()
+            r = ws.wsp("plan", **env)
+            assert r.code == 0 and "could not be reached" in r.output, r
+            tries[env.get("CONDA_REMOTE_MAX_RETRIES", "condarc")] = max(
+                asked.count(p) for p in asked
+            )
+        assert tries == {"condarc": 2, "0": 1}, asked
+        ws.edit(url, (ws.root / "gone").as_uri())  # a file is read once: no retry to wait out
+        r = ws.wsp("plan", CONDA_REMOTE_MAX_RETRIES="many")
+        assert "warning: conda's remote_max_retries setting 'many' is not a whole number" in (
+            r.stderr
+        ), r
+    finally:
+        server.shutdown()

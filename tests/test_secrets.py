@@ -71,7 +71,8 @@ def test_credentials_fetch_and_are_never_printed_nor_written(
         url = f"http://{USER}:{PASSWORD}@{host}/" if how == "basic" else f"{base}/t/{TOKEN}/"
         ws = make_workspace(toml.replace("{url}", url))
         cache = tmp_path / "own-cache"
-        env = {"WSP_CACHE_DIR": str(cache)}
+        # the server is stopped at the end: its refused connections are not tried again
+        env = {"WSP_CACHE_DIR": str(cache), "CONDA_REMOTE_MAX_RETRIES": "0"}
         outputs: list[Result] = []
 
         def run(*args: str, code: int = 0) -> Result:

@@ -163,6 +163,7 @@ def test_what_the_fetchers_are_given_of_the_network() -> None:
     cfg = UserConfig(
         proxy_servers={"all": "http://p:1", "https": "http://s:2", "https://host.example": "x"},
         ssl_verify="/etc/ssl/corp.pem",
+        remote_max_retries=" 5 ",
     )
     assert cfg.scheme_proxies() == {"http": "http://p:1", "https": "http://s:2"}
     assert cfg.host_proxies() == ["https://host.example"]
@@ -170,8 +171,11 @@ def test_what_the_fetchers_are_given_of_the_network() -> None:
         "HTTP_PROXY": "http://p:1",
         "HTTPS_PROXY": "http://s:2",
         "SSL_CERT_FILE": "/etc/ssl/corp.pem",
+        "UV_HTTP_RETRIES": "5",  # uv tries a failed request as often as conda's fetcher
     }
     assert UserConfig(ssl_verify=False).network_env() == {}
+    for written, read in (("0", 0), ("-1", None), ("3.5", None), ("True", None), (None, None)):
+        assert UserConfig(remote_max_retries=written).max_retries() == read, written
 
 
 def test_wsp_user_file(private_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

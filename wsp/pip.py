@@ -406,7 +406,7 @@ def _run_uv(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.Compl
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CONDA_PREFIX"))}
     env.setdefault("UV_NO_PROGRESS", "1")
-    for key, value in load_user_config().network_env().items():  # .condarc's proxy, CA
+    for key, value in load_user_config().network_env().items():  # .condarc's proxy, CA, retries
         if key not in env and key.lower() not in env:  # what the environment sets wins
             env[key] = value
     sub, rest = list(args[:2]), list(args[2:])

@@ -132,6 +132,7 @@ class UserConfig:
     pkgs_dirs: tuple[str, ...] = ()
     proxy_servers: Mapping[str, str] = field(default_factory=dict)
     ssl_verify: bool | str = True
+    remote_max_retries: str | None = None  # as written; `max_retries` reads it
     mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # wsp user file
     user_file: Path | None = None
 
@@ -230,7 +231,16 @@ class UserConfig:
         out = {f"{scheme.upper()}_PROXY": url for scheme, url in self.scheme_proxies().items()}
         if isinstance(self.ssl_verify, str):
             out["SSL_CERT_FILE"] = self.ssl_verify
+        if (retries := self.max_retries()) is not None:
+            out["UV_HTTP_RETRIES"] = str(retries)
         return out
+
+    def max_retries(self) -> int | None:
+        """.condarc `remote_max_retries`: how often a failed request is tried again, a whole
+        number, 0 or more. None when it is not set or is no such number (the fetchers' own
+        default, 3 as conda's, applies: the engine says so)."""
+        value = (self.remote_max_retries or "").strip()
+        return int(value) if value.isdigit() else None
 
     def host_proxies(self) -> list[str]:
         """.condarc `proxy_servers` keys for one host (`https://host`)."""
@@ -303,6 +313,10 @@ def _bool_or_path(value: Any) -> bool | str:
     return str(value) if value not in (None, "") else True
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def load_user_config(
     conda_prefix: Path | None = None, files: Iterable[dict[str, Any]] | None = None
 ) -> UserConfig:
@@ -333,6 +347,7 @@ def load_user_config(
             str(k): str(v) for k, v in condarc_map("proxy_servers", files=rc).items() if v
         },
         ssl_verify=_bool_or_path(ssl) if ssl is not None else True,
+        remote_max_retries=_text(condarc_value("remote_max_retries", files=rc)),
         mirrors=_read_user_file(user_file),
         user_file=user_file if user_file.is_file() else None,
     )

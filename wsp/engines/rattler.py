@@ -61,6 +61,9 @@ from wsp.specs import (
 
 T = TypeVar("T")
 
+# rattler's client tries a failed request this many more times, as conda does by default
+_RATTLER_RETRIES = 3
+
 _PRIORITY = {
     "strict": rattler.ChannelPriority.Strict,
     "flexible": rattler.ChannelPriority.Flexible,
@@ -227,11 +230,21 @@ def _credentials(url: str) -> tuple[str, dict[str, Any]] | None:
     return (host, {"CondaToken": token}) if token else None
 
 
-def _network_config() -> str:
-    """rattler's configuration (TOML) for what the user's .condarc says of the network:
-    `proxy_servers` (by scheme; NO_PROXY's hosts go around it) and `ssl_verify` (false:
-    no certificate check; a CA bundle: the system's roots, with SSL_CERT_FILE naming it).
-    "" when .condarc says nothing: the standard proxy variables apply as they are."""
+@dataclass(frozen=True)
+class _Network:
+    """What the user's .condarc says of the network, for rattler's client: its
+    configuration (TOML: proxies and TLS) and how often a failed request is tried again."""
+
+    config: str = ""
+    max_retries: int = _RATTLER_RETRIES
+
+
+def _network_config() -> _Network:
+    """rattler's client settings for what the user's .condarc says of the network:
+    `proxy_servers` (by scheme; NO_PROXY's hosts go around it), `ssl_verify` (false: no
+    certificate check; a CA bundle: the system's roots, with SSL_CERT_FILE naming it) and
+    `remote_max_retries`. The config is "" when .condarc says nothing of proxies or TLS:
+    the standard proxy variables apply as they are."""
     from wsp.userconfig import load_user_config
 
     cfg = load_user_config()
@@ -253,7 +266,13 @@ def _network_config() -> str:
         bypass = os.environ.get("NO_PROXY", os.environ.get("no_proxy", ""))
         if hosts := [h.strip() for h in bypass.split(",") if h.strip()]:
             lines.append(f"non-proxy-hosts = {json.dumps(hosts)}")
-    return "\n".join(lines)
+    retries = cfg.max_retries()
+    if retries is None and cfg.remote_max_retries is not None:
+        ui.info(
+            f"warning: conda's remote_max_retries setting {cfg.remote_max_retries!r} is not a whole "
+            f"number of 0 or more: failed requests are tried again {_RATTLER_RETRIES} times"
+        )
+    return _Network("\n".join(lines), _RATTLER_RETRIES if retries is None else retries)
 
 
 def _routed_spec(spec: str, sources: Sequence[Channel], routes: Sequence[_Route]) -> str:
@@ -354,7 +373,7 @@ class RattlerEngine:
         self._auth: dict[str, dict[str, Any]] = {}  # host -> credentials, in memory only
         self._client: Any = None  # made by _connect when credentials or a proxy need one
         self._standard_client: Any = None  # else rattler's standard client (`_fetcher`)
-        self._network: str | None = None  # rattler config (TOML): proxies and TLS (_connect)
+        self._network: _Network | None = None  # the .condarc's network settings (_connect)
         self._gateway_made: Any = None  # made on first use: status and info never need one
         self._records = _Records()
         self._answered: dict[str, int] = {}  # channel identity -> the location that answered
@@ -380,7 +399,11 @@ class RattlerEngine:
             from rattler import Config
             from rattler.networking import Client
 
-            self._standard_client = Client.from_config(Config.from_toml(""))
+            if self._network is None:
+                self._network = _network_config()
+            self._standard_client = Client.from_config(
+                Config.from_toml(""), max_retries=self._network.max_retries
+            )
         return self._standard_client
 
     def _connect(self, sources: Sequence[Channel]) -> None:
@@ -409,8 +432,8 @@ class RattlerEngine:
             self._network = _network_config()
         if self._client is not None and all(self._auth.get(h) == a for h, a in found.items()):
             return
-        if self._client is None and not found and not self._network:
-            return  # rattler's own client, as it is
+        if self._client is None and not found and not self._network.config:
+            return  # rattler's standard client (`_fetcher`)
         self._auth.update(found)
         from rattler import Config
         from rattler.networking import Client
@@ -424,7 +447,9 @@ class RattlerEngine:
                 with os.fdopen(fd, "w") as fh:
                     json.dump(self._auth, fh)
                 os.environ["RATTLER_AUTH_FILE"] = str(path)
-            self._client = Client.from_config(Config.from_toml(self._network or ""))
+            self._client = Client.from_config(
+                Config.from_toml(self._network.config), max_retries=self._network.max_retries
+            )
         finally:
             if before is None:
                 os.environ.pop("RATTLER_AUTH_FILE", None)
