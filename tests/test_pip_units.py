@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.wheels import write_project
-from wsp import pip
+from wsp import exporters, pip
 from wsp.graph import DesiredEnv
 
 
@@ -120,7 +120,11 @@ def test_a_locks_pins_install_from_the_source_the_declaration_names(tmp_path: Pa
         "urlwheel @ https://u:tok@files.example/urlwheel-1.0-py3-none-any.whl"
     )
     assert pins["repo"].source == "repo @ git+https://u:tok@git.example/repo@abc123"
-    assert pins["repo"].export_line == "repo @ git+https://git.example/repo@abc123"
+    # an export writes it through exporters.shareable: the credential left out, and said
+    line, left_out = exporters.shareable(pins["repo"].source)
+    assert line == left_out[0] == "repo @ git+https://git.example/repo@abc123"
+    kept = "repo @ git+https://u:${TOKEN}@git.example/repo@abc123"  # conda's pip expands it
+    assert exporters.shareable(kept) == (kept, [])
 
 
 def test_locked_versions_are_checked_against_each_requirement() -> None:

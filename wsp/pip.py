@@ -32,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp.channels import USERINFO, redact_text, strip_credentials
+from wsp.channels import redact_text, strip_credentials
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import file_url_path
 
@@ -152,11 +152,6 @@ class Pin:
     sha256: str | None = None
     source: str | None = None  # how uv installs it when not `name==version` from the indexes
     folder: bool = False  # a local folder: built again at every apply that touches the env
-
-    @property
-    def export_line(self) -> str | None:
-        """Its `source` as a requirements line to write in a file: no credential."""
-        return USERINFO.sub("", self.source) if self.source else None
 
 
 @dataclass(frozen=True)

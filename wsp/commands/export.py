@@ -81,7 +81,7 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         channels=tuple(c.name for c in want.channels),
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
-        pip_sources={n: pin.export_line for n, pin in res.pip_pins.items() if pin.source},
+        pip_sources={n: pin.source for n, pin in res.pip_pins.items() if pin.source},
         env_vars=want.env_vars,
         nodefaults=declaration(ctx.ws, project).nodefaults,
     )
