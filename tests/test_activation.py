@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Workspace
+from tests.support.cli import Workspace, run_all
 
 TOML = """\
 [workspace]
@@ -56,7 +56,9 @@ def env_ws(make_workspace: Callable[..., Workspace]) -> Workspace:
     (env_vars_d / "pkg.json").write_text('{"FROM_PACKAGE": "pkg", "OMP_NUM_THREADS": "1"}')
     activate_d = prefix / "etc" / "conda" / "activate.d"
     activate_d.mkdir(parents=True)
-    (activate_d / "a.sh").write_text('export FROM_SCRIPT="sh for $CONDA_DEFAULT_ENV"\n')
+    (activate_d / "a.sh").write_text(  # bash's [[ ]]: sourced by bash, as conda run does
+        '[[ -n $CONDA_PREFIX ]] && export FROM_SCRIPT="sh for $CONDA_DEFAULT_ENV"\n'
+    )
     (activate_d / "a.fish").write_text('set -gx FROM_SCRIPT "fish for $CONDA_DEFAULT_ENV"\n')
     (activate_d / "a.ps1").write_text('$Env:FROM_SCRIPT = "ps"\n')
     Path(CANARY).unlink(missing_ok=True)
@@ -106,11 +108,25 @@ def test_eval_activates_and_runs_nothing_from_the_env(env_ws: Workspace, command
 
 def test_run_uses_the_same_activation(env_ws: Workspace) -> None:
     ws = env_ws
-    r = ws.wsp("run", "finance", "--", "sh", "-c", SHOW)
+    (ws.root / "notes.txt").write_text("not a program\n")
+    r, missing, not_executable = run_all(
+        ws,
+        ("run", "finance", "--", "sh", "-c", SHOW),
+        ("run", "finance", "--", "no-such-command", "x"),
+        ("run", "finance", "--", "./notes.txt"),
+    )
     assert r.code == 0, r
     assert r.stdout.splitlines()[0] == expected(ws)
     assert not Path(CANARY).exists()
     assert "not a shell variable name" in r.stderr
+    # the shell that sources the activate.d scripts fails as wsp does, with a shell's codes
+    assert missing.code == 127, missing
+    assert (
+        missing.stderr.splitlines()[-1]
+        == "error: command not found in env finance: no-such-command"
+    )
+    assert not_executable.code == 126, not_executable
+    assert not_executable.stderr.splitlines()[-1] == "error: command not executable: ./notes.txt"
 
 
 def test_env_json_is_the_same_data(env_ws: Workspace) -> None:
@@ -129,8 +145,21 @@ def test_shell_hook_follows_shell_and_replaces_an_active_env(env_ws: Workspace) 
     prefix = ws.envs_dir / "finance"
     other = ws.root / "other-env"
     (other / "bin").mkdir(parents=True)
+    (other / "conda-meta").mkdir()
+    (other / "conda-meta" / "state").write_text('{"env_vars": {"OTHER": "1", "KEPT": "2"}}')
+    (other / "etc" / "conda" / "deactivate.d").mkdir(parents=True)
+    (other / "etc" / "conda" / "deactivate.d" / "o.fish").write_text("set -e OTHER_HOME\n")
     env = {"CONDA_PREFIX": str(other), "CONDA_SHLVL": "1", "PATH": f"{other}/bin:/usr/bin:/bin"}
-    r = ws.wsp("shell-hook", "finance", SHELL="/usr/bin/fish", **env)
+    env |= {"OTHER": "1", "KEPT": "2", "__CONDA_SHLVL_0_KEPT": "mine", "OMP_NUM_THREADS": "4"}
+    # the same env, active already
+    same = {"CONDA_PREFIX": str(prefix), "CONDA_SHLVL": "1", "PATH": f"{prefix}/bin:/usr/bin"}
+    r, again, ps = run_all(
+        ws,
+        ("shell-hook", "finance"),
+        ("shell-hook", "finance", "--shell", "bash"),
+        ("shell-hook", "finance", "--shell", "powershell"),
+        env=[{"SHELL": "/usr/bin/fish", **env}, same, {}],
+    )
     assert r.code == 0, r
     assert f"set -gx CONDA_PREFIX '{prefix}'" in r.stdout
     assert "set -gx CONDA_SHLVL '2'" in r.stdout
@@ -138,8 +167,19 @@ def test_shell_hook_follows_shell_and_replaces_an_active_env(env_ws: Workspace) 
     assert str(other / "bin") not in r.stdout  # the active env's bin is taken off PATH
     assert f"source '{prefix}/etc/conda/activate.d/a.fish'" in r.stdout
     assert "set -gx GREETING 'it\\'s $(touch" in r.stdout
+    # the replaced env goes first, as with conda: its deactivate.d scripts run, its variables
+    # are unset or given back the value they had before it; a value this env overrides is
+    # kept where `conda deactivate` restores it from
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"source '{other}/etc/conda/deactivate.d/o.fish'", r
+    assert "set -e OTHER" in lines and "set -gx KEPT 'mine'" in lines, r
+    assert "set -gx __CONDA_SHLVL_1_OMP_NUM_THREADS '4'" in lines, r
 
-    ps = ws.wsp("shell-hook", "finance", "--shell", "powershell")
+    # activating the active env again does it in place: not stacked on itself
+    assert again.code == 0, again
+    assert "export CONDA_SHLVL=1" in again.stdout and "CONDA_PREFIX_1" not in again.stdout
+    assert "__CONDA_SHLVL_" not in again.stdout, again
+
     assert ps.code == 0, ps
     assert "$Env:GREETING = 'it''s $(touch" in ps.stdout
     assert f". '{prefix}/etc/conda/activate.d/a.ps1'" in ps.stdout

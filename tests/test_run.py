@@ -93,11 +93,13 @@ def test_run_in_an_applied_env_with_an_editable_dependency(run_ws: Workspace) ->
         "import finance, tinylib; print(finance.VALUE); print(finance.__file__);"
         " print(tinylib.__version__)"
     )
-    env, exit7, no_cmd, no_project = run_all(
+    env, exit7, no_cmd, empty, not_executable, no_project = run_all(
         ws,
         ("run", "vision", "--", "python", "-c", f"{SHOW_ENV}\n{show_finance}"),
         ("run", "vision", "--", "python", "-c", "import sys; sys.exit(7)"),
         ("run", "vision", "--", "no-such-command-anywhere", "--flag"),
+        ("run", "vision", "--", ""),
+        ("run", "vision", "--", str(src)),
         ("run", "visoin", "--", "python", "-c", "open('ran-anyway', 'w')"),
     )
 
@@ -120,6 +122,9 @@ def test_run_in_an_applied_env_with_an_editable_dependency(run_ws: Workspace) ->
     assert exit7.code == 7, exit7
     assert no_cmd.code == 127, no_cmd
     assert "no-such-command-anywhere" in one_line(no_cmd.stderr), no_cmd
+    assert empty.code == 127 and "command not found" in one_line(empty.stderr), empty
+    assert not_executable.code == 126, not_executable  # a folder, as a shell says
+    assert one_line(not_executable.stderr) == f"error: command not executable: {src}"
     assert no_project.code == 1, no_project
     line = one_line(no_project.stderr)
     assert "visoin" in line and "did you mean 'vision'?" in line, line

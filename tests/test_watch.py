@@ -25,7 +25,8 @@ import pytest
 
 from tests.support.cli import Workspace, snapshot
 from wsp.applylock import workspace_lock
-from wsp.watch import WatchSet
+from wsp.context import load_context
+from wsp.watch import Watcher, WatchSet, referenced
 
 Event = dict[str, Any]
 
@@ -194,6 +195,29 @@ def test_only_the_declared_files_are_watched(tmp_path: Path) -> None:
     # a save that isn't TOML keeps the last watch set
     manifest.write_text("[projects.a\n")
     assert WatchSet.of(manifest, previous=ws) is ws
+
+
+def test_requirements_files_an_environment_file_reads_are_watched(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    manifest = root / "workspace.toml"
+    manifest.write_text(
+        '[workspace]\nname = "w"\nenvs-dir = ".wsp/envs"\n\n'
+        '[projects.b]\nenvironment-file = "env.yml"\n'
+    )
+    folder = root / "projects" / "b"
+    (folder / "reqs").mkdir(parents=True)
+    (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
+    (folder / "reqs" / "base.txt").write_text("six\n")
+    watcher = Watcher(manifest, sink=None)  # type: ignore[arg-type]
+    assert not watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+
+    # what a round's load reads is watched from then on, owned by the projects reading it
+    watcher._follow(referenced(load_context(root)))
+    assert watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+    assert watcher.watched.current_files()[folder / "reqs" / "base.txt"] == {"b"}
+    assert folder / "reqs" in watcher.watched.dirs()
+    assert "projects/b/reqs/base.txt" in watcher.watched.describe()
+    assert watcher.check() is False  # starting to watch a file is no change of it
 
 
 # -- --once -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 py-rattler's activation (`rattler.shell.activate`) decides the new PATH (the env's bin
 folders first, a previously active env's taken off) and which `etc/conda/activate.d`
-scripts the shell sources. The env's variables (`etc/conda/env_vars.d/*.json`, then
+scripts the shell sources (and which `etc/conda/deactivate.d` scripts of the env it
+replaces run first). The env's variables (`etc/conda/env_vars.d/*.json`, then
 `conda-meta/state`, as conda reads them) are read here, not taken from rattler's script:
 rattler writes a variable's name unchecked and its value in double quotes, so a name or
 value from the env could run shell code under `eval`. Names must be shell identifiers
@@ -44,6 +45,8 @@ class Activation:
     unset: tuple[str, ...]
     scripts: tuple[Path, ...]  # activate.d scripts for `shell`, in conda's order
     warnings: tuple[str, ...] = ()
+    # deactivate.d scripts of the env this one replaces (CONDA_PREFIX), run before anything
+    deactivate_scripts: tuple[Path, ...] = ()
 
     def environ(self, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with the env active (activate.d scripts are not run here)."""
@@ -71,7 +74,8 @@ def _quote_ps(value: str) -> str:
 
 
 def _posix(a: Activation, tail: str = "") -> str:
-    lines = [f"unset {name}" for name in a.unset]
+    lines = [f". {shlex.quote(str(s))}" for s in a.deactivate_scripts]
+    lines += [f"unset {name}" for name in a.unset]
     lines.append(f"export PATH={shlex.quote(os.pathsep.join(a.path))}{tail}")
     lines += [f"export {k}={shlex.quote(v)}" for k, v in a.variables]
     lines += [f". {shlex.quote(str(s))}" for s in a.scripts]
@@ -79,7 +83,8 @@ def _posix(a: Activation, tail: str = "") -> str:
 
 
 def _fish(a: Activation) -> str:
-    lines = [f"set -e {name}" for name in a.unset]
+    lines = [f"source {_quote_fish(str(s))}" for s in a.deactivate_scripts]
+    lines += [f"set -e {name}" for name in a.unset]
     lines.append("set -gx PATH " + " ".join(_quote_fish(p) for p in a.path))
     lines += [f"set -gx {k} {_quote_fish(v)}" for k, v in a.variables]
     lines += [f"source {_quote_fish(str(s))}" for s in a.scripts]
@@ -87,7 +92,8 @@ def _fish(a: Activation) -> str:
 
 
 def _powershell(a: Activation) -> str:
-    lines = [f"Remove-Item -ErrorAction SilentlyContinue Env:{name}" for name in a.unset]
+    lines = [f". {_quote_ps(str(s))}" for s in a.deactivate_scripts]
+    lines += [f"Remove-Item -ErrorAction SilentlyContinue Env:{name}" for name in a.unset]
     lines.append(f"$Env:PATH = {_quote_ps(os.pathsep.join(a.path))}")
     lines += [f"$Env:{k} = {_quote_ps(v)}" for k, v in a.variables]
     lines += [f". {_quote_ps(str(s))}" for s in a.scripts]
@@ -163,10 +169,11 @@ def _shell_enum(shell: ShellName):  # type: ignore[no-untyped-def]
 _SOURCE = re.compile(r"^(?:\.|source)\s+(.+?)\s*$")
 
 
-def _scripts_in(script: str, prefix: Path, shell: ShellName) -> list[Path]:
-    """The activate.d scripts a rattler activation script sources, each checked to be a
-    file of the env's `etc/conda/activate.d` (a line made of a variable's value is not)."""
-    folder = (prefix / "etc" / "conda" / "activate.d").resolve()
+def _scripts_in(script: str, folder: Path, shell: ShellName) -> list[Path]:
+    """The scripts of `folder` (an env's `etc/conda/activate.d` or `deactivate.d`) a rattler
+    activation script sources, each checked to be a file there (a line made of a variable's
+    value is not)."""
+    folder = folder.resolve()
     out: list[Path] = []
     for line in script.splitlines():
         m = _SOURCE.match(line.strip())
@@ -213,15 +220,29 @@ def activation(
     except ValueError:
         level = 0
     variables: dict[str, str] = {}
-    if old and level > 0:
-        variables[f"CONDA_PREFIX_{level}"] = old  # as conda keeps it, for deactivate
+    own, warnings = env_vars(prefix, state)
+    replaced: dict[str, str] = {}  # the active env's own variables, which go with it
+    again = bool(old and level > 0 and Path(old).resolve() == prefix.resolve())
+    if again:
+        level -= 1  # the env is active already: activated again in place, as conda does
+    else:
+        if old and level > 0:
+            variables[f"CONDA_PREFIX_{level}"] = old  # as conda keeps it, for deactivate
+            replaced = env_vars(Path(old))[0]
+        # a value the env overrides is kept where `conda deactivate` restores it from
+        variables.update({_saved(level, k): base[k] for k in own if k in base})
+    unset = [v for v in _DROPPED if v in base]
+    for name in (n for n in replaced if n not in own):
+        if _saved(level - 1, name) in base:  # the value it had before that env
+            variables[name] = base[_saved(level - 1, name)]
+        elif name in base:
+            unset.append(name)
     variables.update(
         CONDA_PREFIX=str(prefix),
         CONDA_DEFAULT_ENV=env_name,
         CONDA_PROMPT_MODIFIER=f"({env_name}) ",
         CONDA_SHLVL=str(level + 1),
     )
-    own, warnings = env_vars(prefix, state)
     variables.update(own)
     return Activation(
         prefix=prefix,
@@ -229,10 +250,18 @@ def activation(
         shell=shell,
         path=tuple(str(p) for p in result.path),
         variables=tuple(variables.items()),
-        unset=tuple(v for v in _DROPPED if v in base),
-        scripts=tuple(_scripts_in(result.script, prefix, shell)),
+        unset=tuple(unset),
+        scripts=tuple(_scripts_in(result.script, prefix / "etc/conda/activate.d", shell)),
         warnings=tuple(warnings),
+        deactivate_scripts=tuple(
+            _scripts_in(result.script, Path(old) / "etc/conda/deactivate.d", shell) if old else ()
+        ),
     )
+
+
+def _saved(level: int, name: str) -> str:
+    """Where conda keeps the value `name` had before the env activated at `level` + 1."""
+    return f"__CONDA_SHLVL_{level}_{name}"
 
 
 def record_use(prefix: Path) -> None:

@@ -2,12 +2,12 @@
 
 A round reads the watched files again, reloads the workspace and works out which projects
 the change affects: those whose merged declaration differs from the last good load, those
-whose own files changed (environment-file, pyproject.toml, requirements*.txt), and every
-project that depends on one of them. It plans only those, applies the non-destructive part
-(create, update) under the workspace lock and keeps replace and prune pending unless
-destruction is allowed. A broken save (invalid TOML, an unsolvable spec, an unreachable
-channel, a policy error) is reported and changes nothing; the projects it touched stay
-dirty and are planned again with the next save.
+whose own files changed (environment-file and the `-r` files it reads, pyproject.toml,
+requirements*.txt), and every project that depends on one of them. It plans only those,
+applies the non-destructive part (create, update) under the workspace lock and keeps
+replace and prune pending unless destruction is allowed. A broken save (invalid TOML, an
+unsolvable spec, an unreachable channel, a policy error) is reported and changes nothing;
+the projects it touched stay dirty and are planned again with the next save.
 
 File events are only triggers. What changed is decided by comparing the watched files'
 contents with those seen at the start of the last round, so saves made while a round runs
@@ -102,14 +102,22 @@ class WatchSet:
     project_dirs: Mapping[Path, frozenset[str]]  # where requirements*.txt may appear
 
     @classmethod
-    def of(cls, manifest: Path, previous: WatchSet | None = None) -> WatchSet:
-        """The watch set `manifest` declares; `previous` (or just the manifest) when unreadable."""
+    def of(
+        cls,
+        manifest: Path,
+        previous: WatchSet | None = None,
+        referenced: Mapping[Path, frozenset[str]] | None = None,
+    ) -> WatchSet:
+        """The watch set `manifest` declares, plus the `referenced` files (those the last
+        good load read besides, see `referenced`); `previous` (or just the manifest) when
+        unreadable."""
         root = manifest.parent
         try:
             data = tomllib.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return previous or cls(root, manifest, {manifest: frozenset()}, {})
-        files: dict[Path, set[str]] = {manifest: set()}
+        files: dict[Path, set[str]] = {p: set(n) for p, n in (referenced or {}).items()}
+        files.setdefault(manifest, set())
         dirs: dict[Path, set[str]] = {}
         projects = data.get("projects")
         for name, decl in (projects if isinstance(projects, dict) else {}).items():
@@ -178,6 +186,16 @@ def _rel(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def referenced(ctx: Context) -> dict[Path, frozenset[str]]:
+    """The requirements files the projects' environment files read (`- pip: [-r FILE]`),
+    each with the projects that read it: watched as the environment files are."""
+    out: dict[Path, set[str]] = {}
+    for name, decl in ctx.ws.projects.items():
+        for path in decl.env_file.requirement_files if decl.env_file is not None else ():
+            out.setdefault(path.resolve(), set()).add(name)
+    return {p: frozenset(n) for p, n in out.items()}
 
 
 def differing(before: Mapping[K, object], after: Mapping[K, object]) -> set[K]:
@@ -323,6 +341,7 @@ class Watcher:
     pending: dict[str, Action] = field(default_factory=dict)
     retry_at: float | None = None
     recheck_at: float | None = None  # look at the files again then (a save not finished)
+    referenced: dict[Path, frozenset[str]] = field(default_factory=dict)  # -r files read
     _held: dict[Path, str | None] | None = None  # the half-saved contents being waited out
     _held_until: float = 0.0
     _announced: list[str] | None = None
@@ -346,7 +365,7 @@ class Watcher:
     def check(self, *, full: bool = False) -> bool:
         """Read the watched files; run a round when they changed (or `full`). True if one ran."""
         self.recheck_at = None
-        watched = WatchSet.of(self.manifest, previous=self.watched)
+        watched = WatchSet.of(self.manifest, previous=self.watched, referenced=self.referenced)
         before, files = self.files, watched.current_files()
         now = {path: _digest(path) for path in files}
         changed = differing(self.seen, now)
@@ -429,6 +448,7 @@ class Watcher:
             if files:  # which projects it touches is known once the workspace loads again
                 self.emit("change", round=self.rounds, files=files, projects=[])
             return self._error("load", exc)
+        self._follow(referenced(ctx))
         now = declarations(ctx)
         if full or self.base is None:
             everything = True
@@ -442,6 +462,16 @@ class Watcher:
         if not everything and not self.dirty:
             return True  # nothing a project depends on changed (a comment, say)
         return self._plan_and_apply(ctx, everything)
+
+    def _follow(self, files: dict[Path, frozenset[str]]) -> None:
+        """Watch the requirements files the workspace reads now, from now on: as they are
+        now (the load just read them), so that starting to watch one is no change."""
+        if files == self.referenced:
+            return
+        self.referenced = files
+        self.watched = WatchSet.of(self.manifest, previous=self.watched, referenced=files)
+        self.files = self.watched.current_files()
+        self.seen = {p: self.seen[p] if p in self.seen else _digest(p) for p in self.files}
 
     def _plan_and_apply(self, ctx: Context, everything: bool) -> bool:
         """One round through the apply pipeline (wsp.workflow), as events."""

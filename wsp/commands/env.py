@@ -42,6 +42,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "env": {"PATH": os.pathsep.join(act.path), **dict(act.variables)},
                 "unset": list(act.unset),
                 "activate_scripts": [str(s) for s in act.scripts],
+                "deactivate_scripts": [str(s) for s in act.deactivate_scripts],
             }
         )
         return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,23 @@ def warn_activation(act: Activation) -> None:
         ui.err().print(f"[yellow]warning:[/] {ui.esc(message)}")
 
 
+# What the shell that sources the activation scripts runs last: the command, or the error
+# wsp gives itself when it is not there (127) or can't be run (126).
+_START = """\
+case $1 in
+  */*) p=$1; [ -e "$p" ] || p= ;;
+  *) p=$(command -v -- "$1") || p= ;;
+esac
+if [ -z "$p" ]; then
+  printf 'error: command not found in env %s: %s\\n' {env} "$1" >&2; exit 127
+fi
+case $p in */*) if [ -d "$p" ] || [ ! -x "$p" ]; then
+  printf 'error: command not executable: %s\\n' "$1" >&2; exit 126
+fi ;; esac
+exec "$@"
+"""
+
+
 def exec_in_env(want: DesiredEnv, argv: list[str]) -> int:
     """Replace this process with `argv` running in the env; returns only on failure."""
     from wsp import activate
@@ -126,19 +144,32 @@ def exec_in_env(want: DesiredEnv, argv: list[str]) -> int:
 
     act = activate.activation(want.prefix, want.env_name, os.environ, "bash")
     warn_activation(act)
-    env = act.environ(os.environ)
     activate.record_use(want.prefix)
-    if act.scripts:
-        sources = "".join(f". {shlex.quote(str(s))}\n" for s in act.scripts)
-        argv = ["/bin/sh", "-c", f'{sources}exec "$@"', "wsp-run", *argv]
+    env = act.environ(os.environ)
+    if act.scripts or act.deactivate_scripts:
+        # the env's activate.d scripts (and the replaced env's deactivate.d ones) are
+        # sourced by bash, as `conda run` does, with the same script `wsp shell-hook` prints
+        shell = shutil.which("bash") or "/bin/sh"
+        script = act.script() + _START.replace("{env}", shlex.quote(want.env_name))
+        argv, env = [shell, "-c", script, "wsp-run", *argv], dict(os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
+        if not argv[0]:
+            raise FileNotFoundError(argv[0])
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
-        raise WspError(f"command not found in env {want.env_name}: {argv[0]}") from None
+        found = argv[0] and shutil.which(argv[0], path=env.get("PATH"))
+        if found or os.path.isfile(argv[0]):  # a script whose #! interpreter is missing
+            exc = WspError(f"cannot run {argv[0]}: the interpreter its #! line names is missing")
+        else:
+            exc = WspError(f"command not found in env {want.env_name}: {argv[0]}")
+        exc.exit_code = 127
+        raise exc from None
     except PermissionError:
-        raise WspError(f"command not executable: {argv[0]}") from None
+        exc = WspError(f"command not executable: {argv[0]}")
+        exc.exit_code = 126
+        raise exc from None
     return 1  # not reached
 
 
@@ -153,9 +184,4 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     if not cmd:
         raise WspError("no command given", hint=f"write `wsp run {args.project} -- CMD [ARGS...]`")
     _ctx, want = ready_env(directory, args.project, sync=args.sync, purpose="run")
-    try:
-        return exec_in_env(want, cmd)
-    except WspError as exc:
-        if exc.message.startswith("command not found"):
-            exc.exit_code = 127
-        raise
+    return exec_in_env(want, cmd)
