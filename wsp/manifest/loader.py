@@ -250,8 +250,12 @@ def load(
                 if (left_open := _left_open(text, exc.line, msg)) is not None:
                     line, col, what = left_open
                     raise ManifestError(manifest_path, line, col, f"invalid TOML: {what}") from None
+                fix = _syntax_fix(text, exc.line, exc.col + 1, msg)
                 raise ManifestError(
-                    manifest_path, exc.line, exc.col + 1, f"invalid TOML: {msg}"
+                    manifest_path,
+                    exc.line,
+                    exc.col + 1,
+                    f"invalid TOML: {msg}" + (f"; {fix}" if fix else ""),
                 ) from None
             raise ManifestError(manifest_path, 1, 1, f"invalid TOML: {exc}") from None
         path, offset = scan.duplicates[0]
@@ -670,6 +674,40 @@ def _left_open(text: str, error_line: int, message: str) -> tuple[int, int, str]
     if not (at_end or line < error_line or on_its_line):
         return None
     return line, col, f"this {what} is never closed ({closer!r} missing); {_CLOSE_ADVICE[what]}"
+
+
+_BARE = re.compile(r"[^\s,\]#}]+")  # a value written without quotes, up to where it ends
+
+
+def _syntax_fix(text: str, line: int, col: int, message: str) -> str | None:
+    """How to mend the syntax error tomlkit found at LINE:COL of a `key = value` line, from
+    what is written before it; None when the line says nothing clear."""
+    lines = text.splitlines()
+    src = lines[line - 1] if 0 < line <= len(lines) else ""
+    before = src[: col - 1]
+    if message == "Empty key":
+        return "write the key's name before '='"
+    if src.lstrip().startswith("["):
+        return None  # a table header: tomlkit's message is all there is
+    key, eq, value = before.rpartition("=")  # the last `=`: a key of an inline table too
+    if not eq:
+        return "join the key and its value with '=' (python = \"3.11\")"
+    if not value.strip() and src[col - 1 :].strip()[:1] in ("", "}", ",", "]"):
+        name = key.split()[-1].lstrip("{,") if key.split() else "the key"
+        return f"give {name} a value after '='"
+    opened = value.count("[") - value.count("]")
+    stripped = value.rstrip()
+    if stripped.endswith(('"', "'", "]", "}")) or (opened and stripped[-1:].isdigit()):
+        if opened > 0:
+            return "separate the array's items with commas"
+        return "write one value per line (a comment starts with #)"
+    start = col - 1  # the unquoted word the error is in, from its first character
+    while start > 0 and src[start - 1] not in " \t=[,{":
+        start -= 1
+    bare = _BARE.match(src, start)
+    if bare is None:
+        return None
+    return f'write text in double quotes: "{bare[0]}"'
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
