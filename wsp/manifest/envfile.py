@@ -61,6 +61,25 @@ class EnvFile:
 # -- reading ---------------------------------------------------------------------------------
 
 
+# ruamel.yaml's problem -> how to mend it
+_YAML_FIXES = {
+    "'\\t' that cannot start": "indent with spaces: YAML allows no tab there",
+    "sequence entries are not allowed here": "write the list below its key, one '- item' a line",
+    "mapping values are not allowed here": (
+        "indent this key as its neighbours are, or put a value holding ': ' in quotes"
+    ),
+    "expected <block end>": "indent this line as the lines of its list or mapping are",
+    "found duplicate key": "keep one",
+    "found '<stream end>'": "the file ends inside a '[' or '{' it never closes: close it",
+}
+# what ruamel.yaml was reading when the file ended -> (what it is, how to close it)
+_LEFT_OPEN = {
+    "quoted scalar": ("quoted text", "its closing quote"),
+    "flow sequence": ("'['", "']' after its last item"),
+    "flow mapping": ("'{'", "'}' after its last entry"),
+}
+
+
 def _load_yaml(path: Path, raw: bytes) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -77,8 +96,15 @@ def _load_yaml(path: Path, raw: bytes) -> Any:
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = " ".join(str(exc.problem or exc).split())
+        context = str(exc.context or "")
+        opened = next((what for key, what in _LEFT_OPEN.items() if key in context), None)
+        if opened is not None and "end" in problem and exc.context_mark is not None:
+            mark = exc.context_mark  # where what the file never closes was opened
+            problem = f"this {opened[0]} is never closed; add {opened[1]}"
+        elif fix := next((fix for key, fix in _YAML_FIXES.items() if key in problem), None):
+            problem = f"{problem}; {fix}"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ManifestError(path, line, col, f"invalid YAML: {problem}") from None
     except ReaderError as exc:  # a character YAML does not allow: at its offset in `text`
         before = text[: exc.position]
