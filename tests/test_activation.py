@@ -235,3 +235,23 @@ def test_shell_hook_of_a_missing_env_is_one_line(make_workspace: Callable[..., W
     assert len(r.stderr.strip().splitlines()) <= 2 and "wsp apply" in r.stderr, r
     r = ws.wsp("shell-hook", "nope")
     assert r.code == 1 and "no project 'nope'" in r.stderr, r
+
+
+def test_the_folders_a_pyenv_shim_put_in_front_are_not_written_into_the_shell() -> None:
+    """`wsp` run through pyenv's shim gets PATH with `pyenv exec`'s folders in front; the
+    activation starts from the PATH the shell has (pyenv's shims, not one version's bin)."""
+    from wsp.activate import shell_path
+
+    shell = ["/home/u/.local/bin", "/home/u/.pyenv/shims", "/usr/bin"]
+    added = [
+        "/home/u/.pyenv/versions/3.11.7/bin",
+        "/home/u/.pyenv/libexec",
+        "/home/u/.pyenv/plugins/python-build/bin",
+    ]
+    environ = {"PATH": ":".join(added + shell), "PYENV_ROOT": "/home/u/.pyenv/"}
+    assert shell_path(environ) == added + shell  # not started by pyenv: PATH as it is
+    environ["PYENV_HOOK_PATH"] = "/home/u/.pyenv/pyenv.d"
+    assert shell_path(environ) == shell
+    # a version's bin the user put in PATH, after what pyenv added, stays
+    environ["PATH"] = ":".join([*added, "/home/u/.pyenv/versions/3.9.1/bin", *shell])
+    assert shell_path(environ) == ["/home/u/.pyenv/versions/3.9.1/bin", *shell]

@@ -205,7 +205,7 @@ def activation(
     from rattler.shell import ActivationVariables, PathModificationBehavior, activate
 
     old = base.get("CONDA_PREFIX") or None
-    current = [p for p in base.get("PATH", "").split(os.pathsep) if p]
+    current = shell_path(base)
     result = activate(
         prefix,
         ActivationVariables(
@@ -257,6 +257,31 @@ def activation(
             _scripts_in(result.script, Path(old) / "etc/conda/deactivate.d", shell) if old else ()
         ),
     )
+
+
+def shell_path(base: Mapping[str, str]) -> list[str]:
+    """`base`'s PATH as the user's shell has it. Started through a pyenv shim (`pyenv`
+    exports PYENV_HOOK_PATH to what it runs), wsp's PATH starts with the folders `pyenv
+    exec` put in front: the Python version's bin, pyenv's libexec, its plugins' bin. They
+    are left out, or each `eval "$(wsp shell-hook ...)"` would write them into the shell
+    again, before pyenv's shims (its `pyenv local` versions no longer found)."""
+    path = [p for p in base.get("PATH", "").split(os.pathsep) if p]
+    root = base.get("PYENV_ROOT", "").rstrip("/")
+    if not root or "PYENV_HOOK_PATH" not in base:
+        return path
+
+    def under(entry: str) -> tuple[str, ...]:
+        return Path(entry).relative_to(root).parts if entry.startswith(root + "/") else ()
+
+    # what `pyenv exec` adds: [versions/V/bin,] libexec, plugins/*/bin ...
+    first = under(path[0]) if path else ()
+    at = 1 if len(first) == 3 and first[0] == "versions" and first[2] == "bin" else 0
+    if at >= len(path) or under(path[at]) != ("libexec",):
+        return path  # not pyenv's layout: PATH as it is
+    at += 1
+    while at < len(path) and (p := under(path[at]))[:1] == ("plugins",) and p[2:] == ("bin",):
+        at += 1
+    return path[at:]
 
 
 def _saved(level: int, name: str) -> str:
