@@ -4,6 +4,7 @@ project in workspace.toml, keeping every comment and the layout of the file."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
         check_specs(args.specs, pip=args.pip)
         add_specs(doc, args.project, args.specs, pip=args.pip)
     else:
-        remove_specs(doc, args.project, args.specs, pip=args.pip)
+        remove_specs(doc, args.project, args.specs, pip=args.pip, elsewhere=_elsewhere(doc, args))
     key = "pip" if args.pip else "dependencies"
     unchanged = all(c.startswith("=") for c in doc.changes)
     if not unchanged:
@@ -58,6 +59,31 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
         ui.out().print(f"  {ui.esc(change)}")
     ui.out().print("[dim]Next: `wsp plan` to see what it changes in the env.[/]")
     return 0
+
+
+def _elsewhere(doc: Any, args: argparse.Namespace) -> Callable[[str], str | None]:
+    """Where a package of the project's env is declared outside its own list (a template,
+    its environment file, a project it depends on): `FILE:LINE:COL (layer)`, or None."""
+    from wsp import graph
+    from wsp.errors import display_path
+
+    def where(name: str) -> str | None:
+        ws = doc.ws
+        if ws is None or args.project not in ws.projects:
+            return None
+        origins = (
+            graph.pip_origins(ws, args.project)
+            if args.pip
+            else graph.spec_origins(ws, args.project)
+        )
+        own = ("projects", args.project)
+        for o in reversed(origins):  # the highest layer first
+            if o.name == name and o.key[:2] != own:
+                path, line, col = o.located(ws)
+                return f"{display_path(path)}:{line}:{col} ({o.layer})"
+        return None
+
+    return where
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
