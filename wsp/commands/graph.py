@@ -17,8 +17,10 @@ def register(sub: Any) -> None:
 
 
 def _node_id(node: tuple[str, str]) -> str:
+    """A mermaid id: letters and digits kept, anything else written `_XX_` (its code), so
+    that `a-b`, `a_b` and `a.b` stay three nodes."""
     return ("t_" if node[0] == "template" else "p_") + "".join(
-        c if c.isalnum() else "_" for c in node[1]
+        c if c.isascii() and c.isalnum() else f"_{ord(c):x}_" for c in node[1]
     )
 
 
