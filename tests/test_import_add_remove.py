@@ -554,3 +554,10 @@ def test_add_and_remove_python_and_what_other_layers_declare(
             wsp(command, name, pip=pip)
         assert f"it comes from {where}: edit it there" in str(err.value), err.value
         assert (tmp_path / "workspace.toml").read_text() == before
+
+    # what --pip can't add is refused saying what to write instead, as plan would
+    from wsp.manifest.edit import check_specs
+
+    for spec, says in (("-e ./lib", "is a local folder"), ("git+https://h/a/b", "NAME @ URL")):
+        with pytest.raises(WspError, match=says):
+            check_specs([spec], pip=True)

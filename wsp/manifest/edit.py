@@ -315,7 +315,21 @@ def check_specs(specs: Iterable[str], *, pip: bool = False) -> None:
         if not spec.strip():
             raise WspError("an empty spec; give a package name, e.g. numpy>=1.26")
         if pip:
+            _check_pip_entry(spec.strip())
             if problem := check_pip_requirement(spec):
                 raise WspError(f"{spec!r} is not a valid pip requirement: {problem}")
         elif problem := check_match_spec(spec.strip(), strict=False):  # as conda reads it
             raise WspError(f"{spec!r} is not a valid conda match spec: {problem}")
+
+
+def _check_pip_entry(text: str) -> None:
+    """What workspace.toml's loader says of a pip entry that is no requirement (`-e ./lib`,
+    a folder, a bare URL, an option): what to write instead."""
+    from wsp.manifest.loader import check_pip_entry
+    from wsp.pipreqs import Where
+
+    where = Where(None)
+    try:
+        check_pip_entry(text, where)
+    except ManifestError as exc:
+        raise WspError(exc.message.removeprefix(f"{where}: ")) from None
