@@ -522,10 +522,10 @@ BAD: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
     ),
     (
         "wrong-type-python-float",
-        HEAD + "[projects.a]\npython = 3.9\n",
-        "python = 3.9",
-        "3.9",
-        ("python must be a string", "3.9"),
+        HEAD + "[projects.a]\npython = 3.10\n",  # TOML reads the number 3.1
+        "python = 3.10",
+        "3.10",
+        ("python must be a string", 'quote it, python = "3.10"'),
     ),
     (
         "toml-duplicate-key",
