@@ -528,6 +528,20 @@ BAD: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
         ("python must be a string", 'quote it, python = "3.10"'),
     ),
     (
+        "wrong-type-bool-as-string",  # TOML is typed: no "yes" for true, as the schema says
+        HEAD + '[policy.pip]\npinned = "yes"\n',
+        'pinned = "yes"',
+        '"yes"',
+        ("policy.pip.pinned must be true or false", "'yes'"),
+    ),
+    (
+        "wrong-type-number-as-string",
+        HEAD + '[policy]\nstale-days = "30"\n',
+        'stale-days = "30"',
+        '"30"',
+        ("policy.stale-days must be an integer", "'30'"),
+    ),
+    (
         "toml-duplicate-key",
         '[workspace]\nname = "a"\nname = "b"\n',
         'name = "b"',
