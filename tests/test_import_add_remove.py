@@ -511,7 +511,7 @@ def test_edits_keep_the_files_bom_and_line_endings(
 
 
 def test_add_and_remove_python_and_what_other_layers_declare(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """In process (no solve): a `python` spec with a build stays in dependencies beside the
     `python` it sets, and a plain one replaces it; `remove python` drops `python`; a package
@@ -554,6 +554,10 @@ def test_add_and_remove_python_and_what_other_layers_declare(
             wsp(command, name, pip=pip)
         assert f"it comes from {where}: edit it there" in str(err.value), err.value
         assert (tmp_path / "workspace.toml").read_text() == before
+
+    # adding what the environment file declares too: both apply, and add says so
+    wsp("add", "numpy>=2")
+    assert "note: numpy is also declared at p/environment.yml:2:5" in capfd.readouterr().err
 
     # what --pip can't add is refused saying what to write instead, as plan would
     from wsp.manifest.edit import check_specs

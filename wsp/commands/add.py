@@ -28,12 +28,21 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
     """`wsp add` and `wsp remove`: one edit of workspace.toml, validated, then written."""
     from wsp import graph, ui
     from wsp.manifest import find_manifest
-    from wsp.manifest.edit import Edit, add_specs, check_specs, remove_specs
+    from wsp.manifest.edit import Edit, add_specs, check_specs, conda_name, pip_name, remove_specs
 
     doc = Edit.open(find_manifest(directory))
+    notes: list[str] = []  # what the edit leaves as it is, said after it
     if command == "add":
         check_specs(args.specs, pip=args.pip)
         add_specs(doc, args.project, args.specs, pip=args.pip)
+        elsewhere = _elsewhere(doc, args)
+        name_of = pip_name if args.pip else conda_name
+        for name in dict.fromkeys(name_of(s) for s in args.specs):
+            if (where := elsewhere(name)) is not None:
+                notes.append(
+                    f"note: {name} is also declared at {where}: both constraints apply "
+                    "(wsp add edits only the project's own list)"
+                )
     else:
         remove_specs(doc, args.project, args.specs, pip=args.pip, elsewhere=_elsewhere(doc, args))
     key = "pip" if args.pip else "dependencies"
@@ -50,14 +59,17 @@ def edit(args: argparse.Namespace, directory: Path, command: str) -> int:
                 "manifest": str(doc.path),
             }
         )
-        return 0
-    if unchanged:
+    elif unchanged:
         ui.out().print(f"No changes: project {ui.esc(args.project)} already has that.")
-        return 0
-    ui.out().print(f"Updated {key} of project [bold]{ui.esc(args.project)}[/] in workspace.toml:")
-    for change in doc.changes:
-        ui.out().print(f"  {ui.esc(change)}")
-    ui.out().print("[dim]Next: `wsp plan` to see what it changes in the env.[/]")
+    else:
+        ui.out().print(
+            f"Updated {key} of project [bold]{ui.esc(args.project)}[/] in workspace.toml:"
+        )
+        for change in doc.changes:
+            ui.out().print(f"  {ui.esc(change)}")
+        ui.out().print("[dim]Next: `wsp plan` to see what it changes in the env.[/]")
+    for line in notes:
+        ui.info(ui.esc(line))
     return 0
 
 
