@@ -564,3 +564,17 @@ def test_mermaid_ids_keep_names_that_differ_in_punctuation_apart() -> None:
     ids = [_node_id(n) for n in nodes]
     assert len(set(ids)) == len(ids), ids
     assert all(i.replace("_", "").isalnum() for i in ids), ids
+
+
+def test_graph_tree_shows_the_python_an_environment_file_declares(tmp_path: Path) -> None:
+    from wsp.commands.graph import _python
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "environment.yml").write_text("dependencies:\n  - python=3.11\n")
+    (tmp_path / "workspace.toml").write_text(
+        '[workspace]\nname = "w"\n[projects.p]\npath = "p"\nenvironment-file = "environment.yml"\n'
+        '[projects.q]\npython = "3.12"\n'
+    )
+    ws = load(tmp_path / "workspace.toml", envs_dir_default=tmp_path / "envs")
+    assert _python(ws.projects["p"]) == "3.11.* (environment.yml)"
+    assert _python(ws.projects["q"]) == "3.12.*"
