@@ -36,7 +36,7 @@ def test_bash_completion_completes_commands_options_and_projects(
     script = tmp_path / "completion.bash"
     script.write_text(r.stdout)
 
-    def complete(line: str) -> list[str]:
+    def complete(line: str, cwd: Path = ws.root) -> list[str]:
         words = line.split(" ")
         probe = (
             f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
@@ -45,7 +45,7 @@ def test_bash_completion_completes_commands_options_and_projects(
         )
         env = {**ws.env, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
         out = subprocess.run(
-            ["bash", "-c", probe], cwd=ws.root, env=env, capture_output=True, text=True, timeout=60
+            ["bash", "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
         )
         return [w.strip() for w in out.stdout.splitlines() if w.strip()]
 
@@ -54,7 +54,9 @@ def test_bash_completion_completes_commands_options_and_projects(
     assert complete("wsp plan --target v") == ["vision"]
     assert "--detailed-exitcode" in complete("wsp plan --d")
     ws.manifest.write_bytes(b"\xef\xbb\xbf" + ws.manifest.read_bytes())  # a BOM, as plan takes
-    assert complete("wsp run f") == ["finance"]
+    # the workspace -C names, from elsewhere; `remove` completes what the project lists
+    assert complete(f"wsp -C {ws.root} run f", cwd=tmp_path) == ["finance"]
+    assert complete("wsp remove finance p") == ["pandas", "python"]
 
 
 @pytest.mark.parametrize(("shell", "marker"), [("zsh", "#compdef wsp"), ("fish", "complete ")])

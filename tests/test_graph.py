@@ -554,3 +554,27 @@ def test_a_projects_own_package_is_importable_in_its_env(tmp_path: Path) -> None
     d = desired(tmp_path, HEAD + '[projects.p]\npython = "3.11"\n\n[projects.q]\n')
     assert d["p"].editables == (("p", str((tmp_path / "projects" / "p" / "src").resolve())),)
     assert d["q"].editables == ()  # no python: nothing to import with
+
+
+def test_mermaid_ids_keep_names_that_differ_in_punctuation_apart() -> None:
+    """`a-b`, `a_b` and `a.b` are three projects (and `a` a template too): three nodes."""
+    from wsp.commands.graph import _node_id
+
+    nodes = [("project", n) for n in ("a-b", "a_b", "a.b", "a_2d_b")] + [("template", "a-b")]
+    ids = [_node_id(n) for n in nodes]
+    assert len(set(ids)) == len(ids), ids
+    assert all(i.replace("_", "").isalnum() for i in ids), ids
+
+
+def test_graph_tree_shows_the_python_an_environment_file_declares(tmp_path: Path) -> None:
+    from wsp.commands.graph import _python
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "environment.yml").write_text("dependencies:\n  - python=3.11\n")
+    (tmp_path / "workspace.toml").write_text(
+        '[workspace]\nname = "w"\n[projects.p]\npath = "p"\nenvironment-file = "environment.yml"\n'
+        '[projects.q]\npython = "3.12"\n'
+    )
+    ws = load(tmp_path / "workspace.toml", envs_dir_default=tmp_path / "envs")
+    assert _python(ws.projects["p"]) == "3.11.* (environment.yml)"
+    assert _python(ws.projects["q"]) == "3.12.*"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import tomlkit
@@ -507,3 +508,60 @@ def test_edits_keep_the_files_bom_and_line_endings(
     assert project(ws, "webdev")["dependencies"] == ["fastapi", "click"]
     assert project(ws, "webdev")["pip"] == ["a==1", "b==1", "c==1", "d==1"]
     assert project(ws, "old-analysis")["dependencies"] == ["numpy>=1.26", "requests", "pip"]
+
+
+def test_add_and_remove_python_and_what_other_layers_declare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """In process (no solve): a `python` spec with a build stays in dependencies beside the
+    `python` it sets, and a plain one replaces it; `remove python` drops `python`; a package
+    the project gets from a template or its environment file is not removed from there,
+    and the error says where it is declared."""
+    import argparse
+
+    from wsp.commands.add import edit
+    from wsp.errors import WspError
+
+    monkeypatch.chdir(tmp_path)  # paths in messages are relative to it
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "environment.yml").write_text(
+        "dependencies:\n  - numpy\n  - pip:\n    - tinylib==1\n"
+    )
+    (tmp_path / "workspace.toml").write_text(
+        '[workspace]\nname = "w"\n[templates.t]\ndependencies = ["pytest"]\n'
+        '[projects.p]\npath = "p"\nenvironment-file = "environment.yml"\nextends = ["t"]\n'
+        'python = "3.12"  # kept\n'
+    )
+
+    def wsp(command: str, *specs: str, pip: bool = False) -> dict:
+        args = argparse.Namespace(project="p", specs=list(specs), pip=pip, json=True)
+        edit(args, tmp_path, command)
+        return tomlkit.parse((tmp_path / "workspace.toml").read_text()).unwrap()["projects"]["p"]
+
+    p = wsp("add", "python=3.11=*_cpython")
+    assert (p["python"], p["dependencies"]) == ("==3.11", ["python=3.11=*_cpython"])
+    p = wsp("add", "python>=3.11")
+    assert (p["python"], p["dependencies"]) == (">=3.11", [])
+    assert 'python = ">=3.11"  # kept\n' in (tmp_path / "workspace.toml").read_text()
+    assert "python" not in wsp("remove", "python")
+    for command, name, pip, where in (
+        ("remove", "numpy", False, "p/environment.yml:2:5 (environment.yml of project p)"),
+        ("remove", "tinylib", True, "p/environment.yml:4:7 (environment.yml of project p)"),
+        ("remove", "pytest", False, "workspace.toml:4:17 (template t)"),
+    ):
+        before = (tmp_path / "workspace.toml").read_text()
+        with pytest.raises(WspError) as err:
+            wsp(command, name, pip=pip)
+        assert f"it comes from {where}: edit it there" in str(err.value), err.value
+        assert (tmp_path / "workspace.toml").read_text() == before
+
+    # adding what the environment file declares too: both apply, and add says so
+    wsp("add", "numpy>=2")
+    assert "note: numpy is also declared at p/environment.yml:2:5" in capfd.readouterr().err
+
+    # what --pip can't add is refused saying what to write instead, as plan would
+    from wsp.manifest.edit import check_specs
+
+    for spec, says in (("-e ./lib", "is a local folder"), ("git+https://h/a/b", "NAME @ URL")):
+        with pytest.raises(WspError, match=says):
+            check_specs([spec], pip=True)

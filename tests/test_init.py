@@ -134,3 +134,28 @@ def test_init_errors_name_the_users_file(tmp_path: Path, wsp_env: dict[str, str]
     assert r.stderr.startswith("sub/environment.yml:4:7: 'transformers=~4.25'"), r.stderr
     assert r.stderr.count("\n") == 1
     assert sorted(p.name for p in root.iterdir()) == ["sub"]  # nothing written, no temp file
+
+
+def test_init_says_what_it_found_and_does_not_read(tmp_path: Path) -> None:
+    """Files init sees but does not read are named, each with what to do (in process)."""
+    from wsp.commands.init import unread_files
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "environment.yml").write_text("dependencies: [numpy]\n")
+    (tmp_path / "a" / "environment-dev.yml").write_text("dependencies: [pytest]\n")
+    (tmp_path / "a" / "requirements.txt").write_text("requests\n")
+    (tmp_path / "a" / "pyproject.toml").write_text(
+        '[project]\nname = "a"\ndependencies = ["rich"]\n[tool.pixi.dependencies]\nx = "*"\n'
+    )
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "environment-ci.yml").write_text("x: 1\n")  # hidden: not looked at
+    (tmp_path / "ci.yml").write_text("x: 1\n")  # no conda file by its name
+    notes = unread_files(tmp_path, [tmp_path / "a"])
+    assert [n.split(" ", 1)[0] for n in notes] == [
+        "a/environment-dev.yml",
+        "a/requirements.txt",
+        "a/pyproject.toml:",
+        "a/pyproject.toml:",
+    ], notes
+    assert "`wsp import --file a/environment-dev.yml`" in notes[0]
+    assert "[project] dependencies" in notes[2] and "[tool.pixi]" in notes[3]

@@ -565,10 +565,24 @@ BAD: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
     ),
     (
         "wrong-type-python-float",
-        HEAD + "[projects.a]\npython = 3.9\n",
-        "python = 3.9",
-        "3.9",
-        ("python must be a string", "3.9"),
+        HEAD + "[projects.a]\npython = 3.10\n",  # TOML reads the number 3.1
+        "python = 3.10",
+        "3.10",
+        ("python must be a string", 'quote it, python = "3.10"'),
+    ),
+    (
+        "wrong-type-bool-as-string",  # TOML is typed: no "yes" for true, as the schema says
+        HEAD + '[policy.pip]\npinned = "yes"\n',
+        'pinned = "yes"',
+        '"yes"',
+        ("policy.pip.pinned must be true or false", "'yes'"),
+    ),
+    (
+        "wrong-type-number-as-string",
+        HEAD + '[policy]\nstale-days = "30"\n',
+        'stale-days = "30"',
+        '"30"',
+        ("policy.stale-days must be an integer", "'30'"),
     ),
     (
         "toml-duplicate-key",

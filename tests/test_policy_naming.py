@@ -69,7 +69,12 @@ def test_wsp101_pattern(make_workspace: Callable[..., Workspace]) -> None:
     assert '"Acme_finance"' in r.json["findings"][0]["message"]
     # a workspace's own pattern
     ws = make_workspace(toml(GOOD, tail="\n[policy.naming]\npattern = '^[a-z]+$'\n"), name="ws3")
-    assert codes(ws.wsp("check", "--json")) == [("WSP101", "shared-utils")]
+    r = ws.wsp("check", "--json")
+    assert codes(r) == [("WSP101", "shared-utils")]
+    # the hint suggests a name that pattern accepts, not the kebab-case one it refuses
+    assert r.json["findings"][0]["hint"].startswith(
+        'change the project name to match, e.g. "sharedutils"'
+    )
 
 
 def test_wsp101_bad_pattern_is_a_located_error(make_workspace: Callable[..., Workspace]) -> None:
@@ -145,11 +150,12 @@ def test_ignore_per_project(make_workspace: Callable[..., Workspace]) -> None:
 
 
 def test_unknown_codes_are_located_errors(make_workspace: Callable[..., Workspace]) -> None:
-    ws = make_workspace(toml(GOOD, tail='\n[policy.rules]\nWSP103 = "warn"\nWSP1O2 = "off"\n'))
+    # a typo, in lower case: the code is suggested as it is written
+    ws = make_workspace(toml(GOOD, tail='\n[policy.rules]\nWSP103 = "warn"\nwsp1o2 = "off"\n'))
     r = ws.wsp("check")
     assert r.code == 1
-    where = f"workspace.toml:{line_of(ws, 'WSP1O2')}:1"
-    assert r.stderr.startswith(f"{where}: unknown policy code 'WSP1O2'"), r
+    where = f"workspace.toml:{line_of(ws, 'wsp1o2')}:1"
+    assert r.stderr.startswith(f"{where}: unknown policy code 'wsp1o2'"), r
     assert "did you mean 'WSP102'" in r.stderr
     ws.write(toml('[projects.finance]\npython = "3.9"\nignore = ["WSP999"]\n'))
     r = ws.wsp("plan")

@@ -130,12 +130,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         elif name in listed:
             add_command(name)
     if completing:  # the shell asks: tab completes a project's name
-        from wsp.commands.completion import project_names
+        from wsp.commands.completion import declared_names, project_names
 
-        for command in sub.choices.values():
+        for name, command in sub.choices.items():
             for action in command._actions:
                 if action.dest in ("project", "target", "update"):
                     action.completer = project_names  # type: ignore[attr-defined]
+                elif name == "remove" and action.dest == "specs":
+                    action.completer = declared_names  # type: ignore[attr-defined]
     return parser
 
 

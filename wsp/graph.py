@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -437,6 +437,40 @@ def spec_origins(ws: Workspace, name: str) -> list[SpecOrigin]:
     out: list[SpecOrigin] = []
     for origin, decl, _ in _layers(ws, name, deps):
         out += _origins(ws, origin, decl, getattr(decl, "env_file", None))
+    return out
+
+
+def pip_origins(ws: Workspace, name: str) -> list[SpecOrigin]:
+    """Where each pip requirement of project `name`'s env is written (`SpecOrigin.name`:
+    its PEP 503 name; an entry with no name, such as `./lib`, left out), lowest layer
+    first."""
+    from wsp import pipreqs
+    from wsp.manifest import TemplateDecl
+    from wsp.manifest.edit import pip_name
+
+    def entries(found: Iterable[Any], layer: str) -> Iterator[SpecOrigin]:
+        for e in found:
+            if isinstance(e, pipreqs.RequirementsFile):
+                yield from entries(e.entries, layer)
+            elif (
+                isinstance(e, (pipreqs.Requirement, pipreqs.Editable, pipreqs.UrlRequirement))
+                and e.name
+                and e.where.path is not None
+            ):
+                where = f"{e.where.path.name} of {layer}"
+                at = (e.where.line, e.where.col)
+                yield SpecOrigin(pip_name(e.name), e.text, where, e.where.path, (), *at)
+
+    g = build(ws) if ws.projects[name].depends_on else None
+    deps = [] if g is None else _depends_on(g, name)
+    out: list[SpecOrigin] = []
+    for layer, decl, _ in _layers(ws, name, deps):
+        section = "templates" if isinstance(decl, TemplateDecl) else "projects"
+        for i, req in enumerate(decl.pip):
+            key = (section, decl.name, "pip", i)
+            out.append(SpecOrigin(pip_name(req), req, layer, ws.manifest_path, key))
+        if (env_file := getattr(decl, "env_file", None)) is not None:
+            out += entries(env_file.pip_entries, layer)
     return out
 
 

@@ -17,9 +17,23 @@ def register(sub: Any) -> None:
 
 
 def _node_id(node: tuple[str, str]) -> str:
+    """A mermaid id: letters and digits kept, anything else written `_XX_` (its code), so
+    that `a-b`, `a_b` and `a.b` stay three nodes."""
     return ("t_" if node[0] == "template" else "p_") + "".join(
-        c if c.isalnum() else "_" for c in node[1]
+        c if c.isascii() and c.isalnum() else f"_{ord(c):x}_" for c in node[1]
     )
+
+
+def _python(project: Any) -> str | None:
+    """The project's python: its `python`, else its environment file's `python=...`."""
+    from wsp.specs import conda_name, match_spec_version
+
+    if project.python or project.env_file is None:
+        return project.python
+    for spec in project.env_file.dependencies:
+        if conda_name(spec) == "python" and (version := match_spec_version(spec)):
+            return f"{version} ({project.env_file.path.name})"
+    return None
 
 
 def run(args: argparse.Namespace, directory: Path) -> int:
@@ -33,7 +47,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     fmt = "json" if args.json else args.format
     edges = sorted((a, b, d["kind"]) for a, b, d in g.edges(data=True))
     if fmt == "tree":
-        ui.render_graph(ws.name, g, {n: p.python for n, p in ws.projects.items()})
+        ui.render_graph(ws.name, g, {n: _python(p) for n, p in ws.projects.items()})
     elif fmt == "mermaid":
         lines = ["graph TD"]
         for node in sorted(g):

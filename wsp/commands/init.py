@@ -93,15 +93,71 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
-def find_env_files(root: Path) -> list[Path]:
+def find_env_files(root: Path, names: re.Pattern[str] | None = None) -> list[Path]:
+    """The environment.yml files below `root` (or the files whose name `names` matches),
+    hidden folders and the usual tool folders skipped."""
     out = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part in _SKIP or part.startswith(".") for part in rel.parts[:-1]):
             continue
-        if path.name in _ENV_FILES and path.is_file():
+        wanted = names.match(path.name) if names is not None else path.name in _ENV_FILES
+        if wanted and path.is_file():
             out.append(path)
     return out
+
+
+_LOOKS_LIKE_ENV_FILE = re.compile(r"^(environment|env|conda)([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
+
+
+def unread_files(root: Path, project_folders: list[Path]) -> list[str]:
+    """What init found and does not read, said out loud: conda environment files by
+    another name (anywhere init looks), and in each folder a project is made for, its
+    requirements files, its pyproject.toml's dependencies and pixi tables, a pixi.toml."""
+    notes = []
+    for path in find_env_files(root, _LOOKS_LIKE_ENV_FILE):
+        if path.name not in _ENV_FILES:
+            rel = path.relative_to(root).as_posix()
+            notes.append(
+                f"{rel} is not imported (init reads files named environment.yml): "
+                f"`wsp import --file {rel}` adds it as a project"
+            )
+    for folder in dict.fromkeys(project_folders):
+        rel = folder.relative_to(root).as_posix()
+        prefix = "" if rel == "." else f"{rel}/"
+        for req in sorted(folder.glob("requirements*.txt")):
+            notes.append(
+                f"{prefix}{req.name} is not read: list its requirements in the project's "
+                "`pip` (`wsp add --pip PROJECT REQ...`), or `-r` it from an environment "
+                "file's pip list"
+            )
+        notes += _pyproject_notes(folder, prefix)
+    return notes
+
+
+def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
+    import tomllib
+
+    notes = []
+    if (folder / "pixi.toml").is_file():
+        notes.append(f"{prefix}pixi.toml is not read: declare what it lists in workspace.toml")
+    try:
+        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return notes
+    project = data.get("project")
+    if isinstance(project, dict) and project.get("dependencies"):
+        notes.append(
+            f"{prefix}pyproject.toml: its [project] dependencies are not installed: declare "
+            "them with `wsp add PROJECT SPEC...` (or `wsp add --pip`)"
+        )
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "pixi" in tool:
+        notes.append(
+            f"{prefix}pyproject.toml: [tool.pixi] is not read: declare what it lists in "
+            "workspace.toml"
+        )
+    return notes
 
 
 # -- the workspace's channels -------------------------------------------------------------
@@ -193,6 +249,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     # Each file read where it is: an error names the user's file, line and column.
     env_files = [(path, read_env_file(path, root=directory)) for path in paths]
     rendered = render(directory, name, env_files)
+    folders = [path.parent for path, _ in env_files] or [directory]
+    unread = [] if args.no_import else unread_files(directory, folders)
     # Validate before writing: init never leaves a file `wsp plan` refuses.
     validate(target, rendered.text, "init")
     atomic_write_text(target, rendered.text)
@@ -211,6 +269,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "imported": [str(path.relative_to(directory)) for path, _ in env_files],
                 "renamed": list(rendered.renamed),
                 "warnings": [str(w) for _, env in env_files for w in env.warnings],
+                "unread": unread,
             }
         )
         return 0
@@ -223,4 +282,6 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     for _, env in env_files:
         for warning in env.warnings:
             ui.info(f"warning: {ui.esc(warning)}")
+    for line in unread:
+        ui.info(f"note: {ui.esc(line)}")
     return 0

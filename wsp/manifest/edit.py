@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsp.errors import ManifestError, WspError, display_path
 from wsp.fsutil import TMP_MARK
-from wsp.specs import conda_name, python_version
+from wsp.specs import conda_name, pins_more_than_version, python_version
 
 __all__ = ["conda_name", "python_version"]  # spec helpers the edits use, for their callers
 
@@ -62,6 +62,7 @@ class Edit:
     changes: list[str] = field(default_factory=list)
     bom: str = ""  # the UTF-8 BOM some editors write, kept on save
     newline: str = "\n"  # the file's line ending: the lines an edit adds get it too
+    ws: Workspace | None = None  # the file as loaded before the edit
 
     @classmethod
     def open(cls, path: Path) -> Edit:
@@ -70,7 +71,7 @@ class Edit:
 
         from wsp.manifest import load
 
-        load(path)  # a broken file is reported as it is, before any edit
+        ws = load(path)  # a broken file is reported as it is, before any edit
         raw = path.read_bytes().decode("utf-8")
         text = raw.removeprefix("\ufeff")
         try:
@@ -78,9 +79,8 @@ class Edit:
         except TOMLKitError as exc:  # load() already refused anything tomlkit refuses
             raise WspError(f"{display_path(path)}: invalid TOML: {exc}") from None
         crlf = "\r\n" in text and not _LONE_LF.search(text)
-        return cls(
-            path, text, doc, bom=raw[: len(raw) - len(text)], newline="\r\n" if crlf else "\n"
-        )
+        newline = "\r\n" if crlf else "\n"
+        return cls(path, text, doc, bom=raw[: len(raw) - len(text)], newline=newline, ws=ws)
 
     def project(self, name: str) -> Any:
         """The table of [projects.NAME]; an error naming the projects when there is none."""
@@ -155,19 +155,22 @@ def _array(items: Sequence[str]) -> Any:
 
 def add_specs(edit: Edit, project: str, specs: Iterable[str], *, pip: bool = False) -> None:
     """Add `specs` to the project's dependencies (or pip); a spec of a package already
-    listed replaces it. A `python...` conda spec with a version sets `python`."""
+    listed replaces it. A `python...` conda spec with a version sets `python`; one that
+    also names a build or a channel is kept in dependencies too, so the build holds."""
     table = edit.project(project)
     key = "pip" if pip else "dependencies"
     name_of = pip_name if pip else conda_name
     for spec in specs:
         spec = spec.strip()
         if not pip and conda_name(spec) == "python" and (version := python_version(spec)):
-            old = table.get("python")
-            set_key(table, "python", version)
-            edit.changes.append(
-                f"python = {version!r}" + (f" (was {str(old)!r})" if old is not None else "")
-            )
-            continue
+            _set_python(edit, table, version)
+            if not pins_more_than_version(spec):  # it replaces a python spec listed
+                arr = table.get(key, [])
+                for i in reversed(range(len(arr))):
+                    if isinstance(arr[i], str) and conda_name(str(arr[i])) == "python":
+                        edit.changes.append(f"- {arr[i]}")
+                        del arr[i]
+                continue
         if key not in table:
             set_key(table, key, _array([]))
         arr = table[key]
@@ -187,8 +190,29 @@ def add_specs(edit: Edit, project: str, specs: Iterable[str], *, pip: bool = Fal
             edit.changes.append(f"+ {spec}")
 
 
-def remove_specs(edit: Edit, project: str, names: Iterable[str], *, pip: bool = False) -> None:
-    """Remove the specs of these packages from the project's dependencies (or pip)."""
+def _set_python(edit: Edit, table: Any, version: str) -> None:
+    old = table.get("python")
+    if old is not None and str(old) == version:
+        edit.changes.append(f"= python = {version!r} (already there)")
+        return
+    set_key(table, "python", version)
+    edit.changes.append(
+        f"python = {version!r}" + (f" (was {str(old)!r})" if old is not None else "")
+    )
+
+
+def remove_specs(
+    edit: Edit,
+    project: str,
+    names: Iterable[str],
+    *,
+    pip: bool = False,
+    elsewhere: Callable[[str], str | None] | None = None,
+) -> None:
+    """Remove the specs of these packages from the project's dependencies (or pip);
+    `python` also removes the project's `python`. A package not listed is an error that
+    says where it is declared instead, when `elsewhere(name)` knows (a template, an
+    environment file)."""
     table = edit.project(project)
     key = "pip" if pip else "dependencies"
     name_of = pip_name if pip else conda_name
@@ -200,13 +224,15 @@ def remove_specs(edit: Edit, project: str, names: Iterable[str], *, pip: bool = 
             if arr is not None
             else []
         )
-        if not at:
-            raise WspError(
-                f"{name!r} is not in {key} of project {project!r}",
-                hint=f"{key}: {', '.join(str(s) for s in arr)}"
-                if arr
-                else f"project {project!r} has no {key}",
-            )
+        if not pip and name == "python" and "python" in table:
+            edit.changes.append(f"- python = {str(table['python'])!r}")
+            del table["python"]
+        elif not at:
+            own = ", ".join(str(s) for s in arr or ())
+            hint = f"{key}: {own}" if own else f"project {project!r} has no {key} of its own"
+            if elsewhere is not None and (where := elsewhere(name)) is not None:
+                hint = f"it comes from {where}: edit it there ({hint})"
+            raise WspError(f"{name!r} is not in {key} of project {project!r}", hint=hint)
         for i in reversed(at):
             edit.changes.append(f"- {arr[i]}")
             del arr[i]
@@ -289,7 +315,21 @@ def check_specs(specs: Iterable[str], *, pip: bool = False) -> None:
         if not spec.strip():
             raise WspError("an empty spec; give a package name, e.g. numpy>=1.26")
         if pip:
+            _check_pip_entry(spec.strip())
             if problem := check_pip_requirement(spec):
                 raise WspError(f"{spec!r} is not a valid pip requirement: {problem}")
         elif problem := check_match_spec(spec.strip(), strict=False):  # as conda reads it
             raise WspError(f"{spec!r} is not a valid conda match spec: {problem}")
+
+
+def _check_pip_entry(text: str) -> None:
+    """What workspace.toml's loader says of a pip entry that is no requirement (`-e ./lib`,
+    a folder, a bare URL, an option): what to write instead."""
+    from wsp.manifest.loader import check_pip_entry
+    from wsp.pipreqs import Where
+
+    where = Where(None)
+    try:
+        check_pip_entry(text, where)
+    except ManifestError as exc:
+        raise WspError(exc.message.removeprefix(f"{where}: ")) from None

@@ -271,7 +271,14 @@ def load(
         return ManifestError(manifest_path, line, col, message)
 
     _check_strings(data, err)
-    model = _validate(data, err)
+
+    def written(path: tuple[str | int, ...]) -> str | None:
+        """A value as written in the file (`3.10`, which TOML reads as 3.1)."""
+        at = positions.values.get(path)
+        found = re.match(r"[^\s,\]}#]+", text[at:]) if at is not None else None
+        return found.group(0) if found else None
+
+    model = _validate(data, err, written)
     ws = model.workspace
 
     if not ws.name.strip():
@@ -789,7 +796,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if not isinstance(p, int))
 
 
-def _validate(data: dict[str, Any], err: Any) -> Manifest:
+def _validate(data: dict[str, Any], err: Any, written: Any = None) -> Manifest:
     from pydantic import ValidationError
 
     from wsp.manifest.models import Manifest
@@ -804,7 +811,7 @@ def _validate(data: dict[str, Any], err: Any) -> Manifest:
         errors = _untagged(exc.errors(include_url=False))
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise _describe(first, err, more) from None
+        raise _describe(first, err, more, written) from None
 
 
 _UNION_TAGS = ("str", "PlatformVariant")  # how pydantic names the branches of `platforms`
@@ -825,7 +832,7 @@ def _untagged(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out or errors
 
 
-def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
+def _describe(e: dict[str, Any], err: Any, more: str, written: Any = None) -> ManifestError:
     loc = tuple(e["loc"])
     kind = e["type"]
     where = _dotted(loc)
@@ -881,6 +888,12 @@ def _describe(e: dict[str, Any], err: Any, more: str) -> ManifestError:
             more = ""  # the other complaint is the table branch's: the same thing
         elif kind == "string_type" and "system-requirements" in loc:
             wanted = f'a string in quotes, e.g. {loc[-1]} = "{e["input"]}"'
+        elif kind == "string_type" and isinstance(e["input"], int | float) and written:
+            as_written = written(loc) or e["input"]  # 3.10, which TOML reads as the number 3.1
+            quoted = f'"{as_written}"'
+            if isinstance(loc[-1], str):
+                quoted = f"{loc[-1]} = {quoted}"
+            return err(loc, f"{where} must be a string: quote it, {quoted}{more}", value=True)
         return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
     return err(loc, f"{where}: {e['msg']}{more}", value=True)
 

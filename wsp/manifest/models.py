@@ -33,6 +33,7 @@ class _Model(BaseModel):
         alias_generator=_kebab,
         populate_by_name=True,
         frozen=True,
+        strict=True,  # TOML is typed: "yes" is no boolean, "3" no number
     )
 
 

@@ -152,7 +152,7 @@ class Report:
 def _known(code: str, rules: dict[str, Rule]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(code, list(rules), n=1)
+    close = difflib.get_close_matches(code.upper(), list(rules), n=1)  # codes are upper-case
     return f"did you mean {close[0]!r}?" if close else f"known codes: {', '.join(rules)}"
 
 

@@ -50,9 +50,10 @@ def pattern(facts: Facts) -> Iterator[Issue]:
     for name, proj in ws.projects.items():
         if not matches(proj.env_name):
             where = "env-prefix + project name" if ws.env_prefix else "project name"
+            fits = [s for s in _suggestions(proj.env_name) if matches(s)]
             yield Issue(
                 f"env name {q(proj.env_name)} does not match policy.naming.pattern {q(source)}",
-                f"change the {where} to match, e.g. {q(_suggest(proj.env_name))}",
+                f"change the {where} to match" + (f", e.g. {q(fits[0])}" if fits else ""),
                 project=name,
                 env=proj.env_name,
             )
@@ -83,10 +84,12 @@ def _bounded(source: str) -> Callable[[str], bool]:
     return matches
 
 
-def _suggest(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    s = re.sub(r"^[^a-z]+", "", s)
-    return s or "my-project"
+def _suggestions(name: str) -> list[str]:
+    """`name` in the usual schemes (kebab-case, snake_case, one word), for a hint: the
+    first the pattern accepts is suggested (none, when it accepts none of them)."""
+    words = re.sub(r"^[^a-z]+", "", re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+    words = words or "my-project"
+    return [words, words.replace("-", "_"), words.replace("-", "")]
 
 
 @rule(
