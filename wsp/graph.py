@@ -449,10 +449,8 @@ def pip_origins(ws: Workspace, name: str) -> list[SpecOrigin]:
     from wsp.manifest.edit import pip_name
 
     def entries(found: Iterable[Any], layer: str) -> Iterator[SpecOrigin]:
-        for e in found:
-            if isinstance(e, pipreqs.RequirementsFile):
-                yield from entries(e.entries, layer)
-            elif (
+        for e in pipreqs.walk(found):  # a `-r` file's entries too
+            if (
                 isinstance(e, (pipreqs.Requirement, pipreqs.Editable, pipreqs.UrlRequirement))
                 and e.name
                 and e.where.path is not None
