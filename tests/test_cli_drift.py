@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 
@@ -39,6 +40,17 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     shutil.copy2(webdev / "conda-meta" / zlib_record, finance / "conda-meta" / zlib_record)
     (finance / "share" / "zlib").mkdir(parents=True)
     shutil.copy2(webdev / "share" / "zlib" / "VERSION", finance / "share" / "zlib" / "VERSION")
+    # ... and click as conda records a noarch: python package: `files` names the env's
+    # paths, `paths_data` the package's own (`site-packages/...`)
+    click = json.loads((webdev / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json").read_text())
+    click["files"] = ["lib/python3.9/site-packages/click/__init__.py"]
+    click["paths_data"]["paths"] = [
+        {"_path": "site-packages/click/__init__.py", "path_type": "hardlink"}
+    ]
+    (finance / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json").write_text(json.dumps(click))
+    conda_click = finance / "lib" / "python3.9" / "site-packages" / "click" / "__init__.py"
+    conda_click.parent.mkdir()
+    conda_click.write_text("")
     # ... and "remove" click from webdev (its record deleted, as a careless tool would)
     click_record = webdev / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json"
     click_record.unlink()
@@ -50,7 +62,7 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     fin = acts["finance"]
     assert fin["action"] == "update", fin
     assert any("changed outside wsp" in r and "zlib" in r for r in fin["reasons"]), fin
-    assert [p["name"] for p in fin["packages"]["remove"]] == ["zlib"]
+    assert [p["name"] for p in fin["packages"]["remove"]] == ["click", "zlib"]
     assert fin["packages"]["add"] == [] and fin["packages"]["change"] == []
 
     web = acts["webdev"]
@@ -67,6 +79,7 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     assert r.code == 0, r
     assert not (finance / "conda-meta" / zlib_record).exists()
     assert not (finance / "share" / "zlib" / "VERSION").exists(), "the hand-installed file stayed"
+    assert not conda_click.parent.exists(), "a package conda installed left its files"
     assert "zlib" in ws.versions("webdev"), "undoing drift in finance touched webdev"
     assert click_record.is_file(), "click's record was not restored"
     assert (webdev / "lib" / "python3.12" / "site-packages" / "click" / "__init__.py").is_file()
