@@ -84,6 +84,10 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     assert click_record.is_file(), "click's record was not restored"
     assert (webdev / "lib" / "python3.12" / "site-packages" / "click" / "__init__.py").is_file()
     assert ws.versions("finance") == {"python": "3.9.18", "six": "1.16.0"}
+    # the build kept for rollback is build 1 as wsp made it, not the env as it was found
+    for env in ("finance", "webdev"):
+        kept = ws.envs_dir / env / "conda-meta" / "wsp-builds"
+        assert Workspace.dists_in(kept, "1") == ws.dists(env), env
 
     r = ws.wsp("plan", "--detailed-exitcode")
     assert r.code == 0, r
