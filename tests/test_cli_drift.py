@@ -88,6 +88,9 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     for env in ("finance", "webdev"):
         kept = ws.envs_dir / env / "conda-meta" / "wsp-builds"
         assert Workspace.dists_in(kept, "1") == ws.dists(env), env
+    # and the history says why build 2 has build 1's packages
+    r = ws.wsp("history", "webdev")
+    assert r.code == 0 and "(no package changed) # changed outside wsp: - click" in r.stdout, r
 
     r = ws.wsp("plan", "--detailed-exitcode")
     assert r.code == 0, r
