@@ -545,7 +545,7 @@ def rollback_action(
     build: int = 0,
 ) -> Action:
     """Put an owned env back to its `previous` build (kept as number `build`): its
-    packages and wsp's pip pins."""
+    packages and wsp's pip pins. What changed in the env outside wsp is named too."""
     now_pins = have.marker.pip if have.marker is not None else {}
     change = pip_change(previous.pip, pip_installed, now_pins, (p.name for p in packages))
     return Action(
@@ -553,7 +553,7 @@ def rollback_action(
         have.name,
         have.prefix,
         previous.project,
-        (why.Rollback(previous.applied_at, build),),
+        (why.Rollback(previous.applied_at, build), *_drift(have)),  # undone too
         diff=diff_packages(installed, packages),
         target=tuple(packages),
         spec_hash=previous.spec_hash,
