@@ -291,8 +291,12 @@ def freeze(ctx: Context, prefix: Path, project: str) -> None:
 
 @cache
 def _conda_version() -> str | None:
-    """The installed conda's version, for the history's `# conda version:` line."""
-    return condameta.conda_version_of(conda.find_conda_root())
+    """The installed conda's version, for the history's `# conda version:` line: from its
+    base env, else from where its code runs (a conda installed into a virtualenv)."""
+    found = conda.find_conda()
+    if found is None:
+        return None
+    return condameta.conda_version_of(found.root) or condameta.conda_version_of(found.conda_prefix)
 
 
 def _check_holds(have: ObservedEnv, target: tuple[Package, ...]) -> None:
