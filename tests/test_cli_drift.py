@@ -95,3 +95,11 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     r = ws.wsp("plan", "--detailed-exitcode")
     assert r.code == 0, r
     assert "No changes" in r.stdout
+
+    # `conda env config vars set -n finance FOO=1`, which a frozen env allows, is drift too
+    (finance / "conda-meta" / "state").write_text('{\n  "env_vars": {\n    "FOO": "1"\n  }\n}')
+    plan, status = run_all(ws, ("plan", "--json", "--detailed-exitcode"), ("status", "--json"))
+    assert plan.code == 2, plan
+    [fin] = [a for a in plan.json["actions"] if a["env"] == "finance"]
+    assert fin["reasons"] == ["changed outside wsp: + env var FOO"] and fin["marker_only"], fin
+    assert {row["env"]: row["state"] for row in status.json["envs"]}["finance"] == "drifted"
