@@ -41,12 +41,16 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     (finance / "share" / "zlib").mkdir(parents=True)
     shutil.copy2(webdev / "share" / "zlib" / "VERSION", finance / "share" / "zlib" / "VERSION")
     # ... and click as conda records a noarch: python package: `files` names the env's
-    # paths, `paths_data` the package's own (`site-packages/...`)
+    # paths, `paths_data` the package's own (`site-packages/...`); it clobbered six's file
     click = json.loads((webdev / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json").read_text())
-    click["files"] = ["lib/python3.9/site-packages/click/__init__.py"]
+    click["files"] = [f"lib/python3.9/site-packages/{m}/__init__.py" for m in ("click", "six")]
     click["paths_data"]["paths"] = [
-        {"_path": "site-packages/click/__init__.py", "path_type": "hardlink"}
+        {"_path": f"site-packages/{m}/__init__.py", "path_type": "hardlink"}
+        for m in ("click", "six")
     ]
+    six = finance / "lib" / "python3.9" / "site-packages" / "six" / "__init__.py"
+    six.unlink()
+    six.write_text("clobbered")
     (finance / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json").write_text(json.dumps(click))
     conda_click = finance / "lib" / "python3.9" / "site-packages" / "click" / "__init__.py"
     conda_click.parent.mkdir()
@@ -80,6 +84,7 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     assert not (finance / "conda-meta" / zlib_record).exists()
     assert not (finance / "share" / "zlib" / "VERSION").exists(), "the hand-installed file stayed"
     assert not conda_click.parent.exists(), "a package conda installed left its files"
+    assert "Synthetic six" in six.read_text(), "the file it clobbered was not put back"
     assert "zlib" in ws.versions("webdev"), "undoing drift in finance touched webdev"
     assert click_record.is_file(), "click's record was not restored"
     assert (webdev / "lib" / "python3.12" / "site-packages" / "click" / "__init__.py").is_file()

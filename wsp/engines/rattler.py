@@ -675,6 +675,7 @@ class RattlerEngine:
                     alternative_target_prefix=relocate_to,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
+                    reinstall_packages=_clobbered(current, records),
                     show_progress=False,
                     reporter=reporter,
                     execute_link_scripts=False,
@@ -711,6 +712,7 @@ class RattlerEngine:
                     target_prefix=prefix,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
+                    reinstall_packages=_clobbered(current, records),
                     show_progress=False,
                     execute_link_scripts=False,
                     client=self._fetcher,
@@ -1026,6 +1028,21 @@ def _unlinks_its_files(record: Any) -> Any:
     paths_data.paths = kept + added
     record.paths_data = paths_data
     return record
+
+
+def _paths(record: Any) -> set[str]:
+    return {str(f) for f in record.files} | {str(p.relative_path) for p in record.paths_data.paths}
+
+
+def _clobbered(current: Sequence[Any], keep: Sequence[Any]) -> set[str]:
+    """The packages the env keeps that share a file with one it loses: a package installed
+    by conda over another's file (conda clobbers it, with a warning). Removing it deletes
+    that file, so they are linked again."""
+    kept = {(r.name.normalized, str(r.version), str(r.build)) for r in keep}
+    staying = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) in kept]
+    leaving = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) not in kept]
+    lost = set().union(*(_paths(r) for r in leaving)) if leaving else set()
+    return {r.name.normalized for r in staying if lost & _paths(r)} if lost else set()
 
 
 def _outside(prefix: Path, records: Sequence[Any]) -> str | None:
