@@ -36,9 +36,12 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     refused = ws.wsp("rollback", "webdev")  # stdin is not a terminal: no silent yes
     assert refused.code == 1 and "refusing to roll back" in refused.stderr, refused
 
+    # a record removed by hand (as a careless tool would): the rollback undoes that too
+    (ws.envs_dir / "webdev" / "conda-meta" / "starlette-0.37.2-pyhd8ed1ab_0.json").unlink()
     back = ws.wsp("rollback", "webdev", "--yes")
     assert back.code == 0, back
     assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
+    assert "# changed outside wsp: - starlette 0.37.2" in back.stdout, back
     assert "Rolled webdev back to build 1 of" in back.stderr, back
     assert "uvicorn" in ws.versions("webdev")
     whole(ws, "webdev")

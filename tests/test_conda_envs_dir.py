@@ -97,7 +97,11 @@ def fake_venv_conda(venv: Path, condarc: str | None) -> Path:
     """A virtualenv with the conda package in it (no conda-meta/): `pip install conda`."""
     site = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
     (site / "conda").mkdir(parents=True)
-    (site / "conda" / "__init__.py").write_text('__version__ = "26.7.1"\n')
+    (site / "conda" / "__init__.py").write_text(  # as conda 26.7.1's, without _version.py
+        "try:\n    from ._version import __version__\nexcept ImportError:\n"
+        '    __version__ = "0.0.0.dev0+placeholder"\n'
+    )
+    (site / "conda-26.7.1.dist-info").mkdir()
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (venv / "bin").mkdir()
     (venv / "bin" / "conda").write_text("#!/bin/sh\n")
@@ -117,8 +121,10 @@ def test_conda_in_a_virtualenv_finds_its_root_prefix(
     assert conda.find_conda_root() == root
     assert conda.conda_envs_dirs()[0] == root / "envs"
     from wsp.condameta import conda_version_of
+    from wsp.reconciler import _conda_version
 
     assert conda_version_of(tmp_path / "venv") == "26.7.1"
+    assert _conda_version.__wrapped__() == "26.7.1"  # for the history, root has none
 
 
 def test_conda_in_a_virtualenv_without_root_prefix_is_its_own_root(

@@ -370,3 +370,17 @@ def test_empty_plan() -> None:
     assert not result.has_changes
     assert set(result.summary.values()) == {0}
     assert result.to_json()["actions"] == []
+
+
+@pytest.mark.parametrize(
+    ("env", "way"),
+    [
+        ("web", 'or set env-prefix in [workspace] (e.g. env-prefix = "ws-")'),
+        ("s2-web", "or change env-prefix in [workspace] (now 's2-')"),
+    ],
+)
+def test_a_blocked_env_suggests_the_env_prefix_it_does_not_have(env: str, way: str) -> None:
+    from wsp.reasons import NotAnEnv, NotOwned
+
+    for reason in (NotOwned(env, "it was made by conda", project="web"), NotAnEnv(env, "web")):
+        assert reason.next_steps[1].startswith(way), reason.next_steps

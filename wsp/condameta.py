@@ -328,17 +328,18 @@ def write_env_vars(prefix: Path, env_vars: Mapping[str, str]) -> None:
 
 def conda_version_of(root: Path | None) -> str | None:
     """The version of conda installed in a conda root (from its conda-meta record, else the
-    `conda` package of a Python environment)."""
+    `conda` package of a Python environment: its dist-info, else its `__init__.py`, whose
+    `__version__` may be only a fallback for when `_version.py` is missing)."""
     if root is None:
         return None
     for rec in sorted((root / "conda-meta").glob("conda-[0-9]*.json")):
         return rec.name[: -len(".json")].rsplit("-", 2)[1]
+    for dist in root.glob("lib/python3*/site-packages/conda-*.dist-info"):
+        return dist.name[len("conda-") : -len(".dist-info")]
     for init in root.glob("lib/python3*/site-packages/conda/__init__.py"):
         with contextlib.suppress(OSError):
             if m := re.search(r'__version__\s*=\s*["\']([^"\']+)', init.read_text()):
                 return m.group(1)
-    for dist in root.glob("lib/python3*/site-packages/conda-*.dist-info"):
-        return dist.name[len("conda-") : -len(".dist-info")]
     return None
 
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from wsp.condameta import read_state
 from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
 from wsp.identity import STAGING, TRASH, Owner
@@ -44,6 +45,7 @@ class ObservedEnv:
     moved_from: str | None = None  # the workspace.toml its marker names, now gone
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
     frozen: bool = False  # conda-meta/frozen (CEP 22): conda removes it only when overridden
+    env_vars: tuple[tuple[str, str], ...] | None = None  # conda-meta/state's (owned envs)
 
     @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
@@ -64,6 +66,21 @@ class ObservedEnv:
         return built if built and built != str(self.prefix) else None
 
     @property
+    def env_var_drift(self) -> tuple[str, ...]:
+        """The env's variables set, changed or unset since wsp completed it (`conda env
+        config vars set`, which a frozen env allows): `+ env var NAME`, `~ env var NAME`,
+        `- env var NAME` (values are not shown)."""
+        m = self.marker
+        if m is None or m.state != "complete" or m.declared is None or self.env_vars is None:
+            return ()
+        built, now = m.declared.variables, dict(self.env_vars)
+        return (
+            *(f"+ env var {n}" for n in now if n not in built),
+            *(f"~ env var {n}" for n in now if n in built and now[n] != built[n]),
+            *(f"- env var {n}" for n in built if n not in now),
+        )
+
+    @property
     def python_version(self) -> str | None:
         for dist in self.dists:
             pkg = Package.from_dist(dist)
@@ -78,6 +95,7 @@ class ObservedEnv:
                 "ownership": self.ownership,
                 "marker": sha256_hex(self.marker_raw) if self.marker_raw is not None else None,
                 "installed": self.installed_hash,  # conda's records and pip's dist-infos
+                "env_vars": self.env_vars,
             }
         )
 
@@ -135,6 +153,12 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
+def _env_vars(prefix: Path) -> tuple[tuple[str, str], ...]:
+    """The variables conda-meta/state sets (what `conda env config vars set` writes)."""
+    found = read_state(prefix).get("env_vars")
+    return tuple((str(k), str(v)) for k, v in found.items()) if isinstance(found, dict) else ()
+
+
 def _frozen(prefix: Path) -> bool:
     return os.path.lexists(os.path.join(prefix, "conda-meta", "frozen"))
 
@@ -172,6 +196,7 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
         marker.manifest if moved else None,
         _read_only(prefix) if mine else None,
         frozen=not mine and _frozen(prefix),
+        env_vars=_env_vars(prefix) if mine else None,
     )
 
 
@@ -210,7 +235,7 @@ def env_state(
         return "not owned"
     if have.half_built:
         return "half-built"
-    if have.marker.installed_hash != have.installed_hash:
+    if have.marker.installed_hash != have.installed_hash or have.env_var_drift:
         return "drifted"
     if have.marker.spec_hash != want.spec_hash:
         return "out of date"

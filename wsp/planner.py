@@ -346,7 +346,7 @@ def needs_solve(want: DesiredEnv, have: ObservedEnv | None, *, frozen: bool = Fa
         return False  # blocked: nothing will be installed
     m = have.marker
     hashes = (want.spec_hash, behind_hash(want.spec_hash)) if frozen else (want.spec_hash,)
-    return bool(have.moved_from or have.relocated_from) or not (
+    return bool(have.moved_from or have.relocated_from or have.env_var_drift) or not (
         m.state == "complete" and m.spec_hash in hashes and m.installed_hash == have.installed_hash
     )
 
@@ -382,12 +382,13 @@ def _pretty(dist: str) -> str:
 
 
 def _drift(have: ObservedEnv) -> list[Reason]:
-    """Packages added or removed since wsp last completed this env."""
+    """Packages added or removed, and variables changed, since wsp last completed this env."""
     assert have.marker is not None
     recorded = set(have.marker.packages)
     added = sorted(have.dists - recorded)
     removed = sorted(recorded - have.dists)
     parts = [f"+ {_pretty(d)}" for d in added] + [f"- {_pretty(d)}" for d in removed]
+    parts += have.env_var_drift
     return [why.Drift(tuple(parts))] if parts else []
 
 
@@ -545,7 +546,7 @@ def rollback_action(
     build: int = 0,
 ) -> Action:
     """Put an owned env back to its `previous` build (kept as number `build`): its
-    packages and wsp's pip pins."""
+    packages and wsp's pip pins. What changed in the env outside wsp is named too."""
     now_pins = have.marker.pip if have.marker is not None else {}
     change = pip_change(previous.pip, pip_installed, now_pins, (p.name for p in packages))
     return Action(
@@ -553,7 +554,7 @@ def rollback_action(
         have.name,
         have.prefix,
         previous.project,
-        (why.Rollback(previous.applied_at, build),),
+        (why.Rollback(previous.applied_at, build), *_drift(have)),  # undone too
         diff=diff_packages(installed, packages),
         target=tuple(packages),
         spec_hash=previous.spec_hash,

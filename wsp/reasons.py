@@ -104,18 +104,22 @@ class NotOwned(Reason):
                 "then `wsp apply` again"
             )
         return (
-            *_renames(self.project or self.env),
+            *_renames(self.project or self.env, self.env),
             f"or `wsp import --env {where} --as NAME`: declare what that env holds as a "
             "project of its own (wsp builds it as a new env)",
             last,
         )
 
 
-def _renames(project: str) -> tuple[str, str]:
+def _renames(project: str, env: str) -> tuple[str, str]:
     """The ways forward that give a project's env another place."""
+    prefix = env[: -len(project)] if env != project and env.endswith(project) else ""
     return (
         f"rename the project ([projects.{project}] in workspace.toml): its env is named after it",
-        'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
+        f"or change env-prefix in [workspace] (now {prefix!r}): every env of this workspace "
+        "gets another name"
+        if prefix
+        else 'or set env-prefix in [workspace] (e.g. env-prefix = "ws-"): every env of this '
         "workspace gets a name of its own",
     )
 
@@ -140,7 +144,7 @@ class NotAnEnv(Reason):
     @property
     def next_steps(self) -> tuple[str, ...]:
         return (
-            *_renames(self.project or self.env),
+            *_renames(self.project or self.env, self.env),
             f"or, if that folder is yours and nothing needs it, move or delete it "
             f"({self.prefix or self.env}), then `wsp apply` again",
         )

@@ -291,8 +291,12 @@ def freeze(ctx: Context, prefix: Path, project: str) -> None:
 
 @cache
 def _conda_version() -> str | None:
-    """The installed conda's version, for the history's `# conda version:` line."""
-    return condameta.conda_version_of(conda.find_conda_root())
+    """The installed conda's version, for the history's `# conda version:` line: from its
+    base env, else from where its code runs (a conda installed into a virtualenv)."""
+    found = conda.find_conda()
+    if found is None:
+        return None
+    return condameta.conda_version_of(found.root) or condameta.conda_version_of(found.conda_prefix)
 
 
 def _check_holds(have: ObservedEnv, target: tuple[Package, ...]) -> None:
@@ -380,9 +384,20 @@ def _build_beside(
 def _keep_build(ctx: Context, prefix: Path, records: dict[str, bytes], old: ObservedEnv) -> None:
     """Keep the build an update or replace superseded, for `wsp rollback`: only a whole
     one, and only the newest `keep-builds`. Losing it (a full disk) costs the rollback,
-    never the apply."""
+    never the apply.
+
+    `records` are the env's records before the change. When they are not the build's
+    (a conda command changed the env since), the build is kept as it was completed: the
+    records of its packages, a package removed by hand taken from the env as it is now
+    (undoing drift links it again); one found in neither keeps nothing."""
     if old.marker is None or old.marker.state != "complete" or old.marker_raw is None:
         return
+    built = {f"{dist}.json" for dist in old.marker.packages}
+    if built and set(records) != built:
+        after = record_files(prefix)
+        if not built <= set(records) | set(after):
+            return
+        records = {name: records[name] if name in records else after[name] for name in built}
     with contextlib.suppress(OSError):
         history.save_build(
             prefix, old.marker.build, records, old.marker_raw, keep=ctx.ws.keep_builds

@@ -92,12 +92,14 @@ def _render(env: str, rows: list[dict[str, Any]], kept_bytes: int, keep: int) ->
         shown = ", ".join(changes[:6]) + (
             f", … {len(changes) - 6} more" if len(changes) > 6 else ""
         )
+        if not shown:  # why it was applied: e.g. it undid changes made outside wsp
+            shown = " # ".join(["(no package changed)", *(r.get("reasons") or [])])
         table.add_row(
             f"{r['build']}{mark}",
             ui.esc(r.get("applied_at") or "—"),
             ui.esc(r.get("action") or "—"),
             ui.esc(r.get("source") or "—"),
-            ui.esc(shown or "(no package changed)"),
+            ui.esc(shown),
         )
     ui.out().print(table)
     ui.out().print(

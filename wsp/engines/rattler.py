@@ -700,6 +700,7 @@ class RattlerEngine:
                     alternative_target_prefix=relocate_to,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
+                    reinstall_packages=_clobbered(current, records),
                     show_progress=False,
                     reporter=reporter,
                     execute_link_scripts=False,
@@ -736,6 +737,7 @@ class RattlerEngine:
                     target_prefix=prefix,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
+                    reinstall_packages=_clobbered(current, records),
                     show_progress=False,
                     execute_link_scripts=False,
                     client=self._fetcher,
@@ -968,7 +970,8 @@ class RattlerEngine:
         meta = prefix / "conda-meta"
         if not meta.is_dir():
             return []
-        return [r for r in (_read_record(p) for p in sorted(meta.glob("*.json"))) if r is not None]
+        records = (_read_record(p) for p in sorted(meta.glob("*.json")))
+        return [_unlinks_its_files(r) for r in records if r is not None]
 
     def installed(self, prefix: Path) -> list[Package]:
         return sorted(_to_package(r) for r in self._prefix_records(prefix))
@@ -1030,6 +1033,41 @@ def _read_record(path: Path, tries: int = 5) -> Any | None:
         f"{path} is not a package record wsp can read ({problem}); wsp leaves the env alone",
         hint="if another tool is changing the env, try again once it is done",
     )
+
+
+def _unlinks_its_files(record: Any) -> Any:
+    """`record` with `paths_data` naming the files it put in the env. rattler removes a
+    package by its `paths_data`; conda (26.7.1) writes there the paths inside the package
+    of a `noarch: python` one (`site-packages/six.py`) and the env's paths only in `files`
+    (`lib/python3.11/site-packages/six.py`): removing it as written would leave its files
+    behind, still importable."""
+    files = {str(f) for f in record.files}
+    entries = record.paths_data.paths
+    if not files or all(str(e.relative_path) in files for e in entries):
+        return record
+    kept = [e for e in entries if str(e.relative_path) in files]
+    named = {str(e.relative_path) for e in kept}
+    hardlink = rattler.prefix.PrefixPathType("hardlink")
+    added = [rattler.prefix.PrefixPathsEntry(Path(f), hardlink) for f in sorted(files - named)]
+    paths_data = record.paths_data
+    paths_data.paths = kept + added
+    record.paths_data = paths_data
+    return record
+
+
+def _paths(record: Any) -> set[str]:
+    return {str(f) for f in record.files} | {str(p.relative_path) for p in record.paths_data.paths}
+
+
+def _clobbered(current: Sequence[Any], keep: Sequence[Any]) -> set[str]:
+    """The packages the env keeps that share a file with one it loses: a package installed
+    by conda over another's file (conda clobbers it, with a warning). Removing it deletes
+    that file, so they are linked again."""
+    kept = {(r.name.normalized, str(r.version), str(r.build)) for r in keep}
+    staying = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) in kept]
+    leaving = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) not in kept]
+    lost = set().union(*(_paths(r) for r in leaving)) if leaving else set()
+    return {r.name.normalized for r in staying if lost & _paths(r)} if lost else set()
 
 
 def _outside(prefix: Path, records: Sequence[Any]) -> str | None:
