@@ -131,12 +131,15 @@ class ObservedEnv:
         return "it is not owned by this workspace"
 
 
-def _dists(prefix: Path) -> frozenset[str]:
+def _meta(prefix: Path) -> tuple[frozenset[str], bool]:
+    """The package records conda-meta holds, and whether it has a `state` file (one
+    listing: the no-op path reads no file an env does not have)."""
     try:
         with os.scandir(os.path.join(prefix, "conda-meta")) as it:
-            return frozenset(e.name[:-5] for e in it if e.name.endswith(".json"))
+            names = [e.name for e in it]
     except (FileNotFoundError, NotADirectoryError):
-        return frozenset()
+        return frozenset(), False
+    return frozenset(n[:-5] for n in names if n.endswith(".json")), "state" in names
 
 
 def _read_only(prefix: Path) -> str | None:
@@ -153,9 +156,9 @@ def _read_only(prefix: Path) -> str | None:
     return None
 
 
-def _env_vars(prefix: Path) -> tuple[tuple[str, str], ...]:
+def _env_vars(prefix: Path, has_state: bool) -> tuple[tuple[str, str], ...]:
     """The variables conda-meta/state sets (what `conda env config vars set` writes)."""
-    found = read_state(prefix).get("env_vars")
+    found = read_state(prefix).get("env_vars") if has_state else None
     return tuple((str(k), str(v)) for k, v in found.items()) if isinstance(found, dict) else ()
 
 
@@ -172,7 +175,7 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     if not (entry.is_dir() if entry is not None else prefix.is_dir() or not prefix.exists()):
         return ObservedEnv(name, prefix, "file")
     marker, raw, problem = read_marker(prefix)
-    dists = _dists(prefix)
+    dists, has_state = _meta(prefix)
     if problem is not None:
         return ObservedEnv(
             name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
@@ -196,7 +199,7 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
         marker.manifest if moved else None,
         _read_only(prefix) if mine else None,
         frozen=not mine and _frozen(prefix),
-        env_vars=_env_vars(prefix) if mine else None,
+        env_vars=_env_vars(prefix, has_state) if mine else None,
     )
 
 
