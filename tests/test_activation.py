@@ -207,14 +207,25 @@ def test_shell_hook_evaluates_in_that_shell(env_ws: Workspace, shell: str) -> No
     assert not Path(CANARY).exists()
 
 
-def test_wsp_shell_activates_after_bashrc(env_ws: Workspace) -> None:
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_wsp_shell_activates_after_the_shells_own_start_up_files(
+    env_ws: Workspace, shell: str
+) -> None:
     ws = env_ws
     home = Path(ws.env["HOME"])
-    (home / ".bashrc").write_text('export PATH="/usr/bin:/bin"\n')  # a PATH reset
+    path = shutil.which(shell)
+    if path is None:
+        pytest.skip(f"{shell} is not installed here")
+    rc = home / ".bashrc"
+    if shell == "zsh":  # ~/.zshenv moves zsh's start-up files, as many users' do
+        (home / ".zshenv").write_text('export ZDOTDIR="$HOME/.config/zsh"\n')
+        rc = home / ".config" / "zsh" / ".zshrc"
+        rc.parent.mkdir(parents=True)
+    rc.write_text('export PATH="/usr/bin:/bin"\n')  # a PATH reset
     r = subprocess.run(
         [sys.executable, "-m", "wsp", "shell", "finance"],
         cwd=ws.root,
-        env={**ws.env, "SHELL": shutil.which("bash") or "/bin/bash"},
+        env={**ws.env, "SHELL": path},
         input=f"{SHOW}\nexit\n",
         capture_output=True,
         text=True,

@@ -28,25 +28,59 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     shell = os.environ.get("SHELL") or "/bin/sh"
     kind = activate.shell_of(os.environ)
     ui.info(f"entering env {want.env_name} ({want.prefix}); `exit` leaves it")
-    if Path(shell).name not in ("bash", "fish"):
+    if Path(shell).name not in ("bash", "fish", "zsh"):
         return exec_in_env(want, [shell, "-i"])
-    # bash reads ~/.bashrc and fish its config, which may reset PATH: activate after them.
+    # bash reads ~/.bashrc, zsh its .zshenv and .zshrc, fish its config, any of which may
+    # reset PATH: activate after them.
     act = activate.activation(want.prefix, want.env_name, os.environ, kind)
     warn_activation(act)
     activate.record_use(want.prefix)
     env = act.environ(os.environ)
+    prompt = f'PS1={shlex.quote(f"({want.env_name}) ")}"$PS1"\n'
     if kind == "fish":
         argv = [shell, "-i", "-C", act.script()]
+    elif kind == "zsh":
+        argv, env["ZDOTDIR"] = [shell, "-i"], _zdotdir(act.script() + prompt)
     else:
         with tempfile.NamedTemporaryFile(
             "w", prefix="wsp-shell-", suffix=".bashrc", delete=False
         ) as rc:
             rc.write("[ -f ~/.bashrc ] && . ~/.bashrc\n")
             rc.write(act.script())
-            rc.write(f'PS1={shlex.quote(f"({want.env_name}) ")}"$PS1"\n')
+            rc.write(prompt)
             rc.write(f"rm -f {shlex.quote(rc.name)}\n")
         argv = [shell, "--rcfile", rc.name, "-i"]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvpe(argv[0], argv, env)
     return 1  # not reached
+
+
+def _zdotdir(activate: str) -> str:
+    """A private ZDOTDIR whose start-up files source the user's own (from `$ZDOTDIR`, else
+    `~`, as the user's .zshenv may set it) with ZDOTDIR as it was, then run `activate`,
+    then remove the folder."""
+    import tempfile
+
+    own = os.environ.get("ZDOTDIR")
+    folder = tempfile.mkdtemp(prefix="wsp-zsh-")
+    user = '"${ZDOTDIR:-$HOME}"'
+    files = {
+        ".zshenv": (
+            (f"ZDOTDIR={shlex.quote(own)}" if own else "unset ZDOTDIR"),
+            f"[ -f {user}/.zshenv ] && . {user}/.zshenv",
+            "__wsp_zdotdir=${ZDOTDIR-}",
+            f"ZDOTDIR={shlex.quote(folder)}",
+        ),
+        ".zshrc": (
+            'if [ -n "$__wsp_zdotdir" ]; then ZDOTDIR=$__wsp_zdotdir; else unset ZDOTDIR; fi',
+            "unset __wsp_zdotdir",
+            f"[ -f {user}/.zshrc ] && . {user}/.zshrc",
+            activate.rstrip("\n"),
+            f"rm -rf {shlex.quote(folder)}",
+        ),
+    }
+    for name, lines in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    return folder
