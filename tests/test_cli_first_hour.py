@@ -170,7 +170,7 @@ def test_frozen_applies_converge_and_updates_say_what_they_change(workspace: Wor
     assert added.code == 0, added
     plan = ws.wsp("plan")
     assert "dependencies changed: + numpy" in plan.stdout, plan
-    assert "= packages already match: only the env's marker is rewritten" in plan.stdout
+    assert "= packages already match: no package is installed or removed" in plan.stdout
     data = ws.wsp("plan", "--json").json
     [update] = [a for a in data["actions"] if a["action"] == "update"]
     assert update["marker_only"] is True

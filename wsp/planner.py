@@ -202,7 +202,7 @@ class Action:
     @property
     def marker_only(self) -> bool:
         """An update whose packages (conda and pip) already match: only the env's marker
-        is rewritten."""
+        (and its variables, when they changed) is written."""
         return (
             self.kind is ActionKind.UPDATE
             and self.diff is not None

@@ -230,7 +230,7 @@ def _render_action(c: Console, a: Action, *, next_steps: bool = True) -> None:
         for p in diff.remove:
             c.print(_pkg(p, "red", "-", tag))
     if a.marker_only and not a.unknown and not any(str(r.code) == "refresh" for r in a.reasons):
-        c.print("      [dim]= packages already match: only the env's marker is rewritten[/]")
+        c.print("      [dim]= packages already match: no package is installed or removed[/]")
     for name in a.pip_provided:
         c.print(f"      [dim]= {esc(name)} (a pip dependency conda already provides)[/]")
     if a.kind in ("create", "replace"):
