@@ -224,3 +224,43 @@ def test_a_mirror_of_defaults_leaves_records_naming_anacondas_main(
     )
     r = ws.wsp("plan", "--detailed-exitcode")
     assert r.code == 0, r  # a change of mirrors is no change of the declaration
+
+
+def test_packages_are_linked_as_conda_links_them(
+    make_workspace: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    """What conda does at link time that rattler does not: a `noarch: python` package's
+    modules compiled by the env's python, each .pyc in its record (else `conda remove`
+    leaves them, the package still importable), its entry points with the umask's mode
+    (rattler: 0775)."""
+    import os
+    import sys
+
+    from tests.support.channel import Pkg, build_channel, interpreter_python
+
+    site = "site-packages/tool"
+    tool = Pkg(
+        "tool", "1.0", "pyh0_0", ("python",), noarch="python", entry_points=("tool = tool:main",),
+        files={f"{site}/__init__.py": "def main():\n    return 0\n", f"{site}/cli.py": "X = 1\n"},
+    )  # fmt: skip
+    channel = build_channel(tmp_path / "linking", [interpreter_python(), tool])
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    ws = make_workspace(
+        f'[workspace]\nname = "linking"\nchannels = ["{{channel}}"]\nenvs-dir = ".wsp/envs"\n\n'
+        f'[projects.app]\npython = "{py}"\ndependencies = ["tool"]\n',
+        chan=channel,
+    )
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    prefix = ws.envs_dir / "app"
+    (record,) = (prefix / "conda-meta").glob("tool-1.0-pyh0_0.json")
+    data = json.loads(record.read_text())
+    tag = "cpython-" + py.replace(".", "")
+    pycs = [f"lib/python{py}/{site}/__pycache__/{m}.{tag}.pyc" for m in ("__init__", "cli")]
+    assert set(pycs) <= set(data["files"]), data["files"]
+    assert {"_path": pycs[1], "path_type": "pyc_file"} in data["paths_data"]["paths"]
+    assert all((prefix / p).is_file() for p in pycs)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((prefix / "bin" / "tool").stat().st_mode) == (0o666 & ~mask) | 0o111
+    assert ws.wsp("plan", "--detailed-exitcode").code == 0

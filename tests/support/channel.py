@@ -72,6 +72,7 @@ class Pkg:
     subdirs: tuple[str, ...] | None = None
     timestamp: int = DEFAULT_TIMESTAMP
     constrains: tuple[str, ...] = ()
+    entry_points: tuple[str, ...] = ()  # noarch: python only, `name = module:function`
 
     @property
     def filename(self) -> str:
@@ -291,6 +292,9 @@ def _write_archive(path: Path, pkg: Pkg, subdir: str) -> None:
         add("info/index.json", json.dumps(idx, indent=2, sort_keys=True))
         add("info/paths.json", json.dumps(paths, indent=2))
         add("info/files", "".join(f"{p}\n" for p in files))
+        if pkg.entry_points:
+            link = {"noarch": {"type": "python", "entry_points": list(pkg.entry_points)}}
+            add("info/link.json", json.dumps({**link, "package_metadata_version": 1}))
         for p, content in files.items():
             add(p, content)
     tmp.replace(path)

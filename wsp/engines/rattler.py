@@ -39,6 +39,7 @@ from wsp.engines import (
     Progress,
     SolveRequest,
 )
+from wsp.engines.linking import finish_noarch_python
 from wsp.errors import ChannelUnreachable, LockUnreadable, SolveError, WspError
 from wsp.fsutil import (
     atomic_write_bytes,
@@ -691,6 +692,7 @@ class RattlerEngine:
         records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
         _check_inside(prefix, current, records)
+        again = _clobbered(current, records)
         reporter = _Reporter(progress) if progress else None
         try:
             _run(
@@ -700,7 +702,7 @@ class RattlerEngine:
                     alternative_target_prefix=relocate_to,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
-                    reinstall_packages=_clobbered(current, records),
+                    reinstall_packages=again,
                     show_progress=False,
                     reporter=reporter,
                     execute_link_scripts=False,
@@ -714,6 +716,7 @@ class RattlerEngine:
         # records name the channel, never the mirror
         canonicalize_records(prefix, routes, staged=relocate_to is not None)
         drop_backup_tag(prefix)
+        _finish_linking(prefix, records, current, again, staged=relocate_to is not None)
 
     def snapshot(self, prefix: Path) -> Any:
         """What the env holds now, to `restore` it after a failed step."""
@@ -730,6 +733,7 @@ class RattlerEngine:
         current = self._prefix_records(prefix)
         _check_inside(prefix, current, records)
         self._cache(records, scratch)
+        again = _clobbered(current, records)
         try:
             _run(
                 rattler.install(
@@ -737,7 +741,7 @@ class RattlerEngine:
                     target_prefix=prefix,
                     cache_dir=self._cache_dir / "pkgs",
                     installed_packages=current,
-                    reinstall_packages=_clobbered(current, records),
+                    reinstall_packages=again,
                     show_progress=False,
                     execute_link_scripts=False,
                     client=self._fetcher,
@@ -747,6 +751,7 @@ class RattlerEngine:
             raise WspError(f"restoring {prefix} failed: {_first_line(str(exc))}") from None
         canonicalize_records(prefix, routes)
         drop_backup_tag(prefix)
+        _finish_linking(prefix, records, current, again, staged=False)
 
     # packs: a local channel of exact packages ------------------------------------------
     def pack_channel(
@@ -1068,6 +1073,36 @@ def _clobbered(current: Sequence[Any], keep: Sequence[Any]) -> set[str]:
     leaving = [r for r in current if (r.name.normalized, str(r.version), str(r.build)) not in kept]
     lost = set().union(*(_paths(r) for r in leaving)) if leaving else set()
     return {r.name.normalized for r in staying if lost & _paths(r)} if lost else set()
+
+
+def _finish_linking(
+    prefix: Path,
+    records: Sequence[Any],
+    before: Sequence[Any],
+    again: Collection[str],
+    *,
+    staged: bool,
+) -> None:
+    """What conda does at link time that rattler does not, for the packages of `records`
+    this install linked (those not in `before`, and those named `again`, linked anew):
+    see wsp.engines.linking."""
+
+    def key(r: Any) -> tuple[str, bytes | None]:
+        return (r.file_name, r.sha256 or r.md5)
+
+    had = {key(r) for r in before}
+    linked = [
+        f"{r.name.normalized}-{r.version}-{r.build}"
+        for r in records
+        if key(r) not in had or r.name.normalized in again
+    ]
+    python = next((r for r in records if r.name.normalized == "python"), None)
+    finish_noarch_python(
+        prefix,
+        linked,
+        (str(python.version), python.python_site_packages_path) if python else None,
+        staged=staged,
+    )
 
 
 def _outside(prefix: Path, records: Sequence[Any]) -> str | None:
