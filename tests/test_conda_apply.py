@@ -232,7 +232,7 @@ def test_packages_are_linked_as_conda_links_them(
     """What conda does at link time that rattler does not: a `noarch: python` package's
     modules compiled by the env's python, each .pyc in its record (else `conda remove`
     leaves them, the package still importable), its entry points with the umask's mode
-    (rattler: 0775)."""
+    (rattler: 0775); a post-link script is not run (wsp runs no package code) but named."""
     import os
     import sys
 
@@ -243,16 +243,23 @@ def test_packages_are_linked_as_conda_links_them(
         "tool", "1.0", "pyh0_0", ("python",), noarch="python", entry_points=("tool = tool:main",),
         files={f"{site}/__init__.py": "def main():\n    return 0\n", f"{site}/cli.py": "X = 1\n"},
     )  # fmt: skip
-    channel = build_channel(tmp_path / "linking", [interpreter_python(), tool])
+    hooked = Pkg(
+        "hooked", "1.0", "h0_0",
+        files={"bin/.hooked-post-link.sh": 'touch "$PREFIX/ran"\n', "share/hooked/x": "x\n"},
+    )  # fmt: skip
+    channel = build_channel(tmp_path / "linking", [interpreter_python(), tool, hooked])
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     ws = make_workspace(
         f'[workspace]\nname = "linking"\nchannels = ["{{channel}}"]\nenvs-dir = ".wsp/envs"\n\n'
-        f'[projects.app]\npython = "{py}"\ndependencies = ["tool"]\n',
+        f'[projects.app]\npython = "{py}"\ndependencies = ["tool", "hooked"]\n',
         chan=channel,
     )
     r = ws.wsp("apply", "--yes")
     assert r.code == 0, r
     prefix = ws.envs_dir / "app"
+    assert "post-link script of hooked 1.0 (bin/.hooked-post-link.sh)" in r.stderr, r
+    assert f"PREFIX={prefix} PKG_NAME=hooked" in r.stderr, r
+    assert not (prefix / "ran").exists()
     (record,) = (prefix / "conda-meta").glob("tool-1.0-pyh0_0.json")
     data = json.loads(record.read_text())
     tag = "cpython-" + py.replace(".", "")

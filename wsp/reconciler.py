@@ -171,6 +171,8 @@ def _build(
         ) from None
     have = observe_env(ctx.owner, prefix)
     _check_holds(have, target)
+    if (scripts := _post_link_scripts(action, prefix)) is not None:
+        report.warned(scripts)
     _for_conda(ctx, action, prefix, linked)
     python = next((p.version for p in target if p.name == "python"), None)
     done = replace(
@@ -185,6 +187,33 @@ def _build(
     write_marker(prefix, done)
     with contextlib.suppress(OSError):  # losing a history line never fails the apply
         history.append(prefix, _history_entry(action, done, current))
+
+
+def _post_link_scripts(action: Action, prefix: Path) -> str | None:
+    """What to say of the post-link scripts (`bin/.NAME-post-link.sh`) of the packages the
+    action linked: conda runs them when it links a package; wsp runs no code of a package
+    (not at plan, not at apply), so the env lacks whatever they would have done."""
+    assert action.target is not None
+    linked: tuple[Package, ...] = action.target
+    if action.kind is ActionKind.UPDATE:
+        diff = action.diff or PackageDiff()
+        linked = (*diff.add, *(new for _, new in diff.change))
+    found = [
+        (p, script)
+        for p in sorted(linked, key=lambda p: p.name)
+        if (script := prefix / "bin" / f".{p.name}-post-link.sh").is_file()
+    ]
+    if not found:
+        return None
+    names = ", ".join(f"{p.name} {p.version} (bin/{script.name})" for p, script in found)
+    first, script = found[0]
+    return (
+        f"{action.env}: wsp did not run the post-link script of {names}: conda runs a "
+        "package's post-link script when it installs it, wsp runs no code of a package. If "
+        "the env needs what it does, read it, then run it yourself: "
+        f"`PREFIX={prefix} PKG_NAME={first.name} PKG_VERSION={first.version} "
+        f"wsp run {action.env} -- bash {script}`"
+    )
 
 
 def _history_entry(action: Action, marker: Marker, before: Marker | None) -> history.Entry:
