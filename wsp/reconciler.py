@@ -212,7 +212,7 @@ def _post_link_scripts(action: Action, prefix: Path) -> str | None:
         "package's post-link script when it installs it, wsp runs no code of a package. If "
         "the env needs what it does, read it, then run it yourself: "
         f"`PREFIX={prefix} PKG_NAME={first.name} PKG_VERSION={first.version} "
-        f"wsp run {action.env} -- bash {script}`"
+        f"wsp run {action.project or action.env} -- bash {script}`"
     )
 
 
