@@ -271,3 +271,14 @@ def test_packages_are_linked_as_conda_links_them(
     os.umask(mask)
     assert stat.S_IMODE((prefix / "bin" / "tool").stat().st_mode) == (0o666 & ~mask) | 0o111
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
+    # another env of the same cached package links the modules the first one compiled
+    ws.edit(
+        'dependencies = ["tool", "hooked"]\n',
+        f'dependencies = ["tool", "hooked"]\n\n[projects.other]\npython = "{py}"\n'
+        'dependencies = ["tool"]\n',
+    )
+    assert ws.wsp("apply", "--yes").code == 0
+    other = ws.envs_dir / "other"
+    assert all((other / p).stat().st_ino == (prefix / p).stat().st_ino for p in pycs)
+    (record,) = (other / "conda-meta").glob("tool-1.0-pyh0_0.json")
+    assert set(pycs) <= set(json.loads(record.read_text())["files"])

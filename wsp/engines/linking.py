@@ -11,6 +11,9 @@ Measured against conda 26.7.1 on the same channel:
   first import (files no record lists: `conda remove` leaves them behind, and the
   package's folder, holding only them, stays importable as a namespace package), or, in
   an env its user may not write (a shared one), compiles them again at every start.
+  wsp compiles a package's modules once per Python version and keeps them beside its
+  files in the package cache (`.wsp-pyc/`): the next env links them, as it links the
+  package's other files, instead of running the compiler again.
 - conda writes an entry point's script with the umask's mode and makes it executable
   (0755 under umask 022); rattler writes it 0775 whatever the umask, so it was writable
   by the owner's group.
@@ -21,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -72,14 +77,94 @@ def finish_noarch_python(
         path: [f for f in data["files"] if isinstance(f, str) and _compiled(f, site)]
         for path, data in records
     }
-    sources = sorted({f for files in wanted.values() for f in files})
-    if not sources or not _compile(prefix, short, sources):
-        return
     tag = "cpython-" + short.replace(".", "")
+    # modules an earlier env compiled from the same package of the cache are linked as
+    # they are (compiled relative to the env, as conda compiles them, they fit any env)
+    todo: list[str] = []
+    fresh: list[tuple[Path, list[str]]] = []  # stores the compile below fills
+    for path, data in records:
+        store = _store(data, tag)
+        missing = [f for f in wanted[path] if not _take(store, prefix, f, tag)]
+        todo += missing
+        if missing and store is not None:
+            fresh.append((store, [_pyc(f, tag) for f in wanted[path]]))
+    if todo and _compile(prefix, short, sorted(set(todo))):
+        for store, pycs in fresh:
+            _publish(store, prefix, pycs)
     for path, data in records:
         pycs = [p for p in (_pyc(f, tag) for f in wanted[path]) if (prefix / p).is_file()]
         if pycs:
             _record_pycs(path, data, pycs, staged=staged)
+
+
+_STORE = ".wsp-pyc"  # in a package's folder of the package cache: its compiled modules
+
+
+def _store(data: dict[str, Any], tag: str) -> Path | None:
+    """Where the modules of the package `data` records are kept compiled for `tag`: in
+    its folder of the package cache (freed with it by `wsp gc`); None when unknown."""
+    folder = data.get("extracted_package_dir")
+    return Path(folder) / _STORE / tag if isinstance(folder, str) and folder else None
+
+
+def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
+    """Link into the env the `.pyc` of `source` the store holds, when its header says it
+    was compiled from this very file (its mtime and size: the env's file is the cache's,
+    hard-linked; one rewritten for this env is compiled again)."""
+    if store is None:
+        return False
+    pyc = _pyc(source, tag)
+    try:
+        with open(store / pyc, "rb") as fh:
+            head = fh.read(16)
+        st = os.stat(prefix / source)
+    except OSError:
+        return False
+    word = [int.from_bytes(head[i : i + 4], "little") for i in range(4, 16, 4)]
+    if len(head) < 16 or word != [0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF]:
+        return False  # not a timestamp .pyc of this source
+    target = prefix / pyc
+    try:
+        target.parent.mkdir(exist_ok=True)
+        _link(store / pyc, target)
+    except FileExistsError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError):
+            raise
+        shutil.copy2(src, dst)  # another file system: a copy
+
+
+def _publish(store: Path, prefix: Path, pycs: list[str]) -> None:
+    """Keep the modules just compiled in the env in `store` for the next env (hard links,
+    no copy), built aside and renamed into place whole: a concurrent apply sees no store
+    or a complete one. A store already there is left as it is; failing (a package cache
+    this user may not write) only costs the next env a compile."""
+    if store.exists():
+        return
+    try:
+        store.parent.mkdir(exist_ok=True)
+        aside = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store.parent))
+    except OSError:
+        return
+    try:
+        for pyc in pycs:
+            if (prefix / pyc).is_file():  # (a module this python can't compile has none)
+                (aside / pyc).parent.mkdir(parents=True, exist_ok=True)
+                _link(prefix / pyc, aside / pyc)
+        os.rename(aside, store)
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _compiled(path: str, site: str) -> bool:
