@@ -282,3 +282,41 @@ def test_packages_are_linked_as_conda_links_them(
     assert all((other / p).stat().st_ino == (prefix / p).stat().st_ino for p in pycs)
     (record,) = (other / "conda-meta").glob("tool-1.0-pyh0_0.json")
     assert set(pycs) <= set(json.loads(record.read_text())["files"])
+
+
+def test_a_compiled_module_is_taken_from_the_cache_only_for_the_cache_s_own_file(
+    tmp_path: Path,
+) -> None:
+    """The store's .pyc is linked into an env only when the env's source is the cache's
+    file (a hard link, header matching): a copy with the env's prefix written in, or a
+    source that changed, is compiled again."""
+    import os
+    import py_compile
+    import shutil
+    import sys
+
+    from wsp.engines.linking import _pyc, _take
+
+    tag = sys.implementation.cache_tag
+    rel = "lib/site-packages/mod.py"
+    cache = tmp_path / "cache" / rel
+    cache.parent.mkdir(parents=True)
+    cache.write_text("X = 1\n")
+    store = tmp_path / "store"
+    (store / _pyc(rel, tag)).parent.mkdir(parents=True)
+    py_compile.compile(str(cache), cfile=str(store / _pyc(rel, tag)), dfile=rel)
+    other = tmp_path / "other" / "mod.py"  # another build's file, in the cache too
+    other.parent.mkdir()
+    other.write_text("X = 22\n")
+    envs = {name: tmp_path / name / rel for name in ("linked", "copied", "changed")}
+    for name, path in envs.items():
+        path.parent.mkdir(parents=True)
+        if name == "copied":
+            shutil.copy2(cache, path)
+        else:
+            os.link(cache if name == "linked" else other, path)
+    taken = {name: _take(store, tmp_path / name, rel, tag) for name in envs}
+    assert taken == {"linked": True, "copied": False, "changed": False}
+    assert (tmp_path / "linked" / _pyc(rel, tag)).stat().st_ino == (
+        (store / _pyc(rel, tag)).stat().st_ino
+    )

@@ -108,9 +108,9 @@ def _store(data: dict[str, Any], tag: str) -> Path | None:
 
 
 def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
-    """Link into the env the `.pyc` of `source` the store holds, when its header says it
-    was compiled from this very file (its mtime and size: the env's file is the cache's,
-    hard-linked; one rewritten for this env is compiled again)."""
+    """Link into the env the `.pyc` of `source` the store holds, when the env's file is
+    the cache's (hard-linked: a file rewritten for this env, its prefix written in, is
+    compiled again) and the header says it was compiled from it (its mtime and size)."""
     if store is None:
         return False
     pyc = _pyc(source, tag)
@@ -121,8 +121,9 @@ def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
     except OSError:
         return False
     word = [int.from_bytes(head[i : i + 4], "little") for i in range(4, 16, 4)]
-    if len(head) < 16 or word != [0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF]:
-        return False  # not a timestamp .pyc of this source
+    stamp = [0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF]
+    if len(head) < 16 or st.st_nlink < 2 or word != stamp:
+        return False  # a copy of its own, or not a timestamp .pyc of this source
     target = prefix / pyc
     try:
         target.parent.mkdir(exist_ok=True)
