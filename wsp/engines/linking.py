@@ -84,10 +84,11 @@ def finish_noarch_python(
     fresh: list[tuple[Path, list[str]]] = []  # stores the compile below fills
     for path, data in records:
         store = _store(data, tag)
-        missing = [f for f in wanted[path] if not _take(store, prefix, f, tag)]
+        own = _rewritten(data)  # the env's own text: its modules are never shared
+        missing = [f for f in wanted[path] if f in own or not _take(store, prefix, f, tag)]
         todo += missing
         if missing and store is not None:
-            fresh.append((store, [_pyc(f, tag) for f in wanted[path]]))
+            fresh.append((store, [_pyc(f, tag) for f in wanted[path] if f not in own]))
     if todo and _compile(prefix, short, sorted(set(todo))):
         for store, pycs in fresh:
             _publish(store, prefix, pycs)
@@ -107,10 +108,21 @@ def _store(data: dict[str, Any], tag: str) -> Path | None:
     return Path(folder) / _STORE / tag if isinstance(folder, str) and folder else None
 
 
+def _rewritten(data: dict[str, Any]) -> set[str]:
+    """The files of the package `data` records that were rewritten for its env (a prefix
+    placeholder replaced by the env's folder): their compiled modules hold that folder,
+    and a header can't tell them from another env's (a file rewritten in the same second,
+    of the same length, has the same mtime and size)."""
+    paths = (data.get("paths_data") or {}).get("paths") or []
+    return {
+        str(e.get("_path")) for e in paths if isinstance(e, dict) and e.get("prefix_placeholder")
+    }
+
+
 def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
     """Link into the env the `.pyc` of `source` the store holds, when its header says it
     was compiled from this very file (its mtime and size: the env's file is the cache's,
-    hard-linked; one rewritten for this env is compiled again)."""
+    hard-linked; one rewritten for this env is never taken, see `_rewritten`)."""
     if store is None:
         return False
     pyc = _pyc(source, tag)
