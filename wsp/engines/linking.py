@@ -35,7 +35,7 @@ from typing import Any
 from wsp.fsutil import atomic_write_bytes
 from wsp.modes import umask
 
-__all__ = ["finish_noarch_python"]
+__all__ = ["STORE", "STORE_ASIDE", "finish_noarch_python"]
 
 _ENTRY_POINT = "unix_python_entry_point"
 _COMPILE_TIMEOUT = 600  # seconds; a package of thousands of modules takes a few
@@ -98,14 +98,15 @@ def finish_noarch_python(
             _record_pycs(path, data, pycs, staged=staged)
 
 
-_STORE = ".wsp-pyc"  # in a package's folder of the package cache: its compiled modules
+STORE = ".wsp-pyc"  # in a package's folder of the package cache: its compiled modules
+STORE_ASIDE = ".tmp-"  # a store being built in STORE (wsp gc frees one a kill left)
 
 
 def _store(data: dict[str, Any], tag: str) -> Path | None:
     """Where the modules of the package `data` records are kept compiled for `tag`: in
     its folder of the package cache (freed with it by `wsp gc`); None when unknown."""
     folder = data.get("extracted_package_dir")
-    return Path(folder) / _STORE / tag if isinstance(folder, str) and folder else None
+    return Path(folder) / STORE / tag if isinstance(folder, str) and folder else None
 
 
 def _rewritten(data: dict[str, Any]) -> set[str]:
@@ -164,7 +165,7 @@ def _publish(store: Path, prefix: Path, pycs: list[str]) -> None:
         return
     try:
         store.parent.mkdir(exist_ok=True)
-        aside = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store.parent))
+        aside = Path(tempfile.mkdtemp(prefix=STORE_ASIDE, dir=store.parent))
     except OSError:
         return
     try:
