@@ -289,3 +289,4 @@ def test_packages_are_linked_as_conda_links_them(
     assert str(other).encode() in (other / where).read_bytes()
     (store,) = (Path(ws.env["WSP_CACHE_DIR"]) / "pkgs").glob("tool-1.0-pyh0_0/.wsp-pyc/*")
     assert (store / pycs[0]).is_file() and not (store / where).exists()
+    assert stat.S_IMODE(store.stat().st_mode) == 0o777 & ~mask  # other users of the cache read it

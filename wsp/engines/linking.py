@@ -87,8 +87,9 @@ def finish_noarch_python(
         own = _rewritten(data)  # the env's own text: its modules are never shared
         missing = [f for f in wanted[path] if f in own or not _take(store, prefix, f, tag)]
         todo += missing
-        if missing and store is not None:
-            fresh.append((store, [_pyc(f, tag) for f in wanted[path] if f not in own]))
+        shared = [_pyc(f, tag) for f in wanted[path] if f not in own]
+        if missing and store is not None and shared:
+            fresh.append((store, shared))
     if todo and _compile(prefix, short, sorted(set(todo))):
         for store, pycs in fresh:
             _publish(store, prefix, pycs)
@@ -166,6 +167,7 @@ def _publish(store: Path, prefix: Path, pycs: list[str]) -> None:
     try:
         store.parent.mkdir(exist_ok=True)
         aside = Path(tempfile.mkdtemp(prefix=STORE_ASIDE, dir=store.parent))
+        os.chmod(aside, 0o777 & ~umask())  # as the cache's other folders: mkdtemp's is 0700
     except OSError:
         return
     try:
