@@ -222,20 +222,35 @@ def test_wsp_shell_activates_after_the_shells_own_start_up_files(
         rc = home / ".config" / "zsh" / ".zshrc"
         rc.parent.mkdir(parents=True)
     rc.write_text('export PATH="/usr/bin:/bin"\n')  # a PATH reset
-    r = subprocess.run(
-        [sys.executable, "-m", "wsp", "shell", "finance"],
-        cwd=ws.root,
-        env={**ws.env, "SHELL": path},
-        input=f"{SHOW}\nexit\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    tmp = home / "tmp"  # where the start-up file (bash) or ZDOTDIR (zsh) wsp writes goes
+    tmp.mkdir()
+
+    def shell_(shell: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "wsp", "shell", "finance"],
+            cwd=ws.root,
+            env={**ws.env, "SHELL": shell, "TMPDIR": str(tmp)},
+            input=f"{SHOW}\nexit\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    r = shell_(path)
     assert r.returncode == 0, r
     lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
     assert lines[0] == expected(ws), r
     assert lines[2].split(":")[0] == str(ws.envs_dir / "finance" / "bin"), r
     assert not Path(CANARY).exists()
+    assert not list(tmp.iterdir())
+    # a start-up file that never comes back (`exec`), a shell that does not start: removed
+    rc.write_text("exec true\n")
+    assert shell_(path).returncode == 0
+    assert not list(tmp.iterdir())
+    if shell == "zsh":
+        r = shell_(str(home / "gone" / shell))
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r
+        assert not list(tmp.iterdir())
 
 
 def test_shell_hook_of_a_missing_env_is_one_line(make_workspace: Callable[..., Workspace]) -> None:

@@ -87,21 +87,39 @@ def test_gc_frees_what_no_env_no_lock_and_no_kept_build_uses(
     h11 = next(pkgs.glob("h11-*/"))
     linked = next(p for p in h11.rglob("*.py"))
     os.link(linked, hidden / "h11.py")
+    # A store of compiled modules a killed apply left half built in a package in use (its
+    # file a link of an env's module): freed, but not one an apply may be writing now.
+    six = next(pkgs.glob("six-*/"))
+    module = next((ws.envs_dir / "finance").rglob("six/*.py"))
+    half, young = (six / ".wsp-pyc" / f".tmp-{n}" for n in ("killed", "young"))
+    for folder in (half, young):
+        folder.mkdir(parents=True)
+    os.link(module, half / "six.pyc")
+    os.utime(half, (time.time() - 3600,) * 2)
     report = gc(ws)
     free = {i["name"]: i for i in report["free"]}
     uvicorn, click = (next(pkgs.glob(f"{n}-*/")) for n in ("uvicorn", "click"))
     build = ws.envs_dir / "webdev" / "conda-meta" / "wsp-builds" / "1"
-    assert set(free) == {uvicorn.name, click.name, "webdev build 1"}, report
+    leftover = f"{six.name}/.wsp-pyc/.tmp-killed"
+    assert set(free) == {uvicorn.name, click.name, "webdev build 1", leftover}, report
     assert free[uvicorn.name]["kind"] == "package" and free["webdev build 1"]["kind"] == "build"
+    assert free[leftover]["kind"] == "leftover"
+    assert free[leftover]["apparent_bytes"] == module.stat().st_size
     expected = {
         uvicorn.name: entry_bytes(uvicorn) + (pkgs / f"{uvicorn.name}.lock").stat().st_size,
         click.name: entry_bytes(click) + (pkgs / f"{click.name}.lock").stat().st_size,
         "webdev build 1": entry_bytes(build),
+        leftover: 0,  # its file is the env's
     }
     assert {n: i["freed_bytes"] for n, i in free.items()} == expected
-    assert report["freed_bytes"] == report["apparent_bytes"] == sum(expected.values())
+    assert report["freed_bytes"] == sum(expected.values())
+    assert report["apparent_bytes"] == sum(expected.values()) + module.stat().st_size
     kept = {i["name"]: i["why_kept"] for i in report["kept"]}
-    assert kept == {h11.name: "an env wsp did not find still links its files"}, report
+    assert kept == {
+        h11.name: "an env wsp did not find still links its files",
+        f"{six.name}/.wsp-pyc/.tmp-young": "written in the last ten minutes: an apply may be "
+        "writing it",
+    }, report
 
     people = ws.wsp("gc")
     assert people.code == 0, people
@@ -116,6 +134,7 @@ def test_gc_frees_what_no_env_no_lock_and_no_kept_build_uses(
     assert {i["name"] for i in done["deleted"]} == set(expected), done
     assert done["deleted_bytes"] == sum(expected.values())
     assert not uvicorn.exists() and not click.exists() and not build.exists()
+    assert not half.exists() and young.exists() and module.is_file()
     assert h11.exists() and (hidden / "h11.py").read_bytes() == linked.read_bytes()
     assert snapshot(ws.envs_dir).keys() == env_before.keys() - {
         k for k in env_before if "wsp-builds" in k

@@ -236,12 +236,13 @@ def test_packages_are_linked_as_conda_links_them(
     import os
     import sys
 
-    from tests.support.channel import Pkg, build_channel, interpreter_python
+    from tests.support.channel import PREFIX_PLACEHOLDER, Pkg, build_channel, interpreter_python
 
     site = "site-packages/tool"
     tool = Pkg(
         "tool", "1.0", "pyh0_0", ("python",), noarch="python", entry_points=("tool = tool:main",),
-        files={f"{site}/__init__.py": "def main():\n    return 0\n", f"{site}/cli.py": "X = 1\n"},
+        files={f"{site}/__init__.py": "def main():\n    return 0\n", f"{site}/cli.py": "X = 1\n",
+               f"{site}/where.py": f"WHERE = '{PREFIX_PLACEHOLDER}'\n"},
     )  # fmt: skip
     hooked = Pkg(
         "hooked", "1.0", "h0_0",
@@ -282,6 +283,13 @@ def test_packages_are_linked_as_conda_links_them(
     assert all((other / p).stat().st_ino == (prefix / p).stat().st_ino for p in pycs)
     (record,) = (other / "conda-meta").glob("tool-1.0-pyh0_0.json")
     assert set(pycs) <= set(json.loads(record.read_text())["files"])
+    # a module rewritten for its env (its prefix) is compiled in each env, never shared: an
+    # env made in the same second, with a prefix as long, took another env's (same header)
+    where = f"lib/python{py}/{site}/__pycache__/where.{tag}.pyc"
+    assert str(other).encode() in (other / where).read_bytes()
+    (store,) = (Path(ws.env["WSP_CACHE_DIR"]) / "pkgs").glob("tool-1.0-pyh0_0/.wsp-pyc/*")
+    assert (store / pycs[0]).is_file() and not (store / where).exists()
+    assert stat.S_IMODE(store.stat().st_mode) == 0o777 & ~mask  # other users of the cache read it
 
 
 def test_a_compiled_module_is_taken_from_the_cache_only_for_the_cache_s_own_file(

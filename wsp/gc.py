@@ -1,6 +1,6 @@
 """`wsp gc`: find, and with `--yes` delete, what no env and no lock uses.
 
-Three kinds of things:
+Four kinds of things:
 
 - package cache entries (`<cache>/pkgs/NAME-VERSION-BUILD/`, with their `.lock` file and
   any archive): those no env on the machine records in its `conda-meta` (every env in
@@ -8,7 +8,10 @@ Three kinds of things:
   keep for rollback) and no package of this workspace's wsp.lock names;
 - repodata cache entries (`<cache>/repodata/`): those of channels that neither this
   workspace (declared, mirrors, wsp.lock) nor any env's records name;
-- the builds this workspace's envs keep beyond `keep-builds`.
+- the builds this workspace's envs keep beyond `keep-builds`;
+- what a killed apply left half-written in the package cache: a store of compiled
+  modules being built aside (`<cache>/pkgs/NAME-VERSION-BUILD/.wsp-pyc/.tmp-*`), which no
+  apply reads, in an entry that stays.
 
 Safety rules, each checked again right before a deletion under the workspace lock:
 
@@ -39,13 +42,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from wsp import channels, conda, history, lockfile
 from wsp.context import sources
+from wsp.engines.linking import STORE, STORE_ASIDE
 
 if TYPE_CHECKING:
     from wsp.context import Context
     from wsp.engines import Engine
 
 FRESH_SECONDS = 600  # an entry younger than this may be about to be linked
-Kind = Literal["package", "repodata", "build"]
+Kind = Literal["package", "repodata", "build", "leftover"]
 _SHARD_URL = re.compile(rb"(?:https?|file)://[!-~]+?/repodata_shards\.msgpack\.zst")
 
 
@@ -225,20 +229,29 @@ def _weigh(items: list[Item], *, now: float) -> tuple[list[Item], list[Item]]:
     for item in items:
         entries = stats[item.name]
         apparent = sum(st.st_size for _, st in entries)
+        # a leftover's files are links of an env's files by design: removing them frees
+        # only what no env links
+        outside = {
+            (st.st_dev, st.st_ino)
+            for _, st in entries
+            if st.st_nlink > inside[(st.st_dev, st.st_ino)]
+        }
         why = None
-        if any(st.st_nlink > inside[(st.st_dev, st.st_ino)] for _, st in entries):
+        if outside and item.kind != "leftover":
             why = "an env wsp did not find still links its files"
         elif me is not None and any(st.st_uid != me for _, st in entries):
             why = "it has files of another user: it may be theirs"
         elif item.kind == "package" and now - _newest(item.paths) < FRESH_SECONDS:
             why = "fetched in the last ten minutes: an install may be about to link it"
+        elif item.kind == "leftover" and now - _newest(item.paths) < FRESH_SECONDS:
+            why = "written in the last ten minutes: an apply may be writing it"
         if why is not None:
             kept.append(Item(item.kind, item.name, item.paths, apparent, 0, why))
             continue
         freed = 0
         for _, st in entries:
             key = (st.st_dev, st.st_ino)
-            if key not in counted:
+            if key not in counted and key not in outside:
                 counted.add(key)
                 freed += st.st_size
         free.append(Item(item.kind, item.name, item.paths, apparent, freed))
@@ -269,6 +282,18 @@ def _package_entries(pkgs: Path) -> dict[str, list[Path]]:
         lock = pkgs / f"{dist}.lock"
         if lock.is_file():
             paths.append(lock)
+    return out
+
+
+def _leftovers(pkgs: Path, dists: Iterable[str]) -> list[Item]:
+    """The stores of compiled modules a killed apply left half built in the entries of
+    `dists` (wsp.engines.linking): no apply reads them."""
+    out = []
+    for dist in sorted(dists):
+        with contextlib.suppress(OSError):
+            for e in os.scandir(pkgs / dist / STORE):
+                if e.name.startswith(STORE_ASIDE) and e.is_dir(follow_symlinks=False):
+                    out.append(Item("leftover", f"{dist}/{STORE}/{e.name}", (Path(e.path),)))
     return out
 
 
@@ -316,11 +341,13 @@ def collect(ctx: Context, engine: Engine) -> Report:
             builds.append(Item("build", f"{have.name} build {folder.name}", (folder,)))
     use = _in_use(ctx, engine, {p for b in builds for p in b.paths})
     report.unreadable, report.envs = use.unreadable, use.envs
+    entries = _package_entries(cache / "pkgs")
     candidates = [
         Item("package", dist, tuple(paths))
-        for dist, paths in sorted(_package_entries(cache / "pkgs").items())
+        for dist, paths in sorted(entries.items())
         if dist not in use.dists
     ]
+    candidates += _leftovers(cache / "pkgs", use.dists & entries.keys())
     candidates += [
         Item("repodata", url, tuple(paths))
         for url, paths in sorted(_repodata_entries(cache).values())

@@ -13,7 +13,12 @@ if TYPE_CHECKING:
     from wsp.gc import Item, Report
 
 _SHOWN = 15  # rows per kind before "… N more"
-_KINDS = (("package", "package cache"), ("repodata", "repodata cache"), ("build", "kept builds"))
+_KINDS = (
+    ("package", "package cache"),
+    ("repodata", "repodata cache"),
+    ("build", "kept builds"),
+    ("leftover", "left half-written by a killed apply"),
+)
 
 
 def register(sub: Any) -> None:

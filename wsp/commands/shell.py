@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,29 +39,42 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     activate.record_use(want.prefix)
     env = act.environ(os.environ)
     prompt = f'PS1={shlex.quote(f"({want.env_name}) ")}"$PS1"\n'
+    made: str | None = None  # the start-up file or folder written for the shell
     if kind == "fish":
         argv = [shell, "-i", "-C", act.script()]
     elif kind == "zsh":
         argv, env["ZDOTDIR"] = [shell, "-i"], _zdotdir(act.script() + prompt)
+        made = env["ZDOTDIR"]
     else:
+        # removed first: the shell has it open, and a ~/.bashrc that ends in `exec` or
+        # `exit` never comes back to it
         with tempfile.NamedTemporaryFile(
             "w", prefix="wsp-shell-", suffix=".bashrc", delete=False
         ) as rc:
+            rc.write(f"rm -f {shlex.quote(rc.name)}\n")
             rc.write("[ -f ~/.bashrc ] && . ~/.bashrc\n")
             rc.write(act.script())
             rc.write(prompt)
-            rc.write(f"rm -f {shlex.quote(rc.name)}\n")
-        argv = [shell, "--rcfile", rc.name, "-i"]
+        argv, made = [shell, "--rcfile", rc.name, "-i"], rc.name
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvpe(argv[0], argv, env)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError:  # no shell started to remove its start-up files
+        if made is not None:
+            if os.path.isdir(made):
+                shutil.rmtree(made, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(made)
+        raise
     return 1  # not reached
 
 
 def _zdotdir(activate: str) -> str:
     """A private ZDOTDIR whose start-up files source the user's own (from `$ZDOTDIR`, else
-    `~`, as the user's .zshenv may set it) with ZDOTDIR as it was, then run `activate`,
-    then remove the folder."""
+    `~`, as the user's .zshenv may set it) with ZDOTDIR as it was, then run `activate`;
+    its .zshrc removes the folder first."""
     import tempfile
 
     own = os.environ.get("ZDOTDIR")
@@ -73,11 +88,13 @@ def _zdotdir(activate: str) -> str:
             f"ZDOTDIR={shlex.quote(folder)}",
         ),
         ".zshrc": (
+            # removed first: zsh has this file open, and a .zshrc of the user's that ends
+            # in `exec` or `exit` never comes back to it
+            f"rm -rf {shlex.quote(folder)}",
             'if [ -n "$__wsp_zdotdir" ]; then ZDOTDIR=$__wsp_zdotdir; else unset ZDOTDIR; fi',
             "unset __wsp_zdotdir",
             f"[ -f {user}/.zshrc ] && . {user}/.zshrc",
             activate.rstrip("\n"),
-            f"rm -rf {shlex.quote(folder)}",
         ),
     }
     for name, lines in files.items():

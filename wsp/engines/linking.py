@@ -35,7 +35,7 @@ from typing import Any
 from wsp.fsutil import atomic_write_bytes
 from wsp.modes import umask
 
-__all__ = ["finish_noarch_python"]
+__all__ = ["STORE", "STORE_ASIDE", "finish_noarch_python"]
 
 _ENTRY_POINT = "unix_python_entry_point"
 _COMPILE_TIMEOUT = 600  # seconds; a package of thousands of modules takes a few
@@ -84,10 +84,12 @@ def finish_noarch_python(
     fresh: list[tuple[Path, list[str]]] = []  # stores the compile below fills
     for path, data in records:
         store = _store(data, tag)
-        missing = [f for f in wanted[path] if not _take(store, prefix, f, tag)]
+        own = _rewritten(data)  # the env's own text: its modules are never shared
+        missing = [f for f in wanted[path] if f in own or not _take(store, prefix, f, tag)]
         todo += missing
-        if missing and store is not None:
-            fresh.append((store, [_pyc(f, tag) for f in wanted[path]]))
+        shared = [_pyc(f, tag) for f in wanted[path] if f not in own]
+        if missing and store is not None and shared:
+            fresh.append((store, shared))
     if todo and _compile(prefix, short, sorted(set(todo))):
         for store, pycs in fresh:
             _publish(store, prefix, pycs)
@@ -97,20 +99,32 @@ def finish_noarch_python(
             _record_pycs(path, data, pycs, staged=staged)
 
 
-_STORE = ".wsp-pyc"  # in a package's folder of the package cache: its compiled modules
+STORE = ".wsp-pyc"  # in a package's folder of the package cache: its compiled modules
+STORE_ASIDE = ".tmp-"  # a store being built in STORE (wsp gc frees one a kill left)
 
 
 def _store(data: dict[str, Any], tag: str) -> Path | None:
     """Where the modules of the package `data` records are kept compiled for `tag`: in
     its folder of the package cache (freed with it by `wsp gc`); None when unknown."""
     folder = data.get("extracted_package_dir")
-    return Path(folder) / _STORE / tag if isinstance(folder, str) and folder else None
+    return Path(folder) / STORE / tag if isinstance(folder, str) and folder else None
+
+
+def _rewritten(data: dict[str, Any]) -> set[str]:
+    """The files of the package `data` records that were rewritten for its env (a prefix
+    placeholder replaced by the env's folder): their compiled modules hold that folder,
+    and a header can't tell them from another env's (a file rewritten in the same second,
+    of the same length, has the same mtime and size)."""
+    paths = (data.get("paths_data") or {}).get("paths") or []
+    return {
+        str(e.get("_path")) for e in paths if isinstance(e, dict) and e.get("prefix_placeholder")
+    }
 
 
 def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
     """Link into the env the `.pyc` of `source` the store holds, when the env's file is
-    the cache's (hard-linked: a file rewritten for this env, its prefix written in, is
-    compiled again) and the header says it was compiled from it (its mtime and size)."""
+    the cache's (hard-linked; one rewritten for this env is never taken, see `_rewritten`,
+    nor is a copy) and the header says it was compiled from it (its mtime and size)."""
     if store is None:
         return False
     pyc = _pyc(source, tag)
@@ -153,7 +167,8 @@ def _publish(store: Path, prefix: Path, pycs: list[str]) -> None:
         return
     try:
         store.parent.mkdir(exist_ok=True)
-        aside = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store.parent))
+        aside = Path(tempfile.mkdtemp(prefix=STORE_ASIDE, dir=store.parent))
+        os.chmod(aside, 0o777 & ~umask())  # as the cache's other folders: mkdtemp's is 0700
     except OSError:
         return
     try:
