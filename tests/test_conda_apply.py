@@ -325,6 +325,8 @@ def test_a_compiled_module_is_taken_from_the_cache_only_for_the_cache_s_own_file
             os.link(cache if name == "linked" else other, path)
     taken = {name: _take(store, tmp_path / name, rel, tag) for name in envs}
     assert taken == {"linked": True, "copied": False, "changed": False}
+    # a .pyc already there (one Python wrote at an import) is left to compileall to judge
+    assert not _take(store, tmp_path / "linked", rel, tag)
     assert (tmp_path / "linked" / _pyc(rel, tag)).stat().st_ino == (
         (store / _pyc(rel, tag)).stat().st_ino
     )

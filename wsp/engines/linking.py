@@ -142,8 +142,8 @@ def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
     try:
         target.parent.mkdir(exist_ok=True)
         _link(store / pyc, target)
-    except FileExistsError:
-        return True
+    except FileExistsError:  # one Python wrote at an import, unrecorded and maybe stale:
+        return False  # compileall keeps it if it is of this source, else compiles it again
     except OSError:
         return False
     return True
