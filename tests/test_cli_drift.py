@@ -44,6 +44,7 @@ def test_hand_made_changes_are_drift_and_apply_undoes_them(
     # paths, `paths_data` the package's own (`site-packages/...`); it clobbered six's file
     click = json.loads((webdev / "conda-meta" / "click-8.1.7-pyhd8ed1ab_0.json").read_text())
     click["files"] = [f"lib/python3.9/site-packages/{m}/__init__.py" for m in ("click", "six")]
+    click["package_tarball_full_path"] = "/opt/conda/pkgs/click-8.1.7-pyhd8ed1ab_0.conda"
     click["paths_data"]["paths"] = [
         {"_path": f"site-packages/{m}/__init__.py", "path_type": "hardlink"}
         for m in ("click", "six")
