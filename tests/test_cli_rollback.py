@@ -43,6 +43,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
     assert "# changed outside wsp: - starlette 0.37.2" in back.stdout, back
     assert "Rolled webdev back to build 1 of" in back.stderr, back
+    assert "`wsp plan` shows it as an update" in back.stderr, back
     assert "uvicorn" in ws.versions("webdev")
     whole(ws, "webdev")
     plan = ws.wsp("plan", "--json").json
@@ -53,6 +54,9 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
 
     forward = ws.wsp("rollback", "webdev", "--yes")
     assert forward.code == 0, forward
+    # back on what the file declares: the message says so, not "shows it as an update"
+    assert "It is what workspace.toml declares: `wsp plan` shows no change." in forward.stderr
+    assert "shows it as an update" not in forward.stderr, forward
     assert "uvicorn" not in ws.versions("webdev")
     whole(ws, "webdev")
     assert ws.wsp("plan", "--detailed-exitcode").code == 0  # in sync with the file again

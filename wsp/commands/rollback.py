@@ -133,7 +133,19 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         which = f"build {data['build']}" if data.get("build") else "its build"
         ui.info(
             f"Rolled {want.env_name} back to {which} of {data.get('applied_at') or 'before'}. "
-            "workspace.toml still declares the newer one: `wsp plan` shows it as an update. "
+            f"{_against_the_file(ctx, args.project)} "
             f"`wsp rollback {args.project}` again undoes this rollback."
         )
     return ExitCode.OK if ok else ExitCode.ERROR
+
+
+def _against_the_file(ctx: Context, project: str) -> str:
+    """What the next plan does with the env rolled back: bring it up to workspace.toml,
+    or nothing when the build gone back to is what the file declares (a second rollback
+    undoing a first, a build that differed only by what was changed outside wsp)."""
+    from wsp.observe import env_state, observe_env
+
+    want = ctx.desired[project]
+    if env_state(want, observe_env(ctx.owner, want.prefix)) == "in sync":
+        return "It is what workspace.toml declares: `wsp plan` shows no change."
+    return "workspace.toml still declares the newer one: `wsp plan` shows it as an update."
