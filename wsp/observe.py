@@ -73,6 +73,8 @@ class ObservedEnv:
         m = self.marker
         if m is None or m.state != "complete" or m.declared is None or self.env_vars is None:
             return ()
+        if not self.env_vars and not m.declared.env_vars:
+            return ()  # most envs: none set, none declared (the no-op path asks each env)
         built, now = m.declared.variables, dict(self.env_vars)
         return (
             *(f"+ env var {n}" for n in now if n not in built),
@@ -134,12 +136,18 @@ class ObservedEnv:
 def _meta(prefix: Path) -> tuple[frozenset[str], bool]:
     """The package records conda-meta holds, and whether it has a `state` file (one
     listing: the no-op path reads no file an env does not have)."""
+    dists: list[str] = []
+    state = False
     try:
         with os.scandir(os.path.join(prefix, "conda-meta")) as it:
-            names = [e.name for e in it]
+            for e in it:
+                if (name := e.name).endswith(".json"):
+                    dists.append(name[:-5])
+                elif name == "state":
+                    state = True
     except (FileNotFoundError, NotADirectoryError):
         return frozenset(), False
-    return frozenset(n[:-5] for n in names if n.endswith(".json")), "state" in names
+    return frozenset(dists), state
 
 
 def _read_only(prefix: Path) -> str | None:
