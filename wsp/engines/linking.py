@@ -84,15 +84,16 @@ def finish_noarch_python(
     fresh: list[tuple[Path, list[str]]] = []  # stores the compile below fills
     for path, data in records:
         store = _store(data, tag)
-        own = _rewritten(data)  # the env's own text: its modules are never shared
-        missing = [f for f in wanted[path] if f in own or not _take(store, prefix, f, tag)]
+        missing = [f for f in wanted[path] if not _take(store, prefix, f, tag)]
         todo += missing
-        shared = [_pyc(f, tag) for f in wanted[path] if f not in own]
-        if missing and store is not None and shared:
-            fresh.append((store, shared))
+        if missing and store is not None:
+            fresh.append((store, wanted[path]))
     if todo and _compile(prefix, short, sorted(set(todo))):
-        for store, pycs in fresh:
-            _publish(store, prefix, pycs)
+        for store, sources in fresh:
+            # only a module of the cache's own file is shared: one rewritten for its env (a
+            # prefix placeholder replaced: a copy) holds that env's folder, and its header
+            # can't tell it from another env's (rewritten in the same second, as long)
+            _publish(store, prefix, [_pyc(f, tag) for f in sources if _hard_linked(prefix / f)])
     for path, data in records:
         pycs = [p for p in (_pyc(f, tag) for f in wanted[path]) if (prefix / p).is_file()]
         if pycs:
@@ -110,21 +111,18 @@ def _store(data: dict[str, Any], tag: str) -> Path | None:
     return Path(folder) / STORE / tag if isinstance(folder, str) and folder else None
 
 
-def _rewritten(data: dict[str, Any]) -> set[str]:
-    """The files of the package `data` records that were rewritten for its env (a prefix
-    placeholder replaced by the env's folder): their compiled modules hold that folder,
-    and a header can't tell them from another env's (a file rewritten in the same second,
-    of the same length, has the same mtime and size)."""
-    paths = (data.get("paths_data") or {}).get("paths") or []
-    return {
-        str(e.get("_path")) for e in paths if isinstance(e, dict) and e.get("prefix_placeholder")
-    }
+def _hard_linked(path: Path) -> bool:
+    """`path` is a package cache's file, linked into the env (not a copy of its own)."""
+    try:
+        return os.stat(path).st_nlink > 1
+    except OSError:
+        return False
 
 
 def _take(store: Path | None, prefix: Path, source: str, tag: str) -> bool:
     """Link into the env the `.pyc` of `source` the store holds, when the env's file is
-    the cache's (hard-linked; one rewritten for this env is never taken, see `_rewritten`,
-    nor is a copy) and the header says it was compiled from it (its mtime and size)."""
+    the cache's (hard-linked: a copy, such as one rewritten for this env, is compiled
+    again) and the header says it was compiled from it (its mtime and size)."""
     if store is None:
         return False
     pyc = _pyc(source, tag)
@@ -163,7 +161,7 @@ def _publish(store: Path, prefix: Path, pycs: list[str]) -> None:
     no copy), built aside and renamed into place whole: a concurrent apply sees no store
     or a complete one. A store already there is left as it is; failing (a package cache
     this user may not write) only costs the next env a compile."""
-    if store.exists():
+    if not pycs or store.exists():
         return
     try:
         store.parent.mkdir(exist_ok=True)
