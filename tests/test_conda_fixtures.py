@@ -204,7 +204,7 @@ def test_read_as_conda_reads_it(fixture: str, monkeypatch: pytest.MonkeyPatch) -
 
 def test_channel_variables_are_expanded_as_conda_does(monkeypatch: pytest.MonkeyPatch) -> None:
     """conda's test_envvars: the channels, with the variables' values, are fetched."""
-    from wsp.manifest.envfile import expand_channel
+    from wsp.channels import expand_channel
 
     for k, v in TOKENS.items():
         monkeypatch.setenv(k, v)

@@ -175,6 +175,39 @@ def test_a_hit_imports_no_heavy_library(ws_root: Path) -> None:
     assert out.strip() == "[]"
 
 
+def test_a_hit_makes_only_the_classes_its_declarations_use(ws_root: Path, tmp_path: Path) -> None:
+    """A cached record names the pip and environment-file classes only where a declaration
+    has them (each class costs start-up time to make): a workspace without them never
+    imports their modules; one with them gets them back whole in a fresh process."""
+    plain = tmp_path / "plain"
+    (plain / ".wsp").mkdir(parents=True)
+    (plain / "workspace.toml").write_text(
+        '[workspace]\nname = "p"\nchannels = ["conda-forge"]\n\n'
+        '[projects.tool]\npython = "3.12"\ndependencies = ["click"]\n'
+    )
+    code = (
+        "import sys; from pathlib import Path; from wsp.context import load_context; "
+        "ctx = load_context(Path(sys.argv[1])); "
+        "print(repr([p.env_file for p in ctx.ws.projects.values()])); "
+        "print(repr([d.pip for d in ctx.desired.values()])); "
+        "print(sorted(m for m in ('wsp.pip', 'wsp.pipreqs', 'wsp.manifest.envfile') "
+        "if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for root, imported in ((plain, "[]"), (ws_root, None)):
+        cached(root)  # writes the cache
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env
+        )
+        assert out.returncode == 0, out.stderr
+        ws, desired = fresh(root)
+        lines = out.stdout.splitlines()
+        assert lines[0] == repr([p.env_file for p in ws.projects.values()])  # type: ignore[attr-defined]
+        assert lines[1] == repr([d.pip for d in desired.values()])
+        if imported is not None:
+            assert lines[2] == imported
+
+
 # -- misses --------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ the caller's (graph.py, which records what it looked at).
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from pathlib import Path
@@ -160,3 +161,9 @@ def channel_problem(location: str) -> str | None:
     if is_local(text):
         return None
     return None if _NAME.match(text) else "a channel name is letters, digits and '._+-'"
+
+
+def expand_channel(channel: str) -> str:
+    """`${VAR}` and `$VAR` in a channel replaced by their values, as conda does
+    (os.path.expandvars: an unset variable is left as written)."""
+    return os.path.expandvars(channel) if "$" in channel else channel

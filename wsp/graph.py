@@ -12,12 +12,13 @@ from wsp.engines import Channel
 from wsp.errors import ManifestError, SolveError
 from wsp.fsutil import stable_hash
 from wsp.manifest import Workspace
-from wsp.manifest.envfile import expand_channel
 from wsp.marker import Declared
-from wsp.pip import PipOptions, PipSource, local_stamp, source_root
+from wsp.pipbase import PipOptions, source_root
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    import wsp.pip
 
 Node = tuple[str, str]  # ("project" | "template", name)
 
@@ -87,7 +88,9 @@ class DesiredEnv:
     # What an env on this machine may be built for, in order of preference: the variants
     # of this machine's platform (apply takes the first the machine can run).
     candidates: tuple[sysreq.Variant, ...] = ()
-    pip_sources: tuple[PipSource, ...] = ()  # local folders, archives, URLs (env files' pip)
+    pip_sources: tuple[
+        wsp.pip.PipSource, ...
+    ] = ()  # local folders, archives, URLs (env files' pip)
 
     def declared(self, variant: sysreq.Variant | None = None) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
@@ -277,7 +280,7 @@ def resolve_channel(ws: Workspace, name: str) -> Channel:
     """A declared channel, its identity (canonical URL) and where to fetch it: its mirrors
     when [workspace.mirrors] names it. `${VAR}` is expanded where the channel is fetched,
     as conda does; its name keeps the text as written, its identity has no credentials."""
-    own = _location(ws, expand_channel(name))
+    own = _location(ws, channels.expand_channel(name))
     identity = channels.canonical(own)
     for key in channels.candidates(name):
         if ws.mirrors.get(key):
@@ -369,7 +372,7 @@ class _Merged:
     python_wanted: bool = False  # a bare `python` spec, or pip requirements
     written: list[str] = field(default_factory=list)  # conda specs as written, in order
     pip: list[str] = field(default_factory=list)  # PEP 508 requirements, for the pip layer
-    pip_sources: list[PipSource] = field(default_factory=list)  # folders, archives, URLs
+    pip_sources: list[wsp.pip.PipSource] = field(default_factory=list)  # folders, archives, URLs
     pip_written: list[str] = field(default_factory=list)  # the pip lines conda would run
     channels: list[str] = field(default_factory=list)  # as written, merged, highest first
     spec_channels: list[str] = field(default_factory=list)  # named only in `channel::pkg`
@@ -405,7 +408,7 @@ def _pip_written(entries: Iterable[Any]) -> list[str]:
     return out
 
 
-def _pip_layer(env_file: Any) -> tuple[list[str], list[PipSource]]:
+def _pip_layer(env_file: Any) -> tuple[list[str], list[wsp.pip.PipSource]]:
     """What the pip layer installs of an environment file's pip list."""
     if env_file is None or not env_file.pip_entries:
         return [], []
@@ -763,14 +766,14 @@ def desired(
         sources = tuple(m.pip_sources)
         # pip sources are hashed only when there are some: other workspaces keep their hashes;
         # a local project's metadata files too (its dependencies are part of the declaration)
-        pip_sources = (
-            {
+        pip_sources = {}
+        if sources:
+            from wsp.pip import local_stamp
+
+            pip_sources = {
                 "pip_sources": [s.identity(ws.root) for s in sources],
                 "pip_local": [local_stamp(s) for s in sources if s.local],
             }
-            if sources
-            else {}
-        )
         pip_options = _merge_pip_options(ws.pip_options, m.pip_layers)
         # exclude-newer is hashed only when set: a workspace without it keeps its hashes.
         dated = {"exclude_newer": m.cutoff} if m.cutoff is not None else {}

@@ -13,14 +13,17 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wsp import __version__, codec, pip, sysreq
+from wsp import __version__, codec, sysreq
 from wsp.context import Context, sources
 from wsp.engines import Engine, LockData, LockedEnv, LockTarget, Package, SolveRequest
 from wsp.errors import ChannelUnreachable, ManifestError, ManifestErrors, SolveError, WspError
 from wsp.fsutil import atomic_write_json, sha256_hex, stable_hash
 from wsp.graph import DesiredEnv, unsolvable_error
+
+if TYPE_CHECKING:
+    from wsp import pip
 
 LOCK_NAME = "wsp.lock"
 
@@ -244,6 +247,8 @@ def lock_workspace(
     `allow_build`: a project whose pip layer needs a build is an error then. `broken`:
     the projects whose packages in `old` no longer satisfy their declaration, when the
     caller has worked them out already."""
+    from wsp import pip
+
     plats = platforms(ctx)
     if broken is None:
         broken = {b.project for b in unsatisfied(ctx, engine, old)} if old is not None else set()
@@ -380,6 +385,8 @@ def unsatisfied(
     `stale`'s; `apply --frozen` installs it as it is on purpose). Conda: each declared match
     spec is satisfied by a locked package of its name (the engine matches); pip: each
     requirement's specifier contains the locked version (a name conda provides counts)."""
+    from wsp import pip
+
     names = list(projects) if projects is not None else sorted(ctx.desired)
     out: list[Unsatisfied] = []
     for name in names:

@@ -18,7 +18,7 @@ from wsp.fsutil import sha256_hex, stable_hash
 from wsp.identity import STAGING, TRASH, Owner
 from wsp.manifest import Workspace
 from wsp.marker import Marker, dists_hash, read_marker
-from wsp.pip import dist_info_names
+from wsp.pipbase import dist_info_names
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from wsp.channels import redact_text, strip_credentials
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import file_url_path
+from wsp.pipbase import VAR_REF, PipOptions, dist_info_names, site_packages
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -50,47 +51,6 @@ LOCKED_UNKNOWN = "0+dynamic"  # how wsp.lock writes UNKNOWN (its versions are PE
 
 class PipError(WspError):
     """uv could not resolve or install a requirement."""
-
-
-@dataclass(frozen=True)
-class PipOptions:
-    """Where uv finds packages: `[workspace] pip-index-url`, `pip-find-links`, ...; and
-    `--pre` of an environment file's pip list."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-    pre: bool = False  # pre-releases allowed for every requirement (pip's --pre)
-
-    def args(self) -> list[str]:
-        """uv's options. A location with `${VAR}` is not used (WSP303 says so): uv would
-        send the variable's name, or wsp its value, wherever it points."""
-        out: list[str] = []
-        if self.no_index:
-            out.append("--no-index")
-        elif self.index_url and not _ENV_VAR.search(self.index_url):
-            out += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            if not _ENV_VAR.search(url):
-                out += ["--extra-index-url", url]
-        for link in self.find_links:
-            if not _ENV_VAR.search(link):
-                out += ["--find-links", link]
-        if self.pre:
-            out += ["--prerelease", "allow"]
-        return out
-
-    def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "index_url": self.index_url,
-            "extra_index_urls": list(self.extra_index_urls),
-            "find_links": list(self.find_links),
-            "no_index": self.no_index,
-        }
-        if self.pre:  # only when set: the spec hashes of workspaces without it stay
-            data["pre"] = True
-        return data
 
 
 @dataclass(frozen=True)
@@ -206,7 +166,6 @@ def conda_provided(conda_names: Iterable[str]) -> set[str]:
 VCS = ("git+", "hg+", "svn+", "bzr+")  # a VCS requirement's URL starts so
 _SCHEMES = ("http://", "https://", "file:")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_ENV_VAR = re.compile(r"\$\{")  # uv (as pip) expands ${VAR} in requirements files
 
 
 def is_url(text: str) -> bool:
@@ -214,7 +173,7 @@ def is_url(text: str) -> bool:
 
 
 def _check_text(text: str, what: str) -> None:
-    if _ENV_VAR.search(text):
+    if VAR_REF.search(text):
         raise PipError(
             f"{what}: ${{VAR}} is not expanded by wsp (uv would send the variable's value "
             "wherever the line points); write the value"
@@ -924,31 +883,6 @@ def from_lock(want: DesiredEnv, locked: Mapping[str, Pin]) -> dict[str, Pin]:
 # -- site-packages ---------------------------------------------------------------------------
 
 
-def site_packages(prefix: Path) -> Path | None:
-    """`<prefix>/lib/pythonX.Y/site-packages`, when the env has a Python."""
-    lib = os.path.join(prefix, "lib")
-    try:
-        candidates = sorted(n for n in os.listdir(lib) if n.startswith("python3"))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    for c in candidates:
-        if os.path.isdir(found := os.path.join(lib, c, "site-packages")):
-            return Path(found)
-    return None
-
-
-def dist_info_names(prefix: Path) -> frozenset[str]:
-    """The `*.dist-info` folder names of site-packages: one listing, for the fast path."""
-    sp = site_packages(prefix)
-    if sp is None:
-        return frozenset()
-    try:
-        with os.scandir(sp) as it:
-            return frozenset(e.name for e in it if e.name.endswith(".dist-info"))
-    except FileNotFoundError:
-        return frozenset()
-
-
 def installed(prefix: Path) -> dict[str, PipDist]:
     """Every distribution in site-packages, with who installed it."""
     sp = site_packages(prefix)
@@ -1054,14 +988,6 @@ def uninstall(prefix: Path, names: Iterable[str], env: str) -> None:
         raise PipError(
             f"uninstalling {', '.join(names)} from env {env} failed: {_uv_problem(proc.stderr)}"
         )
-
-
-def source_root(project_path: Path) -> Path:
-    """Where a local project's importable code lives: `src/` when it has one."""
-    from wsp import probe
-
-    src = project_path / "src"
-    return src if probe.is_dir(src) else project_path
 
 
 def sync_editables(prefix: Path, editables: Mapping[str, str]) -> None:

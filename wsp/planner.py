@@ -7,17 +7,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wsp import pip, sysreq
+from wsp import sysreq
 from wsp.actions import ActionKind
 from wsp.engines import Package
 from wsp.fsutil import stable_hash
 from wsp.graph import DesiredEnv
 from wsp.marker import Declared, Marker
 from wsp.observe import ObservedEnv
-from wsp.pip import PipDist
 
 if TYPE_CHECKING:
+    from wsp import pip
     from wsp.kernels import KernelChange
+    from wsp.pip import PipDist
     from wsp.reasons import Reason
 
 PLAN_FORMAT = "1"
@@ -149,7 +150,9 @@ def pip_change(
     """From wsp's pins before (`before`, its marker) to `target`, given what site-packages
     holds (`installed`; empty for a new env) and the env's conda packages, whose Python
     distributions pip never installs over nor uninstalls."""
-    by_conda = pip.conda_provided(conda_names)
+    from wsp.pip import conda_provided
+
+    by_conda = conda_provided(conda_names)
 
     def condas(name: str) -> bool:
         return name in by_conda or (name in installed and installed[name].installer == "conda")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from wsp import pip, sysreq
+from wsp import sysreq
 from wsp.actions import ActionKind
 from wsp.context import Context, sources
 from wsp.engines import Engine, LockedEnv, Package, SolveRequest
@@ -21,6 +22,9 @@ from wsp.lockfile import LockView, lock_id, unsatisfied
 from wsp.marker import Declared
 from wsp.observe import ObservedEnv, switches_variant
 from wsp.planner import Action, Plan, Resolution, needs_installed, needs_solve, plan
+
+if TYPE_CHECKING:
+    from wsp import pip
 
 
 class HostFacts:
@@ -86,6 +90,8 @@ def resolve(
             raw = locked.pip.get(variant.name, {})
             ident = lock_id(packages, {n: p.version for n, p in raw.items()})
             installed, pip_installed = _what_is_installed(engine, want, have)
+            from wsp import pip
+
             pip_pins = pip.from_lock(want, raw)
             pins = _pip_versions(pip.Resolved(pins=pip_pins), pip_installed)
             out[name] = Resolution(
@@ -135,6 +141,8 @@ def resolve(
         except SolveError as exc:
             unsolvable.append(unsolvable_error(ctx.ws, want, exc))
             continue  # every project's problem is reported, not only the first's
+        from wsp import pip
+
         resolved = pip.pins_for(
             ctx.ws,
             want,
@@ -165,9 +173,11 @@ def _pip_versions(
 ) -> dict[str, str]:
     """The pins' versions; a local project's version known only at apply is taken as the
     one installed now (it is built again at apply either way)."""
+    from wsp.pip import UNKNOWN
+
     out = resolved.versions
     for name, version in out.items():
-        if version == pip.UNKNOWN and pip_installed and name in pip_installed:
+        if version == UNKNOWN and pip_installed and name in pip_installed:
             out[name] = pip_installed[name].version
     return out
 
@@ -240,7 +250,9 @@ def _what_is_installed(
     """The env's conda records and site-packages, when the plan must diff against them."""
     if not needs_installed(have):
         return None, None
-    return tuple(engine.installed(want.prefix)), pip.installed(want.prefix)
+    from wsp.pip import installed
+
+    return tuple(engine.installed(want.prefix)), installed(want.prefix)
 
 
 def make_plan(

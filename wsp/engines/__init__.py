@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wsp import channels
-from wsp.pip import Pin
 from wsp.sysreq import LOCK_TAG, HostPackage, VirtualPackage
+
+if TYPE_CHECKING:
+    from wsp.pip import Pin
 
 
 @dataclass(frozen=True, order=True)

@@ -29,7 +29,6 @@ from rattler.exceptions import SolverError as RattlerSolverError
 from rattler.virtual_package import VirtualPackage, VirtualPackageOverrides
 
 from wsp import channels, sysreq, ui
-from wsp import pip as pip_
 from wsp.engines import (
     Channel,
     LockData,
@@ -858,6 +857,8 @@ class RattlerEngine:
         hash; paths under `root` written relative, so the lock travels with the repo."""
         from rattler.platform import Subdir
 
+        from wsp import pip as pip_
+
         entries = data.targets or tuple(LockTarget(p, p) for p in data.platforms)
         lf = rattler.LockFile(
             [
@@ -892,6 +893,8 @@ class RattlerEngine:
 
     def read_lock(self, path: Path, root: Path) -> LockData:
         """wsp.lock's content; its packages become installable by this engine."""
+        from wsp import pip as pip_
+
         raw = path.read_bytes()
         try:
             text = raw.decode("utf-8")

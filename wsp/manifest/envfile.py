@@ -367,9 +367,3 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
         warnings=tuple(warnings),
         requirement_files=requirement_files,
     )
-
-
-def expand_channel(channel: str) -> str:
-    """`${VAR}` and `$VAR` in a channel replaced by their values, as conda does
-    (os.path.expandvars: an unset variable is left as written)."""
-    return os.path.expandvars(channel) if "$" in channel else channel

@@ -15,13 +15,13 @@ from wsp.conda import ENV_VAR_NAME
 from wsp.condameta import env_var_problem
 from wsp.errors import ManifestError, WspError
 from wsp.fsutil import sha256_hex
-from wsp.manifest.envfile import EnvFile, read_env_file
 from wsp.manifest.locate import TomlPositions
-from wsp.pip import PipOptions
-from wsp.pipreqs import Where
+from wsp.pipbase import PipOptions
 
 if TYPE_CHECKING:  # pydantic loads only when workspace.toml is validated
+    import wsp.manifest.envfile
     from wsp.manifest.models import Manifest, Policy, SystemRequirements
+    from wsp.pipreqs import Where
 
 MANIFEST_NAME = "workspace.toml"
 
@@ -73,7 +73,7 @@ class ProjectDecl:
     pip: tuple[str, ...]
     extends: tuple[str, ...]
     depends_on: tuple[str, ...]
-    env_file: EnvFile | None
+    env_file: wsp.manifest.envfile.EnvFile | None
     ignore: tuple[str, ...]
     jupyter: JupyterDecl | None = None
     env_vars: tuple[tuple[str, str], ...] = ()
@@ -320,6 +320,8 @@ def load(
 
     def check_pip(base: tuple[str, ...], reqs: list[str]) -> None:
         for i, req in enumerate(reqs):
+            from wsp.pipreqs import Where
+
             line, col = positions.find((*base, i), value=True)
             check_pip_entry(req, Where(manifest_path, line, col))
 
@@ -457,6 +459,8 @@ def load(
                     f"environment-file {p.environment_file!r} {found} {env_path}",
                     value=True,
                 )
+            from wsp.manifest.envfile import read_env_file
+
             env_file = read_env_file(env_path, root=root)
             probe.note("sha256", str(env_path), sha256_hex(env_file.raw))
             env_hashes.append(env_file.raw)
