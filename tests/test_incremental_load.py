@@ -349,6 +349,22 @@ def test_an_edit_loads_like_a_fresh_load(root: Path, spy: Spy, name: str) -> Non
     assert_like_fresh(root, again)
 
 
+def test_a_table_edit_that_changes_no_declaration_merges_nothing(root: Path, spy: Spy) -> None:
+    """A description given to a project others depend on: its table is loaded (and checked)
+    again, but no env is merged again, its own nor its dependents': none reads a description."""
+    cached(root)
+    spy.reset()
+    edit_toml("[projects.core]\n", '[projects.core]\ndescription = "the shared core"\n')(root)
+    got = cached(root)
+    assert spy.full == 0
+    assert set().union(*spy.reloaded) == {"core"}
+    assert not spy.merged
+    assert_like_fresh(root, got)
+    edit_toml('description = "the shared core"', "description = 5")(root)
+    with pytest.raises(ManifestError, match=r"workspace\.toml:\d+:\d+: .*description"):
+        cached(root)  # still checked
+
+
 def test_edits_in_a_row_stay_like_fresh_loads(root: Path, spy: Spy) -> None:
     """Each incremental load writes the cache the next one starts from."""
     cached(root)

@@ -442,7 +442,11 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
 
         graph_mod.check(ws)  # an unknown reference or a cycle: ManifestError
 
-    merged = _dependents(ws, reload | remerge, templates)
+    # a table edited without changing what its env is merged from (a description, its
+    # keys reordered, a value written another way): nothing to merge again for it
+    redeclared = {n for n in reload if old_ws.projects.get(n) != ws.projects[n]}
+    retemplated = {n for n in templates if old_ws.templates.get(n) != ws.templates[n]}
+    merged = _dependents(ws, redeclared | remerge, retemplated)
     desired = {n: old_desired[n] for n in ws.projects if n not in merged}
     probes = _probes(data["probes"])
     if merged:
