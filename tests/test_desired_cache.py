@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +21,9 @@ from wsp import cache as cache_mod
 from wsp import codec, graph, pipreqs
 from wsp.errors import ManifestError
 from wsp.manifest import load
+
+if TYPE_CHECKING:
+    import wsp.pip
 
 PLATFORM = "linux-64"
 
@@ -532,3 +536,23 @@ def test_a_sparse_dump_leaves_out_defaults_and_loads_back_the_same() -> None:
     assert codec.load(_Rec, json.loads(json.dumps(data))) == rec
     with pytest.raises(ValueError, match=r"mark it @codec\.dense"):
         codec.load(_A | _B, {"x": 1})  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sourced:
+    name: str
+    source: wsp.pip.PipSource | None = None  # its module imported for type checking only
+    more: tuple[_Sourced, ...] = ()
+
+
+def test_a_hint_is_read_when_its_field_is_first_read() -> None:
+    """A field's hint, `wsp.<module>.<Class>` included, is evaluated where it is written
+    the first time a value of it is read; a field left out is never evaluated."""
+    from wsp.pip import PipSource
+
+    rec = _Sourced("x", PipSource("/src/pkg", editable=True), (_Sourced("y"),))
+    assert codec.load(_Sourced, json.loads(json.dumps(codec.dump(rec, sparse=True)))) == rec
+    assert codec._hint(_Sourced, "source") == PipSource | None
+    assert codec.load(_Sourced, {"name": "z", "source": None}) == _Sourced("z")
+    with pytest.raises(ValueError, match="expected dict"):
+        codec.load(_Sourced, {"name": "z", "more": ["not a record"]})

@@ -250,24 +250,25 @@ def _hint(cls: type, name: str) -> Any:
         if not isinstance(written, str):
             return written
         module = sys.modules[klass.__module__]
-        return eval(written, vars(module), _TypeNames(module))  # a hint as wsp wrote it
+        return eval(written, vars(module), _TypeNames(module, klass))  # a hint as wsp wrote it
     raise TypeError(f"codec: {cls.__name__}.{name} has no type hint")
 
 
 class _TypeNames(dict[str, Any]):
-    """The names a module's hints use: its own, builtins, and `wsp.<module>.<Class>` for
-    a class whose module is imported for type checking only, imported here."""
+    """The names a class's hints use, where `typing.get_type_hints` looks: its module's,
+    the class's own, builtins; and `wsp.<module>.<Class>` for a class whose module is
+    imported for type checking only, imported here."""
 
-    def __init__(self, module: types.ModuleType) -> None:
+    def __init__(self, module: types.ModuleType, klass: type) -> None:
         super().__init__()
-        self.module = module
+        self.module, self.klass = module, klass
 
     def __missing__(self, name: str) -> Any:
         import builtins
 
-        found = vars(self.module).get(name, vars(builtins).get(name, _ABSENT))
-        if found is not _ABSENT:
-            return found
+        for names in (vars(self.module), vars(self.klass), vars(builtins)):
+            if (found := names.get(name, _ABSENT)) is not _ABSENT:
+                return found
         if name == "wsp":
             return _Modules(name)
         raise KeyError(name)
