@@ -130,6 +130,14 @@ def test_fresh_plan_then_apply_builds_three_pythons(workspace: Workspace, tmp_pa
     assert again.code == 0, again
     assert "No changes" in again.stdout
 
+    # in sync and piped (CI, a script): one line, without loading rich, py-rattler or
+    # the pip layer (each costs start-up time a no-op does not need)
+    for command in (("plan",), ("apply", "--yes")):
+        r = workspace.wsp(*command, PYTHONPROFILEIMPORTTIME="1")
+        assert r.code == 0 and "No changes" in r.stdout, r
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in r.stderr.splitlines()}
+        assert not {"rich", "rattler", "wsp.pip", "wsp.pipreqs", "wsp.reasons"} & imported, command
+
 
 def test_target_limits_the_plan_and_the_apply(workspace: Workspace) -> None:
     two, unknown = run_all(

@@ -16,25 +16,26 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from wsp import channels, conda, condameta, history, pip, sysreq
+from wsp import channels, conda, condameta, sysreq
 from wsp.actions import ActionKind
 from wsp.context import Context, sources
 from wsp.engines import Engine, Package, Progress
 from wsp.errors import ChannelUnreachable, WspError
 from wsp.fsutil import atomic_write_bytes, exchange, remove_leftover_temporaries, remove_tree
 from wsp.graph import DesiredEnv
-from wsp.history import record_files
 from wsp.identity import STAGING, TRASH, Owner
 from wsp.marker import Declared, Marker, marker_path, now, read_marker, write_marker
 from wsp.modes import fix_modes
 from wsp.observe import ObservedEnv, leftovers, observe_env
 from wsp.planner import Action, PackageDiff, PipChange, Plan
+
+if TYPE_CHECKING:
+    from wsp import history
 
 
 class Reporter(Protocol):
@@ -126,6 +127,8 @@ def _build(
     the env in place, with every package fetched first: a channel that fails leaves it
     untouched, and a failure while linking puts the old packages back.
     """
+    from wsp import history
+
     ws, want = ctx.ws, ctx.desired[action.project or ""]
     prefix = action.prefix
     _inside(ws.envs_dir, prefix)
@@ -219,6 +222,7 @@ def _post_link_scripts(action: Action, prefix: Path) -> str | None:
 def _history_entry(action: Action, marker: Marker, before: Marker | None) -> history.Entry:
     """The history line of a build just completed: what changed since the build `before`
     (conda packages and wsp's pip pins) and where it came from."""
+    from wsp import history
     from wsp.engines import Package
     from wsp.planner import diff_packages, pip_packages
     from wsp.reasons import ReasonCode
@@ -351,6 +355,8 @@ def _update_in_place(
     marker: Marker,
     progress: Progress,
 ) -> Marker:
+    from wsp.history import record_files
+
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
     scratch = ws.envs_dir / ctx.owner.leftover_name(STAGING, "fetch")
@@ -383,6 +389,8 @@ def _build_beside(
     marker: Marker,
     progress: Progress,
 ) -> Marker:
+    from wsp import history
+
     ws, prefix = ctx.ws, action.prefix
     assert action.target is not None
     staging = ws.envs_dir / ctx.owner.leftover_name(STAGING, prefix.name)
@@ -405,7 +413,7 @@ def _build_beside(
     if aside is not None:
         with contextlib.suppress(OSError):  # the replaced build's history and kept builds
             history.carry_over(aside, prefix)
-        _keep_build(ctx, prefix, record_files(aside), observe_env(ctx.owner, aside))
+        _keep_build(ctx, prefix, history.record_files(aside), observe_env(ctx.owner, aside))
         shutil.rmtree(aside, ignore_errors=True)
     return done
 
@@ -419,11 +427,13 @@ def _keep_build(ctx: Context, prefix: Path, records: dict[str, bytes], old: Obse
     (a conda command changed the env since), the build is kept as it was completed: the
     records of its packages, a package removed by hand taken from the env as it is now
     (undoing drift links it again); one found in neither keeps nothing."""
+    from wsp import history
+
     if old.marker is None or old.marker.state != "complete" or old.marker_raw is None:
         return
     built = {f"{dist}.json" for dist in old.marker.packages}
     if built and set(records) != built:
-        after = record_files(prefix)
+        after = history.record_files(prefix)
         if not built <= set(records) | set(after):
             return
         records = {name: records[name] if name in records else after[name] for name in built}
@@ -439,6 +449,7 @@ def _resolve_pip_now(
     """The action with its pip change resolved now, builds allowed: what the plan could
     not know without building (a local project's dynamic metadata, an sdist). Runs after
     the plan was confirmed, before anything changes."""
+    from wsp import pip
     from wsp.planner import pip_change
 
     assert action.target is not None
@@ -459,6 +470,8 @@ def _pip_step(prefix: Path, action: Action, want: DesiredEnv, marker: Marker) ->
     is conda's (the conda step may have just installed one the plan could not foresee).
     Pins install from their exact file (hash checked) or their source; local folders are
     built again each time (their code may have changed since)."""
+    from wsp import pip
+
     if pip.site_packages(prefix) is None:
         return marker
     change = action.pip_change
@@ -604,6 +617,8 @@ def apply_plan(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[Outcome]:
     """Execute every change of `plan`. The caller holds the workspace lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if unknown := plan.unknown:
         raise WspError(
             f"cannot apply: {unknown[0].unknown}",

@@ -275,7 +275,8 @@ class ApplyDisplay:
     """A rich progress bar per env on a terminal; one line per finished env elsewhere."""
 
     def __init__(self) -> None:
-        self._live = err().is_terminal and not settings.quiet
+        # rich only where it may draw: a pipe gets plain lines (and no ~20 ms import)
+        self._live = not settings.quiet and not _unstyled(sys.stderr) and err().is_terminal
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
         self._progress: Any = None
