@@ -476,6 +476,93 @@ def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Works
     assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
 
 
+# What conda 26.7.1 wrote in conda-meta/history for: create python=3.11 numpy; install
+# "numpy<2" pandas; remove pandas; install requests; update --all (which relaxed numpy<2)
+CONDA_HISTORY = """\
+==> 2026-12-01 11:45:30 <==
+# cmd: /opt/conda/bin/conda create -y -n rev -c conda-forge python=3.11 numpy
+# conda version: 26.7.1
++conda-forge/linux-64::numpy-2.0.0-py_0
+# update specs: ['python=3.11', 'numpy']
+==> 2026-12-01 11:45:30 <==
+# cmd: /opt/conda/bin/conda install -y -n rev -c conda-forge numpy<2 pandas
+# conda version: 26.7.1
+# update specs: ["numpy[version='<2']", 'pandas']
+==> 2026-12-01 11:45:31 <==
+# cmd: /opt/conda/bin/conda remove -y -n rev pandas
+# conda version: 26.7.1
+# remove specs: ['pandas']
+==> 2026-12-01 11:45:31 <==
+# cmd: /opt/conda/bin/conda install -y -n rev -c conda-forge requests
+# conda version: 26.7.1
+# update specs: ['requests']
+==> 2026-12-01 11:45:32 <==
+# cmd: /opt/conda/bin/conda update -y -n rev -c conda-forge --all
+# conda version: 26.7.1
+-conda-forge/linux-64::numpy-1.26.4-py_0
++conda-forge/linux-64::numpy-2.0.0-py_0
+# neutered specs: ['numpy']
+"""
+
+
+def test_import_env_reads_its_history_as_conda_does(ws: Workspace) -> None:
+    """`conda env export --from-history` of the env, and what it holds: a pin `update
+    --all` relaxed is relaxed, a spec of a package no longer installed is left out, a
+    package no spec brings in (pip, which conda adds to python; one `install --revision`
+    put back) is added; each said. conda < 4.4's `# install specs: a >=1,<2,b` is read."""
+    prefix = ws.root.parent / "condaenvs" / "rev"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    records = {
+        "python": ("3.11.9", ["pip"]),  # conda adds pip to python (add_pip_as_python_dependency)
+        "pip": ("24.0", ["python >=3.8"]),
+        "numpy": ("2.0.0", ["python >=3.9,<3.13"]),
+        "requests": ("2.32.3", ["python >=3.8", "urllib3 >=1.21.1,<3"]),
+        "urllib3": ("2.2.2", ["python >=3.8"]),
+    }
+
+    def install(**pkgs: tuple[str, list[str]]) -> None:
+        for name, (version, depends) in pkgs.items():
+            record = {"name": name, "version": version, "build": "0", "depends": depends}
+            (meta / f"{name}-{version}-0.json").write_text(json.dumps(record))
+
+    install(**records)
+    (meta / "history").write_text(CONDA_HISTORY)
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert r.json["fields"]["python"] == "3.11"
+    assert r.json["fields"]["dependencies"] == ["numpy", "requests", "pip"]
+    assert [n.split(":")[0] for n in r.json["notes"]] == ["note"], r.json
+    assert "pip: installed, but no spec" in r.json["notes"][0]
+
+    # `conda install --revision 3`: its specs written again, requests among them though
+    # the revision it goes back to has no requests, and pandas back with no spec of its own
+    (meta / "history").write_text(
+        CONDA_HISTORY + "==> 2026-12-01 11:45:49 <==\n"
+        "# cmd: /opt/conda/bin/conda install -y -n rev --revision 3\n"
+        "# conda version: 26.7.1\n"
+        "# update specs: ['python=3.11', 'numpy', 'requests']\n"
+    )
+    for name in ("requests", "urllib3"):
+        next(meta.glob(f"{name}-*.json")).unlink()
+    install(pandas=("2.2.2", ["numpy >=1.26,<3", "python >=3.9"]))
+    r = ws.wsp("import", "--env", str(prefix), "--as", "rev-two")
+    assert r.code == 0, r
+    assert project(ws, "rev-two") == {"python": "3.11", "dependencies": ["numpy", "pandas", "pip"]}
+    assert "note: requests: asked for in" in r.stderr and "but not installed now" in r.stderr
+    assert "note: pandas, pip: installed, but no spec" in r.stderr, r.stderr
+
+    # conda < 4.4's history: specs as comma-separated text, a version's `,` kept
+    (meta / "history").write_text(
+        "==> 2017-05-01 10:00:00 <==\n"
+        "# cmd: /opt/conda/bin/conda create -n rev python=3.11 numpy >=1.26,<3 pandas\n"
+        "# install specs: python 3.11*,numpy >=1.26,<3,pandas\n"
+    )
+    r = ws.wsp("import", "--env", str(prefix), "--as", "rev-old")
+    assert r.code == 0, r
+    assert project(ws, "rev-old")["dependencies"] == ["numpy >=1.26,<3", "pandas", "pip"]
+
+
 # each of the two: with and without a BOM, LF and CRLF
 @pytest.mark.parametrize(
     ("bom", "newline"), [(b"", b"\n"), (b"\xef\xbb\xbf", b"\r\n")], ids=["lf", "crlf-bom"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ _OPTS_WITH_VALUE = {
     "--clone",
     "--platform",
     "--subdir",
+    "--revision",
 }
 _SUBCOMMANDS = {"create", "install", "update", "upgrade", "remove", "uninstall"}
 
@@ -91,9 +93,45 @@ def _from_cmd(cmd: str) -> tuple[str | None, list[str], list[str]]:
     return sub, specs, channels
 
 
+# conda's History.spec_pat: `# update specs: [...]`, also `install`, `create`, `remove`,
+# `uninstall`, `neutered` (what `conda update --all` relaxed a pin to)
+_SPEC_LINE = re.compile(r"#\s*(\w+)\s*specs:\s*(.+)?")
+_SPEC_KIND = {
+    "update": "update",
+    "install": "update",
+    "create": "update",
+    "remove": "remove",
+    "uninstall": "remove",
+    "neutered": "neutered",
+}
+# conda's version_relation_re: a piece of conda < 4.4's `a >=1,<2,b` that continues a spec
+_VERSION_RELATION = re.compile(r"^(=|==|!=|<=|>=|<|>|~=)(?![=<>!~])(\S+)$")
+
+
+def _spec_line(line: str) -> tuple[str, list[str]] | None:
+    """(kind, specs) of a `# ... specs:` line, read as conda reads it: a Python list, or
+    conda < 4.4's comma-separated text (`python >=3.5,<4,six`); None for other lines."""
+    m = _SPEC_LINE.match(line)
+    if m is None or (kind := _SPEC_KIND.get(m.group(1))) is None:
+        return None
+    text = (m.group(2) or "").strip()
+    specs: list[str] = []
+    if text.startswith("["):
+        specs = _parse_list(text)
+    elif "[" not in text:
+        for piece in text.split(","):
+            if _VERSION_RELATION.match(piece) and specs:
+                specs[-1] = f"{specs[-1]},{piece}"
+            else:
+                specs.append(piece)
+    return kind, [s.strip() for s in specs if s.strip() and not s.strip().endswith("@")]
+
+
 def history_specs(history: Path) -> tuple[list[str], list[str]]:
-    """(specs, channels) the user asked for over the env's history, in order: each
-    revision's `# update specs` (else its `# cmd:`), less its `# remove specs`."""
+    """(specs, channels) the user asked for over the env's history, in order, as conda
+    reads them (`conda env export --from-history`): each revision's `# remove specs`
+    taken out, its `# update specs` put in (else the specs of its `# cmd:`), then its
+    `# neutered specs` (a pin `conda update --all` relaxed) in place of the earlier."""
     from wsp.manifest.edit import conda_name
 
     specs: dict[str, str] = {}
@@ -110,28 +148,22 @@ def history_specs(history: Path) -> tuple[list[str], list[str]]:
         else:
             revisions[-1].append(line.strip())
     for lines in revisions:
-        update: list[str] | None = None
-        remove: list[str] | None = None
+        said: dict[str, list[str]] = {}
         cmd = None
         for line in lines:
-            if line.startswith("# update specs:"):
-                update = [*(update or []), *_parse_list(line.split(":", 1)[1])]
-            elif line.startswith("# remove specs:"):
-                remove = [*(remove or []), *_parse_list(line.split(":", 1)[1])]
-            elif line.startswith("# cmd:"):
+            if line.startswith("# cmd:"):
                 cmd = line.split(":", 1)[1]
+            elif (found := _spec_line(line)) is not None:
+                said.setdefault(found[0], []).extend(found[1])
         if cmd is not None:
             sub, cmd_specs, cmd_channels = _from_cmd(cmd)
             channels.extend(c for c in cmd_channels if c not in channels)
-            if update is None and remove is None and sub is not None:
-                if sub in ("remove", "uninstall"):
-                    remove = cmd_specs
-                else:
-                    update = cmd_specs
-        for spec in update or []:
-            specs[conda_name(spec)] = spec
-        for spec in remove or []:
+            if not said and sub is not None:  # a history with no spec lines (old tools)
+                said["remove" if sub in ("remove", "uninstall") else "update"] = cmd_specs
+        for spec in said.get("remove", []):
             specs.pop(conda_name(spec), None)
+        for spec in [*said.get("update", []), *said.get("neutered", [])]:
+            specs[conda_name(spec)] = spec
     return list(specs.values()), channels
 
 
@@ -204,11 +236,8 @@ def state_env_vars(prefix: Path) -> tuple[dict[str, str], list[tuple[str, str]]]
 # -- envs with no history (built by rattler or pixi) ----------------------------------------
 
 
-def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
-    """(specs, channels, top_level) of an env whose history names no spec: the packages
-    it was asked for when its records say so (`requested_spec`, as pixi writes it), else
-    those no other installed package depends on, each pinned to its installed version;
-    `top_level` is False when even that could not be told (then every package)."""
+def _records(prefix: Path) -> dict[str, dict[str, Any]]:
+    """The env's package records (conda-meta/*.json) by package name."""
     import json
 
     records: dict[str, dict[str, Any]] = {}
@@ -218,7 +247,58 @@ def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and isinstance(data.get("name"), str):
-            records[data["name"]] = data
+            records[data["name"].lower()] = data
+    return records
+
+
+def _depends(record: dict[str, Any]) -> set[str]:
+    """The names a package record depends on; not `pip` of python's, which conda adds to
+    python when it installs it (add_pip_as_python_dependency), no channel's python has."""
+    names = set()
+    for dep in record.get("depends") or []:
+        words = str(dep).split()
+        name = words[0].split("::")[-1].lower() if words else ""
+        if name and not (name == "pip" and str(record.get("name")).lower() == "python"):
+            names.add(name)
+    return names
+
+
+def against_installed(
+    specs: list[str], records: dict[str, dict[str, Any]]
+) -> tuple[list[str], list[str], list[str]]:
+    """(specs, not installed, added): the history's specs of packages the env holds (as
+    conda's `env export --from-history` counts them), what it names that is not
+    installed, and the installed packages no spec brings in (a package only `conda install
+    --revision` put back, pip that conda adds to python), added by name."""
+    from wsp.manifest.edit import conda_name
+
+    if not records:
+        return specs, [], []
+    kept = [s for s in specs if conda_name(s) in records]
+    gone = [s for s in specs if conda_name(s) not in records]
+    added: list[str] = []
+    while True:
+        reached: set[str] = set()
+        todo = [conda_name(s) for s in kept] + added
+        while todo:
+            name = todo.pop()
+            if name in reached or name not in records:
+                continue
+            reached.add(name)
+            todo.extend(_depends(records[name]))
+        left = [n for n in sorted(records) if n not in reached and not n.startswith("__")]
+        if not left:
+            return kept, gone, added
+        needed = {d for n in left for d in _depends(records[n])}
+        added += [n for n in left if n not in needed] or left
+
+
+def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
+    """(specs, channels, top_level) of an env whose history names no spec: the packages
+    it was asked for when its records say so (`requested_spec`, as pixi writes it), else
+    those no other installed package depends on, each pinned to its installed version;
+    `top_level` is False when even that could not be told (then every package)."""
+    records = _records(prefix)
     channels: list[str] = []
     for data in records.values():
         channel = _channel_name(str(data.get("channel") or ""))
@@ -231,11 +311,7 @@ def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
     ]
     if requested:
         return requested, channels, True
-    needed: set[str] = set()
-    for data in records.values():
-        for dep in data.get("depends") or []:
-            word = str(dep).split()[0] if str(dep).split() else ""
-            needed.add(word.split("::")[-1].lower())
+    needed = {n for data in records.values() for n in _depends(data)}
     top = [n for n in records if n not in needed and not n.startswith("__")]
     chosen, top_level = (top, True) if top else (list(records), False)
     specs = [f"{n}=={records[n].get('version')}" for n in sorted(chosen) if n != "python"]
@@ -369,7 +445,26 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
 
     prefix = find_env(ws, given)
     found = _Found(prefix.name)
-    specs, found.channels = history_specs(prefix / "conda-meta" / "history")
+    history = prefix / "conda-meta" / "history"
+    specs, found.channels = history_specs(history)
+    if specs:
+        specs, gone, added = against_installed(specs, _records(prefix))
+        if gone:
+            found.notes.append(
+                f"note: {', '.join(gone)}: asked for in {history} but not installed now: "
+                "not imported (conda's `env export --from-history` leaves it out too)"
+            )
+        if added:
+            pip_note = (
+                " (pip: conda adds it to python, wsp adds nothing to python)"
+                if "pip" in added
+                else ""
+            )
+            found.notes.append(
+                f"note: {', '.join(added)}: installed, but no spec of {history} brings it "
+                f"in{pip_note}: added to dependencies, so the project's env holds it too"
+            )
+            specs = [*specs, *added]
     if not specs:
         specs, channels, top_level = installed_specs(prefix)
         found.channels = [_declared_name(ws, c) for c in channels]
