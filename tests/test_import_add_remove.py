@@ -178,6 +178,23 @@ def test_import_env_takes_what_the_user_asked_for(
     for dist, installer in (("tinylib-1.0.0", "uv"), ("six-1.16.0", "conda")):
         (site / f"{dist}.dist-info").mkdir(exist_ok=True)
         (site / f"{dist}.dist-info" / "INSTALLER").write_text(installer + "\n")
+    # pip installs from a VCS and a folder (`pip install -e ./mylib`): no index has them;
+    # where they came from is in their direct_url.json (PEP 610)
+    mylib = ws.root.parent / "mylib"
+    for dist, direct in (
+        (
+            "vcslib-0.2.0",
+            {
+                "url": "https://example.org/vcslib.git",
+                "vcs_info": {"vcs": "git", "commit_id": "0123abc", "requested_revision": "main"},
+                "subdirectory": "py",
+            },
+        ),
+        ("mylib-0.1.0", {"url": mylib.as_uri(), "dir_info": {"editable": True}}),
+    ):
+        (site / f"{dist}.dist-info").mkdir()
+        (site / f"{dist}.dist-info" / "INSTALLER").write_text("pip\n")
+        (site / f"{dist}.dist-info" / "direct_url.json").write_text(json.dumps(direct))
     env_before = {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()}
 
     before = ws.manifest.read_text()
@@ -187,8 +204,13 @@ def test_import_env_takes_what_the_user_asked_for(
     assert project(ws, "labenv") == {
         "python": "3.11",
         "dependencies": ["requests>=2.31", "six"],
-        "pip": ["tinylib==1.0.0"],
+        "pip": [
+            f"mylib @ {mylib.as_uri()}",
+            "tinylib==1.0.0",
+            "vcslib @ git+https://example.org/vcslib.git@0123abc#subdirectory=py",
+        ],
     }
+    assert f"note: mylib was installed editable from {mylib.as_uri()}" in r.stderr, r.stderr
     # import never writes into the env
     assert {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()} == env_before
 

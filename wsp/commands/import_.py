@@ -436,6 +436,41 @@ def from_file(source: Path, project_path: Path | None) -> _Found:
     return found
 
 
+def _pip_sources(prefix: Path) -> dict[str, tuple[str, bool]]:
+    """name -> (PEP 508 URL, editable) of each distribution pip installed from a folder,
+    an archive's URL or a VCS (its dist-info's direct_url.json, PEP 610): where it came
+    from, not `name==version`, which no index may have."""
+    import json
+
+    from wsp import pip
+
+    sp = pip.site_packages(prefix)
+    out: dict[str, tuple[str, bool]] = {}
+    if sp is None:
+        return out
+    for folder in pip.dist_info_names(prefix):
+        try:
+            data = json.loads((sp / folder / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        url = data.get("url") if isinstance(data, dict) else None
+        if not isinstance(url, str) or not url or any(c.isspace() for c in url):
+            continue
+        vcs = data.get("vcs_info")
+        editable = False
+        if isinstance(vcs, dict) and isinstance(vcs.get("vcs"), str):
+            url = f"{vcs['vcs']}+{url}"
+            if isinstance(vcs.get("commit_id"), str) and vcs["commit_id"]:
+                url = f"{url}@{vcs['commit_id']}"  # what was installed, not the branch
+        elif isinstance(data.get("dir_info"), dict):
+            editable = data["dir_info"].get("editable") is True
+        subdirectory = data.get("subdirectory")
+        if isinstance(subdirectory, str) and subdirectory:
+            url = f"{url}#subdirectory={subdirectory}"
+        out[pip.canonical(folder[: -len(".dist-info")].partition("-")[0])] = (url, editable)
+    return out
+
+
 def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     """An existing env as a project: what its history says the user asked for, else its
     top-level installed packages; pip packages conda did not install."""
@@ -481,11 +516,19 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
             found.deps.append(spec)  # a python spec with a build keeps it, as from a file
     if found.python is None and not any(match_spec_name(s) == "python" for s in found.deps):
         found.python = _installed_python(prefix)
-    found.pip = [
-        f"{d.name}=={d.version}"
-        for name, d in sorted(pip.installed(prefix).items())
-        if d.installer != "conda" and not name.startswith(pip.EDITABLE_PREFIX)
-    ]
+    sources = _pip_sources(prefix)
+    for name, d in sorted(pip.installed(prefix).items()):
+        if d.installer == "conda" or name.startswith(pip.EDITABLE_PREFIX):
+            continue
+        source, editable = sources.get(name, (None, False))
+        found.pip.append(f"{d.name} @ {source}" if source else f"{d.name}=={d.version}")
+        if editable:
+            found.notes.append(
+                f"note: {d.name} was installed editable from {source}: imported as "
+                f"`{d.name} @ {source}`, a regular install (workspace.toml's pip list "
+                "takes no editable install; a project whose path is that folder makes it "
+                "importable, as edited)"
+            )
     env_vars, left_out = state_env_vars(prefix)
     if env_vars:
         found.extra["env-vars"] = env_vars
