@@ -142,6 +142,22 @@ def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
     assert "num py>>=" in r.stderr
     assert ws.manifest.read_text() == before
     assert sorted(p.name for p in ws.root.iterdir() if p.name.startswith(".workspace")) == []
+    # conda's package lists, as conda 26.7.1 writes them: said what they are, not YAML
+    header = (
+        "# This file may be used to create an environment using:\n"
+        "# $ conda create --name <env> --file <this file>\n"
+        "# platform: linux-64\n"
+        "# created-by: conda 26.7.1\n"
+    )
+    url = "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyhd8ed1ab_0.conda"
+    (ws.root / "spec.txt").write_text(f"{header}@EXPLICIT\n{url}\n")
+    (ws.root / "pkgs.txt").write_text(f"{header}six=1.16.0=pyhd8ed1ab_0\n")
+    for name, made_by in (("spec.txt", "--explicit"), ("pkgs.txt", "--export")):
+        r = ws.wsp("import", "--file", name)
+        assert r.code == 1, r
+        assert r.stderr.startswith(f"{name}:5:1: this is a package list (`conda list {made_by}`)")
+        assert r.stderr.count("\n") == 1 and "wsp import --env" in r.stderr, r.stderr
+    assert ws.manifest.read_text() == before
 
 
 def test_import_env_takes_what_the_user_asked_for(

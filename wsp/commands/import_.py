@@ -471,6 +471,34 @@ def _pip_sources(prefix: Path) -> dict[str, tuple[str, bool]]:
     return out
 
 
+def _refuse_package_list(source: Path) -> None:
+    """A file of `conda list --explicit` or `--export` given as an environment file: say
+    what it is and what to import instead, at its first package line (YAML would say
+    `found character '@'`, or that the file is no mapping)."""
+    from wsp.errors import ManifestError
+
+    try:
+        lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return  # reading it as an environment file says why
+    explicit = next((i for i, ln in enumerate(lines, 1) if ln.strip() == "@EXPLICIT"), None)
+    exported = any("--file <this file>" in ln for ln in lines[:5] if ln.startswith("#"))
+    if explicit is None and not exported:
+        return
+    if any(ln.startswith(("name:", "channels:", "dependencies:")) for ln in lines):
+        return  # an environment file after all
+    first = next((i for i, ln in enumerate(lines, 1) if ln.strip() and ln[0] != "#"), 1)
+    made_by = "conda list --explicit" if explicit is not None else "conda list --export"
+    raise ManifestError(
+        source,
+        explicit or first,
+        1,
+        f"this is a package list (`{made_by}`), not an environment file; import the env "
+        "it lists (`wsp import --env NAME`), or an environment file of it (`conda env "
+        "export --from-history -n NAME > environment.yml`)",
+    )
+
+
 def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     """An existing env as a project: what its history says the user asked for, else its
     top-level installed packages; pip packages conda did not install."""
@@ -561,6 +589,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             rel = source.parent.relative_to(ws.root).as_posix()
         except ValueError:
             rel = None
+        _refuse_package_list(source)
         found = from_file(source, source.parent if rel is not None else None)
         what = source.name
     else:
