@@ -461,8 +461,10 @@ def test_import_env_keeps_its_variables_and_python_build(
 
 def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Workspace) -> None:
     """A prefix as conda 26.7 leaves it: `create 'python==3.11.9=0' six=1.16`, then
-    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped."""
-    prefix = ws.root.parent / "condaenvs" / "r1"
+    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped.
+    The env is in envs-dir, where the project's env would go: wsp leaves it alone, and
+    says that `wsp plan` shows the project blocked while it is there, and the ways out."""
+    prefix = ws.envs_dir / "r1"
     meta = prefix / "conda-meta"
     meta.mkdir(parents=True)
     (meta / "history").write_text(
@@ -497,20 +499,33 @@ def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Works
         "env-vars": {"MYVAR": "1"},
     }
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
-    assert len(warnings) == 2, r.stderr
-    assert warnings[0].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
-    assert "NOT-A-NAME: not imported" in warnings[1] and "not a variable name" in warnings[1]
+    assert len(warnings) == 3, r.stderr
+    assert warnings[0].startswith(
+        f"warning: the env imported holds the place of project r1's env ({prefix}); wsp "
+        "changes no env it did not create, so `wsp plan` shows r1 blocked"
+    ), r.stderr
+    assert f"`conda env remove -p {prefix}` and `wsp apply`" in warnings[0]
+    assert "or import under another name (--as NAME)" in warnings[0]
+    assert "`wsp apply` makes it match" not in r.stdout, r.stdout  # it does not
+    assert warnings[1].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
+    assert "NOT-A-NAME: not imported" in warnings[2] and "not a variable name" in warnings[2]
+    plan = ws.wsp("plan", "--json", "--target", "r1")
+    assert [a["action"] for a in plan.json["actions"]] == ["blocked"], plan
+    assert (meta / "history").read_text().startswith("==> 2026-12-01 06:14:12 <==")
 
-    j = ws.wsp("--json", "import", "--env", str(prefix), "--as", "r2")
+    j = ws.wsp("--json", "import", "--env", "r1", "--as", "r2")  # by name, in envs-dir
     assert j.code == 0, j
     assert j.json["fields"]["env-vars"] == {"MYVAR": "1"}
     assert j.json["left_out"] == [f"{meta / 'state'}: PATH", f"{meta / 'state'}: NOT-A-NAME"]
+    assert not [n for n in j.json["notes"] if "blocked" in n], j.json
 
     # a state file conda could not have written: said, the rest imported
     (meta / "state").write_text("{not json")
     r = ws.wsp("import", "--env", str(prefix), "--as", "r3")
     assert r.code == 0, r
     assert "env-vars" not in project(ws, "r3")
+    said = " ".join(r.stdout.split())
+    assert f"`wsp apply` builds the project's own env at {ws.envs_dir / 'r3'}" in said, r
     assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
 
 

@@ -3,7 +3,8 @@ workspace.toml, the rest of the file kept byte for byte.
 
 From an env, what the user asked for is taken (conda-meta/history), not every package
 the solver added; pip packages are those in site-packages conda did not install. The env
-itself is left alone: it becomes wsp's on the next `wsp apply`.
+itself is left alone, and stays conda's: wsp builds the project's own env (in its place
+only once it is removed; `wsp plan` shows the project blocked until then).
 """
 
 from __future__ import annotations
@@ -626,6 +627,10 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     edit = Edit.open(manifest)
     text = append_text(edit.text, render_project(name, fields))
     edit.save("import", text, check=graph.validate)
+    target = ws.envs_dir / f"{ws.env_prefix}{name}"  # where the project's env goes
+    in_the_way = _not_wsps(target)
+    if in_the_way:
+        found.notes.append(_in_the_way_note(name, target, what if args.env else None))
     if args.json:
         ui.print_json(
             {
@@ -656,14 +661,35 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     if found.left_out and args.file:
         source = Path(args.file).resolve()
         ui.info(ui.esc(_file_hint(source, rel, name, ws.root, fields.get("path"))))
-    if args.env:
+    if args.env and not in_the_way:
         ui.out().print(
-            "[dim]The env is untouched; `wsp apply` makes it match (and owns it) when "
-            "envs-dir holds it, else creates the project's own env.[/]"
+            f"[dim]The env is untouched; `wsp apply` builds the project's own env at "
+            f"{ui.esc(target)}.[/]"
         )
-    else:
+    elif not in_the_way:
         ui.out().print("[dim]Next: `wsp plan`.[/]")
     return 0
+
+
+def _not_wsps(prefix: Path) -> bool:
+    """Whether a conda env wsp did not create (no ownership marker) is at `prefix`."""
+    from wsp.marker import marker_path
+
+    return (prefix / "conda-meta").is_dir() and not marker_path(prefix).exists()
+
+
+def _in_the_way_note(name: str, target: Path, source: str | None) -> str:
+    """What `wsp plan` will say of the project while a conda env holds its env's place,
+    and the ways out: wsp never changes an env it did not create."""
+    same = source is not None and Path(source) == target.resolve()
+    what = "the env imported" if same else "an env wsp did not create"
+    return (
+        f"warning: {what} holds the place of project {name}'s env ({target}); wsp changes "
+        f"no env it did not create, so `wsp plan` shows {name} blocked while it is there. "
+        f"Once nothing needs it, `conda env remove -p {target}` and `wsp apply` build the "
+        "project's env in its place; or import under another name (--as NAME) to build "
+        "one beside it"
+    )
 
 
 def _file_hint(source: Path, rel: str | None, name: str, root: Path, path: str | None) -> str:
