@@ -159,3 +159,21 @@ def test_init_says_what_it_found_and_does_not_read(tmp_path: Path) -> None:
     ], notes
     assert "`wsp import --file a/environment-dev.yml`" in notes[0]
     assert "[project] dependencies" in notes[2] and "[tool.pixi]" in notes[3]
+
+
+def test_init_does_not_say_a_project_pip_installs_is_not_read(
+    tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    """A folder whose environment file pip-installs it (`-e .`, conda's usual way): its
+    pyproject.toml's dependencies are installed by pip, and init does not say otherwise."""
+    for folder, line in (("app", "-e ."), ("lib", "requests")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "environment.yml").write_text(
+            f"name: {folder}\ndependencies:\n  - pip\n  - pip:\n    - {line}\n"
+        )
+        (tmp_path / folder / "pyproject.toml").write_text(
+            f'[project]\nname = "{folder}"\nversion = "1.0"\ndependencies = ["rich"]\n'
+        )
+    r = Workspace(tmp_path, tmp_path, wsp_env).wsp("--json", "init")
+    assert r.code == 0, r
+    assert [n.split(" ", 1)[0] for n in r.json["unread"]] == ["lib/pyproject.toml:"], r.json

@@ -110,10 +110,16 @@ def find_env_files(root: Path, names: re.Pattern[str] | None = None) -> list[Pat
 _LOOKS_LIKE_ENV_FILE = re.compile(r"^(environment|env|conda)([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
 
 
-def unread_files(root: Path, project_folders: list[Path]) -> list[str]:
+def unread_files(
+    root: Path,
+    project_folders: list[Path],
+    pip_installed: set[Path] | frozenset[Path] = frozenset(),
+) -> list[str]:
     """What init found and does not read, said out loud: conda environment files by
     another name (anywhere init looks), and in each folder a project is made for, its
-    requirements files, its pyproject.toml's dependencies and pixi tables, a pixi.toml."""
+    requirements files, its pyproject.toml's dependencies (unless an environment file's
+    pip list installs the folder, `-e .`: pip then installs them) and pixi tables, a
+    pixi.toml."""
     notes = []
     for path in find_env_files(root, _LOOKS_LIKE_ENV_FILE):
         if path.name not in _ENV_FILES:
@@ -131,11 +137,23 @@ def unread_files(root: Path, project_folders: list[Path]) -> list[str]:
                 "`pip` (`wsp add --pip PROJECT REQ...`), or `-r` it from an environment "
                 "file's pip list"
             )
-        notes += _pyproject_notes(folder, prefix)
+        notes += _pyproject_notes(folder, prefix, installed=folder.resolve() in pip_installed)
     return notes
 
 
-def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
+def pip_installed_folders(files: list[EnvFile]) -> frozenset[Path]:
+    """The local folders the environment files' pip lists install (`-e .`, `./pkg`)."""
+    from wsp import pipreqs
+
+    return frozenset(
+        e.path.resolve()
+        for f in files
+        for e in pipreqs.walk(f.pip_entries)
+        if isinstance(e, pipreqs.Editable | pipreqs.LocalPath) and e.path is not None
+    )
+
+
+def _pyproject_notes(folder: Path, prefix: str, *, installed: bool = False) -> list[str]:
     import tomllib
 
     notes = []
@@ -146,7 +164,7 @@ def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
     except (OSError, ValueError):
         return notes
     project = data.get("project")
-    if isinstance(project, dict) and project.get("dependencies"):
+    if isinstance(project, dict) and project.get("dependencies") and not installed:
         notes.append(
             f"{prefix}pyproject.toml: its [project] dependencies are not installed: declare "
             "them with `wsp add PROJECT SPEC...` (or `wsp add --pip`)"
@@ -250,7 +268,8 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     env_files = [(path, read_env_file(path, root=directory)) for path in paths]
     rendered = render(directory, name, env_files)
     folders = [path.parent for path, _ in env_files] or [directory]
-    unread = [] if args.no_import else unread_files(directory, folders)
+    installed = pip_installed_folders([f for _, f in env_files])
+    unread = [] if args.no_import else unread_files(directory, folders, installed)
     # Validate before writing: init never leaves a file `wsp plan` refuses.
     validate(target, rendered.text, "init")
     atomic_write_text(target, rendered.text)
