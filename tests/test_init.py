@@ -177,3 +177,23 @@ def test_init_does_not_say_a_project_pip_installs_is_not_read(
     r = Workspace(tmp_path, tmp_path, wsp_env).wsp("--json", "init")
     assert r.code == 0, r
     assert [n.split(" ", 1)[0] for n in r.json["unread"]] == ["lib/pyproject.toml:"], r.json
+
+
+def test_init_warns_of_a_conda_env_where_a_project_s_env_goes(
+    tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    """`conda env create -f environment.yml` made the env already: the project init
+    writes for that file is blocked by it (wsp changes no env it did not create); init
+    says so, with the ways out, and leaves the env alone."""
+    (tmp_path / "environment.yml").write_text("name: sci\ndependencies: [numpy]\n")
+    conda_env = tmp_path / ".wsp" / "envs" / "sci"  # envs-dir when no conda is found
+    (conda_env / "conda-meta").mkdir(parents=True)
+    (conda_env / "conda-meta" / "history").write_text("# cmd: conda env create\n")
+    r = Workspace(tmp_path, tmp_path, wsp_env).wsp("--json", "init")
+    assert r.code == 0, r
+    [warning] = r.json["blocked"]
+    assert warning.startswith(
+        f"warning: an env wsp did not create holds the place of project sci's env ({conda_env})"
+    ), warning
+    assert f"`conda env remove -p {conda_env}`" in warning and "rename [projects.sci]" in warning
+    assert sorted(p.name for p in (conda_env / "conda-meta").iterdir()) == ["history"]

@@ -628,9 +628,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     text = append_text(edit.text, render_project(name, fields))
     edit.save("import", text, check=graph.validate)
     target = ws.envs_dir / f"{ws.env_prefix}{name}"  # where the project's env goes
-    in_the_way = _not_wsps(target)
+    in_the_way = not_wsps(target)
     if in_the_way:
-        found.notes.append(_in_the_way_note(name, target, what if args.env else None))
+        found.notes.append(in_the_way_note(name, target, what if args.env else None))
     if args.json:
         ui.print_json(
             {
@@ -671,24 +671,28 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     return 0
 
 
-def _not_wsps(prefix: Path) -> bool:
+def not_wsps(prefix: Path) -> bool:
     """Whether a conda env wsp did not create (no ownership marker) is at `prefix`."""
     from wsp.marker import marker_path
 
     return (prefix / "conda-meta").is_dir() and not marker_path(prefix).exists()
 
 
-def _in_the_way_note(name: str, target: Path, source: str | None) -> str:
-    """What `wsp plan` will say of the project while a conda env holds its env's place,
-    and the ways out: wsp never changes an env it did not create."""
+def in_the_way_note(
+    name: str,
+    target: Path,
+    source: str | None,
+    beside: str = "import under another name (--as NAME)",
+) -> str:
+    """What `wsp plan` will say of project `name` while an env wsp did not create holds
+    its env's place, and the ways out: wsp never changes an env it did not create."""
     same = source is not None and Path(source) == target.resolve()
     what = "the env imported" if same else "an env wsp did not create"
     return (
         f"warning: {what} holds the place of project {name}'s env ({target}); wsp changes "
         f"no env it did not create, so `wsp plan` shows {name} blocked while it is there. "
         f"Once nothing needs it, `conda env remove -p {target}` and `wsp apply` build the "
-        "project's env in its place; or import under another name (--as NAME) to build "
-        "one beside it"
+        f"project's env in its place; or {beside} to build one beside it"
     )
 
 

@@ -271,7 +271,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     installed = pip_installed_folders([f for _, f in env_files])
     unread = [] if args.no_import else unread_files(directory, folders, installed)
     # Validate before writing: init never leaves a file `wsp plan` refuses.
-    validate(target, rendered.text, "init")
+    loaded: list[Any] = []
+    validate(target, rendered.text, "init", check=loaded.append)
+    in_the_way = _in_the_way(loaded[0]) if env_files else []
     atomic_write_text(target, rendered.text)
     gitignore = directory / ".gitignore"
     lines = gitignore.read_text().splitlines() if gitignore.exists() else []
@@ -289,6 +291,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "renamed": list(rendered.renamed),
                 "warnings": [str(w) for _, env in env_files for w in env.warnings],
                 "unread": unread,
+                "blocked": in_the_way,
             }
         )
         return 0
@@ -303,4 +306,20 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             ui.info(f"warning: {ui.esc(warning)}")
     for line in unread:
         ui.info(f"note: {ui.esc(line)}")
+    for line in in_the_way:
+        ui.info(ui.esc(line))
     return 0
+
+
+def _in_the_way(ws: Any) -> list[str]:
+    """A warning for each project whose env's place holds an env wsp did not create (the
+    env `conda env create -f environment.yml` made): `wsp plan` shows it blocked."""
+    from wsp.commands.import_ import in_the_way_note, not_wsps
+
+    out = []
+    for name, project in ws.projects.items():
+        target = ws.envs_dir / project.env_name
+        if not_wsps(target):
+            beside = f"rename [projects.{name}] in workspace.toml"
+            out.append(in_the_way_note(name, target, None, beside))
+    return out
