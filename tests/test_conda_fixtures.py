@@ -310,6 +310,8 @@ def test_init_and_import_take_every_fixture(
     [own] = [n for n in d if n != "imported"]
     assert d[own].specs == d["imported"].specs and d[own].pip == d["imported"].pip
     assert d[own].env_vars == d["imported"].env_vars
+    assert d[own].channels == d["imported"].channels  # the same channels, in the same order
+    assert d[own].pip_options == d["imported"].pip_options
 
 
 def load_workspace(root: Path) -> Any:
