@@ -130,6 +130,12 @@ def test_import_names_the_project_as_told_or_says_why_not(ws: Workspace) -> None
     assert r.code == 0, r
     assert project(ws, "analysis-2024")["python"] == "3.11"
     assert "note: named the project 'analysis-2024' (from 'Analysis_2024'" in r.stderr, r
+    # `conda env export -p PREFIX` names the env by its path: the project, by its folder
+    (ws.root / "p.yml").write_text(ENV_YML.replace("Old Analysis", "/home/me/envs/Old_Lab"))
+    r = ws.wsp("--json", "import", "--file", "p.yml")
+    assert r.code == 0, r
+    assert r.json["project"] == "old-lab", r.json
+    assert r.json["renamed"].startswith("from '/home/me/envs/Old_Lab': a path, named after its")
 
 
 def test_import_refuses_what_would_not_load(ws: Workspace) -> None:

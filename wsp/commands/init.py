@@ -74,6 +74,10 @@ def policy_name(text: str) -> tuple[str, str | None]:
     and why it differs from `text` (None when it doesn't)."""
     from wsp.manifest.models import DEFAULT_FORBIDDEN
 
+    if "/" in text.rstrip("/"):  # `conda env export -p PREFIX` writes `name: PREFIX`
+        name, why = policy_name(text.rstrip("/").rsplit("/", 1)[-1])
+        path = f"from {text!r}: a path, named after its last folder"
+        return name, f"{path}; {why}" if why else path
     name = slug(text)
     whys = []
     if name != text:
