@@ -622,6 +622,45 @@ def test_import_env_reads_its_history_as_conda_does(ws: Workspace) -> None:
     assert project(ws, "rev-old")["dependencies"] == ["numpy >=1.26,<3", "pandas", "pip"]
 
 
+def test_import_env_takes_the_channels_its_packages_came_from(ws: Workspace) -> None:
+    """`conda create -n old numpy six zlib` with the channels of .condarc (no -c): the
+    channels are those of the package records (conda's `<channel>/<subdir>`), named as
+    conda names them, in .condarc's order; a spec conda wrote with a .condarc mirror's URL
+    is named by its channel."""
+    prefix = ws.root.parent / "condaenvs" / "old"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    for name, channel in (
+        ("numpy", "https://repo.anaconda.com/pkgs/main/linux-64"),
+        ("python", "https://repo.anaconda.com/pkgs/main/linux-64"),
+        ("six", "https://conda.anaconda.org/bioconda/noarch"),
+        ("zlib", "file:///srv/mirror/conda-forge/linux-64"),
+    ):
+        record = {"name": name, "version": "1.0", "build": "0", "channel": channel}
+        (meta / f"{name}-1.0-0.json").write_text(json.dumps(record))
+    (meta / "history").write_text(
+        "==> 2026-12-01 11:45:30 <==\n"
+        "# cmd: /opt/conda/bin/conda create -n old python=3.11 numpy six zlib\n"
+        "# conda version: 26.7.1\n"
+        "# update specs: ['python=3.11', 'numpy', 'six', 'file:///srv/mirror/conda-forge::zlib']\n"
+    )
+    condarc = Path(ws.env["HOME"]) / ".condarc"
+    condarc.write_text(
+        "channels: [bioconda, defaults]\ncustom_channels:\n  conda-forge: file:///srv/mirror\n"
+    )
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    # conda-forge last: the workspace's channels give it there
+    assert r.json["fields"]["channels"] == ["bioconda", "defaults"], r.json
+    assert "came from (bioconda, defaults, conda-forge)" in r.json["notes"][0]
+    assert r.json["fields"]["dependencies"] == ["numpy", "six", "conda-forge::zlib"]
+    assert "names no channel (conda took them from .condarc)" in r.json["notes"][0]
+    condarc.unlink()  # no order from .condarc: the channel of most packages first
+    r = ws.wsp("--json", "import", "--env", str(prefix), "--as", "old-two")
+    assert r.code == 0, r
+    assert r.json["fields"]["channels"][:2] == ["defaults", "bioconda"], r.json
+
+
 # each of the two: with and without a BOM, LF and CRLF
 @pytest.mark.parametrize(
     ("bom", "newline"), [(b"", b"\n"), (b"\xef\xbb\xbf", b"\r\n")], ids=["lf", "crlf-bom"]

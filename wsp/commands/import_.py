@@ -294,6 +294,44 @@ def against_installed(
         added += [n for n in left if n not in needed] or left
 
 
+_SUBDIR = re.compile(r"/(noarch|(linux|osx|win|emscripten|wasi|zos)-[a-z0-9_]+)$")
+
+
+def _record_channel(record: dict[str, Any], config: Any) -> str:
+    """A package record's channel as conda names it (`conda-forge`, `defaults`, else its
+    URL): conda writes `<channel>/<subdir>`, rattler `<channel>/`, mirrors by .condarc."""
+    channel = str(record.get("channel") or "")
+    if not channel and (url := str(record.get("url") or "")):
+        channel = url.rsplit("/", 2)[0]  # <channel>/<subdir>/<file>
+    channel = _SUBDIR.sub("", channel.rstrip("/"))
+    return config.canonical_name(channel) if channel else ""
+
+
+def _record_channels(records: dict[str, dict[str, Any]], config: Any) -> list[str]:
+    """The channels the env's packages came from: in .condarc's `channels` order (conda's
+    when the command named none), then by how many packages each gave."""
+    from wsp.conda import find_conda
+    from wsp.condarc import condarc_sequence
+
+    counts: dict[str, int] = {}
+    for record in records.values():
+        if channel := _record_channel(record, config):
+            counts[channel] = counts.get(channel, 0) + 1
+    conda = find_conda()
+    order = condarc_sequence("channels", conda_prefix=conda.conda_prefix if conda else None)
+    return sorted(counts, key=lambda c: (order.index(c) if c in order else len(order), -counts[c]))
+
+
+def _named_channel(spec: str, config: Any) -> str:
+    """A spec of the history whose channel conda wrote as the URL it fetched it from (a
+    .condarc mirror: `file:///srv/mirror/conda-forge::six`), by the channel's name."""
+    head, sep, rest = spec.partition("::")
+    if not sep or "://" not in head or "[" in head:
+        return spec
+    name = config.canonical_name(_SUBDIR.sub("", head.rstrip("/")))
+    return spec if "://" in name else f"{name}::{rest}"
+
+
 def installed_specs(prefix: Path) -> tuple[list[str], list[str], bool]:
     """(specs, channels, top_level) of an env whose history names no spec: the packages
     it was asked for when its records say so (`requested_spec`, as pixi writes it), else
@@ -512,7 +550,19 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     history = prefix / "conda-meta" / "history"
     specs, found.channels = history_specs(history)
     if specs:
-        specs, gone, added = against_installed(specs, _records(prefix))
+        from wsp.userconfig import load_user_config
+
+        config = load_user_config()
+        records = _records(prefix)
+        specs = [_named_channel(s, config) for s in specs]
+        if not found.channels:  # conda took them from .condarc: where the packages came from
+            found.channels = _record_channels(records, config)
+            if any(c not in ws.channels for c in found.channels):
+                found.notes.append(
+                    f"note: {history} names no channel (conda took them from .condarc): "
+                    f"channels are those its packages came from ({', '.join(found.channels)})"
+                )
+        specs, gone, added = against_installed(specs, records)
         if gone:
             found.notes.append(
                 f"note: {', '.join(gone)}: asked for in {history} but not installed now: "
