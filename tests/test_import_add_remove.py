@@ -621,6 +621,12 @@ def test_import_env_reads_its_history_as_conda_does(ws: Workspace) -> None:
     assert r.code == 0, r
     assert project(ws, "rev-old")["dependencies"] == ["numpy >=1.26,<3", "pandas", "pip"]
 
+    # `base` is conda's root env, as `conda activate base` takes it
+    r = ws.wsp("import", "--env", "base", WSP_CONDA_ROOT=str(prefix))
+    assert r.code == 0, r
+    assert project(ws, "base-project")["dependencies"] == project(ws, "rev-old")["dependencies"]
+    assert f"from {prefix}" in " ".join(r.stdout.split()), r
+
 
 def test_import_env_takes_the_channels_its_packages_came_from(ws: Workspace) -> None:
     """`conda create -n old numpy six zlib` with the channels of .condarc (no -c): the

@@ -179,8 +179,9 @@ def _installed_python(prefix: Path) -> str | None:
 
 
 def find_env(ws: Any, given: str) -> Path:
-    """An env's prefix from a path, or a name in envs-dir, then conda's envs dirs."""
-    from wsp.conda import conda_envs_dirs
+    """An env's prefix from a path, or a name in envs-dir, then conda's envs dirs; `base`
+    is conda's root env, as for `conda activate base`."""
+    from wsp.conda import conda_envs_dirs, find_conda_root
     from wsp.errors import WspError
 
     as_path = Path(given).expanduser()
@@ -188,6 +189,9 @@ def find_env(ws: Any, given: str) -> Path:
         candidates = [as_path]
     else:
         candidates = [ws.envs_dir / given, *(d / given for d in conda_envs_dirs())]
+        if given == "base" and (root := find_conda_root()) is not None:
+            candidates.insert(0, root)  # a name conda keeps for its root env
+        candidates = list(dict.fromkeys(candidates))
     for c in candidates:
         if (c / "conda-meta").is_dir():
             return c.resolve()
@@ -546,7 +550,7 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
     from wsp.specs import match_spec_name, pins_more_than_version
 
     prefix = find_env(ws, given)
-    found = _Found(prefix.name)
+    found = _Found("base" if given == "base" else prefix.name)
     history = prefix / "conda-meta" / "history"
     specs, found.channels = history_specs(history)
     if specs:
