@@ -197,3 +197,16 @@ def test_init_warns_of_a_conda_env_where_a_project_s_env_goes(
     ), warning
     assert f"`conda env remove -p {conda_env}`" in warning and "rename [projects.sci]" in warning
     assert sorted(p.name for p in (conda_env / "conda-meta").iterdir()) == ["history"]
+
+
+def test_init_finds_env_files_in_an_envs_folder_but_not_in_conda_envs(tmp_path: Path) -> None:
+    """`envs/dev/environment.yml` is a project's file like any other; a conda env made in
+    the folder (`conda create -p ./envs/py311`: conda-meta/) is not looked into, nor are
+    hidden and tool folders (in process)."""
+    from wsp.commands.init import find_env_files
+
+    for folder in ("envs/dev", "envs/py311/lib/python3.11/site-packages/pkg", "node_modules/x"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "environment.yml").write_text("dependencies: [numpy]\n")
+    (tmp_path / "envs" / "py311" / "conda-meta").mkdir()
+    assert find_env_files(tmp_path) == [tmp_path / "envs" / "dev" / "environment.yml"]

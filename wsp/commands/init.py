@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wsp.manifest.envfile import EnvFile
 
-_SKIP = {".git", ".wsp", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", "envs"}
+_SKIP = {".git", ".wsp", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox"}
 _ENV_FILES = ("environment.yml", "environment.yaml")
 
 _HEADER = """\
@@ -99,16 +99,24 @@ def _q(text: str) -> str:
 
 def find_env_files(root: Path, names: re.Pattern[str] | None = None) -> list[Path]:
     """The environment.yml files below `root` (or the files whose name `names` matches),
-    hidden folders and the usual tool folders skipped."""
+    hidden folders, the usual tool folders and conda envs (a folder with conda-meta/:
+    `conda create -p ./envs/dev`, whose packages may ship such files) not looked into."""
+    import os
+
     out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part in _SKIP or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        wanted = names.match(path.name) if names is not None else path.name in _ENV_FILES
-        if wanted and path.is_file():
-            out.append(path)
-    return out
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in _SKIP
+            and not d.startswith(".")
+            and not os.path.isdir(os.path.join(folder, d, "conda-meta"))
+        ]
+        for name in files:
+            wanted = names.match(name) if names is not None else name in _ENV_FILES
+            if wanted and (path := Path(folder) / name).is_file():
+                out.append(path)
+    return sorted(out)
 
 
 _LOOKS_LIKE_ENV_FILE = re.compile(r"^(environment|env|conda)([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
