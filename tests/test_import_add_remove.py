@@ -193,6 +193,8 @@ def test_import_env_takes_what_the_user_asked_for(
         "# cmd: /opt/conda/bin/conda remove -n labenv zlib\n"
         "# conda version: 24.5.0\n"
         '# remove specs: ["zlib"]\n'
+        "==> 2024-05-04 10:00:00 <==\n"  # a tool's line with no specs: its file is none
+        "# cmd: micromamba update -r /opt/mamba -n labenv -f environment.yml\n"
     )
     # pip packages: one uv installed, one conda did (not a pip requirement)
     site = next((prefix / "lib").glob("python3.*")) / "site-packages"
@@ -233,6 +235,7 @@ def test_import_env_takes_what_the_user_asked_for(
         ],
     }
     assert f"note: mylib was installed editable from {mylib.as_uri()}" in r.stderr, r.stderr
+    assert "not installed now" not in r.stderr, r.stderr  # no option's value taken for a spec
     # import never writes into the env
     assert {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()} == env_before
 

@@ -46,6 +46,10 @@ _OPTS_WITH_VALUE = {
     "-c",
     "--channel",
     "--file",
+    "-f",  # conda env create/update -f FILE
+    "-r",  # micromamba's root prefix
+    "--root-prefix",
+    "--rc-file",
     "--solver",
     "--repodata-fn",
     "--clone",
