@@ -669,6 +669,16 @@ def test_import_env_takes_the_channels_its_packages_came_from(ws: Workspace) -> 
     assert r.code == 0, r
     assert r.json["fields"]["channels"][:2] == ["defaults", "bioconda"], r.json
 
+    # an env of Anaconda's defaults alone: not mixed with the workspace's conda-forge
+    for name in ("six", "zlib"):
+        (meta / f"{name}-1.0-0.json").unlink()
+    r = ws.wsp("--json", "import", "--env", str(prefix), "--as", "old-three")
+    assert r.code == 0, r
+    assert r.json["fields"]["channels"] == ["defaults", "nodefaults"], r.json
+    assert any("and nodefaults: the workspace's channels would mix" in n for n in r.json["notes"])
+    check = ws.wsp("check", "--json")
+    assert not [f for f in check.json["findings"] if f.get("project") == "old-three"], check
+
 
 # each of the two: with and without a BOM, LF and CRLF
 @pytest.mark.parametrize(

@@ -564,11 +564,20 @@ def from_env(ws: Any, given: str) -> tuple[_Found, Path]:
         records = _records(prefix)
         specs = [_named_channel(s, config) for s in specs]
         if not found.channels:  # conda took them from .condarc: where the packages came from
+            from wsp.commands.init import mixes
+
             found.channels = _record_channels(records, config)
             if any(c not in ws.channels for c in found.channels):
                 found.notes.append(
                     f"note: {history} names no channel (conda took them from .condarc): "
                     f"channels are those its packages came from ({', '.join(found.channels)})"
+                )
+            merged = [*found.channels, *(c for c in ws.channels if c not in found.channels)]
+            if mixes(merged) and not mixes(found.channels):
+                found.channels.append("nodefaults")
+                found.notes.append(
+                    "note: and nodefaults: the workspace's channels would mix Anaconda's "
+                    "defaults and conda-forge, which the env did not"
                 )
         specs, gone, added = against_installed(specs, records)
         if gone:

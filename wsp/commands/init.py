@@ -193,7 +193,7 @@ def _pyproject_notes(folder: Path, prefix: str, *, installed: bool = False) -> l
 # -- the workspace's channels -------------------------------------------------------------
 
 
-def _mixes(channels: list[str]) -> bool:
+def mixes(channels: list[str]) -> bool:
     from wsp.policy.channels import is_conda_forge, is_defaults
 
     return any(is_defaults(c) for c in channels) and any(is_conda_forge(c) for c in channels)
@@ -206,8 +206,8 @@ def workspace_channels(files: list[EnvFile]) -> list[str]:
     for candidate in (["conda-forge"], ["defaults"]):
         if all(
             "nodefaults" in f.channels
-            or _mixes(list(f.channels))
-            or not _mixes([*f.channels, *candidate])
+            or mixes(list(f.channels))
+            or not mixes([*f.channels, *candidate])
             for f in files
         ):
             return candidate
