@@ -130,6 +130,12 @@ def test_import_names_the_project_as_told_or_says_why_not(ws: Workspace) -> None
     assert r.code == 0, r
     assert project(ws, "analysis-2024")["python"] == "3.11"
     assert "note: named the project 'analysis-2024' (from 'Analysis_2024'" in r.stderr, r
+    # `conda env export -p PREFIX` names the env by its path: the project, by its folder
+    (ws.root / "p.yml").write_text(ENV_YML.replace("Old Analysis", "/home/me/envs/Old_Lab"))
+    r = ws.wsp("--json", "import", "--file", "p.yml")
+    assert r.code == 0, r
+    assert r.json["project"] == "old-lab", r.json
+    assert r.json["renamed"].startswith("from '/home/me/envs/Old_Lab': a path, named after its")
 
 
 def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
@@ -142,6 +148,22 @@ def test_import_refuses_what_would_not_load(ws: Workspace) -> None:
     assert "num py>>=" in r.stderr
     assert ws.manifest.read_text() == before
     assert sorted(p.name for p in ws.root.iterdir() if p.name.startswith(".workspace")) == []
+    # conda's package lists, as conda 26.7.1 writes them: said what they are, not YAML
+    header = (
+        "# This file may be used to create an environment using:\n"
+        "# $ conda create --name <env> --file <this file>\n"
+        "# platform: linux-64\n"
+        "# created-by: conda 26.7.1\n"
+    )
+    url = "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyhd8ed1ab_0.conda"
+    (ws.root / "spec.txt").write_text(f"{header}@EXPLICIT\n{url}\n")
+    (ws.root / "pkgs.txt").write_text(f"{header}six=1.16.0=pyhd8ed1ab_0\n")
+    for name, made_by in (("spec.txt", "--explicit"), ("pkgs.txt", "--export")):
+        r = ws.wsp("import", "--file", name)
+        assert r.code == 1, r
+        assert r.stderr.startswith(f"{name}:5:1: this is a package list (`conda list {made_by}`)")
+        assert r.stderr.count("\n") == 1 and "wsp import --env" in r.stderr, r.stderr
+    assert ws.manifest.read_text() == before
 
 
 def test_import_env_takes_what_the_user_asked_for(
@@ -171,6 +193,8 @@ def test_import_env_takes_what_the_user_asked_for(
         "# cmd: /opt/conda/bin/conda remove -n labenv zlib\n"
         "# conda version: 24.5.0\n"
         '# remove specs: ["zlib"]\n'
+        "==> 2024-05-04 10:00:00 <==\n"  # a tool's line with no specs: its file is none
+        "# cmd: micromamba update -r /opt/mamba -n labenv -f environment.yml\n"
     )
     # pip packages: one uv installed, one conda did (not a pip requirement)
     site = next((prefix / "lib").glob("python3.*")) / "site-packages"
@@ -178,6 +202,23 @@ def test_import_env_takes_what_the_user_asked_for(
     for dist, installer in (("tinylib-1.0.0", "uv"), ("six-1.16.0", "conda")):
         (site / f"{dist}.dist-info").mkdir(exist_ok=True)
         (site / f"{dist}.dist-info" / "INSTALLER").write_text(installer + "\n")
+    # pip installs from a VCS and a folder (`pip install -e ./mylib`): no index has them;
+    # where they came from is in their direct_url.json (PEP 610)
+    mylib = ws.root.parent / "mylib"
+    for dist, direct in (
+        (
+            "vcslib-0.2.0",
+            {
+                "url": "https://example.org/vcslib.git",
+                "vcs_info": {"vcs": "git", "commit_id": "0123abc", "requested_revision": "main"},
+                "subdirectory": "py",
+            },
+        ),
+        ("mylib-0.1.0", {"url": mylib.as_uri(), "dir_info": {"editable": True}}),
+    ):
+        (site / f"{dist}.dist-info").mkdir()
+        (site / f"{dist}.dist-info" / "INSTALLER").write_text("pip\n")
+        (site / f"{dist}.dist-info" / "direct_url.json").write_text(json.dumps(direct))
     env_before = {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()}
 
     before = ws.manifest.read_text()
@@ -187,8 +228,14 @@ def test_import_env_takes_what_the_user_asked_for(
     assert project(ws, "labenv") == {
         "python": "3.11",
         "dependencies": ["requests>=2.31", "six"],
-        "pip": ["tinylib==1.0.0"],
+        "pip": [
+            f"mylib @ {mylib.as_uri()}",
+            "tinylib==1.0.0",
+            "vcslib @ git+https://example.org/vcslib.git@0123abc#subdirectory=py",
+        ],
     }
+    assert f"note: mylib was installed editable from {mylib.as_uri()}" in r.stderr, r.stderr
+    assert "not installed now" not in r.stderr, r.stderr  # no option's value taken for a spec
     # import never writes into the env
     assert {p: p.stat().st_mtime_ns for p in prefix.rglob("*") if p.is_file()} == env_before
 
@@ -423,8 +470,10 @@ def test_import_env_keeps_its_variables_and_python_build(
 
 def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Workspace) -> None:
     """A prefix as conda 26.7 leaves it: `create 'python==3.11.9=0' six=1.16`, then
-    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped."""
-    prefix = ws.root.parent / "condaenvs" / "r1"
+    `conda env config vars set` and `unset`. What can't be an env-var is said, not dropped.
+    The env is in envs-dir, where the project's env would go: wsp leaves it alone, and
+    says that `wsp plan` shows the project blocked while it is there, and the ways out."""
+    prefix = ws.envs_dir / "r1"
     meta = prefix / "conda-meta"
     meta.mkdir(parents=True)
     (meta / "history").write_text(
@@ -459,21 +508,176 @@ def test_import_env_made_by_conda_keeps_its_variables_and_python_build(ws: Works
         "env-vars": {"MYVAR": "1"},
     }
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
-    assert len(warnings) == 2, r.stderr
-    assert warnings[0].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
-    assert "NOT-A-NAME: not imported" in warnings[1] and "not a variable name" in warnings[1]
+    assert len(warnings) == 3, r.stderr
+    assert warnings[0].startswith(
+        f"warning: the env imported holds the place of project r1's env ({prefix}); wsp "
+        "changes no env it did not create, so `wsp plan` shows r1 blocked"
+    ), r.stderr
+    assert f"`conda env remove -p {prefix}` and `wsp apply`" in warnings[0]
+    assert "or import under another name (--as NAME)" in warnings[0]
+    assert "`wsp apply` makes it match" not in r.stdout, r.stdout  # it does not
+    assert warnings[1].startswith(f"warning: {meta / 'state'}: PATH: not imported, "), r.stderr
+    assert "NOT-A-NAME: not imported" in warnings[2] and "not a variable name" in warnings[2]
+    plan = ws.wsp("plan", "--json", "--target", "r1")
+    assert [a["action"] for a in plan.json["actions"]] == ["blocked"], plan
+    assert (meta / "history").read_text().startswith("==> 2026-12-01 06:14:12 <==")
 
-    j = ws.wsp("--json", "import", "--env", str(prefix), "--as", "r2")
+    j = ws.wsp("--json", "import", "--env", "r1", "--as", "r2")  # by name, in envs-dir
     assert j.code == 0, j
     assert j.json["fields"]["env-vars"] == {"MYVAR": "1"}
     assert j.json["left_out"] == [f"{meta / 'state'}: PATH", f"{meta / 'state'}: NOT-A-NAME"]
+    assert not [n for n in j.json["notes"] if "blocked" in n], j.json
 
     # a state file conda could not have written: said, the rest imported
     (meta / "state").write_text("{not json")
     r = ws.wsp("import", "--env", str(prefix), "--as", "r3")
     assert r.code == 0, r
     assert "env-vars" not in project(ws, "r3")
+    said = " ".join(r.stdout.split())
+    assert f"`wsp apply` builds the project's own env at {ws.envs_dir / 'r3'}" in said, r
     assert f"warning: {meta / 'state'}: not imported, its variables can't be read" in r.stderr
+
+
+# What conda 26.7.1 wrote in conda-meta/history for: create python=3.11 numpy; install
+# "numpy<2" pandas; remove pandas; install requests; update --all (which relaxed numpy<2)
+CONDA_HISTORY = """\
+==> 2026-12-01 11:45:30 <==
+# cmd: /opt/conda/bin/conda create -y -n rev -c conda-forge python=3.11 numpy
+# conda version: 26.7.1
++conda-forge/linux-64::numpy-2.0.0-py_0
+# update specs: ['python=3.11', 'numpy']
+==> 2026-12-01 11:45:30 <==
+# cmd: /opt/conda/bin/conda install -y -n rev -c conda-forge numpy<2 pandas
+# conda version: 26.7.1
+# update specs: ["numpy[version='<2']", 'pandas']
+==> 2026-12-01 11:45:31 <==
+# cmd: /opt/conda/bin/conda remove -y -n rev pandas
+# conda version: 26.7.1
+# remove specs: ['pandas']
+==> 2026-12-01 11:45:31 <==
+# cmd: /opt/conda/bin/conda install -y -n rev -c conda-forge requests
+# conda version: 26.7.1
+# update specs: ['requests']
+==> 2026-12-01 11:45:32 <==
+# cmd: /opt/conda/bin/conda update -y -n rev -c conda-forge --all
+# conda version: 26.7.1
+-conda-forge/linux-64::numpy-1.26.4-py_0
++conda-forge/linux-64::numpy-2.0.0-py_0
+# neutered specs: ['numpy']
+"""
+
+
+def test_import_env_reads_its_history_as_conda_does(ws: Workspace) -> None:
+    """`conda env export --from-history` of the env, and what it holds: a pin `update
+    --all` relaxed is relaxed, a spec of a package no longer installed is left out, a
+    package no spec brings in (pip, which conda adds to python; one `install --revision`
+    put back) is added; each said. conda < 4.4's `# install specs: a >=1,<2,b` is read."""
+    prefix = ws.root.parent / "condaenvs" / "rev"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    records = {
+        "python": ("3.11.9", ["pip"]),  # conda adds pip to python (add_pip_as_python_dependency)
+        "pip": ("24.0", ["python >=3.8"]),
+        "numpy": ("2.0.0", ["python >=3.9,<3.13"]),
+        "requests": ("2.32.3", ["python >=3.8", "urllib3 >=1.21.1,<3"]),
+        "urllib3": ("2.2.2", ["python >=3.8"]),
+    }
+
+    def install(**pkgs: tuple[str, list[str]]) -> None:
+        for name, (version, depends) in pkgs.items():
+            record = {"name": name, "version": version, "build": "0", "depends": depends}
+            (meta / f"{name}-{version}-0.json").write_text(json.dumps(record))
+
+    install(**records)
+    (meta / "history").write_text(CONDA_HISTORY)
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    assert r.json["fields"]["python"] == "3.11"
+    assert r.json["fields"]["dependencies"] == ["numpy", "requests", "pip"]
+    assert [n.split(":")[0] for n in r.json["notes"]] == ["note"], r.json
+    assert "pip: installed, but no spec" in r.json["notes"][0]
+
+    # `conda install --revision 3`: its specs written again, requests among them though
+    # the revision it goes back to has no requests, and pandas back with no spec of its own
+    (meta / "history").write_text(
+        CONDA_HISTORY + "==> 2026-12-01 11:45:49 <==\n"
+        "# cmd: /opt/conda/bin/conda install -y -n rev --revision 3\n"
+        "# conda version: 26.7.1\n"
+        "# update specs: ['python=3.11', 'numpy', 'requests']\n"
+    )
+    for name in ("requests", "urllib3"):
+        next(meta.glob(f"{name}-*.json")).unlink()
+    install(pandas=("2.2.2", ["numpy >=1.26,<3", "python >=3.9"]))
+    r = ws.wsp("import", "--env", str(prefix), "--as", "rev-two")
+    assert r.code == 0, r
+    assert project(ws, "rev-two") == {"python": "3.11", "dependencies": ["numpy", "pandas", "pip"]}
+    assert "note: requests: asked for in" in r.stderr and "but not installed now" in r.stderr
+    assert "note: pandas, pip: installed, but no spec" in r.stderr, r.stderr
+
+    # conda < 4.4's history: specs as comma-separated text, a version's `,` kept
+    (meta / "history").write_text(
+        "==> 2017-05-01 10:00:00 <==\n"
+        "# cmd: /opt/conda/bin/conda create -n rev python=3.11 numpy >=1.26,<3 pandas\n"
+        "# install specs: python 3.11*,numpy >=1.26,<3,pandas\n"
+    )
+    r = ws.wsp("import", "--env", str(prefix), "--as", "rev-old")
+    assert r.code == 0, r
+    assert project(ws, "rev-old")["dependencies"] == ["numpy >=1.26,<3", "pandas", "pip"]
+
+    # `base` is conda's root env, as `conda activate base` takes it
+    r = ws.wsp("import", "--env", "base", WSP_CONDA_ROOT=str(prefix))
+    assert r.code == 0, r
+    assert project(ws, "base-project")["dependencies"] == project(ws, "rev-old")["dependencies"]
+    assert f"from {prefix}" in " ".join(r.stdout.split()), r
+
+
+def test_import_env_takes_the_channels_its_packages_came_from(ws: Workspace) -> None:
+    """`conda create -n old numpy six zlib` with the channels of .condarc (no -c): the
+    channels are those of the package records (conda's `<channel>/<subdir>`), named as
+    conda names them, in .condarc's order; a spec conda wrote with a .condarc mirror's URL
+    is named by its channel."""
+    prefix = ws.root.parent / "condaenvs" / "old"
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    for name, channel in (
+        ("numpy", "https://repo.anaconda.com/pkgs/main/linux-64"),
+        ("python", "https://repo.anaconda.com/pkgs/main/linux-64"),
+        ("six", "https://conda.anaconda.org/bioconda/noarch"),
+        ("zlib", "file:///srv/mirror/conda-forge/linux-64"),
+    ):
+        record = {"name": name, "version": "1.0", "build": "0", "channel": channel}
+        (meta / f"{name}-1.0-0.json").write_text(json.dumps(record))
+    (meta / "history").write_text(
+        "==> 2026-12-01 11:45:30 <==\n"
+        "# cmd: /opt/conda/bin/conda create -n old python=3.11 numpy six zlib\n"
+        "# conda version: 26.7.1\n"
+        "# update specs: ['python=3.11', 'numpy', 'six', 'file:///srv/mirror/conda-forge::zlib']\n"
+    )
+    condarc = Path(ws.env["HOME"]) / ".condarc"
+    condarc.write_text(
+        "channels: [bioconda, defaults]\ncustom_channels:\n  conda-forge: file:///srv/mirror\n"
+    )
+    r = ws.wsp("--json", "import", "--env", str(prefix))
+    assert r.code == 0, r
+    # conda-forge last: the workspace's channels give it there
+    assert r.json["fields"]["channels"] == ["bioconda", "defaults"], r.json
+    assert "came from (bioconda, defaults, conda-forge)" in r.json["notes"][0]
+    assert r.json["fields"]["dependencies"] == ["numpy", "six", "conda-forge::zlib"]
+    assert "names no channel (conda took them from .condarc)" in r.json["notes"][0]
+    condarc.unlink()  # no order from .condarc: the channel of most packages first
+    r = ws.wsp("--json", "import", "--env", str(prefix), "--as", "old-two")
+    assert r.code == 0, r
+    assert r.json["fields"]["channels"][:2] == ["defaults", "bioconda"], r.json
+
+    # an env of Anaconda's defaults alone: not mixed with the workspace's conda-forge
+    for name in ("six", "zlib"):
+        (meta / f"{name}-1.0-0.json").unlink()
+    r = ws.wsp("--json", "import", "--env", str(prefix), "--as", "old-three")
+    assert r.code == 0, r
+    assert r.json["fields"]["channels"] == ["defaults", "nodefaults"], r.json
+    assert any("and nodefaults: the workspace's channels would mix" in n for n in r.json["notes"])
+    check = ws.wsp("check", "--json")
+    assert not [f for f in check.json["findings"] if f.get("project") == "old-three"], check
 
 
 # each of the two: with and without a BOM, LF and CRLF

@@ -159,3 +159,54 @@ def test_init_says_what_it_found_and_does_not_read(tmp_path: Path) -> None:
     ], notes
     assert "`wsp import --file a/environment-dev.yml`" in notes[0]
     assert "[project] dependencies" in notes[2] and "[tool.pixi]" in notes[3]
+
+
+def test_init_does_not_say_a_project_pip_installs_is_not_read(
+    tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    """A folder whose environment file pip-installs it (`-e .`, conda's usual way): its
+    pyproject.toml's dependencies are installed by pip, and init does not say otherwise."""
+    for folder, line in (("app", "-e ."), ("lib", "requests")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "environment.yml").write_text(
+            f"name: {folder}\ndependencies:\n  - pip\n  - pip:\n    - {line}\n"
+        )
+        (tmp_path / folder / "pyproject.toml").write_text(
+            f'[project]\nname = "{folder}"\nversion = "1.0"\ndependencies = ["rich"]\n'
+        )
+    r = Workspace(tmp_path, tmp_path, wsp_env).wsp("--json", "init")
+    assert r.code == 0, r
+    assert [n.split(" ", 1)[0] for n in r.json["unread"]] == ["lib/pyproject.toml:"], r.json
+
+
+def test_init_warns_of_a_conda_env_where_a_project_s_env_goes(
+    tmp_path: Path, wsp_env: dict[str, str]
+) -> None:
+    """`conda env create -f environment.yml` made the env already: the project init
+    writes for that file is blocked by it (wsp changes no env it did not create); init
+    says so, with the ways out, and leaves the env alone."""
+    (tmp_path / "environment.yml").write_text("name: sci\ndependencies: [numpy]\n")
+    conda_env = tmp_path / ".wsp" / "envs" / "sci"  # envs-dir when no conda is found
+    (conda_env / "conda-meta").mkdir(parents=True)
+    (conda_env / "conda-meta" / "history").write_text("# cmd: conda env create\n")
+    r = Workspace(tmp_path, tmp_path, wsp_env).wsp("--json", "init")
+    assert r.code == 0, r
+    [warning] = r.json["blocked"]
+    assert warning.startswith(
+        f"warning: an env wsp did not create holds the place of project sci's env ({conda_env})"
+    ), warning
+    assert f"`conda env remove -p {conda_env}`" in warning and "rename [projects.sci]" in warning
+    assert sorted(p.name for p in (conda_env / "conda-meta").iterdir()) == ["history"]
+
+
+def test_init_finds_env_files_in_an_envs_folder_but_not_in_conda_envs(tmp_path: Path) -> None:
+    """`envs/dev/environment.yml` is a project's file like any other; a conda env made in
+    the folder (`conda create -p ./envs/py311`: conda-meta/) is not looked into, nor are
+    hidden and tool folders (in process)."""
+    from wsp.commands.init import find_env_files
+
+    for folder in ("envs/dev", "envs/py311/lib/python3.11/site-packages/pkg", "node_modules/x"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "environment.yml").write_text("dependencies: [numpy]\n")
+    (tmp_path / "envs" / "py311" / "conda-meta").mkdir()
+    assert find_env_files(tmp_path) == [tmp_path / "envs" / "dev" / "environment.yml"]

@@ -240,8 +240,10 @@ def test_history_continues_after_a_conda_command(conda_ws: tuple[Workspace, Path
 def test_wsp_imports_an_env_conda_made_with_its_variables(
     make_workspace: Callable[..., Workspace], tmp_path: Path
 ) -> None:
-    """`conda create 'python==3.11.9=0' six`, `conda env config vars set` and `unset`:
-    `wsp import --env` keeps the Python build pin and the variables still set."""
+    """`conda create 'python==3.11.9=0' six`, `conda env config vars set` and `unset`,
+    `conda install 'numpy<2'` and `conda update --all` (which relaxes that pin): `wsp
+    import --env` keeps the Python build pin, the variables still set, and the specs
+    `conda env export --from-history` gives."""
     ws = make_workspace(
         '[workspace]\nname = "imports"\nchannels = ["conda-forge"]\n'
         'envs-dir = ".wsp/envs"\n\n[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n'
@@ -272,6 +274,22 @@ def test_wsp_imports_an_env_conda_made_with_its_variables(
     assert sorted(r.json["fields"]["dependencies"]) == ["python==3.11.9=0", "six"]  # any order
     assert r.json["fields"]["env-vars"] == {"MYVAR": "1"}
     assert "python" not in r.json["fields"] and r.json["left_out"] == []
+
+    for args in (
+        ("install", "-y", "--offline", "-p", str(prefix), "-c", "conda-forge", "numpy<2"),
+        ("update", "-y", "--offline", "-p", str(prefix), "-c", "conda-forge", "--all"),
+    ):
+        done = conda(ws, *args, env=rc)
+        assert done.returncode == 0, done
+    r = ws.wsp("--json", "import", "--env", str(prefix), "--as", "again")
+    assert r.code == 0, r
+    # conda relaxed the pins (`# neutered specs: ['python=3.11', 'numpy']`): its export
+    # gives them so, and so does the import
+    export = conda(ws, "env", "export", "--from-history", "-p", str(prefix), "--json", env=rc)
+    assert export.returncode == 0, export
+    assert sorted(json.loads(export.stdout)["dependencies"]) == ["numpy", "python=3.11", "six"]
+    assert sorted(r.json["fields"]["dependencies"]) == ["numpy", "six"]
+    assert r.json["fields"]["python"] == "3.11"
 
 
 def test_the_blocked_env_hint_removes_a_frozen_env(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wsp.manifest.envfile import EnvFile
 
-_SKIP = {".git", ".wsp", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", "envs"}
+_SKIP = {".git", ".wsp", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox"}
 _ENV_FILES = ("environment.yml", "environment.yaml")
 
 _HEADER = """\
@@ -74,6 +74,10 @@ def policy_name(text: str) -> tuple[str, str | None]:
     and why it differs from `text` (None when it doesn't)."""
     from wsp.manifest.models import DEFAULT_FORBIDDEN
 
+    if "/" in text.rstrip("/"):  # `conda env export -p PREFIX` writes `name: PREFIX`
+        name, why = policy_name(text.rstrip("/").rsplit("/", 1)[-1])
+        path = f"from {text!r}: a path, named after its last folder"
+        return name, f"{path}; {why}" if why else path
     name = slug(text)
     whys = []
     if name != text:
@@ -95,25 +99,39 @@ def _q(text: str) -> str:
 
 def find_env_files(root: Path, names: re.Pattern[str] | None = None) -> list[Path]:
     """The environment.yml files below `root` (or the files whose name `names` matches),
-    hidden folders and the usual tool folders skipped."""
+    hidden folders, the usual tool folders and conda envs (a folder with conda-meta/:
+    `conda create -p ./envs/dev`, whose packages may ship such files) not looked into."""
+    import os
+
     out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part in _SKIP or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        wanted = names.match(path.name) if names is not None else path.name in _ENV_FILES
-        if wanted and path.is_file():
-            out.append(path)
-    return out
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in _SKIP
+            and not d.startswith(".")
+            and not os.path.isdir(os.path.join(folder, d, "conda-meta"))
+        ]
+        for name in files:
+            wanted = names.match(name) if names is not None else name in _ENV_FILES
+            if wanted and (path := Path(folder) / name).is_file():
+                out.append(path)
+    return sorted(out)
 
 
 _LOOKS_LIKE_ENV_FILE = re.compile(r"^(environment|env|conda)([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
 
 
-def unread_files(root: Path, project_folders: list[Path]) -> list[str]:
+def unread_files(
+    root: Path,
+    project_folders: list[Path],
+    pip_installed: set[Path] | frozenset[Path] = frozenset(),
+) -> list[str]:
     """What init found and does not read, said out loud: conda environment files by
     another name (anywhere init looks), and in each folder a project is made for, its
-    requirements files, its pyproject.toml's dependencies and pixi tables, a pixi.toml."""
+    requirements files, its pyproject.toml's dependencies (unless an environment file's
+    pip list installs the folder, `-e .`: pip then installs them) and pixi tables, a
+    pixi.toml."""
     notes = []
     for path in find_env_files(root, _LOOKS_LIKE_ENV_FILE):
         if path.name not in _ENV_FILES:
@@ -131,11 +149,23 @@ def unread_files(root: Path, project_folders: list[Path]) -> list[str]:
                 "`pip` (`wsp add --pip PROJECT REQ...`), or `-r` it from an environment "
                 "file's pip list"
             )
-        notes += _pyproject_notes(folder, prefix)
+        notes += _pyproject_notes(folder, prefix, installed=folder.resolve() in pip_installed)
     return notes
 
 
-def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
+def pip_installed_folders(files: list[EnvFile]) -> frozenset[Path]:
+    """The local folders the environment files' pip lists install (`-e .`, `./pkg`)."""
+    from wsp import pipreqs
+
+    return frozenset(
+        e.path.resolve()
+        for f in files
+        for e in pipreqs.walk(f.pip_entries)
+        if isinstance(e, pipreqs.Editable | pipreqs.LocalPath) and e.path is not None
+    )
+
+
+def _pyproject_notes(folder: Path, prefix: str, *, installed: bool = False) -> list[str]:
     import tomllib
 
     notes = []
@@ -146,7 +176,7 @@ def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
     except (OSError, ValueError):
         return notes
     project = data.get("project")
-    if isinstance(project, dict) and project.get("dependencies"):
+    if isinstance(project, dict) and project.get("dependencies") and not installed:
         notes.append(
             f"{prefix}pyproject.toml: its [project] dependencies are not installed: declare "
             "them with `wsp add PROJECT SPEC...` (or `wsp add --pip`)"
@@ -163,7 +193,7 @@ def _pyproject_notes(folder: Path, prefix: str) -> list[str]:
 # -- the workspace's channels -------------------------------------------------------------
 
 
-def _mixes(channels: list[str]) -> bool:
+def mixes(channels: list[str]) -> bool:
     from wsp.policy.channels import is_conda_forge, is_defaults
 
     return any(is_defaults(c) for c in channels) and any(is_conda_forge(c) for c in channels)
@@ -176,8 +206,8 @@ def workspace_channels(files: list[EnvFile]) -> list[str]:
     for candidate in (["conda-forge"], ["defaults"]):
         if all(
             "nodefaults" in f.channels
-            or _mixes(list(f.channels))
-            or not _mixes([*f.channels, *candidate])
+            or mixes(list(f.channels))
+            or not mixes([*f.channels, *candidate])
             for f in files
         ):
             return candidate
@@ -250,9 +280,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     env_files = [(path, read_env_file(path, root=directory)) for path in paths]
     rendered = render(directory, name, env_files)
     folders = [path.parent for path, _ in env_files] or [directory]
-    unread = [] if args.no_import else unread_files(directory, folders)
+    installed = pip_installed_folders([f for _, f in env_files])
+    unread = [] if args.no_import else unread_files(directory, folders, installed)
     # Validate before writing: init never leaves a file `wsp plan` refuses.
-    validate(target, rendered.text, "init")
+    loaded: list[Any] = []
+    validate(target, rendered.text, "init", check=loaded.append)
+    in_the_way = _in_the_way(loaded[0]) if env_files else []
     atomic_write_text(target, rendered.text)
     gitignore = directory / ".gitignore"
     lines = gitignore.read_text().splitlines() if gitignore.exists() else []
@@ -270,6 +303,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 "renamed": list(rendered.renamed),
                 "warnings": [str(w) for _, env in env_files for w in env.warnings],
                 "unread": unread,
+                "blocked": in_the_way,
             }
         )
         return 0
@@ -284,4 +318,20 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             ui.info(f"warning: {ui.esc(warning)}")
     for line in unread:
         ui.info(f"note: {ui.esc(line)}")
+    for line in in_the_way:
+        ui.info(ui.esc(line))
     return 0
+
+
+def _in_the_way(ws: Any) -> list[str]:
+    """A warning for each project whose env's place holds an env wsp did not create (the
+    env `conda env create -f environment.yml` made): `wsp plan` shows it blocked."""
+    from wsp.commands.import_ import in_the_way_note, not_wsps
+
+    out = []
+    for name, project in ws.projects.items():
+        target = ws.envs_dir / project.env_name
+        if not_wsps(target):
+            beside = f"rename [projects.{name}] in workspace.toml"
+            out.append(in_the_way_note(name, target, None, beside))
+    return out
