@@ -436,12 +436,6 @@ def test_issue_specs_through_init_import_and_plan(tmp_path: Path, wsp_env: dict[
             ), (spec, action["specs"]["conda"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="envfile.py (the lead's, being refactored) reads a YAML boolean variable as "
-    "'true'/'false'; conda 26.7.1 stores the bool in conda-meta/state and activation sets "
-    "str(value): 'True'/'False' (os.environ['DEBUG'] == 'True' holds under conda only)",
-)
 def test_a_boolean_variable_is_set_as_conda_sets_it(tmp_path: Path) -> None:
     """`variables: {DEBUG: True, QUIET: false}`: `conda env create` then `conda run` give
     DEBUG=True, QUIET=False (checked with conda 26.7.1); numbers are str() of YAML 1.2's

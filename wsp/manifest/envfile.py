@@ -339,6 +339,8 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
             if value is None:
                 warnings.append(Located(where, f"variable {name} has no value: set to ''"))
                 text = ""
+            elif isinstance(value, bool):  # conda sets str() of what YAML read: True/False
+                text = str(value)
             elif (text := _scalar(value)) is None:
                 raise _value_where(path, raw_vars, key).error(
                     f"variable {name} must be a string, not {_kind(value)}"
