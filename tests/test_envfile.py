@@ -621,3 +621,14 @@ def test_conda_forms_solve_and_install(
         "libblas-3.9.0-16_openblas",
         "zlib-1.3.1-h0_0",
     } <= ws.dists("p")
+
+
+def test_two_pip_lists_are_both_installed_and_said(tmp_path: Path) -> None:
+    """conda 26.7.1 keeps only the last `- pip:` list of a file, silently: wsp installs
+    both and says where the second begins, so the file can be made to mean one thing."""
+    env = read_env_file(
+        write(tmp_path, "dependencies:\n  - python\n  - pip:\n      - a\n  - pip:\n      - b\n")
+    )
+    assert env.pip == ("a", "b")
+    said = [str(w) for w in env.warnings]
+    assert any(":5:5: a second '- pip:' list" in w for w in said), said

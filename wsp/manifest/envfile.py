@@ -280,6 +280,7 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
     deps: list[str] = []
     deps_at: list[tuple[int, int]] = []
     pip_lines: list[tuple[str, Where]] = []
+    pip_seen = False
     raw_deps = data.get("dependencies")
     if raw_deps is not None and not isinstance(raw_deps, list):
         raise _value_where(path, data, "dependencies").error(
@@ -297,6 +298,15 @@ def read_env_file(path: Path, *, root: Path | None = None) -> EnvFile:
             deps.append(spec)
             deps_at.append((where.line, where.col))
         elif isinstance(item, dict) and len(item) == 1 and "pip" in item:
+            if pip_seen:  # conda (26.7) keeps the last list alone, and says nothing
+                warnings.append(
+                    Located(
+                        where,
+                        "a second '- pip:' list: wsp installs every list's entries, conda "
+                        "only the last list's; merge them into one list",
+                    )
+                )
+            pip_seen = True
             pip_lines.extend(strings(item["pip"], "pip", item))
         elif isinstance(item, dict):
             other = next((str(k) for k in item if k != "pip"), "pip")
