@@ -38,6 +38,13 @@ def test_dist_str_names_the_channel_as_conda_does() -> None:
     rec = {"name": "numpy", "version": "2.0.0", "build": "py_0", "subdir": "linux-64"}
     forge = {**rec, "channel": "https://conda.anaconda.org/conda-forge/"}
     assert condameta.dist_str(forge, cfg) == "conda-forge/linux-64::numpy-2.0.0-py_0"
+    # conda's own records name the channel with its subdir
+    by_conda = {**rec, "channel": "https://conda.anaconda.org/conda-forge/linux-64"}
+    assert condameta.dist_str(by_conda, cfg) == "conda-forge/linux-64::numpy-2.0.0-py_0"
+    local_by_conda = {**rec, "channel": "file:///srv/chan/linux-64"}
+    assert condameta.dist_str(local_by_conda, cfg) == (
+        "file:///srv/chan/linux-64::numpy-2.0.0-py_0"
+    )
     local = {**rec, "channel": "file:///srv/chan/"}
     assert condameta.dist_str(local, cfg) == "file:///srv/chan/linux-64::numpy-2.0.0-py_0"
     main = {**rec, "channel": "https://repo.anaconda.com/pkgs/main"}

@@ -55,10 +55,12 @@ def dist_str(record: Any, config: UserConfig | None = None) -> str:
     from wsp.userconfig import UserConfig
 
     channel = _field(record, "channel")
+    subdir = _field(record, "subdir")
     if not channel and (url := _field(record, "url")):
         channel = url.rsplit("/", 2)[0]  # <channel>/<subdir>/<file>
+    elif channel and subdir and channel.rstrip("/").endswith("/" + subdir):
+        channel = channel.rstrip("/")[: -len(subdir) - 1]  # conda's records name the subdir
     name = (config or UserConfig()).canonical_name(channel) if channel else ""
-    subdir = _field(record, "subdir")
     head = f"{strip_credentials(name)}{'/' + subdir if subdir else ''}"
     body = f"{_field(record, 'name')}-{_field(record, 'version')}-{_field(record, 'build')}"
     return f"{head}::{body}" if head else body
