@@ -383,6 +383,10 @@ def test_kernels_no_longer_declared_are_removed_and_only_those(two: Path, jdata:
     (foreign / "kernel.json").write_text('{"argv": ["python"], "display_name": "Python 3"}')
     extra = jdata / "kernels" / "finance" / "logo-64x64.png"
     extra.write_bytes(b"png")
+    # the user's variant of wsp's kernel (cp -r, or `jupyter kernelspec install` of it):
+    # its metadata names this workspace, its argv the launcher of vision's folder
+    copy = Path(shutil.copytree(jdata / "kernels" / "vision", jdata / "kernels" / "vision-gpu"))
+    assert kernels.read_kernel(ws, copy).why_not_ours().startswith("it is a copy of a kernel")
 
     # finance drops its kernel, vision is renamed
     two.write_text(
@@ -424,7 +428,8 @@ def test_kernels_no_longer_declared_are_removed_and_only_those(two: Path, jdata:
     assert [(c.name, c.action, c.reasons[0].code) for c in removed] == [
         ("vision3", "remove", "destroy")
     ]
-    assert sorted(os.listdir(jdata / "kernels")) == ["finance", "python3"]
+    assert sorted(os.listdir(jdata / "kernels")) == ["finance", "python3", "vision-gpu"]
+    assert sorted(os.listdir(copy)) == ["kernel.json", "wsp-kernel.sh"]
     assert kernels.kernels_of(ws) == []
 
 

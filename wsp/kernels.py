@@ -305,6 +305,8 @@ class InstalledKernel:
             )
         if self.ownership == "not-wsp" and SPEC_FILE not in self.files:
             return f"it holds files but no kernel.json ({', '.join(self.files)})"
+        if self.ownership == "not-wsp" and self.problem:
+            return self.problem
         if self.ownership == "not-wsp":
             return "wsp did not write it (its kernel.json has no wsp metadata)"
         return "it is this workspace's"
@@ -362,6 +364,17 @@ def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:
     same = owner.manifest == str(ws.manifest_path)
     moved = not same and owner.workspace == ws.name and not Path(owner.manifest).exists()
     mine = owner.workspace == ws.name and (same or moved)
+    if mine and not _own_launcher(kdir, data.get("argv")):
+        # a copy of a kernel wsp wrote (`cp -r`, `jupyter kernelspec install`): the user's
+        return InstalledKernel(
+            name,
+            kdir,
+            "not-wsp",
+            display_name=display,
+            problem="it is a copy of a kernel wsp wrote, or one you changed: its kernel.json "
+            "does not start the launcher of its own folder, so it is yours",
+            files=files,
+        )
     return InstalledKernel(
         name,
         kdir,
@@ -372,6 +385,22 @@ def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:
         owner.manifest if moved else None,
         files,
     )
+
+
+def _own_launcher(kdir: Path, argv: object) -> bool:
+    """Whether `argv` (a kernel.json's) starts the launcher in `kdir`, as wsp writes it: a
+    copy of wsp's kernel in another folder still starts the original's."""
+    if not (isinstance(argv, list) and len(argv) > 1 and isinstance(argv[1], str)):
+        return False
+    folder = Path(argv[1]).parent
+    if Path(argv[1]).name != LAUNCHER:
+        return False
+    if folder == kdir:
+        return True
+    try:  # the same folder by another path (a symlink in HOME, say)
+        return os.path.samefile(folder, kdir)
+    except OSError:
+        return False
 
 
 def _entries(location: Path, name: str) -> list[Path]:
