@@ -690,7 +690,9 @@ HELLO = 'export KERNEL_HELLO="hello from $CONDA_DEFAULT_ENV"\n'
 SHOW = (
     "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
     " 'hello': os.environ.get('KERNEL_HELLO'), 'state': os.environ.get('KERNEL_STATE_VAR'),"
-    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH']}))"
+    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH'],"
+    " 'shlvl': os.environ.get('CONDA_SHLVL'), 'prefix_1': os.environ.get('CONDA_PREFIX_1'),"
+    " 'jlab': os.environ.get('JLAB_GDAL')}))"
 )
 
 
@@ -770,9 +772,17 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert spec.display_name == f"Python {PY} (vision)"
     assert spec.metadata["wsp"]["project"] == "vision"
 
-    # Jupyter's own environment, not the env's: the launcher activates
+    # Jupyter's own environment, not the env's: the launcher activates. Jupyter runs in a
+    # conda env of its own, active (`conda activate jlab; jupyter lab`): the kernel's env
+    # replaces it as `conda activate` does
+    jlab = tmp_path / "jlab"
+    (jlab / "etc" / "conda" / "deactivate.d").mkdir(parents=True)
+    (jlab / "etc" / "conda" / "deactivate.d" / "gdal.sh").write_text("unset JLAB_GDAL\n")
     env = {
-        "PATH": "/usr/bin:/bin",
+        "PATH": f"{jlab / 'bin'}:/usr/bin:/bin",
+        "CONDA_PREFIX": str(jlab),
+        "CONDA_SHLVL": "1",
+        "JLAB_GDAL": str(jlab / "share" / "gdal"),
         "HOME": ws.env["HOME"],
         "JUPYTER_DATA_DIR": str(jdata),
         "LANG": "C.UTF-8",
@@ -783,8 +793,10 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert seen["conda_prefix"] == str(prefix)
     assert seen["hello"] == "hello from vision"  # the activate.d script ran
     assert seen["state"] == "from state"  # the project's env-vars, in conda-meta/state
-    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`
+    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`,
+    # nor of the env it replaced (whose deactivate.d scripts ran)
     assert seen["path"] == f"{prefix / 'bin'}:/usr/bin:/bin", seen
+    assert (seen["shlvl"], seen["prefix_1"], seen["jlab"]) == ("2", str(jlab), None), seen
 
     # the project goes: its env is pruned and Jupyter no longer lists its kernel
     declared = ws.manifest.read_text()

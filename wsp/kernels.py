@@ -197,7 +197,44 @@ def _activation(spec: KernelSpec) -> str:
     state = dict(spec.env_vars) if spec.env_vars is not None else None
     act = activation(spec.prefix, spec.env, {"PATH": _START_PATH}, "bash", state=state)
     own = tuple(p for p in act.path if p != _START_PATH)
-    return replace(act, path=own).script(inherit_path=True)
+    # CONDA_SHLVL follows the env active where the kernel starts (`_replace_active`)
+    variables = tuple((k, v) for k, v in act.variables if k != "CONDA_SHLVL")
+    script = replace(act, path=own, variables=variables).script(inherit_path=True)
+    return 'export CONDA_SHLVL="${wsp_shlvl}"\n' + script
+
+
+def _replace_active(prefix: Path) -> str:
+    """Launcher lines for a conda env active where the kernel starts (the Jupyter server's,
+    `conda activate jlab; jupyter lab`): replaced as `conda activate` replaces it, its
+    deactivate.d scripts run and its bin taken off PATH (`CONDA_PREFIX_<n>` keeps it);
+    the env itself active is activated again in place. Sets `wsp_shlvl`."""
+    me = shlex.quote(str(prefix))
+    return f"""\
+wsp_level="${{CONDA_SHLVL:-0}}"
+case "${{wsp_level}}" in '' | *[!0-9]*) wsp_level=0 ;; esac
+wsp_shlvl=$((wsp_level + 1))
+if [ "${{wsp_level}}" -gt 0 ] && [ -n "${{CONDA_PREFIX:-}}" ]; then
+    for wsp_script in "${{CONDA_PREFIX}}"/etc/conda/deactivate.d/*.sh; do
+        if [ -f "${{wsp_script}}" ]; then . "${{wsp_script}}"; fi
+    done
+    wsp_path=
+    wsp_ifs="${{IFS}}"
+    IFS=:
+    set -f
+    for wsp_dir in ${{PATH:-}}; do
+        if [ "${{wsp_dir}}" != "${{CONDA_PREFIX}}/bin" ]; then
+            wsp_path="${{wsp_path:+${{wsp_path}}:}}${{wsp_dir}}"
+        fi
+    done
+    set +f
+    IFS="${{wsp_ifs}}"
+    PATH="${{wsp_path}}"
+    if [ "${{CONDA_PREFIX}}" = {me} ] || [ "${{CONDA_PREFIX}}" -ef {me} ]; then
+        wsp_shlvl="${{wsp_level}}"
+    else
+        export "CONDA_PREFIX_${{wsp_level}}=${{CONDA_PREFIX}}"
+    fi
+fi"""
 
 
 def render(spec: KernelSpec) -> KernelFiles:
@@ -221,8 +258,9 @@ def render(spec: KernelSpec) -> KernelFiles:
             f"    echo {shlex.quote(gone)} >&2",
             "    exit 1",
             "fi",
-            ': "${PATH:=/usr/bin:/bin}"',
             "unset PYTHONHOME VIRTUAL_ENV",
+            _replace_active(spec.prefix),
+            ': "${PATH:=/usr/bin:/bin}"',
             _activation(spec).rstrip("\n"),
             f'exec {python} -m ipykernel_launcher "$@"',
             "",
