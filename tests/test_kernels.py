@@ -973,6 +973,39 @@ def test_destroy_removes_a_kernel_whose_env_is_already_gone(kk: Workspace, jdata
     assert not (jdata / "kernels" / "nb").exists()
 
 
+def test_kernels_in_the_workspaces_own_jupyterlab_env(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path
+) -> None:
+    """jupyter-data-dir in the prefix of a JupyterLab env the workspace declares: no kernel
+    makes that env's folder before it is built, and one built again takes the kernels."""
+    text = KK_TOML.replace("{kchan}", kernel_channel.as_uri()).replace(
+        'envs-dir = ".wsp/envs"',
+        'envs-dir = ".wsp/envs"\njupyter-data-dir = ".wsp/envs/lab/share/jupyter"',
+    )
+    ws = make_workspace(text + '\n[projects.lab]\npython = "3.11"\n')
+    lab = ws.envs_dir / "lab"
+    r = ws.wsp("apply", "--yes", "--target", "nb")
+    assert r.code == 1, r
+    assert f"inside {lab}, which is not a conda env (yet)" in r.output, r
+    assert not lab.exists()  # else env lab would be blocked by a folder wsp did not make
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    kernel = lab / "share" / "jupyter" / "kernels" / "nb" / "kernel.json"
+    assert kernel.is_file()
+    converged(ws)
+
+    ws.edit('[projects.lab]\npython = "3.11"', '[projects.lab]\npython = "3.12"')
+    r = ws.wsp("plan", "--json")
+    nb = next(a for a in r.json["actions"] if a["project"] == "nb")
+    assert nb["kernel"]["action"] == "create", nb
+    assert nb["kernel"]["reasons"][0]["code"] == "env-rebuilt", nb
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    assert "1 replaced, 1 kernel written" in r.stdout, r
+    assert kernel.is_file()
+    converged(ws)
+
+
 @pytest.mark.parametrize("where", ["afile", "hub"])
 def test_a_jupyter_data_dir_that_is_a_file_is_refused_at_load(
     make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path, where: str

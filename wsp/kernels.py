@@ -474,10 +474,10 @@ KernelAction = Literal["create", "update", "remove", "no-op", "blocked"]
 @dataclass(frozen=True)
 class KernelReason:
     """Why a kernel changes (or can't). `code`: missing, display-name, launch, owner,
-    activation, edited (create, update); not-declared, moved, or the caller's (remove),
-    kept-folder (a removal that left files wsp did not write); for `blocked`, the
-    ownership of what is in the way: not-wsp, other-workspace, unreadable, symlink,
-    not-a-folder, name-case."""
+    activation, edited, env-rebuilt (create, update); not-declared, moved, or the
+    caller's (remove), kept-folder (a removal that left files wsp did not write); for
+    `blocked`, the ownership of what is in the way: not-wsp, other-workspace, unreadable,
+    symlink, not-a-folder, name-case."""
 
     code: str
     message: str
@@ -724,13 +724,58 @@ def plan_kernels(
     return out + plan_removals(ws, keep, projects=projects)
 
 
+def inside(path: Path, prefix: Path) -> bool:
+    """Whether `path` is `prefix` or in it."""
+    return path == prefix or prefix in path.parents
+
+
+def rebuilt_with_their_env(
+    changes: list[KernelChange], gone: Iterable[tuple[str, Path]]
+) -> list[KernelChange]:
+    """`changes` with the kernels an apply deletes with an env written again: the kernels
+    folder may be inside an env of the workspace (its JupyterLab's
+    `<prefix>/share/jupyter`), and an env built again from nothing (`gone`: replaced,
+    pruned; name and prefix) takes it with it. Such a kernel, unchanged or updated when
+    planned, is created after that env is built."""
+    gone = list(gone)
+    out = []
+    for change in changes:
+        env = next((e for e, p in gone if inside(change.dir, p)), None)
+        if env is not None and change.spec is not None and change.action in ("no-op", "update"):
+            why = KernelReason(
+                "env-rebuilt", f"env {env} is built again, and the kernels folder in it with it"
+            )
+            change = replace(change, action="create", reasons=(why,))
+        out.append(change)
+    return out
+
+
 # -- carrying a change out -------------------------------------------------------------------
 
 
-def _write(spec: KernelSpec, files: KernelFiles | None = None) -> None:
+def _no_env_folder(ws: Workspace, location: Path) -> None:
+    """Refuse to make the folder of an env that is not there: a kernels folder inside an env
+    of the workspace (`jupyter-data-dir` in its JupyterLab's prefix) made before that env
+    is built would take its place, and wsp never builds an env over a folder it did not
+    make."""
+    envs = ws.envs_dir
+    if not inside(location, envs) or location == envs:
+        return
+    prefix = envs / location.relative_to(envs).parts[0]
+    declared = {p.env_name for p in ws.projects.values()}
+    if prefix.name in declared and not (prefix / "conda-meta").is_dir():
+        raise WspError(
+            f"kernels go to {location}, inside {prefix}, which is not a conda env (yet): "
+            "making that folder would take the env's place; nothing written",
+            hint=f"build that env first (`wsp apply`), or set jupyter-data-dir outside {envs}",
+        )
+
+
+def _write(ws: Workspace, spec: KernelSpec, files: KernelFiles | None = None) -> None:
     """Write `spec`'s files (`files`: as just rendered to plan it)."""
     files = render(spec) if files is None else files
     kdir = spec.dir
+    _no_env_folder(ws, spec.location)
     kdir.mkdir(parents=True, exist_ok=True)
     if kdir.is_symlink() or not kdir.is_dir():  # replaced behind our back: leave it
         raise WspError(f"{kdir} is no longer a kernel folder of wsp; nothing written")
@@ -769,7 +814,7 @@ def apply_kernel(ws: Workspace, change: KernelChange) -> KernelChange:
         if change.action in ("create", "update", "no-op") and change.spec is not None:
             now, files = _plan_kernel(ws, change.spec)
             if now.action in ("create", "update"):
-                _write(change.spec, files)
+                _write(ws, change.spec, files)
             return now
         if change.action == "remove":
             found = read_kernel(ws, change.dir)
