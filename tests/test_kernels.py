@@ -556,6 +556,21 @@ def test_a_shared_jupyter_data_dir(tmp_path: Path, two: Path, jdata: Path) -> No
     assert os.listdir(jdata / "kernels") == []
 
 
+def test_a_relative_jupyter_data_dir_gives_a_kernel_that_starts_anywhere(
+    two: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(two.parent)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", "jd")  # as the user's shell had it
+    ws, desired = desired_of(two)
+    apply_all(ws, kernels.plan_kernels(ws, desired))
+    kdir = two.parent / "jd" / "kernels" / "vision"
+    argv = json.loads((kdir / "kernel.json").read_text())["argv"]
+    assert argv[1] == str(kdir / "wsp-kernel.sh")  # not jd/kernels/...: Jupyter runs it
+    monkeypatch.chdir("/")  # elsewhere
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(two.parent / "jd"))
+    assert actions(kernels.plan_kernels(ws, desired)) == {"vision": "no-op", "finance": "no-op"}
+
+
 def test_check_finds_kernels_that_cannot_work(two: Path, jdata: Path, monkeypatch) -> None:
     ws, desired = desired_of(two)
     apply_all(ws, kernels.plan_kernels(ws, desired))

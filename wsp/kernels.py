@@ -48,10 +48,12 @@ _OURS = (SPEC_FILE, LAUNCHER)
 
 
 def user_data_dir() -> Path:
-    """The user's Jupyter data dir (`JUPYTER_DATA_DIR` when set), as jupyter_core says."""
+    """The user's Jupyter data dir (`JUPYTER_DATA_DIR` when set), as jupyter_core says,
+    made absolute: a kernel.json names its launcher by this path, and Jupyter starts a
+    kernel in the notebook's folder."""
     from jupyter_core.paths import jupyter_data_dir
 
-    return Path(jupyter_data_dir())
+    return Path(jupyter_data_dir()).absolute()
 
 
 def kernels_dir(ws: Workspace) -> Path:
