@@ -695,7 +695,7 @@ envs-dir = ".wsp/envs"
 
 [projects.vision]
 python = "{py}"
-dependencies = ["kernel-hello"]
+dependencies = ["kernel-hello", "six"]
 pip = ["ipykernel"]
 jupyter = true
 """
@@ -703,7 +703,7 @@ jupyter = true
 HELLO = 'export KERNEL_HELLO="hello from $CONDA_DEFAULT_ENV"\n'
 
 SHOW = (
-    "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
+    "import json, os, six, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
     " 'hello': os.environ.get('KERNEL_HELLO'), 'state': os.environ.get('KERNEL_STATE_VAR'),"
     " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH'],"
     " 'shlvl': os.environ.get('CONDA_SHLVL'), 'prefix_1': os.environ.get('CONDA_PREFIX_1'),"
@@ -802,7 +802,11 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
         "JUPYTER_DATA_DIR": str(jdata),
         "LANG": "C.UTF-8",
     }
+    six = prefix / "lib" / f"python{PY}" / "site-packages" / "six"
+    compiled = snapshot(six)
+    assert [p.suffix for p in (six / "__pycache__").iterdir()] == [".pyc"]
     seen = json.loads(_run_in_kernel("vision", env, SHOW).strip().splitlines()[-1])
+    assert snapshot(six) == compiled  # a noarch: python package, compiled at apply
     assert Path(seen["prefix"]) == prefix
     assert Path(seen["exe"]).parent == prefix / "bin"
     assert seen["conda_prefix"] == str(prefix)
