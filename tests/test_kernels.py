@@ -1096,15 +1096,18 @@ def test_check_reports_a_stale_kernel_a_kernel_without_ipykernel_and_a_taken_nam
     tmp_path: Path, jdata: Path
 ) -> None:
     body = "[projects.vision]\njupyter = true\n\n[projects.gone]\njupyter = true\n"
-    manifest = write_ws(tmp_path / "ws", body + '\n[projects.lab]\njupyter = { name = "taken" }\n')
+    body += '\n[projects.lab]\njupyter = { name = "taken" }\n'
+    manifest = write_ws(tmp_path / "ws", body + "\n[projects.old]\njupyter = true\n")
     ws, desired = desired_of(manifest)
     make_env(manifest.parent / "envs" / "vision", ipykernel=False)
     make_env(manifest.parent / "envs" / "gone")
+    make_env(manifest.parent / "envs" / "old")
     taken = jdata / "kernels" / "taken"
     taken.mkdir(parents=True)
     (taken / "kernel.json").write_text('{"argv": ["python"], "display_name": "mine"}')
     apply_all(ws, kernels.plan_kernels(ws, desired))
     shutil.rmtree(manifest.parent / "envs" / "gone")  # the env goes, by hand
+    write_ws(tmp_path / "ws", body)  # project old goes: its kernel is no longer declared
     env = {**os.environ, "HOME": str(tmp_path), "WSP_CONDA_ROOT": str(tmp_path / "none")}
     proc = subprocess.run(
         [sys.executable, "-m", "wsp", "check", "--json"],
@@ -1113,5 +1116,11 @@ def test_check_reports_a_stale_kernel_a_kernel_without_ipykernel_and_a_taken_nam
         capture_output=True,
         text=True,
     )
-    found = {(f["code"], f["project"]) for f in json.loads(proc.stdout)["findings"]}
+    findings = json.loads(proc.stdout)["findings"]
+    found = {(f["code"], f["project"]) for f in findings}
     assert {("WSP701", "vision"), ("WSP702", "gone"), ("WSP703", "lab")} <= found, proc.stdout
+    (old,) = [f for f in findings if f["project"] == "old"]
+    # silenced where workspace.toml has a place for it: project old has no table any more
+    assert old["code"] == "WSP702" and old["hint"].endswith(
+        '(or silence it: WSP702 = "off" in [policy.rules])'
+    ), old
