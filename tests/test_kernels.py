@@ -1025,6 +1025,18 @@ def test_kernels_in_the_workspaces_own_jupyterlab_env(
     converged(ws)
 
 
+def test_destroy_says_which_kernels_go_with_the_envs(kk: Workspace, jdata: Path) -> None:
+    r = kk.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    kdir = jdata / "kernels" / "nb"
+    assert f"  - nb {kk.envs_dir / 'nb'}\n    - kernel nb {kdir}\n" in r.stdout, r
+    assert "Destroyed 1 env and removed 1 kernel." in r.stdout, r
+    assert not kdir.exists()
+    assert kk.wsp("apply", "--yes").code == 0
+    r = kk.wsp("destroy", "--yes", "--json")
+    assert (r.json["destroyed"], r.json["kernels"]) == (["nb"], ["nb"]), r
+
+
 @pytest.mark.parametrize("where", ["afile", "hub"])
 def test_a_jupyter_data_dir_that_is_a_file_is_refused_at_load(
     make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path, where: str
