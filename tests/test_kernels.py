@@ -1018,7 +1018,7 @@ def test_kernels_in_the_workspaces_own_jupyterlab_env(
     nb = next(a for a in r.json["actions"] if a["project"] == "nb")
     assert nb["kernel"]["action"] == "create", nb
     assert nb["kernel"]["reasons"][0]["code"] == "env-rebuilt", nb
-    r = ws.wsp("apply", "--yes")
+    r = ws.wsp("apply", "--yes", "--target", "lab")  # nb's kernel too: lab takes it
     assert r.code == 0, r
     assert "1 replaced, 1 kernel written" in r.stdout, r
     assert kernel.is_file()
