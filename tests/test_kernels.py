@@ -383,6 +383,10 @@ def test_kernels_no_longer_declared_are_removed_and_only_those(two: Path, jdata:
     (foreign / "kernel.json").write_text('{"argv": ["python"], "display_name": "Python 3"}')
     extra = jdata / "kernels" / "finance" / "logo-64x64.png"
     extra.write_bytes(b"png")
+    # the user's variant of wsp's kernel (cp -r, or `jupyter kernelspec install` of it):
+    # its metadata names this workspace, its argv the launcher of vision's folder
+    copy = Path(shutil.copytree(jdata / "kernels" / "vision", jdata / "kernels" / "vision-gpu"))
+    assert kernels.read_kernel(ws, copy).why_not_ours().startswith("it is a copy of a kernel")
 
     # finance drops its kernel, vision is renamed
     two.write_text(
@@ -424,7 +428,8 @@ def test_kernels_no_longer_declared_are_removed_and_only_those(two: Path, jdata:
     assert [(c.name, c.action, c.reasons[0].code) for c in removed] == [
         ("vision3", "remove", "destroy")
     ]
-    assert sorted(os.listdir(jdata / "kernels")) == ["finance", "python3"]
+    assert sorted(os.listdir(jdata / "kernels")) == ["finance", "python3", "vision-gpu"]
+    assert sorted(os.listdir(copy)) == ["kernel.json", "wsp-kernel.sh"]
     assert kernels.kernels_of(ws) == []
 
 
@@ -551,6 +556,21 @@ def test_a_shared_jupyter_data_dir(tmp_path: Path, two: Path, jdata: Path) -> No
     assert os.listdir(jdata / "kernels") == []
 
 
+def test_a_relative_jupyter_data_dir_gives_a_kernel_that_starts_anywhere(
+    two: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(two.parent)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", "jd")  # as the user's shell had it
+    ws, desired = desired_of(two)
+    apply_all(ws, kernels.plan_kernels(ws, desired))
+    kdir = two.parent / "jd" / "kernels" / "vision"
+    argv = json.loads((kdir / "kernel.json").read_text())["argv"]
+    assert argv[1] == str(kdir / "wsp-kernel.sh")  # not jd/kernels/...: Jupyter runs it
+    monkeypatch.chdir("/")  # elsewhere
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(two.parent / "jd"))
+    assert actions(kernels.plan_kernels(ws, desired)) == {"vision": "no-op", "finance": "no-op"}
+
+
 def test_check_finds_kernels_that_cannot_work(two: Path, jdata: Path, monkeypatch) -> None:
     ws, desired = desired_of(two)
     apply_all(ws, kernels.plan_kernels(ws, desired))
@@ -675,7 +695,7 @@ envs-dir = ".wsp/envs"
 
 [projects.vision]
 python = "{py}"
-dependencies = ["kernel-hello"]
+dependencies = ["kernel-hello", "six"]
 pip = ["ipykernel"]
 jupyter = true
 """
@@ -683,9 +703,11 @@ jupyter = true
 HELLO = 'export KERNEL_HELLO="hello from $CONDA_DEFAULT_ENV"\n'
 
 SHOW = (
-    "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
+    "import json, os, six, sys; print(json.dumps({'prefix': sys.prefix, 'exe': sys.executable,"
     " 'hello': os.environ.get('KERNEL_HELLO'), 'state': os.environ.get('KERNEL_STATE_VAR'),"
-    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH']}))"
+    " 'conda_prefix': os.environ.get('CONDA_PREFIX'), 'path': os.environ['PATH'],"
+    " 'shlvl': os.environ.get('CONDA_SHLVL'), 'prefix_1': os.environ.get('CONDA_PREFIX_1'),"
+    " 'jlab': os.environ.get('JLAB_GDAL')}))"
 )
 
 
@@ -765,21 +787,35 @@ def test_jupyter_starts_the_kernel_inside_the_activated_env(
     assert spec.display_name == f"Python {PY} (vision)"
     assert spec.metadata["wsp"]["project"] == "vision"
 
-    # Jupyter's own environment, not the env's: the launcher activates
+    # Jupyter's own environment, not the env's: the launcher activates. Jupyter runs in a
+    # conda env of its own, active (`conda activate jlab; jupyter lab`): the kernel's env
+    # replaces it as `conda activate` does
+    jlab = tmp_path / "jlab"
+    (jlab / "etc" / "conda" / "deactivate.d").mkdir(parents=True)
+    (jlab / "etc" / "conda" / "deactivate.d" / "gdal.sh").write_text("unset JLAB_GDAL\n")
     env = {
-        "PATH": "/usr/bin:/bin",
+        "PATH": f"{jlab / 'bin'}:/usr/bin:/bin",
+        "CONDA_PREFIX": str(jlab),
+        "CONDA_SHLVL": "1",
+        "JLAB_GDAL": str(jlab / "share" / "gdal"),
         "HOME": ws.env["HOME"],
         "JUPYTER_DATA_DIR": str(jdata),
         "LANG": "C.UTF-8",
     }
+    six = prefix / "lib" / f"python{PY}" / "site-packages" / "six"
+    compiled = snapshot(six)
+    assert [p.suffix for p in (six / "__pycache__").iterdir()] == [".pyc"]
     seen = json.loads(_run_in_kernel("vision", env, SHOW).strip().splitlines()[-1])
+    assert snapshot(six) == compiled  # a noarch: python package, compiled at apply
     assert Path(seen["prefix"]) == prefix
     assert Path(seen["exe"]).parent == prefix / "bin"
     assert seen["conda_prefix"] == str(prefix)
     assert seen["hello"] == "hello from vision"  # the activate.d script ran
     assert seen["state"] == "from state"  # the project's env-vars, in conda-meta/state
-    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`
+    # the env's bin on the PATH Jupyter started it with, nothing of the PATH of `wsp apply`,
+    # nor of the env it replaced (whose deactivate.d scripts ran)
     assert seen["path"] == f"{prefix / 'bin'}:/usr/bin:/bin", seen
+    assert (seen["shlvl"], seen["prefix_1"], seen["jlab"]) == ("2", str(jlab), None), seen
 
     # the project goes: its env is pruned and Jupyter no longer lists its kernel
     declared = ws.manifest.read_text()
@@ -956,6 +992,51 @@ def test_destroy_removes_a_kernel_whose_env_is_already_gone(kk: Workspace, jdata
     assert not (jdata / "kernels" / "nb").exists()
 
 
+def test_kernels_in_the_workspaces_own_jupyterlab_env(
+    make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path
+) -> None:
+    """jupyter-data-dir in the prefix of a JupyterLab env the workspace declares: no kernel
+    makes that env's folder before it is built, and one built again takes the kernels."""
+    text = KK_TOML.replace("{kchan}", kernel_channel.as_uri()).replace(
+        'envs-dir = ".wsp/envs"',
+        'envs-dir = ".wsp/envs"\njupyter-data-dir = ".wsp/envs/lab/share/jupyter"',
+    )
+    ws = make_workspace(text + '\n[projects.lab]\npython = "3.11"\n')
+    lab = ws.envs_dir / "lab"
+    r = ws.wsp("apply", "--yes", "--target", "nb")
+    assert r.code == 1, r
+    assert f"inside {lab}, which is not a conda env (yet)" in r.output, r
+    assert not lab.exists()  # else env lab would be blocked by a folder wsp did not make
+    r = ws.wsp("apply", "--yes")
+    assert r.code == 0, r
+    kernel = lab / "share" / "jupyter" / "kernels" / "nb" / "kernel.json"
+    assert kernel.is_file()
+    converged(ws)
+
+    ws.edit('[projects.lab]\npython = "3.11"', '[projects.lab]\npython = "3.12"')
+    r = ws.wsp("plan", "--json")
+    nb = next(a for a in r.json["actions"] if a["project"] == "nb")
+    assert nb["kernel"]["action"] == "create", nb
+    assert nb["kernel"]["reasons"][0]["code"] == "env-rebuilt", nb
+    r = ws.wsp("apply", "--yes", "--target", "lab")  # nb's kernel too: lab takes it
+    assert r.code == 0, r
+    assert "1 replaced, 1 kernel written" in r.stdout, r
+    assert kernel.is_file()
+    converged(ws)
+
+
+def test_destroy_says_which_kernels_go_with_the_envs(kk: Workspace, jdata: Path) -> None:
+    r = kk.wsp("destroy", "--yes")
+    assert r.code == 0, r
+    kdir = jdata / "kernels" / "nb"
+    assert f"  - nb {kk.envs_dir / 'nb'}\n    - kernel nb {kdir}\n" in r.stdout, r
+    assert "Destroyed 1 env and removed 1 kernel." in r.stdout, r
+    assert not kdir.exists()
+    assert kk.wsp("apply", "--yes").code == 0
+    r = kk.wsp("destroy", "--yes", "--json")
+    assert (r.json["destroyed"], r.json["kernels"]) == (["nb"], ["nb"]), r
+
+
 @pytest.mark.parametrize("where", ["afile", "hub"])
 def test_a_jupyter_data_dir_that_is_a_file_is_refused_at_load(
     make_workspace: Callable[..., Workspace], kernel_channel: Path, jdata: Path, where: str
@@ -1027,15 +1108,18 @@ def test_check_reports_a_stale_kernel_a_kernel_without_ipykernel_and_a_taken_nam
     tmp_path: Path, jdata: Path
 ) -> None:
     body = "[projects.vision]\njupyter = true\n\n[projects.gone]\njupyter = true\n"
-    manifest = write_ws(tmp_path / "ws", body + '\n[projects.lab]\njupyter = { name = "taken" }\n')
+    body += '\n[projects.lab]\njupyter = { name = "taken" }\n'
+    manifest = write_ws(tmp_path / "ws", body + "\n[projects.old]\njupyter = true\n")
     ws, desired = desired_of(manifest)
     make_env(manifest.parent / "envs" / "vision", ipykernel=False)
     make_env(manifest.parent / "envs" / "gone")
+    make_env(manifest.parent / "envs" / "old")
     taken = jdata / "kernels" / "taken"
     taken.mkdir(parents=True)
     (taken / "kernel.json").write_text('{"argv": ["python"], "display_name": "mine"}')
     apply_all(ws, kernels.plan_kernels(ws, desired))
     shutil.rmtree(manifest.parent / "envs" / "gone")  # the env goes, by hand
+    write_ws(tmp_path / "ws", body)  # project old goes: its kernel is no longer declared
     env = {**os.environ, "HOME": str(tmp_path), "WSP_CONDA_ROOT": str(tmp_path / "none")}
     proc = subprocess.run(
         [sys.executable, "-m", "wsp", "check", "--json"],
@@ -1044,5 +1128,11 @@ def test_check_reports_a_stale_kernel_a_kernel_without_ipykernel_and_a_taken_nam
         capture_output=True,
         text=True,
     )
-    found = {(f["code"], f["project"]) for f in json.loads(proc.stdout)["findings"]}
+    findings = json.loads(proc.stdout)["findings"]
+    found = {(f["code"], f["project"]) for f in findings}
     assert {("WSP701", "vision"), ("WSP702", "gone"), ("WSP703", "lab")} <= found, proc.stdout
+    (old,) = [f for f in findings if f["project"] == "old"]
+    # silenced where workspace.toml has a place for it: project old has no table any more
+    assert old["code"] == "WSP702" and old["hint"].endswith(
+        '(or silence it: WSP702 = "off" in [policy.rules])'
+    ), old

@@ -48,10 +48,12 @@ _OURS = (SPEC_FILE, LAUNCHER)
 
 
 def user_data_dir() -> Path:
-    """The user's Jupyter data dir (`JUPYTER_DATA_DIR` when set), as jupyter_core says."""
+    """The user's Jupyter data dir (`JUPYTER_DATA_DIR` when set), as jupyter_core says,
+    made absolute: a kernel.json names its launcher by this path, and Jupyter starts a
+    kernel in the notebook's folder."""
     from jupyter_core.paths import jupyter_data_dir
 
-    return Path(jupyter_data_dir())
+    return Path(jupyter_data_dir()).absolute()
 
 
 def kernels_dir(ws: Workspace) -> Path:
@@ -197,7 +199,44 @@ def _activation(spec: KernelSpec) -> str:
     state = dict(spec.env_vars) if spec.env_vars is not None else None
     act = activation(spec.prefix, spec.env, {"PATH": _START_PATH}, "bash", state=state)
     own = tuple(p for p in act.path if p != _START_PATH)
-    return replace(act, path=own).script(inherit_path=True)
+    # CONDA_SHLVL follows the env active where the kernel starts (`_replace_active`)
+    variables = tuple((k, v) for k, v in act.variables if k != "CONDA_SHLVL")
+    script = replace(act, path=own, variables=variables).script(inherit_path=True)
+    return 'export CONDA_SHLVL="${wsp_shlvl}"\n' + script
+
+
+def _replace_active(prefix: Path) -> str:
+    """Launcher lines for a conda env active where the kernel starts (the Jupyter server's,
+    `conda activate jlab; jupyter lab`): replaced as `conda activate` replaces it, its
+    deactivate.d scripts run and its bin taken off PATH (`CONDA_PREFIX_<n>` keeps it);
+    the env itself active is activated again in place. Sets `wsp_shlvl`."""
+    me = shlex.quote(str(prefix))
+    return f"""\
+wsp_level="${{CONDA_SHLVL:-0}}"
+case "${{wsp_level}}" in '' | *[!0-9]*) wsp_level=0 ;; esac
+wsp_shlvl=$((wsp_level + 1))
+if [ "${{wsp_level}}" -gt 0 ] && [ -n "${{CONDA_PREFIX:-}}" ]; then
+    for wsp_script in "${{CONDA_PREFIX}}"/etc/conda/deactivate.d/*.sh; do
+        if [ -f "${{wsp_script}}" ]; then . "${{wsp_script}}"; fi
+    done
+    wsp_path=
+    wsp_ifs="${{IFS}}"
+    IFS=:
+    set -f
+    for wsp_dir in ${{PATH:-}}; do
+        if [ "${{wsp_dir}}" != "${{CONDA_PREFIX}}/bin" ]; then
+            wsp_path="${{wsp_path:+${{wsp_path}}:}}${{wsp_dir}}"
+        fi
+    done
+    set +f
+    IFS="${{wsp_ifs}}"
+    PATH="${{wsp_path}}"
+    if [ "${{CONDA_PREFIX}}" = {me} ] || [ "${{CONDA_PREFIX}}" -ef {me} ]; then
+        wsp_shlvl="${{wsp_level}}"
+    else
+        export "CONDA_PREFIX_${{wsp_level}}=${{CONDA_PREFIX}}"
+    fi
+fi"""
 
 
 def render(spec: KernelSpec) -> KernelFiles:
@@ -221,8 +260,9 @@ def render(spec: KernelSpec) -> KernelFiles:
             f"    echo {shlex.quote(gone)} >&2",
             "    exit 1",
             "fi",
-            ': "${PATH:=/usr/bin:/bin}"',
             "unset PYTHONHOME VIRTUAL_ENV",
+            _replace_active(spec.prefix),
+            ': "${PATH:=/usr/bin:/bin}"',
             _activation(spec).rstrip("\n"),
             f'exec {python} -m ipykernel_launcher "$@"',
             "",
@@ -305,6 +345,8 @@ class InstalledKernel:
             )
         if self.ownership == "not-wsp" and SPEC_FILE not in self.files:
             return f"it holds files but no kernel.json ({', '.join(self.files)})"
+        if self.ownership == "not-wsp" and self.problem:
+            return self.problem
         if self.ownership == "not-wsp":
             return "wsp did not write it (its kernel.json has no wsp metadata)"
         return "it is this workspace's"
@@ -362,6 +404,17 @@ def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:
     same = owner.manifest == str(ws.manifest_path)
     moved = not same and owner.workspace == ws.name and not Path(owner.manifest).exists()
     mine = owner.workspace == ws.name and (same or moved)
+    if mine and not _own_launcher(kdir, data.get("argv")):
+        # a copy of a kernel wsp wrote (`cp -r`, `jupyter kernelspec install`): the user's
+        return InstalledKernel(
+            name,
+            kdir,
+            "not-wsp",
+            display_name=display,
+            problem="it is a copy of a kernel wsp wrote, or one you changed: its kernel.json "
+            "does not start the launcher of its own folder, so it is yours",
+            files=files,
+        )
     return InstalledKernel(
         name,
         kdir,
@@ -372,6 +425,22 @@ def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:
         owner.manifest if moved else None,
         files,
     )
+
+
+def _own_launcher(kdir: Path, argv: object) -> bool:
+    """Whether `argv` (a kernel.json's) starts the launcher in `kdir`, as wsp writes it: a
+    copy of wsp's kernel in another folder still starts the original's."""
+    if not (isinstance(argv, list) and len(argv) > 1 and isinstance(argv[1], str)):
+        return False
+    folder = Path(argv[1]).parent
+    if Path(argv[1]).name != LAUNCHER:
+        return False
+    if folder == kdir:
+        return True
+    try:  # the same folder by another path (a symlink in HOME, say)
+        return os.path.samefile(folder, kdir)
+    except OSError:
+        return False
 
 
 def _entries(location: Path, name: str) -> list[Path]:
@@ -407,10 +476,10 @@ KernelAction = Literal["create", "update", "remove", "no-op", "blocked"]
 @dataclass(frozen=True)
 class KernelReason:
     """Why a kernel changes (or can't). `code`: missing, display-name, launch, owner,
-    activation, edited (create, update); not-declared, moved, or the caller's (remove),
-    kept-folder (a removal that left files wsp did not write); for `blocked`, the
-    ownership of what is in the way: not-wsp, other-workspace, unreadable, symlink,
-    not-a-folder, name-case."""
+    activation, edited, env-rebuilt (create, update); not-declared, moved, or the
+    caller's (remove), kept-folder (a removal that left files wsp did not write); for
+    `blocked`, the ownership of what is in the way: not-wsp, other-workspace, unreadable,
+    symlink, not-a-folder, name-case."""
 
     code: str
     message: str
@@ -657,13 +726,58 @@ def plan_kernels(
     return out + plan_removals(ws, keep, projects=projects)
 
 
+def inside(path: Path, prefix: Path) -> bool:
+    """Whether `path` is `prefix` or in it."""
+    return path == prefix or prefix in path.parents
+
+
+def rebuilt_with_their_env(
+    changes: list[KernelChange], gone: Iterable[tuple[str, Path]]
+) -> list[KernelChange]:
+    """`changes` with the kernels an apply deletes with an env written again: the kernels
+    folder may be inside an env of the workspace (its JupyterLab's
+    `<prefix>/share/jupyter`), and an env built again from nothing (`gone`: replaced,
+    pruned; name and prefix) takes it with it. Such a kernel, unchanged or updated when
+    planned, is created after that env is built."""
+    gone = list(gone)
+    out = []
+    for change in changes:
+        env = next((e for e, p in gone if inside(change.dir, p)), None)
+        if env is not None and change.spec is not None and change.action in ("no-op", "update"):
+            why = KernelReason(
+                "env-rebuilt", f"env {env} is built again, and the kernels folder in it with it"
+            )
+            change = replace(change, action="create", reasons=(why,))
+        out.append(change)
+    return out
+
+
 # -- carrying a change out -------------------------------------------------------------------
 
 
-def _write(spec: KernelSpec, files: KernelFiles | None = None) -> None:
+def _no_env_folder(ws: Workspace, location: Path) -> None:
+    """Refuse to make the folder of an env that is not there: a kernels folder inside an env
+    of the workspace (`jupyter-data-dir` in its JupyterLab's prefix) made before that env
+    is built would take its place, and wsp never builds an env over a folder it did not
+    make."""
+    envs = ws.envs_dir
+    if not inside(location, envs) or location == envs:
+        return
+    prefix = envs / location.relative_to(envs).parts[0]
+    declared = {p.env_name for p in ws.projects.values()}
+    if prefix.name in declared and not (prefix / "conda-meta").is_dir():
+        raise WspError(
+            f"kernels go to {location}, inside {prefix}, which is not a conda env (yet): "
+            "making that folder would take the env's place; nothing written",
+            hint=f"build that env first (`wsp apply`), or set jupyter-data-dir outside {envs}",
+        )
+
+
+def _write(ws: Workspace, spec: KernelSpec, files: KernelFiles | None = None) -> None:
     """Write `spec`'s files (`files`: as just rendered to plan it)."""
     files = render(spec) if files is None else files
     kdir = spec.dir
+    _no_env_folder(ws, spec.location)
     kdir.mkdir(parents=True, exist_ok=True)
     if kdir.is_symlink() or not kdir.is_dir():  # replaced behind our back: leave it
         raise WspError(f"{kdir} is no longer a kernel folder of wsp; nothing written")
@@ -702,7 +816,7 @@ def apply_kernel(ws: Workspace, change: KernelChange) -> KernelChange:
         if change.action in ("create", "update", "no-op") and change.spec is not None:
             now, files = _plan_kernel(ws, change.spec)
             if now.action in ("create", "update"):
-                _write(change.spec, files)
+                _write(ws, change.spec, files)
             return now
         if change.action == "remove":
             found = read_kernel(ws, change.dir)

@@ -637,8 +637,16 @@ def apply_plan(
 
     from wsp.graph import order
 
+    # an env the kernels folder is in (jupyter-data-dir in the workspace's JupyterLab env),
+    # built from nothing: first, so that no kernel is written before it is there
+    from wsp.kernels import inside, kernels_dir
+
+    where = kernels_dir(ctx.ws) if any(a.kernel for a in plan.actions) else None
+    hosts = [n for n, a in changes.items() if a.kind.fresh and where and inside(where, a.prefix)]
+    generations = [hosts] if hosts else []
+    generations += [[n for n in g if n not in hosts] for g in order(ctx.graph, changes)]
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="wsp-apply") as pool:
-        for generation in order(ctx.graph, changes):
+        for generation in generations:
             if should_stop():
                 break
             futures = [

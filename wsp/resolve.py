@@ -325,6 +325,15 @@ def with_kernels(ctx: Context, made: Plan, *, always: bool = False) -> Plan:
         if a.project and a.kind.builds
     }
     changes = kernels.plan_kernels(ctx.ws, ctx.desired, projects=projects, env_vars=env_vars)
+    gone = [(a.env, a.prefix) for a in made.actions if a.kind.fresh or a.kind is ActionKind.PRUNE]
+    changes = kernels.rebuilt_with_their_env(changes, gone)
+    if projects is not None and gone:  # --target: the other projects' kernels an env takes
+        others = kernels.plan_kernels(ctx.ws, ctx.desired, projects=set(ctx.desired) - projects)
+        changes += [
+            c
+            for c in kernels.rebuilt_with_their_env(others, gone)
+            if any(r.code == "env-rebuilt" for r in c.reasons)
+        ]
     by_project = {a.project: i for i, a in enumerate(made.actions) if a.project}
     actions = list(made.actions)
     for change in changes:

@@ -389,12 +389,13 @@ def apply_summary(
 
 
 def destroy_summary(outcomes: Sequence[Outcome]) -> None:
-    """`Destroyed 2 envs.` (and what failed): destroy's own words, not apply's. A kernel
-    removed on its own (its env already gone) is no env destroyed."""
+    """`Destroyed 2 envs and removed 1 kernel.` (and what failed): destroy's own words, not
+    apply's. A kernel removed on its own (its env already gone) is no env destroyed."""
     done = [o for o in outcomes if o.ok and o.action.kind is not ActionKind.NOOP]
     failed = [o for o in outcomes if not o.ok]
     envs = f"{len(done)} env{'s' if len(done) != 1 else ''}"
-    if kernels := sum(o.ok and o.action.kind is ActionKind.NOOP for o in outcomes):
+    kernels = [o.action.kernel for o in outcomes if o.ok]
+    if kernels := sum(k is not None and k.action == "remove" for k in kernels):
         envs += f" and removed {kernels} kernel{'s' if kernels != 1 else ''}"
     if failed:
         out().print(

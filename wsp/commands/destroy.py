@@ -46,6 +46,12 @@ def destroy_plan(targets: tuple[str, ...]) -> Any:
     return planner
 
 
+def removed_kernel(outcome: Any) -> bool:
+    """The destroy of an env (or of a kernel alone) removed a kernel of the workspace."""
+    kernel = outcome.action.kernel
+    return outcome.ok and kernel is not None and kernel.action == "remove"
+
+
 def left_alone(ctx: Context, targets: tuple[str, ...], actions: list[Any]) -> list[str]:
     """What is true of each target that has no env to destroy: its env does not exist, or
     it is not this workspace's (and why)."""
@@ -95,6 +101,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
                 )
             for a in envs:
                 ui.out().print(f"  [red]- {ui.esc(a.env)}[/] [dim]{ui.esc(a.prefix)}[/]")
+                if a.kernel is not None and a.kernel.action == "remove":  # Jupyter lists it
+                    k = a.kernel
+                    ui.out().print(f"    [red]- kernel {ui.esc(k.name)}[/] [dim]{ui.esc(k.dir)}[/]")
             if alone:  # kernels of this workspace whose env is already gone
                 ui.out().print(f"wsp will remove {len(alone)} kernel(s) whose env is gone:")
             for k in alone:
@@ -120,6 +129,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             {
                 "destroyed": [o.action.env for o in result.outcomes if o.ok],
                 "failed": [o.action.env for o in result.outcomes if not o.ok],
+                "kernels": [o.action.kernel.name for o in result.outcomes if removed_kernel(o)],
             }
         )
     elif result.outcomes:

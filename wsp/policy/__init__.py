@@ -232,7 +232,9 @@ def run_checks(
                 continue
             hint = issue.hint
             if not r.locked:
-                silence = f"or silence it: {_silence(code, issue.project)}"
+                # a project's ignore = [...] only in a table workspace.toml still has
+                project = issue.project if issue.project in ctx.ws.projects else None
+                silence = f"or silence it: {_silence(code, project)}"
                 hint = f"{hint} ({silence})" if hint else silence
             findings.append(
                 Finding(
