@@ -196,6 +196,8 @@ def test_pip_requirements_are_planned_installed_changed_and_removed(
     assert "+ six 1.16.0" in human.stdout and "six 1.16.0 (pip)" not in human.stdout, human
     assert dist_infos(ws, "finance") == {"tinylib-1.0.0"}
     assert dist_infos(ws, "vision") == {"metricskit-1.0.0", "tinyapp-0.5.0", "tinylib-1.0.0"}
+    # compiled at install, as pip compiles them (a shared env's users can't write them)
+    assert list((site(ws, "finance") / "tinylib").glob("__pycache__/*.pyc")), "not compiled"
     out = env_python(
         ws,
         "vision",

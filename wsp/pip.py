@@ -966,6 +966,7 @@ def _install_lines(
                 str(_python(prefix)),
                 "--no-deps",
                 "--no-sources",
+                "--compile-bytecode",  # as pip does: no user of the env compiles them again
                 *extra,
                 *options.args(),
                 "-r",
