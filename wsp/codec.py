@@ -328,7 +328,9 @@ def _compile(cls: type, fields: list[_Field]) -> Callable[..., Any]:
             lines.append(f"            x = _of(t{i}, x)")
             lines.append(f"        kw[{name!r}] = x")
         else:  # a deferred loader's own, once it has one: one call less per read
-            names[f"c{i}"] = getattr(loader, "loader", None) or loader
+            if isinstance(loader, _Deferred) and loader.loader is not None:
+                loader = loader.loader
+            names[f"c{i}"] = loader
             lines.append(f"        kw[{name!r}] = c{i}(x)")
         if required:
             lines.append("    else:")
