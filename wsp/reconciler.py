@@ -644,7 +644,11 @@ def apply_plan(
     where = kernels_dir(ctx.ws) if any(a.kernel for a in plan.actions) else None
     hosts = [n for n, a in changes.items() if a.kind.fresh and where and inside(where, a.prefix)]
     generations = [hosts] if hosts else []
-    generations += [[n for n in g if n not in hosts] for g in order(ctx.graph, changes)]
+    if any(p.depends_on for p in ctx.ws.projects.values()):
+        ordered = order(ctx.graph, changes)
+    else:  # no env needs another built first: one generation, no graph (networkx) to build
+        ordered = [g] if (g := sorted(n for n in changes if n in ctx.ws.projects)) else []
+    generations += [[n for n in g if n not in hosts] for g in ordered]
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="wsp-apply") as pool:
         for generation in generations:
             if should_stop():
