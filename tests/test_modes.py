@@ -184,6 +184,39 @@ def test_package_files_two_envs_share_are_given_their_modes_once(tmp_path: Path)
     assert mode(cache) == 0o644
 
 
+def test_a_package_folder_of_the_cache_is_given_its_modes_once_per_umask(tmp_path: Path) -> None:
+    """Files linked from a package's folder of the cache (the folder its record names) get
+    their modes there, once per umask, which a stamp in the folder records: an apply after
+    it does not look at them again, one under another umask does."""
+    folder = tmp_path / "pkgs" / "lib-1-0"
+    (folder / "bin").mkdir(parents=True)
+    cached, tool = folder / "mod.py", folder / "bin" / "tool"
+    for path, bits in ((cached, 0o600), (tool, 0o700)):  # extracted under a private umask
+        path.write_text("x = 1\n")
+        path.chmod(bits)
+
+    def env(name: str) -> Path:
+        prefix = tmp_path / name
+        (prefix / "bin").mkdir(parents=True)
+        (prefix / "conda-meta").mkdir()
+        record = {"name": "lib", "extracted_package_dir": str(folder)}
+        (prefix / "conda-meta" / "lib-1-0.json").write_text(json.dumps(record, indent=2))
+        (prefix / "conda-meta" / "lib-1-0.json").chmod(0o600)  # as rattler writes it
+        os.link(cached, prefix / "mod.py")
+        os.link(tool, prefix / "bin" / "tool")
+        return prefix
+
+    fix_modes(env("a"), mask=0o022, linked=set())
+    assert (mode(cached), mode(tool)) == (0o644, 0o755)
+    assert (folder / ".wsp-modes-022").is_file()
+    cached.chmod(0o600)  # the stamp is taken at its word: not looked at again
+    fix_modes(b := env("b"), mask=0o022, linked=set())
+    assert mode(cached) == 0o600
+    assert mode(b / "conda-meta" / "lib-1-0.json") == 0o644  # the env's own files still are
+    fix_modes(b, mask=0o002, linked=set())  # another umask: the folder is looked at again
+    assert mode(cached) == 0o644 and (folder / ".wsp-modes-002").is_file()
+
+
 def group_folder(path: Path, user: User) -> Path:
     """`path` made a group-shared folder (the group's, setgid, 2775)."""
     path.mkdir(exist_ok=True)

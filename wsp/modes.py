@@ -65,6 +65,9 @@ def fix_modes(
     top = os.lstat(prefix)
     if not stat.S_ISDIR(top.st_mode):
         return
+    if linked is not None:
+        for folder in _package_folders(prefix):
+            _package_modes(folder, mask, linked)
     parent = os.stat(prefix.parent)
     root_gid = parent.st_gid if parent.st_mode & stat.S_ISGID else None
     _set(prefix, top, stat.S_IMODE(top.st_mode) | dir_bits, root_gid)
@@ -113,3 +116,85 @@ def fix_modes(
 def _own_gid(st: os.stat_result) -> int | None:
     """The group a setgid folder gives what is made in it (None: not setgid)."""
     return st.st_gid if st.st_mode & stat.S_ISGID else None
+
+
+# In a package's folder of the package cache: its files have the modes `fix_modes` gives a
+# hard-linked file under the umask the name ends with (octal).
+STAMP = ".wsp-modes-"
+
+
+def _package_folders(prefix: Path) -> list[str]:
+    """The package cache's folders the env's packages were linked from (their records'
+    `extracted_package_dir`, as rattler and conda write it)."""
+    from wsp.fsutil import top_level_strings
+
+    out = []
+    with contextlib.suppress(OSError):
+        for e in os.scandir(prefix / _META):
+            if not e.name.endswith(".json"):
+                continue
+            try:
+                with open(e.path, encoding="utf-8") as fh:
+                    found = top_level_strings(fh.read(), ("extracted_package_dir",))
+            except (OSError, UnicodeDecodeError):
+                continue
+            if found is not None and os.path.isabs(folder := found["extracted_package_dir"][2]):
+                out.append(folder)
+    return out
+
+
+def _package_modes(folder: str, mask: int, linked: set[tuple[int, int]]) -> None:
+    """Give the files of a package's folder of the cache the modes of a hard-linked file
+    (once per umask: a stamp records it) and add them to `linked`: an env's files linked
+    from it are then not looked at one by one (an lstat each; a real package holds
+    thousands), in this env nor in the next ones of the apply. A folder this user can't
+    change all of is not stamped (its files are looked at in each env, as before)."""
+    try:
+        top = os.lstat(folder)
+    except OSError:
+        return
+    if not stat.S_ISDIR(top.st_mode) or (top.st_dev, top.st_ino) in linked:
+        return  # not a folder, or taken already by this apply
+    stamp = os.path.join(folder, f"{STAMP}{mask:03o}")
+    stamped = os.path.isfile(stamp)
+    read_bits, exec_bits = 0o444 & ~mask, 0o111 & ~mask
+    me = os.geteuid()
+    complete = True
+    found: list[tuple[int, int]] = []
+    todo = [folder]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            complete = False
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                todo.append(e.path)
+            elif e.is_file(follow_symlinks=False):
+                found.append((top.st_dev, e.inode()))
+                if stamped:
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    complete = False
+                    continue
+                current = stat.S_IMODE(st.st_mode)
+                mode = current | read_bits | (exec_bits if current & stat.S_IXUSR else 0)
+                if mode == current:
+                    continue
+                if me and st.st_uid != me:
+                    complete = False  # another user's: left as it is
+                    continue
+                try:
+                    os.chmod(e.path, mode)
+                except OSError:
+                    complete = False
+    if not complete:
+        return
+    linked.update(found)
+    linked.add((top.st_dev, top.st_ino))
+    if not stamped:
+        with contextlib.suppress(OSError), open(stamp, "x"):
+            pass
