@@ -4,6 +4,7 @@ old one: its files name its final path, never the staging folder."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +121,17 @@ def test_rollback_puts_back_the_pip_packages_wsp_installed(
     assert ws.wsp("rollback", "vision", "--yes").code == 0
     assert {"tinylib-1.0.0", "metricskit-1.0.0"} <= dists()
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
+
+    # back across a replace (another Python): rattler links the noarch: python packages
+    # anew into the python's site-packages; their modules are compiled and recorded as a
+    # create compiles them (else `conda remove` leaves the __pycache__ Python writes)
+    finance = ws.envs_dir / "finance"
+    pyc = f"lib/python{PY}/site-packages/six/__pycache__/__init__.cpython-{PY.replace('.', '')}.pyc"
+    record = finance / "conda-meta" / "six-1.16.0-pyhd8ed1ab_0.json"
+    assert pyc in json.loads(record.read_text())["files"]
+    ws.edit('depends-on = ["finance"]\n', "")
+    ws.edit(f'python = "{PY}"', f'python = "{"3.12" if PY == "3.9" else "3.9"}"')
+    assert ws.wsp("apply", "--yes", "--target", "finance").code == 0
+    assert ws.wsp("rollback", "finance", "--yes").code == 0
+    assert pyc in json.loads(record.read_text())["files"]
+    assert (finance / pyc).is_file()

@@ -1097,11 +1097,18 @@ def _finish_linking(
     def key(r: Any) -> tuple[str, bytes | None]:
         return (r.file_name, r.sha256 or r.md5)
 
+    def minor(rs: Sequence[Any]) -> tuple[int, ...] | None:
+        py = next((r for r in rs if r.name.normalized == "python"), None)
+        return tuple(py.version.as_major_minor()) if py is not None else None
+
     had = {key(r) for r in before}
+    # a new Python major.minor: rattler links every noarch: python package anew, into the
+    # new site-packages (a rollback across a replace), as conda does
+    moved = minor(before) != minor(records)
     linked = [
         f"{r.name.normalized}-{r.version}-{r.build}"
         for r in records
-        if key(r) not in had or r.name.normalized in again
+        if key(r) not in had or r.name.normalized in again or (moved and r.noarch.python)
     ]
     python = next((r for r in records if r.name.normalized == "python"), None)
     finish_noarch_python(
