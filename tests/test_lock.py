@@ -229,6 +229,32 @@ def test_a_corrupt_lock_is_located_and_wsp_lock_writes_it_again(
     assert ws.wsp("lock", "--check").code == 0
     assert "numpy" in locked(ws, "calc", current_platform())
 
+    # a hand edit that drops a package another one needs (before: installed, packed and
+    # --check'ed as it was, an env whose requests could not import idna) or one declared
+    good = lock.read_text()
+    lines = good.splitlines(keepends=True)
+    start = lines.index("  web:\n")
+    start += lines[start:].index(f"      {current_platform()}:\n")
+    idna = next(i for i in range(start, len(lines)) if "/idna-" in lines[i])
+    needs = next(i for i in range(start, len(lines)) if "/requests-" in lines[i])
+    lock.write_text("".join(lines[:idna] + lines[idna + 1 :]))
+    where = f"error: wsp.lock:{needs + (needs < idna)}:7: wsp.lock lacks what its packages"
+    for args in (("lock", "--check"), ("apply", "--locked", "--yes"), ("pack", "web")):
+        r = ws.wsp(*args)
+        assert r.code == 1 and r.stderr.count("\n") == 1, r
+        assert r.stderr.startswith(where), r
+        assert (
+            f"web ({current_platform()}): requests 2.32.3 (pyhd8ed1ab_0) depends on "
+            "'idna >=2.5,<4': no idna is locked; run `wsp lock`"
+        ) in r.stderr, r
+        assert not ws.envs_dir.exists() and not list(ws.root.glob("*.tar")), r
+    lock.write_text("".join(lines[:needs] + lines[needs + 1 :]))
+    r = ws.wsp("lock", "--check")
+    assert r.code == 1, r
+    hash_line = 1 + next(i for i, ln in enumerate(lines) if ln.startswith("# wsp-lock-hash web"))
+    assert r.stderr.startswith(f"error: wsp.lock:{hash_line}:1: wsp.lock does not satisfy"), r
+    assert ws.wsp("lock").code == 0 and lock.read_text() == good
+
 
 def test_lock_usage_errors_name_the_flag_given(make_workspace, channel, tmp_path) -> None:
     """`--update NAME` names --update (not --target); --check with --update is a usage

@@ -131,6 +131,7 @@ def make_pack(
             f"{lockfile.LOCK_NAME} has no packages for {project}",
             hint="run `wsp lock`, then pack again",
         )
+    lockfile.check(ctx, engine, lock, [project])  # a pack installs what the lock holds
     platform = _platform(engine, locked, want, platform)
     variant = next((v for v in want.variants if v.name == platform), None)
     target = lock.target(locked, platform)
