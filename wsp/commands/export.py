@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = False) -> SolvedEnv:
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
-    from wsp.exporters import SolvedEnv
+    from wsp.exporters import SolvedEnv, pip_option_lines
     from wsp.graph import declaration
     from wsp.resolve import resolve
 
@@ -82,6 +82,7 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
         pip_sources={n: pin.source for n, pin in res.pip_pins.items() if pin.source},
+        pip_options=pip_option_lines(want.pip_options),
         env_vars=want.env_vars,
         nodefaults=declaration(ctx.ws, project).nodefaults,
     )
