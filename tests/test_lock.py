@@ -224,6 +224,17 @@ def test_a_corrupt_lock_is_located_and_wsp_lock_writes_it_again(
     lock.write_bytes(b"# wsp.lock\nversion: \xff\n")
     r = ws.wsp("plan")
     assert r.code == 1 and "error: wsp.lock:2:10: can't be read: it is not UTF-8" in r.stderr, r
+    # cut short, or an entry's URL edited: where rattler stopped, though it does not say
+    # (before: `wsp.lock: can't be read: failed to parse digest`, no line)
+    cut = good[: good.index("\n  sha256: ") + 20]
+    gone = good.replace("/idna-3.7-", "/idna-3.8-", 1)
+    for text, where in (
+        (cut, f"{cut.count(chr(10)) + 1}:3: can't be read: failed to parse digest"),
+        (gone, f"{good[: good.index('/idna-3.7-')].count(chr(10)) + 1}:7: can't be read: "),
+    ):
+        lock.write_text(text)
+        r = ws.wsp("plan")
+        assert r.code == 1 and r.stderr.startswith(f"error: wsp.lock:{where}"), r
     r = ws.wsp("lock", "--update", "web")
     assert r.code == 0, r
     assert ws.wsp("lock", "--check").code == 0

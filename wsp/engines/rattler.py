@@ -907,12 +907,13 @@ class RattlerEngine:
                 if line.startswith(prefix):
                     project, _, value = line[len(prefix) :].partition(" ")
                     into[project] = value.strip()
+        read = _absolute(text, root)  # as many lines as the file: rattler's are its
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
+            (Path(tmp) / "wsp.lock").write_text(read)
             try:
                 lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
             except Exception as exc:
-                raise _unreadable(path, _first_line(str(exc))) from None
+                raise _unreadable(path, _first_line(str(exc)), read) from None
         envs: dict[str, LockedEnv] = {}
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
@@ -987,14 +988,26 @@ class RattlerEngine:
         return sorted(self._records.remember(self._prefix_records(prefix)))
 
 
-def _unreadable(path: Path, message: str) -> LockUnreadable:
+def _unreadable(path: Path, message: str, text: str = "") -> LockUnreadable:
     """rattler's error for a lock it can't parse, located where the YAML parser says
-    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`)."""
+    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`), else
+    where wsp finds what the message names in `text` (a field missing, a digest cut
+    short, a package no entry lists: wsp.engines.lockwhere)."""
     at = re.search(r" at line (\d+) column (\d+)", message)
     if at is None:
-        return LockUnreadable(path, message)
+        from wsp.engines.lockwhere import locate
+
+        found = locate(text, message)
+        if found is None:
+            return LockUnreadable(path, message)
+        line, col, what = found
+        return LockUnreadable(path, what, line, col)
     what = message[: at.start()] + message[at.end() :]
-    return LockUnreadable(path, what, int(at.group(1)), int(at.group(2)))
+    line, col = int(at.group(1)), int(at.group(2))
+    lines = text.splitlines()
+    if text and line > len(lines) + text.endswith("\n"):  # past the end of a file cut
+        line, col = len(lines), len(lines[-1]) + 1  # short mid-line: at its end
+    return LockUnreadable(path, what, line, col)
 
 
 def _published_before(record: Any, bound: int) -> bool:
