@@ -449,7 +449,7 @@ def read_info(archive: Path) -> PackInfo:
     except FileNotFoundError:
         raise WspError(f"{archive}: no such file") from None
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise WspError(f"{archive}: not a wsp pack ({exc})") from None
+        raise _unreadable(archive, exc) from None
     try:
         data = json.loads(raw)
         fmt = data.get("format") if isinstance(data, dict) else None
@@ -469,12 +469,60 @@ def extract(archive: Path, dest: Path, info: PackInfo) -> Path:
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, EOFError) as exc:
+        raise _unreadable(archive, exc) from None
+    except OSError as exc:
         raise WspError(f"{archive}: can't be extracted ({exc})") from None
     top = dest / info.folder
     if not (top / INFO_NAME).is_file():
         raise WspError(f"{archive}: not a wsp pack (no {info.folder}/{INFO_NAME})")
     return top
+
+
+def _unreadable(archive: Path, exc: BaseException) -> WspError:
+    """What a file python's tarfile can't read is: a tar (or gzip) file cut short (a copy
+    or download that stopped) or damaged, by its first bytes, else not a pack at all."""
+    try:
+        with open(archive, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        head = b""
+    if head[257:262] == b"ustar" or head[:2] == b"\x1f\x8b":
+        reason = str(exc).rsplit("ReadError(", 1)[-1].strip("')\"") or type(exc).__name__
+        return WspError(
+            f"{archive}: cut short or damaged ({reason}): not a whole wsp pack",
+            hint="copy it again from where it was made, or make it again with `wsp pack`",
+        )
+    return WspError(
+        f"{archive}: not a wsp pack (not a tar archive)", hint="give the file `wsp pack` wrote"
+    )
+
+
+def check_archives(archive: Path, info: PackInfo, top: Path, packages: Sequence[Package]) -> None:
+    """Refuse a pack whose package archives are not those its wsp.lock locks (a copy that
+    was damaged, a file replaced), before anything is put in the package cache: each is
+    checked against the sha256 (else md5) the lock records."""
+    import hashlib
+
+    for pkg in packages:
+        rel = info.packages.get(pkg.dist)
+        path = top / "channel" / rel if rel else None
+        try:
+            data = path.read_bytes() if path is not None else None
+        except OSError:
+            data = None
+        if data is None:
+            problem = "it lacks the archive of " + pkg.dist
+        elif pkg.sha256 and hashlib.sha256(data).hexdigest() != pkg.sha256:
+            problem = f"channel/{rel} does not have the sha256 its wsp.lock records"
+        elif not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
+            problem = f"channel/{rel} does not have the md5 its wsp.lock records"
+        else:
+            continue
+        raise WspError(
+            f"{archive}: damaged: {problem}; nothing was changed",
+            hint="copy it again from where it was made, or make it again with `wsp pack`",
+        )
 
 
 def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
@@ -543,6 +591,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             res = Resolution(variant=variant, lacking=((variant.name, unmet),))
             return plan_of(ctx, {info.project: res}, (info.project,))
         if not in_sync and not (have is not None and have.ownership != "ours"):
+            check_archives(archive, info, top, packages)
             engine.seed_cache(packages, top / "channel")
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
         res = Resolution(
