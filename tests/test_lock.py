@@ -114,11 +114,24 @@ def test_relock_keeps_versions_and_update_moves_them(make_workspace, channel, tm
 
 def test_the_lock_travels_with_the_workspace(make_workspace, channel, tmp_path) -> None:
     ws = lab(make_workspace, channel, tmp_path)
+    tool = Pkg("labtool", "1.0", "0")  # in no other test's channel: not in the package cache
+    add_packages(ws.root / "channel", [tool])
+    ws.edit('dependencies = ["requests"]', 'dependencies = ["requests", "labtool"]')
     assert ws.wsp("lock").code == 0
     moved = tmp_path / "elsewhere" / "lab"
     shutil.copytree(ws.root, moved)
     other = Workspace(moved, moved / "channel", ws.env)
     assert other.wsp("lock", "--check").code == 0
+    # the local channel serves another labtool 1.0 0 than the one locked (rebuilt): refused
+    # (before: installed, its record claiming the locked sha256)
+    add_packages(moved / "channel", [Pkg("labtool", "1.0", "0", files={"share/x": "other"})])
+    r = other.wsp("apply", "--locked", "--yes")
+    assert r.code == 1, r
+    assert "labtool-1.0-0.tar.bz2 at file://" in r.stdout + r.stderr, r
+    assert "is not the package wsp.lock (or the channel's index) names" in r.stdout + r.stderr
+    assert not (other.envs_dir / "web").exists(), r
+    sub = f"{current_platform()}/labtool-1.0-0.tar.bz2"
+    shutil.copy(ws.root / "channel" / sub, moved / "channel" / sub)
     r = other.wsp("apply", "--locked", "--yes")
     assert r.code == 0, r
     assert installed_sha256(other, "web") == {

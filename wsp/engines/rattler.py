@@ -645,6 +645,8 @@ class RattlerEngine:
         missing = [r for r in records if not index.contains_record(r)]
         if not missing:
             return
+        for record in missing:
+            _check_local_archive(record)
         # rattler has no download-only call: link the missing packages into a scratch
         # prefix, which fills the cache. A noarch: python package links only beside a python.
         names = {r.name.normalized for r in missing}
@@ -671,7 +673,12 @@ class RattlerEngine:
 
     @staticmethod
     def _fetch_error(packages: Sequence[Package], message: str) -> WspError:
-        """ChannelUnreachable for the channel of the package rattler could not fetch."""
+        """ChannelUnreachable for the channel of the package rattler could not fetch; a
+        download that is not the package its record names, said as such."""
+        if m := re.search(
+            r"hash mismatch when extracting (\S+) .*?: expected (\w+), got (\w+)", message
+        ):
+            return _not_the_package(m.group(1), m.group(3), m.group(2))
         for pkg in packages:
             name = pkg.url.rsplit("/", 1)[-1]
             if name and name in message:
@@ -692,6 +699,10 @@ class RattlerEngine:
         records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
         _check_inside(prefix, current, records)
+        pkgs = self._cache_dir / "pkgs"
+        for record in records:  # what rattler will take from a local channel as it is
+            if str(record.url).startswith("file:") and not (pkgs / _stem(record)).exists():
+                _check_local_archive(record)
         again = _clobbered(current, records)
         reporter = _Reporter(progress) if progress else None
         try:
@@ -1051,6 +1062,45 @@ def _read_record(path: Path, tries: int = 5) -> Any | None:
         f"{path} is not a package record wsp can read ({problem}); wsp leaves the env alone",
         hint="if another tool is changing the env, try again once it is done",
     )
+
+
+def _not_the_package(url: str, got: str, want: str) -> WspError:
+    from wsp.channels import redact
+
+    name = url.rsplit("/", 1)[-1]
+    return WspError(
+        f"{name} at {redact(url)} is not the package wsp.lock (or the channel's index) "
+        f"names: its sha256 is {got}, not {want}; nothing was installed",
+        hint="the channel or mirror serves another build under the same name (rebuilt, or "
+        "tampered with): if it is the right one, `wsp lock --update` locks it",
+    )
+
+
+def _stem(record: Any) -> str:
+    """The package cache's folder name of `record`'s archive."""
+    name = str(record.file_name)
+    return name.removesuffix(".conda").removesuffix(".tar.bz2")
+
+
+def _check_local_archive(record: Any) -> None:
+    """Refuse a package archive of a local channel (file://) that is not the one its
+    record names (sha256, else md5): rattler checks what it downloads, but takes a local
+    file as it is, and the env's record would then claim the record's sha256."""
+    import hashlib
+
+    path = file_url_path(str(record.url))
+    if path is None or not (record.sha256 or record.md5):
+        return
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # missing: rattler says so
+    if record.sha256:
+        got, want = hashlib.sha256(data).hexdigest(), record.sha256.hex()
+    else:
+        got, want = hashlib.md5(data).hexdigest(), record.md5.hex()
+    if got != want:
+        raise _not_the_package(str(record.url), got, want)
 
 
 def _unlinks_its_files(record: Any) -> Any:
