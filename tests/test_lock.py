@@ -130,6 +130,9 @@ def test_the_lock_travels_with_the_workspace(make_workspace, channel, tmp_path) 
     assert "labtool-1.0-0.tar.bz2 at file://" in r.stdout + r.stderr, r
     assert "is not the package wsp.lock (or the channel's index) names" in r.stdout + r.stderr
     assert not (other.envs_dir / "web").exists(), r
+    r = other.wsp("pack", "web")  # said as such (before: the last location's failure)
+    assert r.code == 1 and "is not the package wsp.lock" in r.stderr, r
+    assert "nothing was packed" in r.stderr and not list(moved.glob("*.tar")), r
     sub = f"{current_platform()}/labtool-1.0-0.tar.bz2"
     shutil.copy(ws.root / "channel" / sub, moved / "channel" / sub)
     r = other.wsp("apply", "--locked", "--yes")

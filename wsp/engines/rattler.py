@@ -784,6 +784,7 @@ class RattlerEngine:
             # where this machine fetches the channel from first, then the package's own URL
             tried = [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls] + [pkg.url]
             problem = "no location to fetch it from"
+            other: WspError | None = None  # a location that serves other bytes
             for url in dict.fromkeys(tried):
                 try:
                     if url.startswith("file://"):
@@ -798,15 +799,18 @@ class RattlerEngine:
                 data = target.read_bytes()
                 digest = sha256_hex(data)
                 if pkg.sha256 and digest != pkg.sha256:
-                    problem = f"{url} has sha256 {digest}, the lock says {pkg.sha256}"
+                    other = other or _not_the_package(url, digest, pkg.sha256, done="packed")
                     continue
                 if not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
-                    problem = f"{url} does not have the md5 the lock records"
+                    got = hashlib.md5(data).hexdigest()
+                    other = other or _not_the_package(url, got, pkg.md5, "md5", done="packed")
                     continue
                 out[pkg.dist] = rel
                 break
             else:
                 target.unlink(missing_ok=True)
+                if other is not None:  # what the user must know, before the unreachable
+                    raise other
                 raise ChannelUnreachable(pkg.channel or pkg.url, f"{record.file_name}: {problem}")
         (dest / "noarch").mkdir(parents=True, exist_ok=True)
         _run(rattler.index.index_fs(dest, write_zst=False, write_shards=False, force=True))
@@ -1064,13 +1068,15 @@ def _read_record(path: Path, tries: int = 5) -> Any | None:
     )
 
 
-def _not_the_package(url: str, got: str, want: str) -> WspError:
+def _not_the_package(
+    url: str, got: str, want: str, digest: str = "sha256", *, done: str = "installed"
+) -> WspError:
     from wsp.channels import redact
 
     name = url.rsplit("/", 1)[-1]
     return WspError(
         f"{name} at {redact(url)} is not the package wsp.lock (or the channel's index) "
-        f"names: its sha256 is {got}, not {want}; nothing was installed",
+        f"names: its {digest} is {got}, not {want}; nothing was {done}",
         hint="the channel or mirror serves another build under the same name (rebuilt, or "
         "tampered with): if it is the right one, `wsp lock --update` locks it",
     )
@@ -1096,11 +1102,11 @@ def _check_local_archive(record: Any) -> None:
     except OSError:
         return  # missing: rattler says so
     if record.sha256:
-        got, want = hashlib.sha256(data).hexdigest(), record.sha256.hex()
+        got, want, digest = hashlib.sha256(data).hexdigest(), record.sha256.hex(), "sha256"
     else:
-        got, want = hashlib.md5(data).hexdigest(), record.md5.hex()
+        got, want, digest = hashlib.md5(data).hexdigest(), record.md5.hex(), "md5"
     if got != want:
-        raise _not_the_package(str(record.url), got, want)
+        raise _not_the_package(str(record.url), got, want, digest)
 
 
 def _unlinks_its_files(record: Any) -> Any:
