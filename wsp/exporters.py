@@ -224,9 +224,24 @@ def explicit(env: SolvedEnv) -> str:
             f"# pip requirements are not part of this format: "
             f"wsp export {env.project} --format requirements"
         )
+    if env.env_vars:
+        lines.append(f"# variables are not part of this format: {_vars_command(env)}")
     lines.append("@EXPLICIT")
     lines.extend(p.url + _hash_fragment(p) for p in env.conda_packages)
     return "\n".join(lines) + "\n"
+
+
+def _vars_command(env: SolvedEnv) -> str:
+    """The conda command that sets `env`'s variables in the env an explicit file makes
+    (a value spanning lines can't be given on one: named only)."""
+    import shlex
+
+    one = [(k, v) for k, v in env.env_vars if not _multiline(v)]
+    words = " ".join(shlex.quote(f"{k}={v}") for k, v in one)
+    command = f"conda env config vars set -n {env.env_name} {words}" if one else ""
+    if many := [k for k, v in env.env_vars if _multiline(v)]:
+        command += ("; " if command else "") + f"and {', '.join(many)} (spanning lines)"
+    return command
 
 
 def explicit_warnings(env: SolvedEnv) -> list[str]:

@@ -128,6 +128,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             files = exporters.render_all(env, args.format)
             if exporters.file_name(env, "explicit") in files:
                 warnings.extend(exporters.explicit_warnings(env))
+            if args.format == "explicit" and env.env_vars:  # (a Dockerfile sets them)
+                warnings.append(
+                    f"{exporters.file_name(env, 'explicit')}: the env's variables "
+                    f"({', '.join(k for k, _ in env.env_vars)}) are not part of conda's "
+                    "explicit format: its header says how to set them"
+                )
             if args.format == "dockerfile":
                 warnings.extend(exporters.dockerfile_warnings(env))
         out = {}
