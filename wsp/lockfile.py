@@ -410,7 +410,11 @@ def unmet_depends(engine: Engine, packages: Iterable[Package]) -> list[tuple[Pac
             needer.setdefault(dep, pkg)
     if not needer:
         return []
-    return [(needer[dep], dep, why) for dep, why in engine.unsatisfied(list(needer), packages)]
+    return [
+        (needer[dep], dep, why)
+        for dep, why in engine.unsatisfied(list(needer), packages)
+        if why.endswith(" is locked")  # not a spec of an old package rattler can't read
+    ]
 
 
 def unsatisfied(
