@@ -25,6 +25,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     make_workspace: Callable[..., Workspace],
 ) -> None:
     ws = make_workspace()
+    assert ws.wsp("lock").code == 0  # build 1 comes from wsp.lock
     assert ws.wsp("apply", "--yes").code == 0
     nothing = ws.wsp("rollback", "webdev", "--yes")
     assert nothing.code == 1
@@ -42,6 +43,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     back = ws.wsp("rollback", "webdev", "--yes")
     assert back.code == 0, back
     assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
+    assert "packages from wsp.lock" not in back.stdout, back  # (from the kept build)
     assert "# changed outside wsp: - starlette 0.37.2" in back.stdout, back
     assert "Rolled webdev back to build 1 of" in back.stderr, back
     assert "`wsp plan` shows it as an update" in back.stderr, back
