@@ -15,6 +15,7 @@ from typing import Any
 
 _HEX = {"sha256": 64, "md5": 32}
 _ARCHIVE = re.compile(r"[^/]+-[^-/]+-[^-/]+\.(?:tar\.bz2|conda)$")
+_IN_SUBDIR = re.compile(r"/(?:noarch|[a-z0-9]+-[a-z0-9]+)/[^/]+$")
 _SUBDIR = re.compile(r"'([^']+)' is not a known subdir")
 _MISSING = re.compile(r"missing field(?:/fields)? [`']([\w-]+)[`']")
 
@@ -39,9 +40,18 @@ def locate(text: str, message: str) -> tuple[int, int, str] | None:
         return (*(found or _first_line(lines)), message)
     if "refers to a package that does not exist: " in message:
         url = message.rsplit("refers to a package that does not exist: ", 1)[1].strip()
-        found = _value(lines, lambda v: v == url)
+        found = _value(lines, lambda v: v.rstrip("/") == url.rstrip("/"))
         if found:
             return (*found, message)
+    if m := re.search(r'invalid type: string "((?:[^"\\]|\\.)*)"', message):
+        value = m.group(1).encode().decode("unicode_escape", "replace")
+        found = _value(lines, lambda v: v == value)
+        if found:
+            return (*found, message)
+    if "invalid port" in message:
+        for i, line in enumerate(lines):
+            if m2 := re.search(r"://[^/\s:]*:(?!\d+(?:/|$|\s))", line):
+                return i + 1, m2.start() + 1, message
     if "digest" in message:
         for i, line in enumerate(lines):
             key, _, value = line.strip().partition(": ")
@@ -51,12 +61,12 @@ def locate(text: str, message: str) -> tuple[int, int, str] | None:
         for i, line in enumerate(lines):
             if m2 := re.search(r"\b(?!file:)[a-z][a-z0-9+.-]*://(?=/|$|\s)", line):
                 return i + 1, m2.start() + 1, message
-    if "'build'" in message or "`build`" in message or "filename" in message:
-        for i, line in enumerate(lines):
+    if any(f"'{f}'" in message or f"`{f}`" in message for f in ("build", "subdir")):
+        for i, line in enumerate(lines):  # a conda URL no package name or subdir is read from
             item = line.strip()
             if item.startswith(("- conda: ", "conda: ")):
                 url = item.split(": ", 1)[1].strip()
-                if not _ARCHIVE.search(url):
+                if not _ARCHIVE.search(url) or not _IN_SUBDIR.search(url):
                     return i + 1, len(line) - len(line.lstrip()) + 1, message
     found = _structure(text, message)
     if found:
@@ -112,6 +122,8 @@ def _structure(text: str, message: str) -> tuple[int, int] | None:
         return None
     lines = text.splitlines()
     end = (max(len(lines), 1), 1)
+    if "unit value" in message and (empty := _first_null(doc)) is not None:
+        return empty
     missing = _MISSING.search(message)
     field = missing.group(1) if missing else None
     if field in ("version", "environments", "packages") and field not in doc:
@@ -162,6 +174,23 @@ def _structure(text: str, message: str) -> tuple[int, int] | None:
         for k, entry in enumerate(platforms):
             if isinstance(entry, dict) and "name" not in entry:
                 return _pos(platforms.lc.item(k))
+    return None
+
+
+def _first_null(node: Any) -> tuple[int, int] | None:
+    """Where the first empty value (`key:` with nothing after it) is, in document order."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if value is None:
+                return _pos(node.lc.key(key))
+            if (found := _first_null(value)) is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if value is None:
+                return _pos(node.lc.item(i))
+            if (found := _first_null(value)) is not None:
+                return found
     return None
 
 

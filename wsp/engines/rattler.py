@@ -1012,7 +1012,10 @@ def _unreadable(path: Path, message: str, text: str = "") -> LockUnreadable:
     if at is None:
         from wsp.engines.lockwhere import locate
 
-        found = locate(text, message)
+        try:
+            found = locate(text, message)
+        except Exception:  # where is a courtesy: never lose rattler's message over it
+            found = None
         if found is None:
             return LockUnreadable(path, message)
         line, col, what = found
