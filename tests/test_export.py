@@ -174,6 +174,24 @@ def test_all_writes_one_file_per_project(ws: Workspace) -> None:
     ]
 
 
+def test_a_channel_in_the_workspace_is_written_where_conda_finds_it(
+    make_workspace: Callable[..., Workspace], channel: Path
+) -> None:
+    """A channel declared relative to the workspace (`./channel`): wsp reads it against the
+    workspace root, conda against the folder it runs in; an export names it by its absolute
+    URL (before: `./channel`, which `conda env create -f out/p.yml` looked for in out/)."""
+    ws = make_workspace(
+        '[workspace]\nname = "rel"\nchannels = ["./channel"]\nenvs-dir = ".wsp/envs"\n\n'
+        '[projects.p]\npython = "3.12"\ndependencies = ["six"]\n'
+    )
+    shutil.copytree(channel, ws.root / "channel")
+    where = (ws.root / "channel").resolve().as_uri()
+    for args in ((), ("--pinned",)):
+        r = ws.wsp("export", "p", *args, "-o", "out/p.yml")
+        assert r.code == 0, r
+        assert read_yaml((ws.root / "out" / "p.yml").read_text())["channels"] == [where], args
+
+
 def test_errors_are_one_line(ws: Workspace) -> None:
     r = ws.wsp("export", "financ")
     assert r.code == 1

@@ -54,6 +54,18 @@ def register(sub: Any) -> None:
     )
 
 
+def portable_channel(ctx: Context, name: str) -> str:
+    """A declared channel as an export writes it: as declared, but a local path relative
+    to the workspace (`./channel`) as its absolute `file://` URL: wsp reads it against the
+    workspace root, conda against the folder it runs in."""
+    from wsp.channels import is_local
+    from wsp.graph import resolve_channel
+
+    if not is_local(name) or name.startswith(("/", "~", "file:///")):
+        return name
+    return resolve_channel(ctx.ws, name).identity.rstrip("/")
+
+
 def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = False) -> SolvedEnv:
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
@@ -78,7 +90,7 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         env_name=want.env_name,
         workspace=ctx.ws.name,
         platform=want.platform,
-        channels=tuple(c.name for c in want.channels),
+        channels=tuple(portable_channel(ctx, c.name) for c in want.channels),
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
         pip_sources={n: pin.source for n, pin in res.pip_pins.items() if pin.source},
@@ -115,9 +127,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         conda and pip authenticate from their own settings); a `${VAR}` stays as written,
         for conda and pip to expand where the file is used."""
         if declared_only:
+            from dataclasses import replace
+
             from wsp.graph import declaration
 
             decl = declaration(ctx.ws, name)
+            decl = replace(decl, channels=tuple(portable_channel(ctx, c) for c in decl.channels))
             files = {
                 decl.env_name + exporters.SUFFIX[args.format]: exporters.declared_environment_yml(
                     decl, ctx.ws.name
