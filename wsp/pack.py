@@ -34,7 +34,7 @@ from wsp import __version__, lockfile, pip, sysreq
 from wsp.context import sources
 from wsp.engines import LockData, LockedEnv, Package
 from wsp.errors import ChannelUnreachable, WspError
-from wsp.fsutil import atomic_write_json, atomic_write_text
+from wsp.fsutil import atomic_write_json, atomic_write_text, file_hexdigest
 from wsp.marker import now
 
 if TYPE_CHECKING:
@@ -286,7 +286,6 @@ def _fetch_wheels(
 
 def _download(url: str, target: Path, sha256: str | None) -> None:
     """Copy (file://) or download (http/https) `url` to `target`, checked against `sha256`."""
-    import hashlib
     import urllib.request
     from urllib.parse import unquote, urlparse
 
@@ -308,7 +307,7 @@ def _download(url: str, target: Path, sha256: str | None) -> None:
                 shutil.copyfileobj(response, fh)
     except OSError as exc:
         raise WspError(f"can't fetch {shown}: {getattr(exc, 'reason', None) or exc}") from None
-    if sha256 and hashlib.sha256(target.read_bytes()).hexdigest() != sha256:
+    if sha256 and file_hexdigest(target) != sha256:
         raise WspError(f"{shown} does not have the sha256 uv recorded for it")
 
 
@@ -502,21 +501,17 @@ def check_archives(archive: Path, info: PackInfo, top: Path, packages: Sequence[
     """Refuse a pack whose package archives are not those its wsp.lock locks (a copy that
     was damaged, a file replaced), before anything is put in the package cache: each is
     checked against the sha256 (else md5) the lock records."""
-    import hashlib
-
     for pkg in packages:
         rel = info.packages.get(pkg.dist)
-        path = top / "channel" / rel if rel else None
+        algorithm, want = ("sha256", pkg.sha256) if pkg.sha256 else ("md5", pkg.md5)
         try:
-            data = path.read_bytes() if path is not None else None
+            got = file_hexdigest(top / "channel" / rel, algorithm) if rel else None
         except OSError:
-            data = None
-        if data is None:
+            got = None
+        if got is None:
             problem = "it lacks the archive of " + pkg.dist
-        elif pkg.sha256 and hashlib.sha256(data).hexdigest() != pkg.sha256:
-            problem = f"channel/{rel} does not have the sha256 its wsp.lock records"
-        elif not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
-            problem = f"channel/{rel} does not have the md5 its wsp.lock records"
+        elif want and got != want:
+            problem = f"channel/{rel} does not have the {algorithm} its wsp.lock records"
         else:
             continue
         raise WspError(

@@ -44,10 +44,10 @@ from wsp.errors import ChannelUnreachable, LockUnreadable, SolveError, WspError
 from wsp.fsutil import (
     atomic_write_bytes,
     atomic_write_text,
+    file_hexdigest,
     file_url_path,
     json_text,
     remove_tree,
-    sha256_hex,
     top_level_strings,
     with_strings,
 )
@@ -773,7 +773,6 @@ class RattlerEngine:
         and index it. Each is fetched from its own URL, else from each location of
         `sources` (a declared channel's mirrors). Returns {dist: path in `dest`}.
         Raises ChannelUnreachable naming a package that no location gave."""
-        import hashlib
 
         out: dict[str, str] = {}
         for record in self._records.of(packages):
@@ -796,13 +795,10 @@ class RattlerEngine:
                 except Exception as exc:
                     problem = _first_line(str(exc))
                     continue
-                data = target.read_bytes()
-                digest = sha256_hex(data)
-                if pkg.sha256 and digest != pkg.sha256:
-                    other = other or _not_the_package(url, digest, pkg.sha256, done="packed")
+                if pkg.sha256 and (got := file_hexdigest(target)) != pkg.sha256:
+                    other = other or _not_the_package(url, got, pkg.sha256, done="packed")
                     continue
-                if not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
-                    got = hashlib.md5(data).hexdigest()
+                if not pkg.sha256 and pkg.md5 and (got := file_hexdigest(target, "md5")) != pkg.md5:
                     other = other or _not_the_package(url, got, pkg.md5, "md5", done="packed")
                     continue
                 out[pkg.dist] = rel
@@ -1095,19 +1091,15 @@ def _check_local_archive(record: Any) -> None:
     """Refuse a package archive of a local channel (file://) that is not the one its
     record names (sha256, else md5): rattler checks what it downloads, but takes a local
     file as it is, and the env's record would then claim the record's sha256."""
-    import hashlib
 
     path = file_url_path(str(record.url))
     if path is None or not (record.sha256 or record.md5):
         return
+    digest, want = ("sha256", record.sha256.hex()) if record.sha256 else ("md5", record.md5.hex())
     try:
-        data = path.read_bytes()
+        got = file_hexdigest(path, digest)
     except OSError:
         return  # missing: rattler says so
-    if record.sha256:
-        got, want, digest = hashlib.sha256(data).hexdigest(), record.sha256.hex(), "sha256"
-    else:
-        got, want, digest = hashlib.md5(data).hexdigest(), record.md5.hex(), "md5"
     if got != want:
         raise _not_the_package(str(record.url), got, want, digest)
 
