@@ -208,6 +208,26 @@ def test_unpack_refuses_a_pack_of_another_workspace_or_an_undeclared_project(
     assert refused.code == 1, refused
     assert "is a pack of workspace 'packed', not of 'other'" in refused.stderr, refused
 
+    # a copy that stopped half-way, or one damaged in a package: said so, nothing changed
+    # (before: "not a wsp pack (unexpected end of data)"; the damaged one failed as its
+    # channel "could not be reached", or went in from a package cache that had the package)
+    raw = archive.read_bytes()
+    cut, bad = archive.with_name("cut.tar"), archive.with_name("bad.tar")
+    cut.write_bytes(raw[: len(raw) // 2])
+    with tarfile.open(archive) as tar:
+        six = next(m for m in tar.getmembers() if "/noarch/six-" in m.name)
+    flipped = bytearray(raw)
+    flipped[six.offset_data + 100] ^= 0xFF
+    bad.write_bytes(flipped)
+    short = ws.wsp("unpack", str(cut), "--yes")
+    assert short.code == 1 and "cut.tar: cut short or damaged (" in short.stderr, short
+    damaged = ws.wsp("unpack", str(bad), "--yes")
+    assert damaged.code == 1, damaged
+    assert (
+        "bad.tar: damaged: channel/noarch/six-1.16.0-pyhd8ed1ab_0.tar.bz2 does not have the "
+        "sha256 its wsp.lock records; nothing was changed"
+    ) in damaged.stderr, damaged
+
     ws.edit("[projects.vision]", "[projects.vision2]")
     undeclared = ws.wsp("unpack", str(archive), "--yes")
     assert undeclared.code == 1, undeclared
@@ -215,7 +235,7 @@ def test_unpack_refuses_a_pack_of_another_workspace_or_an_undeclared_project(
 
     not_a_pack = ws.wsp("unpack", str(ws.manifest), "--yes")
     assert not_a_pack.code == 1 and "not a wsp pack" in not_a_pack.stderr, not_a_pack
-    for result in (refused, undeclared, not_a_pack):
+    for result in (refused, short, damaged, undeclared, not_a_pack):
         assert len(result.stderr.strip().splitlines()) == 1, result
     assert not ws.envs_dir.exists() or not any(ws.envs_dir.iterdir())
 

@@ -4,6 +4,7 @@ old one: its files name its final path, never the staging folder."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     make_workspace: Callable[..., Workspace],
 ) -> None:
     ws = make_workspace()
+    assert ws.wsp("lock").code == 0  # build 1 comes from wsp.lock
     assert ws.wsp("apply", "--yes").code == 0
     nothing = ws.wsp("rollback", "webdev", "--yes")
     assert nothing.code == 1
@@ -41,6 +43,7 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     back = ws.wsp("rollback", "webdev", "--yes")
     assert back.code == 0, back
     assert "+ uvicorn 0.30.1" in back.stdout, back  # what changes is shown first
+    assert "packages from wsp.lock" not in back.stdout, back  # (from the kept build)
     assert "# changed outside wsp: - starlette 0.37.2" in back.stdout, back
     assert "Rolled webdev back to build 1 of" in back.stderr, back
     assert "`wsp plan` shows it as an update" in back.stderr, back
@@ -120,3 +123,17 @@ def test_rollback_puts_back_the_pip_packages_wsp_installed(
     assert ws.wsp("rollback", "vision", "--yes").code == 0
     assert {"tinylib-1.0.0", "metricskit-1.0.0"} <= dists()
     assert ws.wsp("plan", "--detailed-exitcode").code == 0
+
+    # back across a replace (another Python): rattler links the noarch: python packages
+    # anew into the python's site-packages; their modules are compiled and recorded as a
+    # create compiles them (else `conda remove` leaves the __pycache__ Python writes)
+    finance = ws.envs_dir / "finance"
+    pyc = f"lib/python{PY}/site-packages/six/__pycache__/__init__.cpython-{PY.replace('.', '')}.pyc"
+    record = finance / "conda-meta" / "six-1.16.0-pyhd8ed1ab_0.json"
+    assert pyc in json.loads(record.read_text())["files"]
+    ws.edit('depends-on = ["finance"]\n', "")
+    ws.edit(f'python = "{PY}"', f'python = "{"3.12" if PY == "3.9" else "3.9"}"')
+    assert ws.wsp("apply", "--yes", "--target", "finance").code == 0
+    assert ws.wsp("rollback", "finance", "--yes").code == 0
+    assert pyc in json.loads(record.read_text())["files"]
+    assert (finance / pyc).is_file()

@@ -63,7 +63,7 @@ def read_yaml(text: str) -> dict:
     return YAML(typ="safe").load(text)
 
 
-def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
+def test_environment_yml_pins_every_solved_package(ws: Workspace, wheelhouse: Path) -> None:
     r = ws.wsp("export", "finance", "--pinned")
     assert r.code == 0, r
     data = read_yaml(r.stdout)
@@ -78,7 +78,16 @@ def test_environment_yml_pins_every_solved_package(ws: Workspace) -> None:
         rattler.MatchSpec(spec)  # strict parse
         assert spec.count("=") == 2, spec
     assert {s.replace("=", "-") for s in exact} == set(want)
-    assert pip_block["pip"] == ["tinyapp==0.5.0", "tinylib==1.1.0"]
+    # where pip finds the pins comes with them (before: left out, pip looked on PyPI)
+    where = ["--no-index", f"--find-links {wheelhouse}"]
+    assert pip_block["pip"] == [*where, "tinyapp==0.5.0", "tinylib==1.1.0"]
+    r = ws.wsp("export", "finance", "--format", "requirements")
+    assert r.code == 0, r
+    assert [ln for ln in r.stdout.splitlines() if not ln.startswith("#")] == [
+        *where,
+        "tinyapp==0.5.0",
+        "tinylib==1.1.0",
+    ]
 
 
 def test_exported_environment_yml_reinstalls_with_wsp(
@@ -123,15 +132,16 @@ def test_explicit_lists_the_solved_urls_with_their_hashes(ws: Workspace) -> None
     assert not list(ws.root.glob(".finance.txt.*"))  # atomic write left no temporary
 
 
-def test_requirements_and_dockerfile(ws: Workspace) -> None:
+def test_requirements_and_dockerfile(ws: Workspace, wheelhouse: Path) -> None:
     r = ws.wsp("export", "finance", "--format", "requirements")
     assert r.code == 0, r
     lines = r.stdout.splitlines()
     assert lines[0].startswith("# ")
-    assert [ln for ln in lines if not ln.startswith("#")] == ["tinyapp==0.5.0", "tinylib==1.1.0"]
 
     r = ws.wsp("export", "finance", "--format", "dockerfile", "-o", "docker/Dockerfile")
     assert r.code == 0, r
+    # the wheelhouse pip finds the pins in is this machine's: said
+    assert f"--find-links {wheelhouse}: a path on this machine, not in the image" in r.stderr
     text = (ws.root / "docker" / "Dockerfile").read_text()
     [base] = [ln for ln in text.splitlines() if ln.startswith("FROM ")]
     image, _, tag = base.split()[1].partition(":")
@@ -162,6 +172,24 @@ def test_all_writes_one_file_per_project(ws: Workspace) -> None:
         "finance.requirements.txt",
         "webdev.requirements.txt",
     ]
+
+
+def test_a_channel_in_the_workspace_is_written_where_conda_finds_it(
+    make_workspace: Callable[..., Workspace], channel: Path
+) -> None:
+    """A channel declared relative to the workspace (`./channel`): wsp reads it against the
+    workspace root, conda against the folder it runs in; an export names it by its absolute
+    URL (before: `./channel`, which `conda env create -f out/p.yml` looked for in out/)."""
+    ws = make_workspace(
+        '[workspace]\nname = "rel"\nchannels = ["./channel"]\nenvs-dir = ".wsp/envs"\n\n'
+        '[projects.p]\npython = "3.12"\ndependencies = ["six"]\n'
+    )
+    shutil.copytree(channel, ws.root / "channel")
+    where = (ws.root / "channel").resolve().as_uri()
+    for args in ((), ("--pinned",)):
+        r = ws.wsp("export", "p", *args, "-o", "out/p.yml")
+        assert r.code == 0, r
+        assert read_yaml((ws.root / "out" / "p.yml").read_text())["channels"] == [where], args
 
 
 def test_errors_are_one_line(ws: Workspace) -> None:

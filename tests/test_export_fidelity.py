@@ -10,6 +10,7 @@ A real local channel served over HTTP behind conda's `/t/<token>/`
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -240,6 +241,20 @@ def test_pinned_and_dockerfile_exports_keep_the_variables_and_nodefaults(
     assert text.index("ENV ") > text.index("RUN conda create")  # not during the build
     [warning] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert "p.Dockerfile: variable MULTI is not set in the image" in warning
+
+    # conda's explicit format holds no variables: its header gives the command that sets
+    # them, and a warning says so (before: dropped without a word)
+    r = ws.wsp("export", "p", "--format", "explicit")
+    assert r.code == 0, r
+    assert "p.explicit.txt: the env's variables (OMP_NUM_THREADS, GREETING, QUOTE, MULTI)" in (
+        r.stderr
+    )
+    [line] = [ln for ln in r.stdout.splitlines() if ln.startswith("# variables are not")]
+    command, _, rest = line.partition(": ")[2].partition("; ")
+    words = shlex.split(command)
+    assert words[:6] == ["conda", "env", "config", "vars", "set", "-n"], words
+    assert dict(w.split("=", 1) for w in words[7:]) == VARS
+    assert rest == "and MULTI (spanning lines)"
 
 
 def test_a_dockerfile_says_which_of_its_lines_name_this_machine(

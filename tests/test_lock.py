@@ -114,11 +114,27 @@ def test_relock_keeps_versions_and_update_moves_them(make_workspace, channel, tm
 
 def test_the_lock_travels_with_the_workspace(make_workspace, channel, tmp_path) -> None:
     ws = lab(make_workspace, channel, tmp_path)
+    tool = Pkg("labtool", "1.0", "0")  # in no other test's channel: not in the package cache
+    add_packages(ws.root / "channel", [tool])
+    ws.edit('dependencies = ["requests"]', 'dependencies = ["requests", "labtool"]')
     assert ws.wsp("lock").code == 0
     moved = tmp_path / "elsewhere" / "lab"
     shutil.copytree(ws.root, moved)
     other = Workspace(moved, moved / "channel", ws.env)
     assert other.wsp("lock", "--check").code == 0
+    # the local channel serves another labtool 1.0 0 than the one locked (rebuilt): refused
+    # (before: installed, its record claiming the locked sha256)
+    add_packages(moved / "channel", [Pkg("labtool", "1.0", "0", files={"share/x": "other"})])
+    r = other.wsp("apply", "--locked", "--yes")
+    assert r.code == 1, r
+    assert "labtool-1.0-0.tar.bz2 at file://" in r.stdout + r.stderr, r
+    assert "is not the package wsp.lock (or the channel's index) names" in r.stdout + r.stderr
+    assert not (other.envs_dir / "web").exists(), r
+    r = other.wsp("pack", "web")  # said as such (before: the last location's failure)
+    assert r.code == 1 and "is not the package wsp.lock" in r.stderr, r
+    assert "nothing was packed" in r.stderr and not list(moved.glob("*.tar")), r
+    sub = f"{current_platform()}/labtool-1.0-0.tar.bz2"
+    shutil.copy(ws.root / "channel" / sub, moved / "channel" / sub)
     r = other.wsp("apply", "--locked", "--yes")
     assert r.code == 0, r
     assert installed_sha256(other, "web") == {
@@ -224,10 +240,47 @@ def test_a_corrupt_lock_is_located_and_wsp_lock_writes_it_again(
     lock.write_bytes(b"# wsp.lock\nversion: \xff\n")
     r = ws.wsp("plan")
     assert r.code == 1 and "error: wsp.lock:2:10: can't be read: it is not UTF-8" in r.stderr, r
+    # cut short, or an entry's URL edited: where rattler stopped, though it does not say
+    # (before: `wsp.lock: can't be read: failed to parse digest`, no line)
+    cut = good[: good.index("\n  sha256: ") + 20]
+    gone = good.replace("/idna-3.7-", "/idna-3.8-", 1)
+    for text, where in (
+        (cut, f"{cut.count(chr(10)) + 1}:3: can't be read: failed to parse digest"),
+        (gone, f"{good[: good.index('/idna-3.7-')].count(chr(10)) + 1}:7: can't be read: "),
+    ):
+        lock.write_text(text)
+        r = ws.wsp("plan")
+        assert r.code == 1 and r.stderr.startswith(f"error: wsp.lock:{where}"), r
     r = ws.wsp("lock", "--update", "web")
     assert r.code == 0, r
     assert ws.wsp("lock", "--check").code == 0
     assert "numpy" in locked(ws, "calc", current_platform())
+
+    # a hand edit that drops a package another one needs (before: installed, packed and
+    # --check'ed as it was, an env whose requests could not import idna) or one declared
+    good = lock.read_text()
+    lines = good.splitlines(keepends=True)
+    start = lines.index("  web:\n")
+    start += lines[start:].index(f"      {current_platform()}:\n")
+    idna = next(i for i in range(start, len(lines)) if "/idna-" in lines[i])
+    needs = next(i for i in range(start, len(lines)) if "/requests-" in lines[i])
+    lock.write_text("".join(lines[:idna] + lines[idna + 1 :]))
+    where = f"error: wsp.lock:{needs + (needs < idna)}:7: wsp.lock lacks what its packages"
+    for args in (("lock", "--check"), ("apply", "--locked", "--yes"), ("pack", "web")):
+        r = ws.wsp(*args)
+        assert r.code == 1 and r.stderr.count("\n") == 1, r
+        assert r.stderr.startswith(where), r
+        assert (
+            f"web ({current_platform()}): requests 2.32.3 (pyhd8ed1ab_0) depends on "
+            "'idna >=2.5,<4': no idna is locked; run `wsp lock`"
+        ) in r.stderr, r
+        assert not ws.envs_dir.exists() and not list(ws.root.glob("*.tar")), r
+    lock.write_text("".join(lines[:needs] + lines[needs + 1 :]))
+    r = ws.wsp("lock", "--check")
+    assert r.code == 1, r
+    hash_line = 1 + next(i for i, ln in enumerate(lines) if ln.startswith("# wsp-lock-hash web"))
+    assert r.stderr.startswith(f"error: wsp.lock:{hash_line}:1: wsp.lock does not satisfy"), r
+    assert ws.wsp("lock").code == 0 and lock.read_text() == good
 
 
 def test_lock_usage_errors_name_the_flag_given(make_workspace, channel, tmp_path) -> None:

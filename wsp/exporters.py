@@ -17,6 +17,7 @@ from wsp.engines import Package
 
 if TYPE_CHECKING:
     from wsp.graph import Declaration
+    from wsp.pip import PipOptions
 
 FORMATS = ("environment-yml", "explicit", "requirements", "dockerfile")
 
@@ -44,11 +45,20 @@ class SolvedEnv:
     packages: tuple[Package, ...]
     pip: Mapping[str, str] = field(default_factory=dict)  # exact pins {name: version}
     pip_sources: Mapping[str, str] = field(default_factory=dict)  # name -> line, not an index
+    # where pip finds the pins, as declared (`--index-url URL`, `--find-links DIR`, ...):
+    # without them pip would look for a private index's pins on PyPI
+    pip_options: tuple[str, ...] = ()
     env_vars: tuple[tuple[str, str], ...] = ()  # the project's env-vars, in order
     nodefaults: bool = False  # declared: none of the channels the user's settings add
 
     @property
     def pip_lines(self) -> list[str]:
+        """The pip list of the env: where pip finds the pins, then the pins (none of it
+        when the env has no pip requirements)."""
+        return [*self.pip_options, *self.pip_pin_lines] if self.pip else []
+
+    @property
+    def pip_pin_lines(self) -> list[str]:
         return [
             self.pip_sources.get(name) or f"{name}=={version}"
             for name, version in sorted(self.pip.items())
@@ -97,6 +107,18 @@ def shareable(text: str) -> tuple[str, list[str]]:
 def file_name(env: SolvedEnv, fmt: str) -> str:
     """The file `--all` writes for `env` in `fmt`."""
     return env.env_name + SUFFIX[fmt]
+
+
+def pip_option_lines(options: PipOptions) -> tuple[str, ...]:
+    """`options` as lines of a pip list or requirements file, as the declared
+    environment.yml writes them (`--no-index` or `--index-url URL`, `--extra-index-url URL`,
+    `--find-links DIR`); a `${VAR}` in a URL kept as written, for pip to expand."""
+    lines = ["--no-index"] if options.no_index else []
+    if options.index_url and not options.no_index:
+        lines.append(f"--index-url {options.index_url}")
+    lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
+    lines += [f"--find-links {u}" for u in options.find_links]
+    return tuple(lines)
 
 
 def _yaml_text(doc: Any) -> str:
@@ -202,9 +224,24 @@ def explicit(env: SolvedEnv) -> str:
             f"# pip requirements are not part of this format: "
             f"wsp export {env.project} --format requirements"
         )
+    if env.env_vars:
+        lines.append(f"# variables are not part of this format: {_vars_command(env)}")
     lines.append("@EXPLICIT")
     lines.extend(p.url + _hash_fragment(p) for p in env.conda_packages)
     return "\n".join(lines) + "\n"
+
+
+def _vars_command(env: SolvedEnv) -> str:
+    """The conda command that sets `env`'s variables in the env an explicit file makes
+    (a value spanning lines can't be given on one: named only)."""
+    import shlex
+
+    one = [(k, v) for k, v in env.env_vars if not _multiline(v)]
+    words = " ".join(shlex.quote(f"{k}={v}") for k, v in one)
+    command = f"conda env config vars set -n {env.env_name} {words}" if one else ""
+    if many := [k for k, v in env.env_vars if _multiline(v)]:
+        command += ("; " if command else "") + f"and {', '.join(many)} (spanning lines)"
+    return command
 
 
 def explicit_warnings(env: SolvedEnv) -> list[str]:
@@ -266,6 +303,9 @@ def _from_host(line: str) -> bool:
     `name @ file:///x`, `file:///x`)."""
     from wsp.channels import is_local
 
+    for option in ("--find-links ", "--index-url ", "--extra-index-url "):
+        if line.startswith(option):  # where pip looks: a folder of this machine's
+            return is_local(line.removeprefix(option).strip())
     target = line.removeprefix("-e ").strip()
     return is_local(target.partition(" @ ")[2].strip() or target)
 

@@ -183,6 +183,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_hexdigest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in chunks (a package archive may be gigabytes)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
 def stable_hash(data: Any) -> str:
     """`sha256:<hex>` of a JSON-able value, independent of dict order."""
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

@@ -32,7 +32,7 @@ def lock_path(ctx: Context) -> Path:
     return ctx.ws.root / LOCK_NAME
 
 
-SUMMARY_FORMAT = 3
+SUMMARY_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class _Summary:
     ids: dict[str, dict[str, tuple[str, str, dict[str, str]]]]
     virtual: dict[str, dict[str, list[str]]]
     cuda: dict[str, dict[str, list[str]]]
+    unmet: dict[str, dict[str, list[tuple[str, str, str]]]]
 
 
 class LockView:
@@ -74,12 +75,33 @@ class LockView:
         self.virtual: dict[str, dict[str, list[str]]] = summary["virtual"]
         # project -> platform -> what of its packages needs a CUDA driver
         self.cuda: dict[str, dict[str, list[str]]] = summary["cuda"]
+        # project -> platform -> [dist, dependency, why] of what its packages need that
+        # none of them is (`unmet_depends`): [] but in a lock a hand edit broke
+        self._unmet: dict[str, dict[str, list[Any]]] = summary["unmet"]
+
+    def unmet(self, project: str, platform: str) -> list[tuple[Package, str, str]]:
+        """What the locked packages of `project` for `platform` need that none of them is
+        (`unmet_depends`), from the summary: worked out once per content of wsp.lock."""
+        found = self._unmet.get(project, {}).get(platform) or []
+        if not found:
+            return []
+        env = self.envs.get(project)
+        by_dist = {p.dist: p for p in env.packages.get(platform, ())} if env is not None else {}
+        out = []
+        for dist, dep, why in found:
+            if (pkg := by_dist.get(dist) or Package.from_dist(dist)) is not None:
+                out.append((pkg, dep, why))
+        return out
 
     @property
     def data(self) -> LockData:
         if self._data is None:
             self._data = self._engine.read_lock(self._path, self._root)
         return self._data
+
+    @property
+    def path(self) -> Path:
+        return self._path
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -105,10 +127,11 @@ class LockView:
             "ids": {},
             "virtual": {},
             "cuda": {},
+            "unmet": {},
         }
         for name, env in data.envs.items():
             summary["platforms"][name] = sorted(env.packages)
-            for key in ("ids", "virtual", "cuda"):
+            for key in ("ids", "virtual", "cuda", "unmet"):
                 summary[key][name] = {}
             for plat, pkgs in env.packages.items():
                 pins = {n: p.version for n, p in env.pip.get(plat, {}).items()}
@@ -116,6 +139,9 @@ class LockView:
                 summary["ids"][name][plat] = [lock_id(pkgs, pins), dists, pins]
                 summary["virtual"][name][plat] = list(data.target(env, plat).virtual_packages)
                 summary["cuda"][name][plat] = list(sysreq.cuda_builds(pkgs))
+                summary["unmet"][name][plat] = [
+                    [p.dist, dep, why] for p, dep, why in unmet_depends(self._engine, pkgs)
+                ]
         return summary
 
     def _read_summary(self) -> dict[str, Any] | None:
@@ -126,7 +152,8 @@ class LockView:
                 and summary["sha256"] == self._sha256
                 and summary["wsp"] == __version__
             ):
-                fields = {k: summary[k] for k in ("hashes", "platforms", "ids", "virtual", "cuda")}
+                keys = ("hashes", "platforms", "ids", "virtual", "cuda", "unmet")
+                fields = {k: summary[k] for k in keys}
                 codec.load(_Summary, fields)  # the shapes the plan reads, or not used
                 return fields
         except (OSError, ValueError, KeyError, TypeError):
@@ -357,19 +384,42 @@ def _targets_of(ctx: Context) -> tuple[sysreq.Variant, ...]:
 
 @dataclass(frozen=True)
 class Unsatisfied:
-    """A declared spec the locked packages of a project no longer satisfy."""
+    """A declared spec the locked packages of a project no longer satisfy, or a dependency
+    of a locked package that none of them satisfies (layer "depends")."""
 
     project: str
     platform: str
     spec: str  # as the declaration has it (a conda match spec, or a pip requirement)
     why: str
-    layer: str = "conda"  # or "pip"
+    layer: str = "conda"  # or "pip", or "depends"
+    needed_by: Package | None = None  # "depends": the locked package that needs `spec`
 
     def __str__(self) -> str:
+        head = f"{self.project} ({self.platform})"
+        if self.needed_by is not None:
+            p = self.needed_by
+            return f"{head}: {p.name} {p.version} ({p.build}) depends on {self.spec!r}: {self.why}"
         what = "pip requirement" if self.layer == "pip" else "spec"
-        return (
-            f"{self.project} ({self.platform}): {what} {self.spec!r} is not satisfied: {self.why}"
-        )
+        return f"{head}: {what} {self.spec!r} is not satisfied: {self.why}"
+
+
+def unmet_depends(engine: Engine, packages: Iterable[Package]) -> list[tuple[Package, str, str]]:
+    """(package, dependency, why) for each dependency of locked `packages` that none of
+    them satisfies (virtual packages are the machine's): a set no solver gives, such as a
+    wsp.lock that lost a line in a hand edit or a merge. conda and rattler install what
+    they are given; wsp installs no such set."""
+    packages = sorted(packages)
+    needer: dict[str, Package] = {}
+    for pkg in packages:
+        for dep in pkg.depends:
+            needer.setdefault(dep, pkg)
+    if not needer:
+        return []
+    return [
+        (needer[dep], dep, why)
+        for dep, why in engine.unsatisfied(list(needer), packages)
+        if why.endswith(" is locked")  # not a spec of an old package rattler can't read
+    ]
 
 
 def unsatisfied(
@@ -384,7 +434,9 @@ def unsatisfied(
     whose hash line says the lock matches their declaration (a lock stale by its hash is
     `stale`'s; `apply --frozen` installs it as it is on purpose). Conda: each declared match
     spec is satisfied by a locked package of its name (the engine matches); pip: each
-    requirement's specifier contains the locked version (a name conda provides counts)."""
+    requirement's specifier contains the locked version (a name conda provides counts).
+    And, for every locked project of wsp.lock, a dependency of a locked package that none
+    of them satisfies (whatever the hash line says)."""
     from wsp import pip
 
     names = list(projects) if projects is not None else sorted(ctx.desired)
@@ -392,11 +444,19 @@ def unsatisfied(
     for name in names:
         want = ctx.desired.get(name)
         locked = lock.envs.get(name)
-        if want is None or locked is None or lock.hashes.get(name) != want.lock_hash:
+        if want is None or locked is None:
             continue
+        matches = lock.hashes.get(name) == want.lock_hash
         for platform in platforms if platforms is not None else sorted(locked.packages):
             packages = locked.packages.get(platform)
             if packages is None:
+                continue
+            if isinstance(lock, LockView):
+                out += [
+                    Unsatisfied(name, platform, dep, why, "depends", pkg)
+                    for pkg, dep, why in lock.unmet(name, platform)
+                ]
+            if not matches:
                 continue
             for spec, why in engine.unsatisfied(want.specs, packages):
                 out.append(Unsatisfied(name, platform, spec, why))
@@ -417,14 +477,80 @@ def check(
     ctx: Context, engine: Engine, lock: LockView, projects: Iterable[str] | None = None
 ) -> None:
     """Refuse a lock whose packages break the declaration they claim to match (a hand-merged
-    lock, a copied hash line), naming each package and the spec it breaks."""
+    lock, a copied hash line) or need a package it does not hold, naming each package and
+    the spec it breaks, located in wsp.lock at the first."""
     if broken := unsatisfied(ctx, engine, lock, projects):
         shown = "; ".join(str(b) for b in broken[:5])
         more = f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""
+        first = broken[0]
+        what = (
+            "lacks what its packages depend on"
+            if first.layer == "depends"
+            else "does not satisfy workspace.toml"
+        )
         raise WspError(
-            f"{LOCK_NAME} does not satisfy workspace.toml: {shown}{more}",
+            f"{locate(lock, first)}: {LOCK_NAME} {what}: {shown}{more}",
             hint="run `wsp lock` to solve those projects again, and commit the result",
         )
+
+
+def locate(lock: LockView, problem: Unsatisfied) -> str:
+    """`FILE:LINE:COL` in wsp.lock of what `problem` blames: the line of the locked package
+    in its project's list for that platform (the one that needs what is missing, or the
+    one of the spec's name), else the project's hash line, which claims the lock matches."""
+    from wsp.errors import display_path
+    from wsp.specs import conda_name
+
+    where = display_path(lock.path)
+    try:
+        lines = lock.path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return where
+    env = lock.envs.get(problem.project)
+    entry = lock.target(env, problem.platform).name if env is not None else problem.platform
+    pkg = problem.needed_by
+    if pkg is None and problem.layer == "conda":
+        name = conda_name(problem.spec)
+        env_pkgs = env.packages.get(problem.platform, ()) if env is not None else ()
+        pkg = next((p for p in env_pkgs if p.name == name), None)
+    hash_line = f"{_HASH_LINE}{problem.project} "
+    found = next((i for i, ln in enumerate(lines) if ln.startswith(hash_line)), None)
+    if pkg is not None:
+        at = _package_line(lines, problem.project, entry, pkg)
+        if at is not None:
+            return f"{where}:{at[0] + 1}:{at[1] + 1}"
+    return f"{where}:{found + 1}:1" if found is not None else where
+
+
+_HASH_LINE = "# wsp-lock-hash "  # as the engine writes it
+
+
+def _package_line(
+    lines: list[str], project: str, entry: str, pkg: Package
+) -> tuple[int, int] | None:
+    """(line, column), from 0, of `pkg`'s `- conda: URL` item under `environments:` ->
+    `project` -> `packages:` -> `entry` in wsp.lock as rattler writes it; None when the
+    file is laid out otherwise."""
+    stem = f"/{pkg.name}-{pkg.version}-{pkg.build}."  # its archive's name, either format
+    section = env_at = plat_at = None
+    for i, line in enumerate(lines):
+        if section is None:
+            section = i if line == "environments:" else None
+        elif env_at is None:
+            if line and not line.startswith(" "):
+                return None  # the section is over
+            env_at = i if line.strip() in (f"{project}:", f"'{project}':") else None
+        elif plat_at is None:
+            if line[:3].strip():
+                return None  # the next project
+            plat_at = i if line.strip() in (f"{entry}:", f"'{entry}':") else None
+        else:
+            item = line.lstrip()
+            if not item.startswith("- "):
+                return None  # the platform's list is over
+            if item.split(": ", 1)[-1].rsplit("/", 1)[-1].startswith(stem[1:]):
+                return i, len(line) - len(item)
+    return None
 
 
 def write(ctx: Context, engine: Engine, data: LockData) -> None:

@@ -34,7 +34,7 @@ from wsp import __version__, lockfile, pip, sysreq
 from wsp.context import sources
 from wsp.engines import LockData, LockedEnv, Package
 from wsp.errors import ChannelUnreachable, WspError
-from wsp.fsutil import atomic_write_json, atomic_write_text
+from wsp.fsutil import atomic_write_json, atomic_write_text, file_hexdigest
 from wsp.marker import now
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ def make_pack(
             f"{lockfile.LOCK_NAME} has no packages for {project}",
             hint="run `wsp lock`, then pack again",
         )
+    lockfile.check(ctx, engine, lock, [project])  # a pack installs what the lock holds
     platform = _platform(engine, locked, want, platform)
     variant = next((v for v in want.variants if v.name == platform), None)
     target = lock.target(locked, platform)
@@ -285,7 +286,6 @@ def _fetch_wheels(
 
 def _download(url: str, target: Path, sha256: str | None) -> None:
     """Copy (file://) or download (http/https) `url` to `target`, checked against `sha256`."""
-    import hashlib
     import urllib.request
     from urllib.parse import unquote, urlparse
 
@@ -307,7 +307,7 @@ def _download(url: str, target: Path, sha256: str | None) -> None:
                 shutil.copyfileobj(response, fh)
     except OSError as exc:
         raise WspError(f"can't fetch {shown}: {getattr(exc, 'reason', None) or exc}") from None
-    if sha256 and hashlib.sha256(target.read_bytes()).hexdigest() != sha256:
+    if sha256 and file_hexdigest(target) != sha256:
         raise WspError(f"{shown} does not have the sha256 uv recorded for it")
 
 
@@ -448,7 +448,7 @@ def read_info(archive: Path) -> PackInfo:
     except FileNotFoundError:
         raise WspError(f"{archive}: no such file") from None
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise WspError(f"{archive}: not a wsp pack ({exc})") from None
+        raise _unreadable(archive, exc) from None
     try:
         data = json.loads(raw)
         fmt = data.get("format") if isinstance(data, dict) else None
@@ -468,12 +468,56 @@ def extract(archive: Path, dest: Path, info: PackInfo) -> Path:
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, EOFError) as exc:
+        raise _unreadable(archive, exc) from None
+    except OSError as exc:
         raise WspError(f"{archive}: can't be extracted ({exc})") from None
     top = dest / info.folder
     if not (top / INFO_NAME).is_file():
         raise WspError(f"{archive}: not a wsp pack (no {info.folder}/{INFO_NAME})")
     return top
+
+
+def _unreadable(archive: Path, exc: BaseException) -> WspError:
+    """What a file python's tarfile can't read is: a tar (or gzip) file cut short (a copy
+    or download that stopped) or damaged, by its first bytes, else not a pack at all."""
+    try:
+        with open(archive, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        head = b""
+    if head[257:262] == b"ustar" or head[:2] == b"\x1f\x8b":
+        reason = str(exc).rsplit("ReadError(", 1)[-1].strip("')\"") or type(exc).__name__
+        return WspError(
+            f"{archive}: cut short or damaged ({reason}): not a whole wsp pack",
+            hint="copy it again from where it was made, or make it again with `wsp pack`",
+        )
+    return WspError(
+        f"{archive}: not a wsp pack (not a tar archive)", hint="give the file `wsp pack` wrote"
+    )
+
+
+def check_archives(archive: Path, info: PackInfo, top: Path, packages: Sequence[Package]) -> None:
+    """Refuse a pack whose package archives are not those its wsp.lock locks (a copy that
+    was damaged, a file replaced), before anything is put in the package cache: each is
+    checked against the sha256 (else md5) the lock records."""
+    for pkg in packages:
+        rel = info.packages.get(pkg.dist)
+        algorithm, want = ("sha256", pkg.sha256) if pkg.sha256 else ("md5", pkg.md5)
+        try:
+            got = file_hexdigest(top / "channel" / rel, algorithm) if rel else None
+        except OSError:
+            got = None
+        if got is None:
+            problem = "it lacks the archive of " + pkg.dist
+        elif want and got != want:
+            problem = f"channel/{rel} does not have the {algorithm} its wsp.lock records"
+        else:
+            continue
+        raise WspError(
+            f"{archive}: damaged: {problem}; nothing was changed",
+            hint="copy it again from where it was made, or make it again with `wsp pack`",
+        )
 
 
 def check_fits(ctx: Context, info: PackInfo, archive: Path) -> None:
@@ -542,6 +586,7 @@ def unpack_plan(archive: Path, info: PackInfo, top: Path) -> Any:
             res = Resolution(variant=variant, lacking=((variant.name, unmet),))
             return plan_of(ctx, {info.project: res}, (info.project,))
         if not in_sync and not (have is not None and have.ownership != "ours"):
+            check_archives(archive, info, top, packages)
             engine.seed_cache(packages, top / "channel")
         installed = tuple(engine.installed(want.prefix)) if needs_installed(have) else None
         res = Resolution(

@@ -210,7 +210,7 @@ def _render_action(c: Console, a: Action, *, next_steps: bool = True) -> None:
             c.print("      ways forward:")
             for step in r.next_steps:
                 c.print(f"        - {esc(step)}")
-    if a.lock_id:
+    if a.lock_id and not any(r.code == "rollback" for r in a.reasons):  # (a kept build's)
         c.print("      [dim]# packages from wsp.lock[/]")
     if a.unknown:
         c.print(f"      [yellow]? {esc(a.unknown)}[/]")

@@ -54,10 +54,22 @@ def register(sub: Any) -> None:
     )
 
 
+def portable_channel(ctx: Context, name: str) -> str:
+    """A declared channel as an export writes it: as declared, but a local path relative
+    to the workspace (`./channel`) as its absolute `file://` URL: wsp reads it against the
+    workspace root, conda against the folder it runs in."""
+    from wsp.channels import is_local
+    from wsp.graph import resolve_channel
+
+    if not is_local(name) or name.startswith(("/", "~", "file:///")):
+        return name
+    return resolve_channel(ctx.ws, name).identity.rstrip("/")
+
+
 def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = False) -> SolvedEnv:
     """One project solved afresh for this machine's platform."""
     from wsp.errors import WspError
-    from wsp.exporters import SolvedEnv
+    from wsp.exporters import SolvedEnv, pip_option_lines
     from wsp.graph import declaration
     from wsp.resolve import resolve
 
@@ -78,10 +90,11 @@ def solve_env(ctx: Context, engine: Any, project: str, *, allow_build: bool = Fa
         env_name=want.env_name,
         workspace=ctx.ws.name,
         platform=want.platform,
-        channels=tuple(c.name for c in want.channels),
+        channels=tuple(portable_channel(ctx, c.name) for c in want.channels),
         packages=tuple(res.packages or ()),
         pip=dict(res.pip or {}),
         pip_sources={n: pin.source for n, pin in res.pip_pins.items() if pin.source},
+        pip_options=pip_option_lines(want.pip_options),
         env_vars=want.env_vars,
         nodefaults=declaration(ctx.ws, project).nodefaults,
     )
@@ -114,9 +127,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
         conda and pip authenticate from their own settings); a `${VAR}` stays as written,
         for conda and pip to expand where the file is used."""
         if declared_only:
+            from dataclasses import replace
+
             from wsp.graph import declaration
 
             decl = declaration(ctx.ws, name)
+            decl = replace(decl, channels=tuple(portable_channel(ctx, c) for c in decl.channels))
             files = {
                 decl.env_name + exporters.SUFFIX[args.format]: exporters.declared_environment_yml(
                     decl, ctx.ws.name
@@ -127,6 +143,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
             files = exporters.render_all(env, args.format)
             if exporters.file_name(env, "explicit") in files:
                 warnings.extend(exporters.explicit_warnings(env))
+            if args.format == "explicit" and env.env_vars:  # (a Dockerfile sets them)
+                warnings.append(
+                    f"{exporters.file_name(env, 'explicit')}: the env's variables "
+                    f"({', '.join(k for k, _ in env.env_vars)}) are not part of conda's "
+                    "explicit format: its header says how to set them"
+                )
             if args.format == "dockerfile":
                 warnings.extend(exporters.dockerfile_warnings(env))
         out = {}

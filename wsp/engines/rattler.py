@@ -43,10 +43,10 @@ from wsp.errors import ChannelUnreachable, LockUnreadable, SolveError, WspError
 from wsp.fsutil import (
     atomic_write_bytes,
     atomic_write_text,
+    file_hexdigest,
     file_url_path,
     json_text,
     remove_tree,
-    sha256_hex,
     top_level_strings,
     with_strings,
 )
@@ -644,6 +644,8 @@ class RattlerEngine:
         missing = [r for r in records if not index.contains_record(r)]
         if not missing:
             return
+        for record in missing:
+            _check_local_archive(record)
         # rattler has no download-only call: link the missing packages into a scratch
         # prefix, which fills the cache. A noarch: python package links only beside a python.
         names = {r.name.normalized for r in missing}
@@ -670,7 +672,12 @@ class RattlerEngine:
 
     @staticmethod
     def _fetch_error(packages: Sequence[Package], message: str) -> WspError:
-        """ChannelUnreachable for the channel of the package rattler could not fetch."""
+        """ChannelUnreachable for the channel of the package rattler could not fetch; a
+        download that is not the package its record names, said as such."""
+        if m := re.search(
+            r"hash mismatch when extracting (\S+) .*?: expected (\w+), got (\w+)", message
+        ):
+            return _not_the_package(m.group(1), m.group(3), m.group(2))
         for pkg in packages:
             name = pkg.url.rsplit("/", 1)[-1]
             if name and name in message:
@@ -691,6 +698,10 @@ class RattlerEngine:
         records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
         _check_inside(prefix, current, records)
+        pkgs = self._cache_dir / "pkgs"
+        for record in records:  # what rattler will take from a local channel as it is
+            if str(record.url).startswith("file:") and not (pkgs / _stem(record)).exists():
+                _check_local_archive(record)
         again = _clobbered(current, records)
         reporter = _Reporter(progress) if progress else None
         try:
@@ -761,7 +772,6 @@ class RattlerEngine:
         and index it. Each is fetched from its own URL, else from each location of
         `sources` (a declared channel's mirrors). Returns {dist: path in `dest`}.
         Raises ChannelUnreachable naming a package that no location gave."""
-        import hashlib
 
         out: dict[str, str] = {}
         for record in self._records.of(packages):
@@ -772,6 +782,7 @@ class RattlerEngine:
             # where this machine fetches the channel from first, then the package's own URL
             tried = [f"{channels.base_url(u)}{rel}" for ch in sources for u in ch.urls] + [pkg.url]
             problem = "no location to fetch it from"
+            other: WspError | None = None  # a location that serves other bytes
             for url in dict.fromkeys(tried):
                 try:
                     if url.startswith("file://"):
@@ -783,18 +794,18 @@ class RattlerEngine:
                 except Exception as exc:
                     problem = _first_line(str(exc))
                     continue
-                data = target.read_bytes()
-                digest = sha256_hex(data)
-                if pkg.sha256 and digest != pkg.sha256:
-                    problem = f"{url} has sha256 {digest}, the lock says {pkg.sha256}"
+                if pkg.sha256 and (got := file_hexdigest(target)) != pkg.sha256:
+                    other = other or _not_the_package(url, got, pkg.sha256, done="packed")
                     continue
-                if not pkg.sha256 and pkg.md5 and hashlib.md5(data).hexdigest() != pkg.md5:
-                    problem = f"{url} does not have the md5 the lock records"
+                if not pkg.sha256 and pkg.md5 and (got := file_hexdigest(target, "md5")) != pkg.md5:
+                    other = other or _not_the_package(url, got, pkg.md5, "md5", done="packed")
                     continue
                 out[pkg.dist] = rel
                 break
             else:
                 target.unlink(missing_ok=True)
+                if other is not None:  # what the user must know, before the unreachable
+                    raise other
                 raise ChannelUnreachable(pkg.channel or pkg.url, f"{record.file_name}: {problem}")
         (dest / "noarch").mkdir(parents=True, exist_ok=True)
         _run(rattler.index.index_fs(dest, write_zst=False, write_shards=False, force=True))
@@ -910,12 +921,13 @@ class RattlerEngine:
                 if line.startswith(prefix):
                     project, _, value = line[len(prefix) :].partition(" ")
                     into[project] = value.strip()
+        read = _absolute(text, root)  # as many lines as the file: rattler's are its
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "wsp.lock").write_text(_absolute(text, root))
+            (Path(tmp) / "wsp.lock").write_text(read)
             try:
                 lf = rattler.LockFile.from_path(Path(tmp) / "wsp.lock")
             except Exception as exc:
-                raise _unreadable(path, _first_line(str(exc))) from None
+                raise _unreadable(path, _first_line(str(exc)), read) from None
         envs: dict[str, LockedEnv] = {}
         for project, env in lf.environments():
             packages: dict[str, tuple[Package, ...]] = {}
@@ -990,14 +1002,29 @@ class RattlerEngine:
         return sorted(self._records.remember(self._prefix_records(prefix)))
 
 
-def _unreadable(path: Path, message: str) -> LockUnreadable:
+def _unreadable(path: Path, message: str, text: str = "") -> LockUnreadable:
     """rattler's error for a lock it can't parse, located where the YAML parser says
-    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`)."""
+    (`... at line 119 column 3, while parsing a block mapping at line 113 column 3`), else
+    where wsp finds what the message names in `text` (a field missing, a digest cut
+    short, a package no entry lists: wsp.engines.lockwhere)."""
     at = re.search(r" at line (\d+) column (\d+)", message)
     if at is None:
-        return LockUnreadable(path, message)
+        from wsp.engines.lockwhere import locate
+
+        try:
+            found = locate(text, message)
+        except Exception:  # where is a courtesy: never lose rattler's message over it
+            found = None
+        if found is None:
+            return LockUnreadable(path, message)
+        line, col, what = found
+        return LockUnreadable(path, what, line, col)
     what = message[: at.start()] + message[at.end() :]
-    return LockUnreadable(path, what, int(at.group(1)), int(at.group(2)))
+    line, col = int(at.group(1)), int(at.group(2))
+    lines = text.splitlines()
+    if text and line > len(lines) + text.endswith("\n"):  # past the end of a file cut
+        line, col = len(lines), len(lines[-1]) + 1  # short mid-line: at its end
+    return LockUnreadable(path, what, line, col)
 
 
 def _published_before(record: Any, bound: int) -> bool:
@@ -1041,6 +1068,43 @@ def _read_record(path: Path, tries: int = 5) -> Any | None:
         f"{path} is not a package record wsp can read ({problem}); wsp leaves the env alone",
         hint="if another tool is changing the env, try again once it is done",
     )
+
+
+def _not_the_package(
+    url: str, got: str, want: str, digest: str = "sha256", *, done: str = "installed"
+) -> WspError:
+    from wsp.channels import redact
+
+    name = url.rsplit("/", 1)[-1]
+    return WspError(
+        f"{name} at {redact(url)} is not the package wsp.lock (or the channel's index) "
+        f"names: its {digest} is {got}, not {want}; nothing was {done}",
+        hint="the channel or mirror serves another build under the same name (rebuilt, or "
+        "tampered with): if it is the right one, `wsp lock --update` locks it",
+    )
+
+
+def _stem(record: Any) -> str:
+    """The package cache's folder name of `record`'s archive."""
+    name = str(record.file_name)
+    return name.removesuffix(".conda").removesuffix(".tar.bz2")
+
+
+def _check_local_archive(record: Any) -> None:
+    """Refuse a package archive of a local channel (file://) that is not the one its
+    record names (sha256, else md5): rattler checks what it downloads, but takes a local
+    file as it is, and the env's record would then claim the record's sha256."""
+
+    path = file_url_path(str(record.url))
+    if path is None or not (record.sha256 or record.md5):
+        return
+    digest, want = ("sha256", record.sha256.hex()) if record.sha256 else ("md5", record.md5.hex())
+    try:
+        got = file_hexdigest(path, digest)
+    except OSError:
+        return  # missing: rattler says so
+    if got != want:
+        raise _not_the_package(str(record.url), got, want, digest)
 
 
 def _unlinks_its_files(record: Any) -> Any:
@@ -1100,11 +1164,18 @@ def _finish_linking(
     def key(r: Any) -> tuple[str, bytes | None]:
         return (r.file_name, r.sha256 or r.md5)
 
+    def minor(rs: Sequence[Any]) -> tuple[int, ...] | None:
+        py = next((r for r in rs if r.name.normalized == "python"), None)
+        return tuple(py.version.as_major_minor()) if py is not None else None
+
     had = {key(r) for r in before}
+    # a new Python major.minor: rattler links every noarch: python package anew, into the
+    # new site-packages (a rollback across a replace), as conda does
+    moved = minor(before) != minor(records)
     linked = [
         f"{r.name.normalized}-{r.version}-{r.build}"
         for r in records
-        if key(r) not in had or r.name.normalized in again
+        if key(r) not in had or r.name.normalized in again or (moved and r.noarch.python)
     ]
     python = next((r for r in records if r.name.normalized == "python"), None)
     finish_noarch_python(
