@@ -49,6 +49,9 @@ def test_rollback_undoes_an_update_and_a_second_rollback_redoes_it(
     assert "`wsp plan` shows it as an update" in back.stderr, back
     assert "uvicorn" in ws.versions("webdev")
     whole(ws, "webdev")
+    # conda list --revisions names the command that made the build
+    history = (ws.envs_dir / "webdev" / "conda-meta" / "history").read_text()
+    assert history.split("==>")[-1].splitlines()[1].startswith("# cmd: wsp rollback ("), history
     plan = ws.wsp("plan", "--json").json
     changes = [(a["env"], a["action"]) for a in plan["actions"] if a["action"] != "no-op"]
     assert changes == [("webdev", "update")]

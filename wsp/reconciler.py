@@ -286,11 +286,21 @@ def _for_conda(ctx: Context, action: Action, prefix: Path, linked: set[tuple[int
     """What makes the env conda's own too: its history (the declared specs, as conda
     records requested specs), its variables (conda-meta/state), the frozen marker (CEP 22:
     conda refuses to change it) and conda's file modes, readable by the machine's users."""
+    from wsp.reasons import ReasonCode
+
     declared = action.declared or Declared()
+    codes = {r.code for r in action.reasons}
+    command = (  # what made this build, as `conda list --revisions` shows it
+        "wsp rollback"
+        if ReasonCode.ROLLBACK in codes
+        else "wsp unpack"
+        if ReasonCode.UNPACK in codes
+        else "wsp apply"
+    )
     condameta.record_change(
         prefix,
         declared.dependencies,
-        cmd=f"wsp apply (workspace {ctx.ws.name}, project {action.project})",
+        cmd=f"{command} (workspace {ctx.ws.name}, project {action.project})",
         conda_version=_conda_version(),
     )
     condameta.write_env_vars(prefix, _env_vars(action))
