@@ -137,6 +137,27 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     assert r.returncode == 0, r.stderr
     assert (meta / "wsp-group-test").stat().st_gid == other_user.shared_gid
 
+    # the env made private, as an apply under umask 077 leaves it: the member's wsp names
+    # it blocked, whose it is and what to ask (it stopped every plan with "Permission denied")
+    (meta / "wsp-group-test").unlink()
+    prefix.chmod(0o2700)
+    meta.chmod(0o2700)
+    observe = (
+        "import sys, pathlib; from wsp.identity import Owner; from wsp.observe import observe_env\n"
+        "from wsp.reasons import NotOwned\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "have = observe_env(Owner('shared', '/elsewhere/workspace.toml'), p)\n"
+        "print(have.ownership, have.private_to)\n"
+        "reason = NotOwned(p.name, have.why_not_ours(None), prefix=str(p), private_to=have.private_to)\n"
+        "print(reason.message); print(reason.next_steps[0])\n"
+        "from wsp.kernels import _is_env; print(_is_env(p))\n"  # `wsp check` asked this
+    )
+    out = as_member(other_user, py, observe, str(prefix)).splitlines()
+    assert out[0] == "unreadable root", out
+    assert "you may not read it" in out[1] and "the env is root's, mode 2700" in out[1], out
+    assert out[2].startswith(f"ask root to let the group read it (`chmod -R g+rX {prefix}`"), out
+    assert out[3] == "False", out
+
 
 def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:
     prefix = tmp_path / "env"

@@ -25,6 +25,22 @@ def umask() -> int:
     return _UMASK
 
 
+def whose(path: Path | str) -> str:
+    """`USER's, mode 2700` of a folder this user may not read (another user's, private to
+    them), for messages; "" when even that is unknown."""
+    import pwd
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    try:
+        who = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        who = f"uid {st.st_uid}"
+    return f"{who}'s, mode {stat.S_IMODE(st.st_mode):04o}"
+
+
 def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> None:
     if gid is not None and st.st_gid != gid:
         with contextlib.suppress(OSError):

@@ -46,6 +46,7 @@ class ObservedEnv:
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
     frozen: bool = False  # conda-meta/frozen (CEP 22): conda removes it only when overridden
     env_vars: tuple[tuple[str, str], ...] | None = None  # conda-meta/state's (owned envs)
+    private_to: str | None = None  # the user whose env this user may not read
 
     @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
@@ -115,7 +116,7 @@ class ObservedEnv:
         if self.ownership == "unowned":
             return "it was not created by wsp (no ownership marker)"
         if self.ownership == "unreadable":
-            return f"its ownership {self.problem}"
+            return self.problem if self.private_to else f"its ownership {self.problem}"
         if self.moved_from:
             return (
                 f"its marker names {self.moved_from}, which is gone; wsp adopts it when a "
@@ -148,6 +149,18 @@ def _meta(prefix: Path) -> tuple[frozenset[str], bool]:
     except (FileNotFoundError, NotADirectoryError):
         return frozenset(), False
     return frozenset(dists), state
+
+
+def _denied(prefix: Path, exc: OSError) -> tuple[str, str]:
+    """(why, whose) of an env folder this user may not read: another user's env, built
+    with a private umask such as 077."""
+    from wsp.modes import whose
+
+    owned = whose(prefix)
+    where = f"{exc.filename or prefix}: {exc.strerror}"
+    if not owned:
+        return f"you may not read it ({where})", "its owner"
+    return f"you may not read it ({where}; the env is {owned})", owned.split("'s, ")[0]
 
 
 def _read_only(prefix: Path) -> str | None:
@@ -183,7 +196,11 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     if not (entry.is_dir() if entry is not None else prefix.is_dir() or not prefix.exists()):
         return ObservedEnv(name, prefix, "file")
     marker, raw, problem = read_marker(prefix)
-    dists, has_state = _meta(prefix)
+    try:
+        dists, has_state = _meta(prefix)
+    except PermissionError as exc:  # another user's env, private to them
+        denied, who = _denied(prefix, exc)
+        return ObservedEnv(name, prefix, "unreadable", None, raw, denied, private_to=who)
     if problem is not None:
         return ObservedEnv(
             name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
