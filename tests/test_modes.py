@@ -157,6 +157,13 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     assert "you may not read it" in out[1] and "the env is root's, mode 2700" in out[1], out
     assert out[2].startswith(f"ask root to let the group read it (`chmod -R g+rX {prefix}`"), out
     assert out[3] == "False", out
+    # its marker alone private (rewritten by a member under umask 077): the same
+    prefix.chmod(0o2775)
+    meta.chmod(0o2775)
+    (meta / "wsp").chmod(0o600)
+    out = as_member(other_user, py, observe, str(prefix)).splitlines()
+    assert out[0] == "unreadable root", out
+    assert "conda-meta/wsp: Permission denied; the marker is root's, mode 0600" in out[1], out
 
 
 def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:

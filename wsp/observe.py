@@ -17,7 +17,7 @@ from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
 from wsp.identity import STAGING, TRASH, Owner
 from wsp.manifest import Workspace
-from wsp.marker import Marker, dists_hash, read_marker
+from wsp.marker import MARKER_RELPATH, Marker, dists_hash, read_marker
 from wsp.pipbase import dist_info_names
 
 if TYPE_CHECKING:
@@ -151,16 +151,16 @@ def _meta(prefix: Path) -> tuple[frozenset[str], bool]:
     return frozenset(dists), state
 
 
-def _denied(prefix: Path, exc: OSError) -> tuple[str, str]:
-    """(why, whose) of an env folder this user may not read: another user's env, built
-    with a private umask such as 077."""
+def _denied(path: Path | str, exc: OSError, what: str = "env") -> tuple[str, str]:
+    """(why, whose) of an env (or its marker, `what`) this user may not read: another
+    user built or updated it with a private umask such as 077."""
     from wsp.modes import whose
 
-    owned = whose(prefix)
-    where = f"{exc.filename or prefix}: {exc.strerror}"
+    owned = whose(path)
+    where = f"{exc.filename or path}: {exc.strerror}"
     if not owned:
         return f"you may not read it ({where})", "its owner"
-    return f"you may not read it ({where}; the env is {owned})", owned.split("'s, ")[0]
+    return f"you may not read it ({where}; the {what} is {owned})", owned.split("'s, ")[0]
 
 
 def _read_only(prefix: Path) -> str | None:
@@ -202,6 +202,10 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
         denied, who = _denied(prefix, exc)
         return ObservedEnv(name, prefix, "unreadable", None, raw, denied, private_to=who)
     if problem is not None:
+        path = os.path.join(prefix, MARKER_RELPATH)
+        if raw is None and os.path.exists(path) and not os.access(path, os.R_OK):
+            denied, who = _denied(path, PermissionError(13, "Permission denied", path), "marker")
+            return ObservedEnv(name, prefix, "unreadable", None, raw, denied, private_to=who)
         return ObservedEnv(
             name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
         )
