@@ -154,7 +154,10 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     )
     out = as_member(other_user, py, observe, str(prefix)).splitlines()
     assert out[0] == "unreadable root", out
-    assert "you may not read it" in out[1] and "the env is root's, mode 2700" in out[1], out
+    assert (
+        "you may not read it" in out[1]
+        and "the env is root's (group wsp-shared), mode 2700" in out[1]
+    ), out
     assert out[2].startswith(f"ask root to let the group read it (`chmod -R g+rX {prefix}`"), out
     assert out[3] == "False", out
     # its marker alone private (rewritten by a member under umask 077): the same
@@ -163,7 +166,7 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     (meta / "wsp").chmod(0o600)
     out = as_member(other_user, py, observe, str(prefix)).splitlines()
     assert out[0] == "unreadable root", out
-    assert "conda-meta/wsp: Permission denied; the marker is root's, mode 0600" in out[1], out
+    assert "conda-meta/wsp: Permission denied; the marker is root's (group" in out[1], out
 
 
 def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:
@@ -255,6 +258,17 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
         "with workspace_lock(pathlib.Path(sys.argv[1]), timeout=5): print('held')"
     )
     assert as_member(other_user, py, code, str(state)).strip() == "held"
+
+    # a workspace the group may not write: one line saying whose it is, no traceback
+    state.chmod(0o755)
+    (state / "apply.lock").chmod(0o644)
+    code = code.replace("print('held')", "pass").replace(
+        "with workspace_lock", "from wsp.errors import WspError\ntry:\n  with workspace_lock"
+    )
+    code += "\nexcept WspError as exc: print(exc)"
+    said = as_member(other_user, py, code, str(state)).strip()
+    assert said.startswith(f"can't take the workspace lock: {state}/apply.lock: Permission "), said
+    assert "; .wsp/ is root's (group wsp-shared), mode 0755; " in said, said
 
 
 def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(

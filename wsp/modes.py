@@ -26,8 +26,9 @@ def umask() -> int:
 
 
 def whose(path: Path | str) -> str:
-    """`USER's, mode 2700` of a folder this user may not read (another user's, private to
-    them), for messages; "" when even that is unknown."""
+    """`USER's (group GROUP), mode 2700` of a file or folder this user may not read or
+    write (another user's), for messages; "" when even that is unknown."""
+    import grp
     import pwd
 
     try:
@@ -38,7 +39,11 @@ def whose(path: Path | str) -> str:
         who = pwd.getpwuid(st.st_uid).pw_name
     except KeyError:
         who = f"uid {st.st_uid}"
-    return f"{who}'s, mode {stat.S_IMODE(st.st_mode):04o}"
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = f"gid {st.st_gid}"
+    return f"{who}'s (group {group}), mode {stat.S_IMODE(st.st_mode):04o}"
 
 
 def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> None:

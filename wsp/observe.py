@@ -160,7 +160,7 @@ def _denied(path: Path | str, exc: OSError, what: str = "env") -> tuple[str, str
     where = f"{exc.filename or path}: {exc.strerror}"
     if not owned:
         return f"you may not read it ({where})", "its owner"
-    return f"you may not read it ({where}; the {what} is {owned})", owned.split("'s, ")[0]
+    return f"you may not read it ({where}; the {what} is {owned})", owned.split("'s (")[0]
 
 
 def _read_only(prefix: Path) -> str | None:
