@@ -167,6 +167,19 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     out = as_member(other_user, py, observe, str(prefix)).splitlines()
     assert out[0] == "unreadable root", out
     assert "conda-meta/wsp: Permission denied; the marker is root's (group" in out[1], out
+    # readable but not the member's to write (built under umask 022): whose it is
+    (meta / "wsp").chmod(0o644)
+    prefix.chmod(0o2755)
+    mine = observe.replace(
+        "'/elsewhere/workspace.toml'", repr(str(shared_tmp / "ws" / "workspace.toml"))
+    )
+    mine = mine.replace(
+        "print(have.ownership, have.private_to)", "print(have.ownership, have.read_only)"
+    )
+    out = as_member(other_user, py, mine, str(prefix)).splitlines()
+    assert out[0] == f"ours {prefix} is not writable: it is root's (group wsp-shared), mode 2755", (
+        out
+    )
 
 
 def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:

@@ -169,11 +169,14 @@ def _read_only(prefix: Path) -> str | None:
     read-only mount, an immutable folder)."""
     for path in (str(prefix), os.path.join(prefix, "conda-meta")):
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
         except OSError:
             continue
-        if not mode & 0o222 or not os.access(path, os.W_OK):
-            return f"{path} is not writable"
+        if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+            from wsp.modes import whose
+
+            theirs = st.st_uid != os.geteuid() and whose(path)  # another user's env
+            return f"{path} is not writable" + (f": it is {theirs}" if theirs else "")
     return None
 
 
