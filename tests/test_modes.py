@@ -283,6 +283,21 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
     assert said.startswith(f"can't take the workspace lock: {state}/apply.lock: Permission "), said
     assert "; .wsp/ is root's (group wsp-shared), mode 0755; " in said, said
 
+    # a package cache the group shares, made by a member under umask 077 (or 022): rattler
+    # said only "failed to acquire global cache lock: Permission denied"
+    pkgs = group_folder(shared_tmp / "cache", other_user) / "pkgs"
+    pkgs.mkdir(mode=0o700)
+    code = "import sys, pathlib; from wsp.modes import cache_denied\n"
+    code += "print(cache_denied(pathlib.Path(sys.argv[1])))"
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said == f"{pkgs}: Permission denied; it is root's (group wsp-shared), mode 2700", said
+    pkgs.chmod(0o2775)
+    (pkgs / ".cache.lock").touch(mode=0o644)
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said.startswith(f"{pkgs}/.cache.lock: Permission denied; it is root's"), said
+    (pkgs / ".cache.lock").chmod(0o664)
+    assert as_member(other_user, py, code, str(pkgs)).strip() == "None"
+
 
 def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
     other_user: User,

@@ -46,6 +46,17 @@ def whose(path: Path | str) -> str:
     return f"{who}'s (group {group}), mode {stat.S_IMODE(st.st_mode):04o}"
 
 
+def cache_denied(pkgs: Path) -> str | None:
+    """Why this user can't use the package cache `pkgs` (another user's, in a cache they
+    share: rattler must lock and write it), or None. Asked before anything is installed,
+    as rattler says only "failed to acquire global cache lock: Permission denied"."""
+    for path, need in ((pkgs, os.W_OK | os.X_OK), (pkgs / ".cache.lock", os.R_OK | os.W_OK)):
+        if os.path.exists(path) and not os.access(path, need):
+            owned = whose(path)
+            return f"{path}: Permission denied" + (f"; it is {owned}" if owned else "")
+    return None
+
+
 def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> None:
     if gid is not None and st.st_gid != gid:
         with contextlib.suppress(OSError):
