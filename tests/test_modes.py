@@ -282,6 +282,11 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
     said = as_member(other_user, py, code, str(state)).strip()
     assert said.startswith(f"can't take the workspace lock: {state}/apply.lock: Permission "), said
     assert "; .wsp/ is root's (group wsp-shared), mode 0755; " in said, said
+    # any file another user keeps from this one: `wsp plan` said only "Permission denied: F"
+    code = "import sys; from wsp.cli import _whose\n"
+    code += "print(_whose(PermissionError(13, 'Permission denied', sys.argv[1])))"
+    said = as_member(other_user, py, code, str(state / "apply.lock")).strip()
+    assert said == "; it is root's (group wsp-shared), mode 0644", said
 
     # a package cache the group shares, made by a member under umask 077 (or 022): rattler
     # said only "failed to acquire global cache lock: Permission denied"
