@@ -303,6 +303,23 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
     (pkgs / ".cache.lock").chmod(0o664)
     assert as_member(other_user, py, code, str(pkgs)).strip() == "None"
 
+    # `wsp gc` by a member, in that cache: an entry another member made under umask 077
+    # (its folder 2700, no file of it visible) stopped gc ("Permission denied: .../info"),
+    # and a folder whose files gc could not see looked empty: free to delete
+    entry = pkgs / "lib-1.0-0"
+    (entry / "info").mkdir(parents=True)
+    (entry / "info" / "index.json").write_text("{}")
+    entry.chmod(0o2700)
+    code = (
+        "import sys, time, pathlib; from wsp import gc\n"
+        "entries = gc._package_entries(pathlib.Path(sys.argv[1]))\n"
+        "items = [gc.Item('package', d, tuple(p)) for d, p in entries.items()]\n"
+        "free, kept = gc._weigh(items, now=time.time() + 3600)\n"
+        "print([i.name for i in free], [(i.name, i.why_kept) for i in kept])"
+    )
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said == f"[] [('lib-1.0-0', \"{entry} can't be read: it may be another user's\")]", said
+
 
 def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
     other_user: User,
