@@ -12,14 +12,16 @@ from __future__ import annotations
 import grp
 import json
 import os
+import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Workspace
-from tests.support.users import User, run_as, system_python
+from tests.support.users import User, run_as, system_python, wsp_env_for, wsp_python
 from wsp.modes import fix_modes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -356,3 +358,40 @@ def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
     assert mode(prefix / "lib" / "new" / "six.py") & 0o444 == 0o444
     assert mode(meta) == 0o2770  # root's folder and file: left as they were
     assert mode(prefix / "lib" / "root-only") == 0o640
+
+
+def test_a_group_member_s_wsp_plans_and_runs_beside_an_env_another_member_keeps_private(
+    other_user: User,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    """The member's own `wsp plan`, `status` and `run` (skipped where no Python the member
+    can run has wsp's dependencies: see tests/support/users.py). A member's env built under
+    umask 077 stopped them all with "Permission denied: ENV/conda-meta"."""
+    python = wsp_python(other_user, REPO)
+    if python is None:
+        pytest.skip("no Python the second user can run wsp with (WSP_TEST_OTHER_USER_PYTHON)")
+    chan = Path(shutil.copytree(channel, shared_tmp / "channel"))  # the seed one is root's
+    envs = group_folder(shared_tmp / "envs", other_user)
+    ws = Workspace(group_folder(shared_tmp / "ws", other_user), chan, wsp_env)
+    ws.write(TOML.replace("{envs}", str(envs)))
+    assert ws.wsp("apply", "--yes").code == 0
+    (envs / "finance").chmod(0o2700)  # as an apply under umask 077 leaves it
+    cache = group_folder(shared_tmp / "cache", other_user)
+
+    def member(*args: str) -> subprocess.CompletedProcess[str]:
+        env = wsp_env_for(REPO, WSP_CACHE_DIR=str(cache))
+        return run_as(other_user, [python, "-m", "wsp", *args], env=env, cwd=ws.root, umask=0o002)
+
+    why = "you may not read it (" + str(envs / "finance" / "conda-meta")
+    whose = "Permission denied; the env is root's (group wsp-shared), mode 2700)"
+    r = member("plan")
+    assert r.returncode == 0 and why in r.stdout and whose in r.stdout, r
+    assert "ask root to let the group read it" in r.stdout, r
+    assert "Traceback" not in r.stderr, r
+    r = member("status")
+    assert r.returncode == 0 and "not owned" in r.stdout, r
+    r = member("run", "finance", "--", "true")
+    assert r.returncode == 1 and why in r.stderr and len(r.stderr.splitlines()) == 1, r
