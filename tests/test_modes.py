@@ -12,14 +12,16 @@ from __future__ import annotations
 import grp
 import json
 import os
+import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Workspace
-from tests.support.users import User, run_as, system_python
+from tests.support.users import User, run_as, system_python, wsp_env_for, wsp_python
 from wsp.modes import fix_modes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,6 +138,50 @@ def test_a_group_shared_envs_dir_keeps_working_for_the_group(
     r = run_as(other_user, ["/bin/sh", "-c", script], umask=0o002)
     assert r.returncode == 0, r.stderr
     assert (meta / "wsp-group-test").stat().st_gid == other_user.shared_gid
+
+    # the env made private, as an apply under umask 077 leaves it: the member's wsp names
+    # it blocked, whose it is and what to ask (it stopped every plan with "Permission denied")
+    (meta / "wsp-group-test").unlink()
+    prefix.chmod(0o2700)
+    meta.chmod(0o2700)
+    observe = (
+        "import sys, pathlib; from wsp.identity import Owner; from wsp.observe import observe_env\n"
+        "from wsp.reasons import NotOwned\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "have = observe_env(Owner('shared', '/elsewhere/workspace.toml'), p)\n"
+        "print(have.ownership, have.private_to)\n"
+        "reason = NotOwned(p.name, have.why_not_ours(None), prefix=str(p), private_to=have.private_to)\n"
+        "print(reason.message); print(reason.next_steps[0])\n"
+        "from wsp.kernels import _is_env; print(_is_env(p))\n"  # `wsp check` asked this
+    )
+    out = as_member(other_user, py, observe, str(prefix)).splitlines()
+    assert out[0] == "unreadable root", out
+    assert (
+        "you may not read it" in out[1]
+        and "the env is root's (group wsp-shared), mode 2700" in out[1]
+    ), out
+    assert out[2].startswith(f"ask root to let the group read it (`chmod -R g+rX {prefix}`"), out
+    assert out[3] == "False", out
+    # its marker alone private (rewritten by a member under umask 077): the same
+    prefix.chmod(0o2775)
+    meta.chmod(0o2775)
+    (meta / "wsp").chmod(0o600)
+    out = as_member(other_user, py, observe, str(prefix)).splitlines()
+    assert out[0] == "unreadable root", out
+    assert "conda-meta/wsp: Permission denied; the marker is root's (group" in out[1], out
+    # readable but not the member's to write (built under umask 022): whose it is
+    (meta / "wsp").chmod(0o644)
+    prefix.chmod(0o2755)
+    mine = observe.replace(
+        "'/elsewhere/workspace.toml'", repr(str(shared_tmp / "ws" / "workspace.toml"))
+    )
+    mine = mine.replace(
+        "print(have.ownership, have.private_to)", "print(have.ownership, have.read_only)"
+    )
+    out = as_member(other_user, py, mine, str(prefix)).splitlines()
+    assert out[0] == f"ours {prefix} is not writable: it is root's (group wsp-shared), mode 2755", (
+        out
+    )
 
 
 def test_fix_modes_leaves_private_umask_private_and_keeps_exec_bits(tmp_path: Path) -> None:
@@ -261,6 +307,54 @@ def test_a_second_group_member_takes_the_lock_of_a_group_shared_workspace(
     )
     assert as_member(other_user, py, code, str(state)).strip() == "held"
 
+    # a workspace the group may not write: one line saying whose it is, no traceback
+    state.chmod(0o755)
+    (state / "apply.lock").chmod(0o644)
+    code = code.replace("print('held')", "pass").replace(
+        "with workspace_lock", "from wsp.errors import WspError\ntry:\n  with workspace_lock"
+    )
+    code += "\nexcept WspError as exc: print(exc)"
+    said = as_member(other_user, py, code, str(state)).strip()
+    assert said.startswith(f"can't take the workspace lock: {state}/apply.lock: Permission "), said
+    assert "; .wsp/ is root's (group wsp-shared), mode 0755; " in said, said
+    # any file another user keeps from this one: `wsp plan` said only "Permission denied: F"
+    code = "import sys; from wsp.cli import _whose\n"
+    code += "print(_whose(PermissionError(13, 'Permission denied', sys.argv[1])))"
+    said = as_member(other_user, py, code, str(state / "apply.lock")).strip()
+    assert said == "; it is root's (group wsp-shared), mode 0644", said
+
+    # a package cache the group shares, made by a member under umask 077 (or 022): rattler
+    # said only "failed to acquire global cache lock: Permission denied"
+    pkgs = group_folder(shared_tmp / "cache", other_user) / "pkgs"
+    pkgs.mkdir(mode=0o700)
+    code = "import sys, pathlib; from wsp.modes import cache_denied\n"
+    code += "print(cache_denied(pathlib.Path(sys.argv[1])))"
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said == f"{pkgs}: Permission denied; it is root's (group wsp-shared), mode 2700", said
+    pkgs.chmod(0o2775)
+    (pkgs / ".cache.lock").touch(mode=0o644)
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said.startswith(f"{pkgs}/.cache.lock: Permission denied; it is root's"), said
+    (pkgs / ".cache.lock").chmod(0o664)
+    assert as_member(other_user, py, code, str(pkgs)).strip() == "None"
+
+    # `wsp gc` by a member, in that cache: an entry another member made under umask 077
+    # (its folder 2700, no file of it visible) stopped gc ("Permission denied: .../info"),
+    # and a folder whose files gc could not see looked empty: free to delete
+    entry = pkgs / "lib-1.0-0"
+    (entry / "info").mkdir(parents=True)
+    (entry / "info" / "index.json").write_text("{}")
+    entry.chmod(0o2700)
+    code = (
+        "import sys, time, pathlib; from wsp import gc\n"
+        "entries = gc._package_entries(pathlib.Path(sys.argv[1]))\n"
+        "items = [gc.Item('package', d, tuple(p)) for d, p in entries.items()]\n"
+        "free, kept = gc._weigh(items, now=time.time() + 3600)\n"
+        "print([i.name for i in free], [(i.name, i.why_kept) for i in kept])"
+    )
+    said = as_member(other_user, py, code, str(pkgs)).strip()
+    assert said == f"[] [('lib-1.0-0', \"{entry} can't be read: it may be another user's\")]", said
+
 
 def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
     other_user: User,
@@ -297,3 +391,40 @@ def test_a_group_member_s_update_of_another_member_s_env_gets_the_group_s_modes(
     assert mode(prefix / "lib" / "new" / "six.py") & 0o444 == 0o444
     assert mode(meta) == 0o2770  # root's folder and file: left as they were
     assert mode(prefix / "lib" / "root-only") == 0o640
+
+
+def test_a_group_member_s_wsp_plans_and_runs_beside_an_env_another_member_keeps_private(
+    other_user: User,
+    shared_tmp: Path,
+    channel: Path,
+    wsp_env: dict[str, str],
+    umask_002: None,
+) -> None:
+    """The member's own `wsp plan`, `status` and `run` (skipped where no Python the member
+    can run has wsp's dependencies: see tests/support/users.py). A member's env built under
+    umask 077 stopped them all with "Permission denied: ENV/conda-meta"."""
+    python = wsp_python(other_user, REPO)
+    if python is None:
+        pytest.skip("no Python the second user can run wsp with (WSP_TEST_OTHER_USER_PYTHON)")
+    chan = Path(shutil.copytree(channel, shared_tmp / "channel"))  # the seed one is root's
+    envs = group_folder(shared_tmp / "envs", other_user)
+    ws = Workspace(group_folder(shared_tmp / "ws", other_user), chan, wsp_env)
+    ws.write(TOML.replace("{envs}", str(envs)))
+    assert ws.wsp("apply", "--yes").code == 0
+    (envs / "finance").chmod(0o2700)  # as an apply under umask 077 leaves it
+    cache = group_folder(shared_tmp / "cache", other_user)
+
+    def member(*args: str) -> subprocess.CompletedProcess[str]:
+        env = wsp_env_for(REPO, WSP_CACHE_DIR=str(cache))
+        return run_as(other_user, [python, "-m", "wsp", *args], env=env, cwd=ws.root, umask=0o002)
+
+    why = "you may not read it (" + str(envs / "finance" / "conda-meta")
+    whose = "Permission denied; the env is root's (group wsp-shared), mode 2700)"
+    r = member("plan")
+    assert r.returncode == 0 and why in r.stdout and whose in r.stdout, r
+    assert "ask root to let the group read it" in r.stdout, r
+    assert "Traceback" not in r.stderr, r
+    r = member("status")
+    assert r.returncode == 0 and "not owned" in r.stdout, r
+    r = member("run", "finance", "--", "true")
+    assert r.returncode == 1 and why in r.stderr and len(r.stderr.splitlines()) == 1, r

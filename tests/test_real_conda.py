@@ -5,6 +5,11 @@ packages, and another user's conda list and run.
 Skipped when `conda` is not on PATH (it is not installable in CI). To run them here, put
 a conda first on PATH (e.g. `PATH=/work/tools/bin:$PATH`, see docs/conda.md).
 
+The second user's test runs the conda `WSP_TEST_OTHER_USER_CONDA` names (else the one on
+PATH): a conda on PATH that lives under a private home (/root, mode 0700) is one the second
+user cannot run, and that test skips saying so. Name a copy every user can read and run
+(its interpreter, its code and its root outside private folders) to run it.
+
 What apply will write once it calls them (history, frozen, state, modes) is written here
 with the same functions, after a real `wsp apply`.
 """
@@ -177,27 +182,28 @@ def test_another_user_s_conda_reads_and_runs_the_env(
     conda_ws: tuple[Workspace, Path], other_user: User
 ) -> None:
     _ws, prefix = conda_ws
-    assert CONDA is not None
+    theirs = os.environ.get("WSP_TEST_OTHER_USER_CONDA") or CONDA
+    assert theirs is not None
+    env = {"PATH": f"{os.path.dirname(theirs)}:{os.environ['PATH']}"}
     try:
-        probe = run_as(other_user, [CONDA, "--version"], env={"PATH": os.environ["PATH"]})
+        probe = run_as(other_user, [theirs, "--version"], env=env)
     except PermissionError as exc:  # conda's interpreter line names a file it can't run
-        pytest.skip(f"the second user cannot run {CONDA}: {exc}")
+        pytest.skip(f"the second user cannot run {theirs}: {exc} (see WSP_TEST_OTHER_USER_CONDA)")
     if probe.returncode != 0:
-        pytest.skip(f"the second user cannot run {CONDA}: {probe.stderr.strip()[-200:]}")
-    env = {"PATH": os.environ["PATH"]}
-    r = run_as(other_user, [CONDA, "list", "-p", str(prefix), "--json"], env=env)
+        pytest.skip(f"the second user cannot run {theirs}: {probe.stderr.strip()[-200:]}")
+    r = run_as(other_user, [theirs, "list", "-p", str(prefix), "--json"], env=env)
     assert r.returncode == 0, r
     assert "six" in {p["name"] for p in json.loads(r.stdout)}
     r = run_as(
         other_user,
-        [CONDA, "run", "-p", str(prefix), "sh", "-c", 'echo "$CONDA_PREFIX $OMP_NUM_THREADS"'],
+        [theirs, "run", "-p", str(prefix), "sh", "-c", 'echo "$CONDA_PREFIX $OMP_NUM_THREADS"'],
         env=env,
     )
     assert r.returncode == 0, r
     assert r.stdout.split() == [str(prefix), "8"]
     r = run_as(
         other_user,
-        [CONDA, "env", "export", "--from-history", "-p", str(prefix), "--json"],
+        [theirs, "env", "export", "--from-history", "-p", str(prefix), "--json"],
         env=env,
     )
     assert r.returncode == 0, r

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from wsp.errors import LockHeld
+from wsp.errors import LockHeld, WspError
 from wsp.fsutil import atomic_write_json, atomic_write_text
 
 DEFAULT_TIMEOUT = 5.0
@@ -58,6 +58,21 @@ def make_state_dir(state_dir: Path) -> None:
         atomic_write_text(state_dir / ".gitignore", "# wsp's own state: never commit it\n*\n")
 
 
+def _not_yours(state_dir: Path, exc: OSError) -> WspError:
+    """The workspace lock can't be taken: this user may not write the workspace's state."""
+    from wsp.modes import whose
+
+    owned = whose(state_dir if state_dir.exists() else state_dir.parent)
+    what = ".wsp/" if state_dir.exists() else "the workspace folder"
+    return WspError(
+        f"can't take the workspace lock: {exc.filename or state_dir}: {exc.strerror}"
+        + (f"; {what} is {owned}" if owned else ""),
+        hint="wsp keeps its state in .wsp/: run it as a user who may write there (a "
+        "workspace a group shares: group-owned, setgid, umask 002; see docs/conda.md, "
+        "Shared machines)",
+    )
+
+
 @contextlib.contextmanager
 def workspace_lock(
     state_dir: Path, *, timeout: float | None = None, command: str = "wsp apply"
@@ -65,10 +80,13 @@ def workspace_lock(
     """Hold the workspace lock; wait up to `timeout` seconds (WSP_LOCK_TIMEOUT) for it."""
     if timeout is None:
         timeout = float(os.environ.get("WSP_LOCK_TIMEOUT", DEFAULT_TIMEOUT))
-    make_state_dir(state_dir)
     path = state_dir / "apply.lock"
     info = state_dir / "apply.lock.json"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, as any file
+    try:
+        make_state_dir(state_dir)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, as any file
+    except PermissionError as exc:  # another user's workspace (a shared checkout)
+        raise _not_yours(state_dir, exc) from None
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -224,7 +224,7 @@ def run(argv: list[str] | None = None) -> int:
         return ExitCode.OK
     except OSError as exc:  # a file wsp was asked to read or write
         where = f": {exc.filename}" if exc.filename else ""
-        ui.error_line(f"{exc.strerror or exc}{where}")
+        ui.error_line(f"{exc.strerror or exc}{where}{_whose(exc)}")
         return ExitCode.ERROR
     except Exception as exc:  # a bug: say so in one line; WSP_DEBUG=1 shows the traceback
         if os.environ.get("WSP_DEBUG"):
@@ -235,6 +235,23 @@ def run(argv: list[str] | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc} (set WSP_DEBUG=1 for a traceback)"
         )
         return ExitCode.ERROR
+
+
+def _whose(exc: OSError) -> str:
+    """`; it is ada's (group team), mode 0600` for a file another user keeps from this one
+    (a shared workspace, a member's umask 077), else ""."""
+    import errno
+
+    if exc.errno != errno.EACCES or not isinstance(exc.filename, str):
+        return ""
+    from wsp.modes import whose
+
+    try:
+        theirs = os.stat(exc.filename).st_uid != os.geteuid()
+    except OSError:
+        return ""
+    owned = whose(exc.filename) if theirs else ""
+    return f"; it is {owned}" if owned else ""
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -17,7 +17,8 @@ Safety rules, each checked again right before a deletion under the workspace loc
 
 - a cache file whose link count says something outside the entries being deleted still
   links it (an env wsp did not find, readable or not) keeps its whole entry;
-- an entry with a file owned by another user is kept (a shared cache: it may be theirs);
+- an entry with a file owned by another user, or a folder this user may not read, is kept
+  (a shared cache: it may be theirs);
 - an entry fetched or changed in the last ten minutes is kept (an install elsewhere may
   be about to link it), and so is one whose `.lock` another process holds;
 - what wsp cannot attribute (unknown files in the cache) is never touched.
@@ -190,8 +191,13 @@ def _in_use(ctx: Context, engine: Engine, dropped: set[Path]) -> _InUse:
 # -- sizes, links, owners ----------------------------------------------------------------
 
 
-def _files(paths: Iterable[Path]) -> Iterator[tuple[Path, os.stat_result]]:
-    """Every file (not following symlinks) under `paths`, with its lstat."""
+def _files(
+    paths: Iterable[Path], hidden: list[Path] | None = None
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every file (not following symlinks) under `paths`, with its lstat. A folder this
+    user may not read (another user's, made under umask 077) hides its files: it is added
+    to `hidden`."""
+    unseen = hidden if hidden is not None else []
     for root in paths:
         try:
             st = root.lstat()
@@ -200,11 +206,20 @@ def _files(paths: Iterable[Path]) -> Iterator[tuple[Path, os.stat_result]]:
         if not root.is_dir() or root.is_symlink():
             yield root, st
             continue
-        for folder, _dirs, names in os.walk(root):
+        for folder, _dirs, names in os.walk(root, onerror=lambda exc: unseen.append(exc)):
             for name in names:
                 path = Path(folder) / name
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     yield path, path.lstat()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    unseen.append(path)
+
+
+def _name(unseen: Any) -> str:
+    """The path of what `_files` could not see (a path, or os.walk's error)."""
+    return str(getattr(unseen, "filename", None) or unseen)
 
 
 def _newest(paths: Iterable[Path]) -> float:
@@ -217,7 +232,8 @@ def _newest(paths: Iterable[Path]) -> float:
 
 def _weigh(items: list[Item], *, now: float) -> tuple[list[Item], list[Item]]:
     """(free, kept): sizes counted, hard links judged across all of `items` at once."""
-    stats = {i.name: list(_files(i.paths)) for i in items}
+    hidden: dict[str, list[Any]] = {i.name: [] for i in items}
+    stats = {i.name: list(_files(i.paths, hidden[i.name])) for i in items}
     inside: dict[tuple[int, int], int] = {}
     for entries in stats.values():
         for _, st in entries:
@@ -241,6 +257,8 @@ def _weigh(items: list[Item], *, now: float) -> tuple[list[Item], list[Item]]:
             why = "an env wsp did not find still links its files"
         elif me is not None and any(st.st_uid != me for _, st in entries):
             why = "it has files of another user: it may be theirs"
+        elif hidden[item.name]:
+            why = f"{_name(hidden[item.name][0])} can't be read: it may be another user's"
         elif item.kind == "package" and now - _newest(item.paths) < FRESH_SECONDS:
             why = "fetched in the last ten minutes: an install may be about to link it"
         elif item.kind == "leftover" and now - _newest(item.paths) < FRESH_SECONDS:
@@ -273,14 +291,16 @@ def _package_entries(pkgs: Path) -> dict[str, list[Path]]:
     for e in entries:
         if e.name.startswith("."):
             continue
-        if e.is_dir(follow_symlinks=False) and (Path(e.path) / "info").is_dir():
+        if e.is_dir(follow_symlinks=False) and os.path.isdir(os.path.join(e.path, "info")):
             out.setdefault(e.name, []).append(Path(e.path))
+        elif e.is_dir(follow_symlinks=False) and not os.access(e.path, os.R_OK | os.X_OK):
+            out.setdefault(e.name, []).append(Path(e.path))  # another user's: kept (_weigh)
         elif e.name.endswith(_ARCHIVES):
             dist = e.name.removesuffix(".tar.bz2").removesuffix(".conda")
             out.setdefault(dist, []).append(Path(e.path))
     for dist, paths in out.items():
         lock = pkgs / f"{dist}.lock"
-        if lock.is_file():
+        if os.path.isfile(lock):
             paths.append(lock)
     return out
 

@@ -353,7 +353,8 @@ class InstalledKernel:
 
 
 def _is_env(prefix: Path) -> bool:
-    return (prefix / "conda-meta").is_dir() and (prefix / "bin" / "python").exists()
+    """(os.path's checks: Path.is_dir raises for an env another user keeps private)"""
+    return os.path.isdir(prefix / "conda-meta") and os.path.exists(prefix / "bin" / "python")
 
 
 def _leftovers(names: Iterable[str]) -> bool:
@@ -373,8 +374,14 @@ def read_kernel(ws: Workspace, kdir: Path) -> InstalledKernel | None:
         return InstalledKernel(name, kdir, "not-a-folder")
     try:
         files = tuple(sorted(os.listdir(kdir)))
-    except OSError as exc:
-        return InstalledKernel(name, kdir, "unreadable", problem=f"folder unreadable: {exc}")
+    except OSError as exc:  # another user's kernel, private to them
+        from wsp.modes import whose
+
+        owned = whose(kdir)
+        problem = (
+            f"can't be read ({kdir}: {exc.strerror}{f'; the folder is {owned}' if owned else ''})"
+        )
+        return InstalledKernel(name, kdir, "unreadable", problem=problem)
     spec = kdir / SPEC_FILE
     if SPEC_FILE not in files:
         if _leftovers(files):

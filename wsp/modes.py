@@ -25,6 +25,38 @@ def umask() -> int:
     return _UMASK
 
 
+def whose(path: Path | str) -> str:
+    """`USER's (group GROUP), mode 2700` of a file or folder this user may not read or
+    write (another user's), for messages; "" when even that is unknown."""
+    import grp
+    import pwd
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    try:
+        who = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        who = f"uid {st.st_uid}"
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = f"gid {st.st_gid}"
+    return f"{who}'s (group {group}), mode {stat.S_IMODE(st.st_mode):04o}"
+
+
+def cache_denied(pkgs: Path) -> str | None:
+    """Why this user can't use the package cache `pkgs` (another user's, in a cache they
+    share: rattler must lock and write it), or None. Asked before anything is installed,
+    as rattler says only "failed to acquire global cache lock: Permission denied"."""
+    for path, need in ((pkgs, os.W_OK | os.X_OK), (pkgs / ".cache.lock", os.R_OK | os.W_OK)):
+        if os.path.exists(path) and not os.access(path, need):
+            owned = whose(path)
+            return f"{path}: Permission denied" + (f"; it is {owned}" if owned else "")
+    return None
+
+
 def _set(path: Path | str, st: os.stat_result, mode: int, gid: int | None) -> None:
     if gid is not None and st.st_gid != gid:
         with contextlib.suppress(OSError):

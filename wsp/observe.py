@@ -17,7 +17,7 @@ from wsp.engines import Package
 from wsp.fsutil import sha256_hex, stable_hash
 from wsp.identity import STAGING, TRASH, Owner
 from wsp.manifest import Workspace
-from wsp.marker import Marker, dists_hash, read_marker
+from wsp.marker import MARKER_RELPATH, Marker, dists_hash, read_marker
 from wsp.pipbase import dist_info_names
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class ObservedEnv:
     read_only: str | None = None  # why wsp must not write into it (owned envs only)
     frozen: bool = False  # conda-meta/frozen (CEP 22): conda removes it only when overridden
     env_vars: tuple[tuple[str, str], ...] | None = None  # conda-meta/state's (owned envs)
+    private_to: str | None = None  # the user whose env this user may not read
 
     @cached_property  # plan asks twice per env (resolve, then plan)
     def installed_hash(self) -> str:
@@ -115,7 +116,7 @@ class ObservedEnv:
         if self.ownership == "unowned":
             return "it was not created by wsp (no ownership marker)"
         if self.ownership == "unreadable":
-            return f"its ownership {self.problem}"
+            return self.problem if self.private_to else f"its ownership {self.problem}"
         if self.moved_from:
             return (
                 f"its marker names {self.moved_from}, which is gone; wsp adopts it when a "
@@ -150,17 +151,32 @@ def _meta(prefix: Path) -> tuple[frozenset[str], bool]:
     return frozenset(dists), state
 
 
+def _denied(path: Path | str, exc: OSError, what: str = "env") -> tuple[str, str]:
+    """(why, whose) of an env (or its marker, `what`) this user may not read: another
+    user built or updated it with a private umask such as 077."""
+    from wsp.modes import whose
+
+    owned = whose(path)
+    where = f"{exc.filename or path}: {exc.strerror}"
+    if not owned:
+        return f"you may not read it ({where})", "its owner"
+    return f"you may not read it ({where}; the {what} is {owned})", owned.split("'s (")[0]
+
+
 def _read_only(prefix: Path) -> str | None:
     """Why the env must not be written to: its folder or conda-meta has no write bit
     (frozen on purpose; honoured even for root), or the system refuses writes (a
     read-only mount, an immutable folder)."""
     for path in (str(prefix), os.path.join(prefix, "conda-meta")):
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
         except OSError:
             continue
-        if not mode & 0o222 or not os.access(path, os.W_OK):
-            return f"{path} is not writable"
+        if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+            from wsp.modes import whose
+
+            theirs = st.st_uid != os.geteuid() and whose(path)  # another user's env
+            return f"{path} is not writable" + (f": it is {theirs}" if theirs else "")
     return None
 
 
@@ -183,8 +199,16 @@ def observe_env(owner: Owner, prefix: Path, entry: os.DirEntry[str] | None = Non
     if not (entry.is_dir() if entry is not None else prefix.is_dir() or not prefix.exists()):
         return ObservedEnv(name, prefix, "file")
     marker, raw, problem = read_marker(prefix)
-    dists, has_state = _meta(prefix)
+    try:
+        dists, has_state = _meta(prefix)
+    except PermissionError as exc:  # another user's env, private to them
+        denied, who = _denied(prefix, exc)
+        return ObservedEnv(name, prefix, "unreadable", None, raw, denied, private_to=who)
     if problem is not None:
+        path = os.path.join(prefix, MARKER_RELPATH)
+        if raw is None and os.path.exists(path) and not os.access(path, os.R_OK):
+            denied, who = _denied(path, PermissionError(13, "Permission denied", path), "marker")
+            return ObservedEnv(name, prefix, "unreadable", None, raw, denied, private_to=who)
         return ObservedEnv(
             name, prefix, "unreadable", None, raw, problem, dists, frozen=_frozen(prefix)
         )

@@ -739,6 +739,7 @@ def _not_owned(want: DesiredEnv, have: ObservedEnv, why_not_ours: Mapping[str, s
         frozen=have.frozen,
         owner=m.manifest if m is not None else "",
         owner_project=m.project if m is not None else "",
+        private_to=have.private_to or "",
     )
 
 

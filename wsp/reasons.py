@@ -83,6 +83,7 @@ class NotOwned(Reason):
     frozen: bool = False  # conda-meta/frozen: conda removes it only with --override-frozen
     owner: str = ""  # the workspace.toml of the wsp workspace it belongs to, if another's
     owner_project: str = ""  # its project there
+    private_to: str = ""  # the user whose env this user may not read (a private umask)
 
     @property
     def message(self) -> str:
@@ -91,6 +92,13 @@ class NotOwned(Reason):
     @property
     def next_steps(self) -> tuple[str, ...]:
         where = self.prefix or self.env
+        if self.private_to:  # nothing of it can be read, imported or removed by this user
+            return (
+                f"ask {self.private_to} to let the group read it (`chmod -R g+rX {where}`), "
+                "or to build it again with umask 002 (an env built under umask 077 is theirs "
+                "alone)",
+                *_renames(self.project or self.env, self.env),
+            )
         remove = f"conda env remove {'--override-frozen ' if self.frozen else ''}-p {where}"
         if self.owner:  # another workspace's env: that workspace removes it
             last = (

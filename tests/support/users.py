@@ -5,7 +5,9 @@ group both it and root's files can share; `run_as` runs a command as that user (
 the child, no shell, no sudo). Everything this user must reach has to be in folders it can
 traverse: pytest's own temporary folders are private to root, so use `shared_tmp`.
 The interpreter running the tests lives under /root (mode 0700) on these machines:
-`system_python` finds one the user can run (the standard library only).
+`system_python` finds one the user can run (the standard library only), and `wsp_python`
+one that runs wsp itself, where there is one (`WSP_TEST_OTHER_USER_PYTHON` names it: e.g.
+a venv of /usr/bin/python3 with wsp's dependencies installed).
 """
 
 from __future__ import annotations
@@ -109,6 +111,42 @@ def system_python(user: User) -> str | None:
             if r.returncode == 0 and r.stdout.strip() == "ok":
                 return candidate
     return None
+
+
+def wsp_python(user: User, repo: Path) -> str | None:
+    """A Python the user can run this checkout's wsp with (its dependencies importable):
+    the one `WSP_TEST_OTHER_USER_PYTHON` names, else the tests' own; None when neither can
+    (an interpreter or site-packages under a private home, as /root/.pyenv here). Run it
+    with `wsp_env_for` as the environment."""
+    import sys
+
+    for candidate in (os.environ.get("WSP_TEST_OTHER_USER_PYTHON"), sys.executable):
+        if not candidate:
+            continue
+        try:
+            r = run_as(
+                user,
+                [candidate, "-c", "import wsp.cli, tomlkit, rattler, pydantic"],
+                env=wsp_env_for(repo),
+            )
+        except OSError:
+            continue
+        if r.returncode == 0:
+            return candidate
+    return None
+
+
+def wsp_env_for(repo: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m wsp` run as the second user: this checkout first on
+    the path, no bytecode written into it, no conda found, plain wide output."""
+    return {
+        "PYTHONPATH": str(repo),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "WSP_CONDA_ROOT": "/nonexistent/conda",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+        **extra,
+    }
 
 
 def shared_tmp(prefix: str = "wsp-shared-") -> Path:

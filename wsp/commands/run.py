@@ -69,6 +69,9 @@ def ready_env(
             hint=f"run `wsp apply --target {project}` first, or pass --sync",
         )
     if state == "not owned":
+        have = ctx.observed.get(want.env_name)
+        if have is not None and have.private_to:  # maybe this workspace's: no one can tell
+            raise WspError(f"env {want.env_name} at {want.prefix}: {have.why_not_ours(ctx.owner)}")
         raise WspError(f"env {want.env_name} at {want.prefix} is not managed by this workspace")
     if state != "in sync":
         ui.err().print(

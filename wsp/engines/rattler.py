@@ -638,8 +638,22 @@ class RattlerEngine:
         self._connect(sources)
         self._cache(self._fetchable(self._records.of(packages), self._routes(sources)), scratch)
 
-    def _cache(self, records: list[Any], scratch: Path) -> None:
+    def _usable_cache(self) -> Path:
+        """The package cache folder, once it is known this user may lock and write it."""
+        from wsp.modes import cache_denied
+
         pkgs = self._cache_dir / "pkgs"
+        if (why := cache_denied(pkgs)) is not None:
+            raise WspError(
+                f"the package cache can't be used: {why}",
+                hint="set WSP_CACHE_DIR to a folder of yours, or ask its owner to open it to "
+                f"the group (`chmod -R g+rwX {pkgs}`; every member of a shared cache needs "
+                "umask 002)",
+            )
+        return pkgs
+
+    def _cache(self, records: list[Any], scratch: Path) -> None:
+        pkgs = self._usable_cache()
         index = _run(rattler.PackageCache(pkgs).index())
         missing = [r for r in records if not index.contains_record(r)]
         if not missing:
@@ -704,13 +718,14 @@ class RattlerEngine:
                 _check_local_archive(record)
         again = _clobbered(current, records)
         reporter = _Reporter(progress) if progress else None
+        pkgs = self._usable_cache()
         try:
             _run(
                 rattler.install(
                     records,
                     target_prefix=prefix,
                     alternative_target_prefix=relocate_to,
-                    cache_dir=self._cache_dir / "pkgs",
+                    cache_dir=pkgs,
                     installed_packages=current,
                     reinstall_packages=again,
                     show_progress=False,
