@@ -299,3 +299,24 @@ def test_records_of_a_staged_env_are_rewritten_in_place_a_linked_one_never(
     assert elsewhere.read_text() == before and idna.stat().st_ino != elsewhere.stat().st_ino
     for path in (six, idna):
         assert json.loads(path.read_text())["channel"] == "https://conda.anaconda.org/conda-forge/"
+
+
+def test_a_records_fields_are_read_from_its_head_or_else_whole(tmp_path: Path) -> None:
+    """rattler writes a record's fields before its file lists, conda (sorted) some after:
+    both are read right, and a rattler record's file lists are not read at all."""
+    from wsp.fsutil import record_fields, record_head
+
+    fields = {"name": "six", "version": "1.16.0", "build": "py_0", "url": "https://x/six.conda"}
+    files = [f"lib/f{i}.py" for i in range(20000)]
+    rattler_order = tmp_path / "rattler.json"
+    rattler_order.write_text(json.dumps({**fields, "files": files}, indent=2))
+    conda_order = tmp_path / "conda.json"
+    conda_order.write_text(json.dumps({**fields, "files": files}, indent=2, sort_keys=True))
+    keys = ("name", "version", "url")
+    for path in (rattler_order, conda_order):
+        assert record_fields(path, keys) == {k: fields[k] for k in keys}, path
+    head, cut = record_head(rattler_order)
+    assert cut and "f19999" not in head and len(head) < 200
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(fields))
+    assert record_fields(compact, keys) is None  # not a key a line: the caller parses it

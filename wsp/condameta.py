@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wsp.conda import ENV_VAR_NAME, RESERVED_ENV_VARS
-from wsp.fsutil import atomic_write_text, top_level_strings
+from wsp.fsutil import atomic_write_text, record_fields
 
 if TYPE_CHECKING:
     from wsp.userconfig import UserConfig
@@ -75,9 +75,7 @@ def prefix_dists(prefix: Path, config: UserConfig | None = None) -> set[str]:
     out = set()
     for path in (prefix / "conda-meta").glob("*.json"):
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
-            text = path.read_bytes().decode("utf-8")
-            found = top_level_strings(text, _DIST_FIELDS)
-            data = {k: v for k, (_, _, v) in found.items()} if found else json.loads(text)
+            data = record_fields(path, _DIST_FIELDS) or json.loads(path.read_bytes())
             if isinstance(data, dict) and data.get("name"):
                 out.add(dist_str(data, config))
     return out

@@ -171,6 +171,36 @@ def top_level_strings(text: str, keys: Sequence[str]) -> dict[str, tuple[int, in
     return found
 
 
+_FILES_KEY = b'\n  "files": '  # where a package record's file lists begin (rattler's order)
+
+
+def record_head(path: Path | str) -> tuple[str, bool]:
+    """A package record's text (`conda-meta/*.json`) up to its file lists (megabytes for a
+    real package), and whether it was cut there. rattler writes every other top-level
+    field before them; conda, in sorted order, some after."""
+    with open(path, "rb") as fh:
+        head = fh.read(16384)
+        while _FILES_KEY not in head:
+            more = fh.read(65536)
+            if not more:
+                break
+            head += more
+    cut = head.find(_FILES_KEY)
+    return (head[:cut] if cut >= 0 else head).decode("utf-8"), cut >= 0
+
+
+def record_fields(path: Path | str, keys: Sequence[str]) -> dict[str, str] | None:
+    """The top-level string fields `keys` of a package record, read from its head when
+    they are all there (see `record_head`), else from the whole record. None when the
+    record is not written a key a line or lacks one of them as a string."""
+    text, cut = record_head(path)
+    found = top_level_strings(text, keys)
+    if found is None and cut:  # some after the file lists (conda's order)
+        with open(path, "rb") as fh:
+            found = top_level_strings(fh.read().decode("utf-8"), keys)
+    return None if found is None else {k: v for k, (_, _, v) in found.items()}
+
+
 def with_strings(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     """`text` with each (start, end) span holding the JSON string of its value instead
     (spans from `top_level_strings`)."""

@@ -158,7 +158,7 @@ STAMP = ".wsp-modes-"
 def _package_folders(prefix: Path) -> list[str]:
     """The package cache's folders the env's packages were linked from (their records'
     `extracted_package_dir`, as rattler and conda write it)."""
-    from wsp.fsutil import top_level_strings
+    from wsp.fsutil import record_fields
 
     out = []
     with contextlib.suppress(OSError):
@@ -166,11 +166,10 @@ def _package_folders(prefix: Path) -> list[str]:
             if not e.name.endswith(".json"):
                 continue
             try:
-                with open(e.path, encoding="utf-8") as fh:
-                    found = top_level_strings(fh.read(), ("extracted_package_dir",))
+                found = record_fields(e.path, ("extracted_package_dir",))
             except (OSError, UnicodeDecodeError):
                 continue
-            if found is not None and os.path.isabs(folder := found["extracted_package_dir"][2]):
+            if found is not None and os.path.isabs(folder := found["extracted_package_dir"]):
                 out.append(folder)
     return out
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wsp.fsutil import atomic_write_bytes
+from wsp.fsutil import atomic_write_bytes, record_head
 from wsp.modes import umask
 
 __all__ = ["STORE", "STORE_ASIDE", "finish_noarch_python"]
@@ -56,10 +56,15 @@ def finish_noarch_python(
     for stem in sorted(set(linked)):
         path = prefix / "conda-meta" / f"{stem}.json"
         try:
-            text = path.read_bytes().decode("utf-8")
+            head, cut = record_head(path)
+            # the only kind conda compiles and links so; rattler writes it (as `url`)
+            # before the file lists, conda after them
+            if '"noarch": "python"' not in head and (not cut or '\n  "url": ' in head):
+                continue
+            text = path.read_bytes().decode("utf-8") if cut else head
         except (OSError, UnicodeDecodeError):
             continue
-        if '"noarch": "python"' not in text:  # the only kind conda compiles and links so
+        if '"noarch": "python"' not in text:
             continue
         with contextlib.suppress(ValueError):
             data = json.loads(text)
