@@ -212,6 +212,29 @@ def test_a_hit_makes_only_the_classes_its_declarations_use(ws_root: Path, tmp_pa
             assert lines[2] == imported
 
 
+def test_an_edit_that_changes_no_env_imports_only_the_validator(ws_root: Path) -> None:
+    """A project's table edited (a description): the table is read again (tomllib, as the
+    cache checked it) and validated (pydantic), nothing more: not tomlkit, which a whole
+    file's load and wsp's editing commands use, nor py-rattler or networkx."""
+    cached(ws_root)
+    manifest = ws_root / "workspace.toml"
+    manifest.write_text(
+        manifest.read_text().replace("[projects.tool]\n", '[projects.tool]\ndescription = "cli"\n')
+    )
+    code = (
+        "import sys; from pathlib import Path; from wsp.context import load_context; "
+        f"ctx = load_context(Path({str(ws_root)!r})); "
+        "print(sorted(m for m in ('networkx', 'pydantic', 'tomlkit', 'rattler') "
+        "if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert out.strip() == "['pydantic']"
+    assert_same_as_fresh(ws_root)
+
+
 # -- misses --------------------------------------------------------------------------------
 
 

@@ -411,12 +411,20 @@ def _incremental(data: dict[str, Any], manifest: Path, raw: bytes, text: str) ->
         ]
         # the specs of the cached load were found valid by this same code: not parsed again
         decls = [*old_ws.projects.values(), *old_ws.templates.values()]
+        import tomllib
+
+        text_of_part = "".join(t.text for t in part)
+        try:  # read as check_tables read each table: tomlkit is for a whole file's load
+            parsed = tomllib.loads(text_of_part)
+        except tomllib.TOMLDecodeError:
+            return None
         with probe.record() as rec:
             sub = load(
                 manifest,
-                raw="".join(t.text for t in part).encode(),
+                raw=text_of_part.encode(),
                 known_specs=frozenset(s for d in decls for s in d.dependencies),
                 known_pythons=frozenset(d.python for d in decls if d.python),
+                parsed=parsed,
             )
         if set(sub.projects) != reload or set(sub.templates) != templates:
             return None  # the document of the changed tables is not what they declare

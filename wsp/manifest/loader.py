@@ -205,15 +205,15 @@ def load(
     raw: bytes | None = None,
     known_specs: frozenset[str] = frozenset(),
     known_pythons: frozenset[str] = frozenset(),
+    parsed: dict[str, Any] | None = None,
 ) -> Workspace:
     """Read, parse and validate `manifest_path`. Raises ManifestError located in the file.
 
     `raw`: the bytes to read instead of the file's (wsp/cache.py loads only the tables an
-    edit changed, as a document of their own). `known_specs`, `known_pythons`: conda
-    match specs and `python` specs a load by this same code found valid (the cached
-    load's): not parsed again."""
-    import tomlkit
-    from tomlkit.exceptions import ParseError, TOMLKitError
+    edit changed, as a document of their own), and `parsed`, what tomllib read of them
+    (the cache checks them with it): not parsed again. `known_specs`, `known_pythons`:
+    conda match specs and `python` specs a load by this same code found valid (the
+    cached load's): not parsed again."""
 
     manifest_path = probe.resolve(manifest_path)
     root = manifest_path.parent
@@ -240,30 +240,7 @@ def load(
             f"arrays and tables are nested more than {MAX_DEPTH} deep here; "
             "workspace.toml needs no more than a few levels",
         )
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:  # a syntax error, or a key or table given twice
-        scan = TomlPositions(text)
-        if not scan.duplicates:
-            if isinstance(exc, ParseError):  # tomlkit counts columns from 0
-                msg = str(exc).split(" at line ")[0]
-                if (left_open := _left_open(text, exc.line, msg)) is not None:
-                    line, col, what = left_open
-                    raise ManifestError(manifest_path, line, col, f"invalid TOML: {what}") from None
-                fix = _syntax_fix(text, exc.line, exc.col + 1, msg)
-                raise ManifestError(
-                    manifest_path,
-                    exc.line,
-                    exc.col + 1,
-                    f"invalid TOML: {msg}" + (f"; {fix}" if fix else ""),
-                ) from None
-            raise ManifestError(manifest_path, 1, 1, f"invalid TOML: {exc}") from None
-        path, offset = scan.duplicates[0]
-        where = ".".join(str(p) for p in path)
-        raise ManifestError(
-            manifest_path, *scan.line_col(offset), f"invalid TOML: {where} is set twice; keep one"
-        ) from None
-    data = doc.unwrap()
+    data = parsed if parsed is not None else _parse(manifest_path, text)
     positions = TomlPositions(text)
 
     def err(path: tuple[str | int, ...], message: str, *, value: bool = False) -> ManifestError:
@@ -929,6 +906,37 @@ def _check_channels(model: Manifest, err: Any) -> None:
 # -- what no value may hold ------------------------------------------------------------------
 
 MAX_DEPTH = 64
+
+
+def _parse(manifest_path: Path, text: str) -> dict[str, Any]:
+    """workspace.toml's text as data (tomlkit); a syntax error located, with how to mend it."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError, TOMLKitError
+
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:  # a syntax error, or a key or table given twice
+        scan = TomlPositions(text)
+        if not scan.duplicates:
+            if isinstance(exc, ParseError):  # tomlkit counts columns from 0
+                msg = str(exc).split(" at line ")[0]
+                if (left_open := _left_open(text, exc.line, msg)) is not None:
+                    line, col, what = left_open
+                    raise ManifestError(manifest_path, line, col, f"invalid TOML: {what}") from None
+                fix = _syntax_fix(text, exc.line, exc.col + 1, msg)
+                raise ManifestError(
+                    manifest_path,
+                    exc.line,
+                    exc.col + 1,
+                    f"invalid TOML: {msg}" + (f"; {fix}" if fix else ""),
+                ) from None
+            raise ManifestError(manifest_path, 1, 1, f"invalid TOML: {exc}") from None
+        path, offset = scan.duplicates[0]
+        where = ".".join(str(p) for p in path)
+        raise ManifestError(
+            manifest_path, *scan.line_col(offset), f"invalid TOML: {where} is set twice; keep one"
+        ) from None
+    return doc.unwrap()  # type: ignore[no-any-return]
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
