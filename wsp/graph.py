@@ -88,9 +88,8 @@ class DesiredEnv:
     # What an env on this machine may be built for, in order of preference: the variants
     # of this machine's platform (apply takes the first the machine can run).
     candidates: tuple[sysreq.Variant, ...] = ()
-    pip_sources: tuple[
-        wsp.pip.PipSource, ...
-    ] = ()  # local folders, archives, URLs (env files' pip)
+    # local folders, archives, URLs (env files' pip)
+    pip_sources: tuple[wsp.pip.PipSource, ...] = ()
 
     def declared(self, variant: sysreq.Variant | None = None) -> Declared:
         """What the env's marker records of the declaration (plan reasons compare it)."""
