@@ -164,19 +164,27 @@ def test_the_graph_is_built_when_asked(ws_root: Path, tmp_path: Path) -> None:
     assert graph.order(ctx.graph) == graph.order(graph.build(fresh(ws_root)[0]))  # type: ignore[arg-type]
 
 
-def test_a_hit_imports_no_heavy_library(ws_root: Path) -> None:
-    cached(ws_root)
+def loaded_elsewhere(root: Path, modules: tuple[str, ...], *shown: str) -> list[str]:
+    """`load_context(root)` in a fresh process: the repr of each of `shown` (expressions
+    of `ctx`), then which of `modules` the load imported."""
     code = (
         "import sys; from pathlib import Path; from wsp.context import load_context; "
-        f"ctx = load_context(Path({str(ws_root)!r})); "
-        "print(sorted(m for m in ('networkx', 'pydantic', 'tomlkit', 'rattler', 'ruamel') "
-        "if m in sys.modules))"
+        "ctx = load_context(Path(sys.argv[1])); "
+        + "".join(f"print(repr({e})); " for e in shown)
+        + f"print(sorted(m for m in {modules!r} if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    ).stdout
-    assert out.strip() == "[]"
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_a_hit_imports_no_heavy_library(ws_root: Path) -> None:
+    cached(ws_root)
+    heavy = ("networkx", "pydantic", "tomlkit", "rattler", "ruamel")
+    assert loaded_elsewhere(ws_root, heavy) == ["[]"]
 
 
 def test_a_hit_makes_only_the_classes_its_declarations_use(ws_root: Path, tmp_path: Path) -> None:
@@ -189,23 +197,15 @@ def test_a_hit_makes_only_the_classes_its_declarations_use(ws_root: Path, tmp_pa
         '[workspace]\nname = "p"\nchannels = ["conda-forge"]\n\n'
         '[projects.tool]\npython = "3.12"\ndependencies = ["click"]\n'
     )
-    code = (
-        "import sys; from pathlib import Path; from wsp.context import load_context; "
-        "ctx = load_context(Path(sys.argv[1])); "
-        "print(repr([p.env_file for p in ctx.ws.projects.values()])); "
-        "print(repr([d.pip for d in ctx.desired.values()])); "
-        "print(sorted(m for m in ('wsp.pip', 'wsp.pipreqs', 'wsp.manifest.envfile') "
-        "if m in sys.modules))"
+    pip_layer = ("wsp.pip", "wsp.pipreqs", "wsp.manifest.envfile")
+    shown = (
+        "[p.env_file for p in ctx.ws.projects.values()]",
+        "[d.pip for d in ctx.desired.values()]",
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     for root, imported in ((plain, "[]"), (ws_root, None)):
         cached(root)  # writes the cache
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env
-        )
-        assert out.returncode == 0, out.stderr
+        lines = loaded_elsewhere(root, pip_layer, *shown)
         ws, desired = fresh(root)
-        lines = out.stdout.splitlines()
         assert lines[0] == repr([p.env_file for p in ws.projects.values()])  # type: ignore[attr-defined]
         assert lines[1] == repr([d.pip for d in desired.values()])
         if imported is not None:
@@ -221,17 +221,8 @@ def test_an_edit_that_changes_no_env_imports_only_the_validator(ws_root: Path) -
     manifest.write_text(
         manifest.read_text().replace("[projects.tool]\n", '[projects.tool]\ndescription = "cli"\n')
     )
-    code = (
-        "import sys; from pathlib import Path; from wsp.context import load_context; "
-        f"ctx = load_context(Path({str(ws_root)!r})); "
-        "print(sorted(m for m in ('networkx', 'pydantic', 'tomlkit', 'rattler') "
-        "if m in sys.modules))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    ).stdout
-    assert out.strip() == "['pydantic']"
+    found = loaded_elsewhere(ws_root, ("networkx", "pydantic", "tomlkit", "rattler"))
+    assert found == ["['pydantic']"]
     assert_same_as_fresh(ws_root)
 
 
