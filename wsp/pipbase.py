@@ -56,6 +56,11 @@ class PipOptions:
 
 def site_packages(prefix: Path) -> Path | None:
     """`<prefix>/lib/pythonX.Y/site-packages`, when the env has a Python."""
+    found = _site_packages(prefix)
+    return None if found is None else Path(found)
+
+
+def _site_packages(prefix: Path) -> str | None:
     lib = os.path.join(prefix, "lib")
     try:
         candidates = sorted(n for n in os.listdir(lib) if n.startswith("python3"))
@@ -63,13 +68,14 @@ def site_packages(prefix: Path) -> Path | None:
         return None
     for c in candidates:
         if os.path.isdir(found := os.path.join(lib, c, "site-packages")):
-            return Path(found)
+            return found
     return None
 
 
 def dist_info_names(prefix: Path) -> frozenset[str]:
-    """The `*.dist-info` folder names of site-packages: one listing, for the fast path."""
-    sp = site_packages(prefix)
+    """The `*.dist-info` folder names of site-packages: one listing, for the fast path
+    (a plain path: a Path per env costs the no-op plan of 1000 envs ~5 ms)."""
+    sp = _site_packages(prefix)
     if sp is None:
         return frozenset()
     try:
