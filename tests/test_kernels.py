@@ -229,6 +229,25 @@ def test_a_kernel_name_clash_is_one_line_from_the_cli(
     assert not (ws.root / "envs").exists()
 
 
+def test_channels_without_ipykernel_are_blamed_on_the_jupyter_key(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """The user wrote `jupyter = true`, not `ipykernel`: the failed solve points there and
+    says why ipykernel is wanted (the fixture channel, like many mirrors, has none)."""
+    ws = make_workspace(
+        HEAD
+        + 'channels = ["conda-forge"]\n\n[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n'
+        + '\n[templates.nb]\njupyter = true\n\n[projects.lab]\nextends = ["nb"]\n'
+    )
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    assert r.stderr.strip() == (
+        "workspace.toml:10:11: project 'lab' can't be solved: no solution: No candidates were "
+        "found for ipykernel *: `jupyter` gives the env a kernel, which needs ipykernel; add a "
+        'channel that has it, name a version that fits, or take it from PyPI: pip = ["ipykernel"]'
+    ), r
+
+
 def test_the_desired_cache_carries_the_kernels(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     write_ws(
