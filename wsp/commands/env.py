@@ -33,7 +33,9 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import activate, ui
     from wsp.commands.run import ready_env, warn_activation
 
-    _ctx, want = ready_env(directory, args.project, sync=False, purpose="activate")
+    _ctx, want = ready_env(
+        directory, args.project, sync=False, purpose="activate", offers_sync=False
+    )
     act = activate.activation(want.prefix, want.env_name, os.environ, args.shell)
     warn_activation(act)
     if args.json:
