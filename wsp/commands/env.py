@@ -38,6 +38,7 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     )
     act = activate.activation(want.prefix, want.env_name, os.environ, args.shell)
     warn_activation(act)
+    activate.record_use(want.prefix)  # an activation is a use (policy WSP501)
     if args.json:
         ui.print_json(
             {
