@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.channel import Pkg, build_channel
+from tests.support.channel import Pkg, build_channel, current_platform
 from tests.support.cli import Workspace, snapshot
 from wsp import cache as cache_mod
 from wsp import graph, kernels
@@ -28,6 +28,7 @@ from wsp.errors import ManifestError
 from wsp.manifest import load
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+HERE = current_platform()
 
 HEAD = """\
 [workspace]
@@ -243,8 +244,10 @@ def test_channels_without_ipykernel_are_blamed_on_the_jupyter_key(
     assert r.code == 1, r
     assert r.stderr.strip() == (
         "workspace.toml:10:11: project 'lab' can't be solved: no solution: No candidates were "
-        "found for ipykernel *: `jupyter` gives the env a kernel, which needs ipykernel; add a "
-        'channel that has it, name a version that fits, or take it from PyPI: pip = ["ipykernel"]'
+        f"found for ipykernel *. (conda-forge has no package named 'ipykernel' for {HERE}: "
+        "check its name, or add the channel that has it); `jupyter` asks for ipykernel (the "
+        "env's kernel runs it): when no channel has one that fits, take it from PyPI: "
+        'pip = ["ipykernel"]'
     ), r
 
 

@@ -599,9 +599,9 @@ def unsolvable_error(
     origin = origin_of(ws, want.project, exc.names)
     if origin is None and "ipykernel" in exc.names and want.kernel and want.kernel.added_ipykernel:
         # nobody wrote `ipykernel`: the kernel asked for it
-        message = message.rstrip(".") + (
-            ": `jupyter` gives the env a kernel, which needs ipykernel; add a channel that "
-            'has it, name a version that fits, or take it from PyPI: pip = ["ipykernel"]'
+        message += (
+            "; `jupyter` asks for ipykernel (the env's kernel runs it): when no channel has "
+            'one that fits, take it from PyPI: pip = ["ipykernel"]'
         )
         return ws.error(_jupyter_key(ws, want.project), message, value=True)
     if origin is None:
