@@ -567,6 +567,13 @@ class RattlerEngine:
                         f" (exclude-newer {request.exclude_newer} hides the "
                         f"{', '.join(hidden)} builds published after it: the likely cause)"
                     )
+                elif missing and missing[0].startswith("__"):  # a virtual package
+                    key = {v: k for k, v in sysreq.NAMES.items()}.get(missing[0], missing[0])
+                    message += (
+                        f" ({missing[0]} is a virtual package, what a machine offers, not one "
+                        f'a channel has: declare system-requirements = {{ {key} = "VERSION" }}, '
+                        "and wsp solves with it)"
+                    )
                 elif missing:
                     names = [c.name for c in request.channels]
                     message += self._offered(sources, platform, missing[0], names)
