@@ -88,6 +88,15 @@ def test_every_command_has_a_description_and_its_own_usage_on_errors(
     assert r.stderr.splitlines()[0].startswith("usage: wsp plan "), r
     assert "error: unrecognized arguments: --bogus" in r.stderr
     assert "run `wsp plan --help` for more" in r.stderr
+    # terraform's one-dash long options: named, not misread as `-t arget=webdev`
+    r = workspace.wsp("plan", "-target=webdev")
+    assert r.code == 1 and r.stderr.splitlines()[0].startswith("usage: wsp plan "), r
+    assert "error: -target=webdev: wsp's long options take two dashes: --target=webdev" in (
+        r.stderr
+    ), r
+    r = workspace.wsp("apply", "-auto-approve")
+    assert r.code == 1 and "error: -auto-approve: terraform's -auto-approve is --yes" in r.stderr
+    assert not workspace.envs_dir.exists()
     r = workspace.wsp("pln")
     assert r.code == 1 and "invalid choice: 'pln' (choose from 'init', 'plan', " in r.stderr, r
     top = workspace.wsp("--help")
@@ -353,7 +362,7 @@ def test_deleting_an_env_needs_yes_typed_out_and_names_the_env(
     assert (
         f"finance {ws.envs_dir / 'finance'}: deleted, then built again # python 3.9 -> 3.11" in err
     )
-    assert "Type yes to delete it" in err
+    assert "Type yes to delete it: " in err and "()" not in err  # no empty default shown
     assert "Apply cancelled; nothing was changed." in err
     assert snapshot(ws.envs_dir / "finance") == before  # `y` is not enough
 

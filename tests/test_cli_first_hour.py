@@ -65,9 +65,10 @@ def test_every_unsolvable_project_is_reported_at_the_line_that_declares_it(
         assert f"workspace.toml:{webdev_line}:{webdev_col}: project 'webdev' can't be solved" in (
             r.stderr
         )
-        assert "nosuchpkg" in r.stderr
+        assert "conda-forge has no package named 'nosuchpkg' for " in r.stderr, r
         [deep] = [ln for ln in errors if "'deep'" in ln]
         assert deep.startswith(f"workspace.toml:{ml_line}:"), deep  # the template's line
+        assert "(conda-forge has pytorch 2.3.0: change the spec to one of these) " in deep
         assert "('pytorch>=99' is declared by template ml)" in deep
         [env_file] = [ln for ln in errors if "'app'" in ln]
         assert env_file.startswith("projects/app/environment.yml:5:5: "), env_file

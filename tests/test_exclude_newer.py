@@ -193,6 +193,20 @@ def test_a_cutoff_that_hides_what_a_spec_needs_is_named_as_the_likely_cause(
     r = ws.wsp("lock")
     assert r.code == 1 and "No candidates were found for nosuchthing" in r.stderr, r
     assert "exclude-newer" not in r.stderr, r
+    # what the channels have of the name: none (a typo), or the versions no spec fits
+    assert "conda-forge has no package named 'nosuchthing' for " in r.stderr, r
+    assert "check its name, or add the channel that has it)" in r.stderr, r
+    ws.edit('dependencies = ["nosuchthing"]', 'dependencies = ["six>=99"]')
+    r = ws.wsp("lock")
+    assert r.code == 1, r
+    assert "No candidates were found for six >=99. (conda-forge has six 1.16.0: " in r.stderr, r
+    ws.edit('dependencies = ["six>=99"]', 'dependencies = ["__cuda>=12"]')  # pixi's habit
+    r = ws.wsp("lock")
+    assert r.code == 1, r
+    assert "(__cuda is a virtual package, what a machine offers, not one a channel has: " in (
+        r.stderr
+    ), r
+    assert 'declare system-requirements = { cuda = "VERSION" }' in r.stderr, r
 
 
 # -- pip: uv's --exclude-newer, against an index that knows upload times ---------------------

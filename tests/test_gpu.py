@@ -471,3 +471,20 @@ def test_a_saved_plan_of_another_variant_says_the_machine_changed(
         "train, the plan was made for linux-64-cuda"
     ) in r.stderr, r
     assert "channels" not in r.stderr and not (ws.envs_dir / "train").exists(), r
+
+
+def test_the_docs_channel_command_builds_the_channel_these_tests_use(
+    tmp_path: Path, cuda_channel: Path
+) -> None:
+    """gpu.md's `python -m tests.support.channel --gpu DIR` makes the channel its scenario
+    runs against (the `cuda_channel` fixture), so a reader can follow it offline."""
+    from tests.support.channel import main
+
+    assert "python -m tests.support.channel --gpu /tmp/gpuchan" in DOCS.read_text()
+    said = main(["--gpu", str(tmp_path / "gpuchan")])
+    assert said.endswith(f"({(tmp_path / 'gpuchan').as_uri()})"), said
+
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*.tar.bz2")}
+
+    assert files(tmp_path / "gpuchan") == files(cuda_channel)

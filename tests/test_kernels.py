@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.channel import Pkg, build_channel
+from tests.support.channel import Pkg, build_channel, current_platform
 from tests.support.cli import Workspace, snapshot
 from wsp import cache as cache_mod
 from wsp import graph, kernels
@@ -28,6 +28,7 @@ from wsp.errors import ManifestError
 from wsp.manifest import load
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+HERE = current_platform()
 
 HEAD = """\
 [workspace]
@@ -227,6 +228,27 @@ def test_a_kernel_name_clash_is_one_line_from_the_cli(
         'give one of them its own: jupyter = { name = "b" }'
     )
     assert not (ws.root / "envs").exists()
+
+
+def test_channels_without_ipykernel_are_blamed_on_the_jupyter_key(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    """The user wrote `jupyter = true`, not `ipykernel`: the failed solve points there and
+    says why ipykernel is wanted (the fixture channel, like many mirrors, has none)."""
+    ws = make_workspace(
+        HEAD
+        + 'channels = ["conda-forge"]\n\n[workspace.mirrors]\n"conda-forge" = ["{channel}"]\n'
+        + '\n[templates.nb]\njupyter = true\n\n[projects.lab]\nextends = ["nb"]\n'
+    )
+    r = ws.wsp("plan")
+    assert r.code == 1, r
+    assert r.stderr.strip() == (
+        "workspace.toml:10:11: project 'lab' can't be solved: no solution: No candidates were "
+        f"found for ipykernel *. (conda-forge has no package named 'ipykernel' for {HERE}: "
+        "check its name, or add the channel that has it); `jupyter` asks for ipykernel (the "
+        "env's kernel runs it): when no channel has one that fits, take it from PyPI: "
+        'pip = ["ipykernel"]'
+    ), r
 
 
 def test_the_desired_cache_carries_the_kernels(tmp_path: Path) -> None:

@@ -162,3 +162,21 @@ def test_an_install_line_from_a_lock_is_one_requirement(line: str) -> None:
         pip._check_install_line(line)
     for good in ("x==1.0 --hash=sha256:ab", "-e file:///a%20b", "x @ git+https://h/r@abc"):
         pip._check_install_line(good)
+
+
+def test_a_python_package_without_an_interpreter_is_named_not_called_undeclared(
+    tmp_path: Path,
+) -> None:
+    """python declared and installed, but its build has no bin/python (a stub package, as
+    the docs' fixture channel has): the error says so instead of "declare python"."""
+    prefix = tmp_path / "webdev"
+    (prefix / "conda-meta").mkdir(parents=True)
+    (prefix / "conda-meta" / "python-3.12.4-0.json").write_text("{}")
+    with pytest.raises(pip.PipError) as info:
+        pip.install(prefix, {"six": "1.17.0"}, pip.PipOptions(), "webdev")
+    message = str(info.value)
+    assert "declare python" not in message, message
+    assert "its conda package python 3.12.4 (0) is installed" in message, message
+    (prefix / "conda-meta" / "python-3.12.4-0.json").unlink()
+    with pytest.raises(pip.PipError, match="declare python for its pip requirements"):
+        pip.install(prefix, {"six": "1.17.0"}, pip.PipOptions(), "webdev")

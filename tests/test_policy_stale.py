@@ -63,6 +63,9 @@ def test_wsp501_recent_use_keeps_an_env_fresh(make_workspace: Callable[..., Work
     r = ws.wsp("check", "--json")
     assert codes(r) == [("WSP501", "finance")]
     assert "policy.stale-days = 30" in r.json["findings"][0]["message"]
+    # `eval "$(wsp env finance)"` is a use too, as `wsp shell-hook` is
+    assert ws.wsp("env", "finance").code == 0
+    assert ws.wsp("check", "--json").json["findings"] == []
 
 
 def test_wsp502_unowned_env_reported_never_removed(

@@ -153,6 +153,10 @@ def test_missing_env_sync_activation_scripts_streaming_and_wsp_env(run_ws: Works
     assert "finance" in line and "wsp apply" in line and "--sync" in line, line
     assert not (ws.root / "ran-anyway").exists()
     assert not finance.exists()
+    # `wsp env` has no --sync: its hint must not send the user to one
+    no_env = ws.wsp("env", "finance")
+    assert no_env.code == 1 and no_env.stdout == "", no_env
+    assert one_line(no_env.stderr).endswith("run `wsp apply --target finance` first"), no_env
 
     # -- --sync applies first, then runs ------------------------------------------------------
     r = ws.wsp(

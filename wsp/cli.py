@@ -30,6 +30,35 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"run `{self.prog} --help` for more\n")
         _exit(ExitCode.ERROR)
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A long option written with one dash, as terraform writes them (`-target=web`,
+        `-json`), is a usage error that names the option, not one argparse misreads as a
+        short option with a value (`-t arget=web`)."""
+        if args is not None and self.prog != "wsp" and not _takes_a_command(self):
+            for word in args:
+                if word == "--":
+                    break
+                name, eq, value = str(word).partition("=")
+                if (
+                    name in ("-auto-approve", "--auto-approve")
+                    and "--yes" in self._option_string_actions
+                ):
+                    self.error(f"{word}: terraform's -auto-approve is --yes (-y) here")
+                if (
+                    len(name) > 2
+                    and name[0] == "-"
+                    and name[1].isalpha()
+                    and f"-{name}" in self._option_string_actions
+                ):
+                    self.error(f"{word}: wsp's long options take two dashes: -{name}{eq}{value}")
+        return super().parse_known_args(args, namespace)
+
+
+def _takes_a_command(p: argparse.ArgumentParser) -> bool:
+    """Whether `p` ends with a command of the user's (`wsp run PROJECT -- CMD ...`), whose
+    own options are not wsp's to read."""
+    return any(a.nargs == argparse.REMAINDER for a in p._actions)
+
 
 def _add_output_flags(p: argparse.ArgumentParser, *, default: Any) -> None:
     """-q, -v and --no-color, on wsp itself and on every command (`wsp plan -q` reads as

@@ -596,11 +596,30 @@ def unsolvable_error(
     on = f" for {platform}" if platform else ""
     message = f"project {want.project!r} can't be solved{on}: {exc.message}"
     origin = origin_of(ws, want.project, exc.names)
+    if origin is None and "ipykernel" in exc.names and want.kernel and want.kernel.added_ipykernel:
+        # nobody wrote `ipykernel`: the kernel asked for it
+        message += (
+            "; `jupyter` asks for ipykernel (the env's kernel runs it): when no channel has "
+            'one that fits, take it from PyPI: pip = ["ipykernel"]'
+        )
+        return ws.error(_jupyter_key(ws, want.project), message, value=True)
     if origin is None:
         return ws.error(("projects", want.project, "dependencies"), message)
     if origin.layer != f"project {want.project}":
         message += f" ({origin.spec!r} is declared by {origin.layer})"
     return ManifestError(*origin.located(ws), message)
+
+
+def _jupyter_key(ws: Workspace, name: str) -> tuple[str, ...]:
+    """Where project `name`'s `jupyter` is set: its own table, else the last template of
+    its chain that sets it."""
+    proj = ws.projects[name]
+    if proj.jupyter is not None:
+        return ("projects", name, "jupyter")
+    for t in reversed(list(_template_chain(ws, proj.extends, set()))):
+        if ws.templates[t].jupyter is not None:
+            return ("templates", t, "jupyter")
+    return ("projects", name)
 
 
 def _merged_python(ws: Workspace, name: str, pythons: list[_Python]) -> str | None:

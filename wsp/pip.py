@@ -904,6 +904,22 @@ def _python(prefix: Path) -> Path:
     return prefix / "bin" / "python"
 
 
+def _no_python(prefix: Path, python: Path, env: str) -> str:
+    """Why the pip layer has no interpreter: python not installed, or a python package
+    whose build brings none (a stub, or another platform's layout)."""
+    records = sorted((prefix / "conda-meta").glob("python-[0-9]*.json"))
+    if not records:
+        return f"env {env} has no Python at {python}: declare python for its pip requirements"
+    build = records[0].name.removeprefix("python-").removesuffix(".json")
+    version, _, build = build.partition("-")
+    return (
+        f"env {env} has no Python at {python}, though its conda package python {version} "
+        f"({build}) is installed: that build ships no interpreter there, and its pip "
+        "requirements need one; use a channel whose python package has bin/python "
+        "(conda-forge's does), or move them to conda dependencies"
+    )
+
+
 def _hashed(line: str, pin: Pin) -> str:
     return f"{line} --hash=sha256:{pin.sha256}" if pin.sha256 else line
 
@@ -916,9 +932,7 @@ def install(prefix: Path, pins: Mapping[str, Pin | str], options: PipOptions, en
         return
     python = _python(prefix)
     if not python.exists():
-        raise PipError(
-            f"env {env} has no Python at {python}: declare python for its pip requirements"
-        )
+        raise PipError(_no_python(prefix, python, env))
     full = {n: p if isinstance(p, Pin) else Pin(p) for n, p in pins.items()}
     index = {n: p for n, p in full.items() if p.source is None}
     sources = {n: p for n, p in full.items() if p.source is not None}

@@ -443,7 +443,10 @@ def confirmed_deletion(deleting: Sequence[Action], *, verb: str, hint: str, also
         c.print(f"  [red]{esc(a.env)}[/] {esc(a.prefix)}: {what}{why}")
     more = f" and make the {also} other change{'s' if also != 1 else ''}" if also else ""
     answer = Prompt.ask(
-        f"Type [bold]yes[/] to delete {'it' if n == 1 else 'them'}{more}", console=c, default=""
+        f"Type [bold]yes[/] to delete {'it' if n == 1 else 'them'}{more}",
+        console=c,
+        default="",
+        show_default=False,  # not an empty `()` after the question
     )
     return answer.strip().lower() == "yes"
 

@@ -403,10 +403,26 @@ def build_runnable_channel(root: Path) -> Path:
     return build_channel(root, [*packages, interpreter_python()])
 
 
-if __name__ == "__main__":  # `python -m tests.support.channel DIR`: the quickstart's channel
+def main(argv: Sequence[str]) -> str:
+    """`python -m tests.support.channel [--gpu] DIR`: the quickstart's channel; with --gpu,
+    docs/gpu.md's (the CUDA builds too, and osx-arm64 beside this platform, as the GPU
+    tests' `cuda_channel`)."""
+    args = list(argv)
+    gpu = "--gpu" in args
+    args = [a for a in args if a != "--gpu"]
+    if len(args) != 1 or args[0].startswith("-"):
+        raise SystemExit("usage: python -m tests.support.channel [--gpu] DIR")
+    root = Path(args[0]).resolve()
+    if gpu:
+        where = build_channel(
+            root, [*SEED_PACKAGES, *CUDA_PACKAGES], [current_platform(), other_platform()]
+        )
+    else:
+        where = build_channel(root, subdirs=[current_platform()])
+    return f"Wrote a local conda channel to {where} ({where.as_uri()})"
+
+
+if __name__ == "__main__":  # `python -m tests.support.channel [--gpu] DIR`
     import sys
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.support.channel DIR")
-    where = build_channel(Path(sys.argv[1]).resolve(), subdirs=[current_platform()])
-    print(f"Wrote a local conda channel to {where} ({where.as_uri()})")
+    print(main(sys.argv[1:]))

@@ -33,9 +33,12 @@ def run(args: argparse.Namespace, directory: Path) -> int:
     from wsp import activate, ui
     from wsp.commands.run import ready_env, warn_activation
 
-    _ctx, want = ready_env(directory, args.project, sync=False, purpose="activate")
+    _ctx, want = ready_env(
+        directory, args.project, sync=False, purpose="activate", offers_sync=False
+    )
     act = activate.activation(want.prefix, want.env_name, os.environ, args.shell)
     warn_activation(act)
+    activate.record_use(want.prefix)  # an activation is a use (policy WSP501)
     if args.json:
         ui.print_json(
             {

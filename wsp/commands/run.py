@@ -37,10 +37,11 @@ def register(sub: Any) -> None:
 
 
 def ready_env(
-    directory: Path, project: str, *, sync: bool, purpose: str
+    directory: Path, project: str, *, sync: bool, purpose: str, offers_sync: bool = True
 ) -> tuple[Context, DesiredEnv]:
     """The project's env, checked: missing or half-built stops, out of date warns
-    (or, with `sync`, is applied first)."""
+    (or, with `sync`, is applied first). `offers_sync`: the command has a --sync for the
+    hints to name (`wsp env` has none)."""
     from wsp import ui
     from wsp.context import load_context
     from wsp.errors import WspError
@@ -66,7 +67,8 @@ def ready_env(
     if state in ("missing", "half-built"):
         raise WspError(
             f"env {want.env_name} is {state}: nothing to {purpose}",
-            hint=f"run `wsp apply --target {project}` first, or pass --sync",
+            hint=f"run `wsp apply --target {project}` first"
+            + (", or pass --sync" if offers_sync else ""),
         )
     if state == "not owned":
         have = ctx.observed.get(want.env_name)
@@ -76,7 +78,8 @@ def ready_env(
     if state != "in sync":
         ui.err().print(
             f"[yellow]warning:[/] env {ui.esc(want.env_name)} is {state}: "
-            f"run `wsp apply` (or pass --sync) to match workspace.toml"
+            f"run `wsp apply{'' if offers_sync else f' --target {project}'}`"
+            f"{' (or pass --sync)' if offers_sync else ''} to match workspace.toml"
         )
     return ctx, want
 

@@ -567,11 +567,40 @@ class RattlerEngine:
                         f" (exclude-newer {request.exclude_newer} hides the "
                         f"{', '.join(hidden)} builds published after it: the likely cause)"
                     )
+                elif missing and missing[0].startswith("__"):  # a virtual package
+                    key = {v: k for k, v in sysreq.NAMES.items()}.get(missing[0], missing[0])
+                    message += (
+                        f" ({missing[0]} is a virtual package, what a machine offers, not one "
+                        f'a channel has: declare system-requirements = {{ {key} = "VERSION" }}, '
+                        "and wsp solves with it)"
+                    )
+                elif missing:
+                    names = [c.name for c in request.channels]
+                    message += self._offered(sources, platform, missing[0], names)
                 raise SolveError(message, names=_blamed(text)) from None
             break
         for ch in request.channels:
             self._answered[ch.identity] = choice[ch.name]
         return sorted(self._records.remember(self._canonical(records, routes)))
+
+    def _offered(self, sources: list[str], platform: str, name: str, channels: list[str]) -> str:
+        """What the channels have of `name`, which the solver found no candidates for: a
+        typo'd name (none at all) or a spec no version fits (the newest versions there)."""
+        try:
+            found = _run(
+                self._gateway.query(sources, [platform, "noarch"], [name], recursive=False)
+            )
+        except Exception:  # only a hint: the solver's message stands without it
+            return ""
+        versions = {r.version for rs in found for r in rs if r.name.normalized == name}
+        where = ", ".join(channels) or "the channels"
+        if not versions:
+            return (
+                f" ({where} has no package named {name!r} for {platform}: check its name, "
+                "or add the channel that has it)"
+            )
+        newest = [str(v) for v in sorted(versions)[-5:]]
+        return f" ({where} has {name} {', '.join(newest)}: change the spec to one of these)"
 
     def _cut_off(
         self, sources: list[str], platform: str, names: list[str], bound: int
