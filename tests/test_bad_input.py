@@ -200,7 +200,21 @@ CASES = [
         HEAD + '[projects.a]\ndependencies = "numpy"\n',
         'dependencies = "numpy"',
         '"numpy"',
-        ("must be a list",),
+        ("must be a list", 'write it as a list: dependencies = ["numpy"]'),
+    ),
+    Case(  # pixi's table of name = version
+        "pixi-dependencies-table",
+        HEAD + '[projects.a]\ndependencies = { pandas = ">=2", numpy = "*" }\n',
+        "dependencies = {",
+        "{ pandas",
+        ('write it as a list: dependencies = ["pandas >=2", "numpy"]',),
+    ),
+    Case(  # pixi's name for pip requirements
+        "pixi-pypi-dependencies",
+        HEAD + '[projects.a]\npython = "3.12"\npypi-dependencies = { requests = ">=2" }\n',
+        "pypi-dependencies",
+        "pypi-dependencies",
+        ("unknown key 'pypi-dependencies'", "did you mean 'pip' (PEP 508 requirements"),
     ),
     Case(
         "bad-channel-priority",

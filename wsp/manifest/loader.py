@@ -832,6 +832,8 @@ def _describe(e: dict[str, Any], err: Any, more: str, written: Any = None) -> Ma
             if close
             else (f"; known keys: {', '.join(allowed)}" if allowed else "")
         )
+        if key == "pypi-dependencies" and "pip" in allowed:  # pixi's name for them
+            hint = "; did you mean 'pip' (PEP 508 requirements, e.g. pip = [\"requests>=2\"])?"
         return err(loc, f"unknown key {key!r} in [{table}]{hint}{more}")
     if kind == "missing":
         key = str(loc[-1])
@@ -875,8 +877,28 @@ def _describe(e: dict[str, Any], err: Any, more: str, written: Any = None) -> Ma
             if isinstance(loc[-1], str):
                 quoted = f"{loc[-1]} = {quoted}"
             return err(loc, f"{where} must be a string: quote it, {quoted}{more}", value=True)
-        return err(loc, f"{where} must be {wanted}, not {e['input']!r}{more}", value=True)
+        fix = _as_list(loc, e["input"]) if kind == "list_type" else None
+        fix = f"; write it as a list: {fix}" if fix else ""
+        return err(loc, f"{where} must be {wanted}, not {e['input']!r}{fix}{more}", value=True)
     return err(loc, f"{where}: {e['msg']}{more}", value=True)
+
+
+def _as_list(loc: tuple[Any, ...], value: Any) -> str | None:
+    """A list key written as one string (`channels = "conda-forge"`) or as pixi's table of
+    name = version (`dependencies = { pandas = ">=2" }`), written as the list wsp reads."""
+    import json
+
+    key = loc[-1] if loc and isinstance(loc[-1], str) else None
+    if key is None:
+        return None
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        glue = "" if key == "pip" else " "  # PEP 508 `requests>=2`, a match spec `numpy >=2`
+        items = [n if v.strip() in ("", "*") else f"{n}{glue}{v.strip()}" for n, v in value.items()]
+    else:
+        return None
+    return f"{key} = [{', '.join(json.dumps(i) for i in items)}]"
 
 
 def _check_channels(model: Manifest, err: Any) -> None:
