@@ -317,6 +317,17 @@ EDITS: dict[str, tuple[Callable[[Path], None], set[str] | None, set[str] | None]
         None,
         None,
     ),
+    # tomllib reads a CRLF file's multi-line string with "\n" line ends: so must the full load
+    "a multi-line string in a CRLF file": (
+        lambda root: (root / "workspace.toml").write_bytes(
+            (root / "workspace.toml")
+            .read_bytes()
+            .replace(b'TOOL_MODE = "fast"', b'TOOL_MODE = """fast\nand safe"""')
+            .replace(b"\n", b"\r\n")
+        ),
+        {"tool"},
+        {"tool"},
+    ),
     "CRLF line ends": (
         lambda root: (root / "workspace.toml").write_bytes(
             (root / "workspace.toml").read_bytes().replace(b"\n", b"\r\n")
