@@ -192,6 +192,11 @@ def test_only_the_declared_files_are_watched(tmp_path: Path) -> None:
     (root / "libs/b/conda").mkdir(parents=True)
     assert ws.dirs() == (root, root / "libs/b", root / "libs/b/conda", root / "projects/a")
 
+    # saved with a BOM and CRLF line ends (Windows editors), as wsp loads it: the same files
+    text = manifest.read_text()
+    manifest.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert WatchSet.of(manifest).files == ws.files
+
     # a save that isn't TOML keeps the last watch set
     manifest.write_text("[projects.a\n")
     assert WatchSet.of(manifest, previous=ws) is ws

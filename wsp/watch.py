@@ -113,7 +113,7 @@ class WatchSet:
         unreadable."""
         root = manifest.parent
         try:
-            data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+            data = tomllib.loads(manifest.read_text(encoding="utf-8-sig"))  # a BOM as load
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return previous or cls(root, manifest, {manifest: frozenset()}, {})
         files: dict[Path, set[str]] = {p: set(n) for p, n in (referenced or {}).items()}
