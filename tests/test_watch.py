@@ -344,6 +344,17 @@ def test_a_change_updates_only_its_project_and_dependents(
     assert applied(events) == {"app": "update", "shared": "update"}, w
     assert "h11" in ws.versions("app") and "h11" in ws.versions("shared")
 
+    # a description given to the depends-on target, saved as vim saves (its 4913 probe
+    # file, a backup): no declaration changed, nothing is planned
+    _save_like_vim(
+        ws.manifest,
+        ws.manifest.read_text().replace(
+            "[projects.shared]\n", '[projects.shared]\ndescription = "x"\n'
+        ),
+    )
+    events = w.round()
+    assert kinds(events, "change")[0]["projects"] == [] and not kinds(events, "plan"), w
+
     # a project's own environment-file changes: only that project
     env_file.write_text(ENV_YML + "  - tzdata\n")
     events = w.round()
@@ -563,6 +574,18 @@ def _save_by_moving_the_old_away(path: Path, text: str) -> None:
     os.replace(path, path.with_name(path.name + "~"))
     time.sleep(0.12)
     path.write_text(text)
+
+
+def _save_like_vim(path: Path, text: str) -> None:
+    """vim's save: a `4913` file made and removed (a probe), the old file renamed to a
+    backup, the new one written, the backup removed."""
+    probe = path.with_name("4913")
+    probe.write_text("")
+    probe.unlink()
+    backup = path.with_name(path.name + "~")
+    os.replace(path, backup)
+    path.write_text(text)
+    backup.unlink()
 
 
 def test_an_editors_save_in_steps_is_applied_once(
