@@ -9,6 +9,7 @@ Nothing here asserts timing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -343,6 +344,10 @@ def test_a_change_updates_only_its_project_and_dependents(
     assert kinds(events, "plan")[0]["targets"] == ["app", "shared"], w
     assert applied(events) == {"app": "update", "shared": "update"}, w
     assert "h11" in ws.versions("app") and "h11" in ws.versions("shared")
+
+    # the round's load wrote the cache the next round's load starts from
+    cache = json.loads((ws.root / ".wsp" / "desired.json").read_bytes())
+    assert cache["sha256"] == hashlib.sha256(ws.manifest.read_bytes()).hexdigest()
 
     # a description given to the depends-on target, saved as vim saves (its 4913 probe
     # file, a backup): no declaration changed, nothing is planned

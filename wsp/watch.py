@@ -37,7 +37,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from wsp import workflow
+from wsp import deferred, workflow
 from wsp.context import Context
 from wsp.engines import Engine
 from wsp.errors import LockHeld, ManifestError, WspError
@@ -420,6 +420,9 @@ class Watcher:
         finally:
             if not ok:
                 self.errors += 1
+            # the caches this round's load wrote (.wsp/desired.json): the next round's
+            # load starts from them, loading only what the next save changed
+            deferred.step_done(ok)
             self.emit(
                 "idle",
                 round=self.rounds,
