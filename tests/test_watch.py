@@ -215,7 +215,11 @@ def test_requirements_files_an_environment_file_reads_are_watched(tmp_path: Path
     (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
     (folder / "reqs" / "base.txt").write_text("six\n")
     watcher = Watcher(manifest, sink=None)  # type: ignore[arg-type]
-    assert not watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+    # named in the environment file: watched from the start, before it exists too
+    assert watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+    (folder / "env.yml").write_text((folder / "env.yml").read_text() + "    - -r reqs/more.txt\n")
+    assert WatchSet.of(manifest).accepts(None, str(folder / "reqs" / "more.txt"))
+    (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
 
     # what a round's load reads is watched from then on, owned by the projects reading it
     watcher._follow(referenced(load_context(root)))
@@ -370,6 +374,15 @@ def test_a_change_updates_only_its_project_and_dependents(
     }, w
     assert applied(events) == {"data": "update"}, w
     assert "tzdata" in ws.versions("data")
+
+    # a -r file named before it exists: the round fails, and runs again when it appears
+    env_file.write_text(ENV_YML + "  - tzdata\n  - pip:\n    - -r reqs/base.txt\n")
+    assert "can't be read" in kinds(w.round(), "error", stage="load")[0]["message"], w
+    (env_file.parent / "reqs").mkdir()
+    (env_file.parent / "reqs" / "base.txt").write_text("# none yet\n")
+    events = w.round()
+    assert kinds(events, "change")[0]["files"] == ["projects/data/reqs/base.txt"], w
+    assert kinds(events, "idle")[0]["ok"] and applied(events) == {"data": "update"}, w
 
     # a project nothing depends on: only it
     ws.edit('dependencies = ["h11"]', 'dependencies = ["h11", "click"]')

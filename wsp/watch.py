@@ -129,7 +129,9 @@ class WatchSet:
             files.setdefault(folder / "pyproject.toml", set()).add(name)
             env_file = decl.get("environment-file")
             if isinstance(env_file, str):
-                files.setdefault((folder / env_file).resolve(), set()).add(name)
+                env_path = (folder / env_file).resolve()
+                for path in (env_path, *_includes(env_path)):
+                    files.setdefault(path, set()).add(name)
         return cls(
             root,
             manifest,
@@ -175,6 +177,30 @@ class WatchSet:
         """The watched files (and patterns), relative to the workspace root where below it."""
         paths = [*self.files, *(d / REQUIREMENTS for d in self.project_dirs)]
         return sorted({_rel(p, self.root) for p in paths})
+
+
+def _includes(env_file: Path) -> set[Path]:
+    """The files an environment file names on `-r` / `-c` lines, and those they name,
+    found in their text (as `wsp plan --affected-since` finds them at a revision): watched
+    before they exist, so a round that failed for want of one runs again when it appears."""
+    from wsp.affected import _INCLUDE, _MAX_INCLUDES
+
+    found: set[Path] = set()
+    todo = [env_file]
+    while todo and len(found) < _MAX_INCLUDES:
+        path = todo.pop()
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for m in _INCLUDE.finditer(text):
+            if (
+                "://" not in m.group(1)
+                and (at := (path.parent / m.group(1)).resolve()) not in found
+            ):
+                found.add(at)
+                todo.append(at)
+    return found
 
 
 def _is_requirements(path: Path) -> bool:
