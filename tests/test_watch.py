@@ -405,6 +405,13 @@ def test_a_change_updates_only_its_project_and_dependents(
     assert "other" not in applied(w.round())
     assert snapshot(ws.envs_dir / "other") == other  # untouched since its own update
 
+    # freeze-envs changes no declaration, yet every env follows it, as `wsp apply` does
+    assert all((ws.envs_dir / e / "conda-meta" / "frozen").exists() for e in envs(ws))
+    ws.edit('envs-dir = ".wsp/envs"', 'envs-dir = ".wsp/envs"\nfreeze-envs = false')
+    events = w.round()
+    assert kinds(events, "change")[0]["projects"] == ["app", "data", "other", "shared"], w
+    assert not any((ws.envs_dir / e / "conda-meta" / "frozen").exists() for e in envs(ws)), w
+
 
 # -- destructive actions ----------------------------------------------------------------------
 

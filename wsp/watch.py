@@ -237,6 +237,13 @@ def declarations(ctx: Context) -> dict[str, tuple[str, str, str]]:
     return {n: (d.spec_hash, d.env_name, str(d.prefix)) for n, d in ctx.desired.items()}
 
 
+def workspace_settings(ctx: Context) -> tuple[Any, ...]:
+    """What an apply makes every env follow besides its declaration: `freeze-envs` (each
+    env frozen or not) and `jupyter-data-dir` (where the kernels are): a change plans every
+    project, as `wsp apply` would."""
+    return (ctx.ws.freeze_envs, ctx.ws.jupyter_data_dir)
+
+
 def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
     """`dirty` projects and their dependents; removed ones only while they still own an env."""
     from wsp.graph import affected, project
@@ -363,6 +370,7 @@ class Watcher:
     files: dict[Path, frozenset[str]] = field(default_factory=dict)  # as of the last check
     seen: dict[Path, str | None] = field(default_factory=dict)  # their content hashes
     base: dict[str, tuple[str, str, str]] | None = None  # None: the next round plans everything
+    settings: tuple[Any, ...] | None = None  # what every env follows besides (`settings`)
     dirty: set[str] = field(default_factory=set)
     pending: dict[str, Action] = field(default_factory=dict)
     retry_at: float | None = None
@@ -479,7 +487,8 @@ class Watcher:
             return self._error("load", exc)
         self._follow(referenced(ctx))
         now = declarations(ctx)
-        if full or self.base is None:
+        settings, self.settings = self.settings, workspace_settings(ctx)
+        if full or self.base is None or settings != self.settings:
             everything = True
         else:
             everything = False
