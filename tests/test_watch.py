@@ -412,6 +412,10 @@ def test_a_change_updates_only_its_project_and_dependents(
     assert kinds(events, "change")[0]["projects"] == ["app", "data", "other", "shared"], w
     assert not any((ws.envs_dir / e / "conda-meta" / "frozen").exists() for e in envs(ws)), w
 
+    # so are the policies: one that now forbids a project's name stops the round
+    ws.write(ws.manifest.read_text() + '\n[policy.naming]\nforbidden = ["other"]\n')
+    assert kinds(w.round(), "error", stage="policy"), w
+
 
 # -- destructive actions ----------------------------------------------------------------------
 

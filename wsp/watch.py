@@ -238,10 +238,11 @@ def declarations(ctx: Context) -> dict[str, tuple[str, str, str]]:
 
 
 def workspace_settings(ctx: Context) -> tuple[Any, ...]:
-    """What an apply makes every env follow besides its declaration: `freeze-envs` (each
-    env frozen or not) and `jupyter-data-dir` (where the kernels are): a change plans every
-    project, as `wsp apply` would."""
-    return (ctx.ws.freeze_envs, ctx.ws.jupyter_data_dir)
+    """What an apply checks or makes every env follow besides its declaration: `freeze-envs`
+    (each env frozen or not), `jupyter-data-dir` (where the kernels are), the policies
+    (`[policy]`, a project's `ignore`): a change plans every project, as `wsp apply` would."""
+    ignored = tuple((name, p.ignore) for name, p in ctx.ws.projects.items() if p.ignore)
+    return (ctx.ws.freeze_envs, ctx.ws.jupyter_data_dir, ctx.ws.policy, ignored)
 
 
 def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
