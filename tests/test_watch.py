@@ -218,7 +218,12 @@ def test_requirements_files_an_environment_file_reads_are_watched(tmp_path: Path
     # named in the environment file: watched from the start, before it exists too
     assert watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
     (folder / "env.yml").write_text((folder / "env.yml").read_text() + "    - -r reqs/more.txt\n")
-    assert WatchSet.of(manifest).accepts(None, str(folder / "reqs" / "more.txt"))
+    (folder / "env.yml").write_text(
+        (folder / "env.yml").read_text() + "    - -r ../../../elsewhere.txt\n"
+    )
+    watched = WatchSet.of(manifest)
+    assert watched.accepts(None, str(folder / "reqs" / "more.txt"))
+    assert root.parent / "elsewhere.txt" not in watched.files  # a load reads none outside
     (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
 
     # what a round's load reads is watched from then on, owned by the projects reading it

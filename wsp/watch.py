@@ -130,7 +130,7 @@ class WatchSet:
             env_file = decl.get("environment-file")
             if isinstance(env_file, str):
                 env_path = (folder / env_file).resolve()
-                for path in (env_path, *_includes(env_path)):
+                for path in (env_path, *_includes(env_path, root.resolve())):
                     files.setdefault(path, set()).add(name)
         return cls(
             root,
@@ -179,10 +179,11 @@ class WatchSet:
         return sorted({_rel(p, self.root) for p in paths})
 
 
-def _includes(env_file: Path) -> set[Path]:
+def _includes(env_file: Path, root: Path) -> set[Path]:
     """The files an environment file names on `-r` / `-c` lines, and those they name,
     found in their text (as `wsp plan --affected-since` finds them at a revision): watched
-    before they exist, so a round that failed for want of one runs again when it appears."""
+    before they exist, so a round that failed for want of one runs again when it appears.
+    Only those inside the workspace `root`: a load reads no other."""
     from wsp.affected import _INCLUDE, _MAX_INCLUDES
 
     found: set[Path] = set()
@@ -194,10 +195,10 @@ def _includes(env_file: Path) -> set[Path]:
         except OSError:
             continue
         for m in _INCLUDE.finditer(text):
-            if (
-                "://" not in m.group(1)
-                and (at := (path.parent / m.group(1)).resolve()) not in found
-            ):
+            if "://" in m.group(1):
+                continue
+            at = (path.parent / m.group(1)).resolve()
+            if at not in found and at.is_relative_to(root):
                 found.add(at)
                 todo.append(at)
     return found
