@@ -540,3 +540,15 @@ def _path_with_wsp(ws: Workspace) -> str:
     wsp.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m wsp "$@"\n')
     wsp.chmod(0o755)
     return f"{bin_}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def test_a_workspace_toml_saved_with_a_bom_at_ref(repo: Path) -> None:
+    """A BOM (Notepad's) at REF: its environment files and pyproject.toml are read as
+    wsp reads them there, so only what changed since is affected."""
+    path = repo / "workspace.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    commit(repo, "saved with a BOM")
+    git(repo, "tag", "bom")
+    edit(repo, "workspace.toml", '["click"]', '["click", "h11"]')
+    got = since(repo, "bom")
+    assert list(got.projects) == ["tool"], (got.why, got.notes)

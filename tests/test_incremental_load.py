@@ -200,6 +200,21 @@ def write(relative: str, content: str | None) -> Callable[[Path], None]:
     return change
 
 
+def move_to_end(header: str) -> Callable[[Path], None]:
+    """The section of `header` (up to the next header) moved to the end of the file."""
+
+    def change(root: Path) -> None:
+        path = root / "workspace.toml"
+        text = path.read_text()
+        start = text.index(header + "\n")
+        end = text.find("\n[", start + len(header))
+        section = text[start : end + 1 if end >= 0 else len(text)]
+        assert '"""' not in section, "a multi-line string: no section to move for sure"
+        path.write_text(text.replace(section, "", 1) + "\n" + section)
+
+    return change
+
+
 # (edit, projects loaded again, projects merged again); None: a full load
 EDITS: dict[str, tuple[Callable[[Path], None], set[str] | None, set[str] | None]] = {
     "one project's dependencies": (
@@ -316,6 +331,44 @@ EDITS: dict[str, tuple[Callable[[Path], None], set[str] | None, set[str] | None]
         ),
         None,
         None,
+    ),
+    # tomllib reads a CRLF file's multi-line string with "\n" line ends: so must the full load
+    "a multi-line string in a CRLF file": (
+        lambda root: (root / "workspace.toml").write_bytes(
+            (root / "workspace.toml")
+            .read_bytes()
+            .replace(b'TOOL_MODE = "fast"', b'TOOL_MODE = """fast\nand safe"""')
+            .replace(b"\n", b"\r\n")
+        ),
+        {"tool"},
+        {"tool"},
+    ),
+    "a table moved to the end of the file": (move_to_end("[projects.lone]"), set(), set()),
+    "a sub-table moved before its table, a description given": (
+        edit_toml(
+            '[projects.tool]\npython = "3.12"\ndependencies = ["click"]  # a comment after a value\n'
+            '\n[projects.tool.env-vars]\nTOOL_MODE = "fast"\n',
+            '[projects.tool.env-vars]\nTOOL_MODE = "fast"\n\n[projects.tool]\ndescription = "ünï"\n'
+            "python = '3.12'\ndependencies = [\n  'click',\n]\n",
+        ),
+        {"tool"},
+        set(),
+    ),
+    "dotted keys and inline tables for the same values": (
+        edit_toml(
+            '[projects.lone]\npython = "3.12"',
+            '[ projects . "lone" ]\npython = "3.12"\njupyter = { name = "lone-k" }\nenv-vars.A = "1"',
+        ),
+        {"lone"},
+        {"lone"},
+    ),
+    "a BOM written by the editor, with an edit": (
+        lambda root: (root / "workspace.toml").write_bytes(
+            b"\xef\xbb\xbf"
+            + (root / "workspace.toml").read_bytes().replace(b'"fast"', "'fäst'".encode())
+        ),
+        {"tool"},
+        {"tool"},
     ),
     "CRLF line ends": (
         lambda root: (root / "workspace.toml").write_bytes(

@@ -9,6 +9,7 @@ Nothing here asserts timing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -192,6 +193,11 @@ def test_only_the_declared_files_are_watched(tmp_path: Path) -> None:
     (root / "libs/b/conda").mkdir(parents=True)
     assert ws.dirs() == (root, root / "libs/b", root / "libs/b/conda", root / "projects/a")
 
+    # saved with a BOM and CRLF line ends (Windows editors), as wsp loads it: the same files
+    text = manifest.read_text()
+    manifest.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert WatchSet.of(manifest).files == ws.files
+
     # a save that isn't TOML keeps the last watch set
     manifest.write_text("[projects.a\n")
     assert WatchSet.of(manifest, previous=ws) is ws
@@ -209,7 +215,16 @@ def test_requirements_files_an_environment_file_reads_are_watched(tmp_path: Path
     (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
     (folder / "reqs" / "base.txt").write_text("six\n")
     watcher = Watcher(manifest, sink=None)  # type: ignore[arg-type]
-    assert not watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+    # named in the environment file: watched from the start, before it exists too
+    assert watcher.watched.accepts(None, str(folder / "reqs" / "base.txt"))
+    (folder / "env.yml").write_text((folder / "env.yml").read_text() + "    - -r reqs/more.txt\n")
+    (folder / "env.yml").write_text(
+        (folder / "env.yml").read_text() + "    - -r ../../../elsewhere.txt\n"
+    )
+    watched = WatchSet.of(manifest)
+    assert watched.accepts(None, str(folder / "reqs" / "more.txt"))
+    assert root.parent / "elsewhere.txt" not in watched.files  # a load reads none outside
+    (folder / "env.yml").write_text("dependencies:\n  - pip:\n    - -r reqs/base.txt\n")
 
     # what a round's load reads is watched from then on, owned by the projects reading it
     watcher._follow(referenced(load_context(root)))
@@ -339,6 +354,21 @@ def test_a_change_updates_only_its_project_and_dependents(
     assert applied(events) == {"app": "update", "shared": "update"}, w
     assert "h11" in ws.versions("app") and "h11" in ws.versions("shared")
 
+    # the round's load wrote the cache the next round's load starts from
+    cache = json.loads((ws.root / ".wsp" / "desired.json").read_bytes())
+    assert cache["sha256"] == hashlib.sha256(ws.manifest.read_bytes()).hexdigest()
+
+    # a description given to the depends-on target, saved as vim saves (its 4913 probe
+    # file, a backup): no declaration changed, nothing is planned
+    _save_like_vim(
+        ws.manifest,
+        ws.manifest.read_text().replace(
+            "[projects.shared]\n", '[projects.shared]\ndescription = "x"\n'
+        ),
+    )
+    events = w.round()
+    assert kinds(events, "change")[0]["projects"] == [] and not kinds(events, "plan"), w
+
     # a project's own environment-file changes: only that project
     env_file.write_text(ENV_YML + "  - tzdata\n")
     events = w.round()
@@ -349,6 +379,15 @@ def test_a_change_updates_only_its_project_and_dependents(
     }, w
     assert applied(events) == {"data": "update"}, w
     assert "tzdata" in ws.versions("data")
+
+    # a -r file named before it exists: the round fails, and runs again when it appears
+    env_file.write_text(ENV_YML + "  - tzdata\n  - pip:\n    - -r reqs/base.txt\n")
+    assert "can't be read" in kinds(w.round(), "error", stage="load")[0]["message"], w
+    (env_file.parent / "reqs").mkdir()
+    (env_file.parent / "reqs" / "base.txt").write_text("# none yet\n")
+    events = w.round()
+    assert kinds(events, "change")[0]["files"] == ["projects/data/reqs/base.txt"], w
+    assert kinds(events, "idle")[0]["ok"] and applied(events) == {"data": "update"}, w
 
     # a project nothing depends on: only it
     ws.edit('dependencies = ["h11"]', 'dependencies = ["h11", "click"]')
@@ -370,6 +409,17 @@ def test_a_change_updates_only_its_project_and_dependents(
     ws.edit('dependencies = ["six", "h11"]', 'dependencies = ["six"]')
     assert "other" not in applied(w.round())
     assert snapshot(ws.envs_dir / "other") == other  # untouched since its own update
+
+    # freeze-envs changes no declaration, yet every env follows it, as `wsp apply` does
+    assert all((ws.envs_dir / e / "conda-meta" / "frozen").exists() for e in envs(ws))
+    ws.edit('envs-dir = ".wsp/envs"', 'envs-dir = ".wsp/envs"\nfreeze-envs = false')
+    events = w.round()
+    assert kinds(events, "change")[0]["projects"] == ["app", "data", "other", "shared"], w
+    assert not any((ws.envs_dir / e / "conda-meta" / "frozen").exists() for e in envs(ws)), w
+
+    # so are the policies: one that now forbids a project's name stops the round
+    ws.write(ws.manifest.read_text() + '\n[policy.naming]\nforbidden = ["other"]\n')
+    assert kinds(w.round(), "error", stage="policy"), w
 
 
 # -- destructive actions ----------------------------------------------------------------------
@@ -558,6 +608,18 @@ def _save_by_moving_the_old_away(path: Path, text: str) -> None:
     os.replace(path, path.with_name(path.name + "~"))
     time.sleep(0.12)
     path.write_text(text)
+
+
+def _save_like_vim(path: Path, text: str) -> None:
+    """vim's save: a `4913` file made and removed (a probe), the old file renamed to a
+    backup, the new one written, the backup removed."""
+    probe = path.with_name("4913")
+    probe.write_text("")
+    probe.unlink()
+    backup = path.with_name(path.name + "~")
+    os.replace(path, backup)
+    path.write_text(text)
+    backup.unlink()
 
 
 def test_an_editors_save_in_steps_is_applied_once(

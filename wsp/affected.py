@@ -236,7 +236,8 @@ def _checked_out(rev: _Revision, manifest: str, raw: bytes) -> Iterator[Path]:
     its load reads."""
     with tempfile.TemporaryDirectory(prefix="wsp-affected-") as tmp:
         top = Path(tmp).resolve()
-        files = _old_files(rev, manifest, raw.decode("utf-8", "replace"))
+        text = raw.decode("utf-8", "replace").removeprefix("\ufeff")  # a BOM, as load reads it
+        files = _old_files(rev, manifest, text)
         for path, content in {**files, manifest: raw}.items():
             target = top / path
             if content is None:

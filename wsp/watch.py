@@ -37,7 +37,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from wsp import workflow
+from wsp import deferred, workflow
 from wsp.context import Context
 from wsp.engines import Engine
 from wsp.errors import LockHeld, ManifestError, WspError
@@ -113,7 +113,7 @@ class WatchSet:
         unreadable."""
         root = manifest.parent
         try:
-            data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+            data = tomllib.loads(manifest.read_text(encoding="utf-8-sig"))  # a BOM as load
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return previous or cls(root, manifest, {manifest: frozenset()}, {})
         files: dict[Path, set[str]] = {p: set(n) for p, n in (referenced or {}).items()}
@@ -129,7 +129,9 @@ class WatchSet:
             files.setdefault(folder / "pyproject.toml", set()).add(name)
             env_file = decl.get("environment-file")
             if isinstance(env_file, str):
-                files.setdefault((folder / env_file).resolve(), set()).add(name)
+                env_path = (folder / env_file).resolve()
+                for path in (env_path, *_includes(env_path, root.resolve())):
+                    files.setdefault(path, set()).add(name)
         return cls(
             root,
             manifest,
@@ -177,6 +179,31 @@ class WatchSet:
         return sorted({_rel(p, self.root) for p in paths})
 
 
+def _includes(env_file: Path, root: Path) -> set[Path]:
+    """The files an environment file names on `-r` / `-c` lines, and those they name,
+    found in their text (as `wsp plan --affected-since` finds them at a revision): watched
+    before they exist, so a round that failed for want of one runs again when it appears.
+    Only those inside the workspace `root`: a load reads no other."""
+    from wsp.affected import _INCLUDE, _MAX_INCLUDES
+
+    found: set[Path] = set()
+    todo = [env_file]
+    while todo and len(found) < _MAX_INCLUDES:
+        path = todo.pop()
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for m in _INCLUDE.finditer(text):
+            if "://" in m.group(1):
+                continue
+            at = (path.parent / m.group(1)).resolve()
+            if at not in found and at.is_relative_to(root):
+                found.add(at)
+                todo.append(at)
+    return found
+
+
 def _is_requirements(path: Path) -> bool:
     return fnmatch.fnmatch(path.name, REQUIREMENTS)
 
@@ -209,6 +236,14 @@ def differing(before: Mapping[K, object], after: Mapping[K, object]) -> set[K]:
 def declarations(ctx: Context) -> dict[str, tuple[str, str, str]]:
     """Per project, what its env must match: spec hash, env name and prefix."""
     return {n: (d.spec_hash, d.env_name, str(d.prefix)) for n, d in ctx.desired.items()}
+
+
+def workspace_settings(ctx: Context) -> tuple[Any, ...]:
+    """What an apply checks or makes every env follow besides its declaration: `freeze-envs`
+    (each env frozen or not), `jupyter-data-dir` (where the kernels are), the policies
+    (`[policy]`, a project's `ignore`): a change plans every project, as `wsp apply` would."""
+    ignored = tuple((name, p.ignore) for name, p in ctx.ws.projects.items() if p.ignore)
+    return (ctx.ws.freeze_envs, ctx.ws.jupyter_data_dir, ctx.ws.policy, ignored)
 
 
 def targets_for(ctx: Context, dirty: Iterable[str]) -> set[str]:
@@ -337,6 +372,7 @@ class Watcher:
     files: dict[Path, frozenset[str]] = field(default_factory=dict)  # as of the last check
     seen: dict[Path, str | None] = field(default_factory=dict)  # their content hashes
     base: dict[str, tuple[str, str, str]] | None = None  # None: the next round plans everything
+    settings: tuple[Any, ...] | None = None  # what every env follows besides (`settings`)
     dirty: set[str] = field(default_factory=set)
     pending: dict[str, Action] = field(default_factory=dict)
     retry_at: float | None = None
@@ -420,6 +456,9 @@ class Watcher:
         finally:
             if not ok:
                 self.errors += 1
+            # the caches this round's load wrote (.wsp/desired.json): the next round's
+            # load starts from them, loading only what the next save changed
+            deferred.step_done(ok)
             self.emit(
                 "idle",
                 round=self.rounds,
@@ -450,7 +489,8 @@ class Watcher:
             return self._error("load", exc)
         self._follow(referenced(ctx))
         now = declarations(ctx)
-        if full or self.base is None:
+        settings, self.settings = self.settings, workspace_settings(ctx)
+        if full or self.base is None or settings != self.settings:
             everything = True
         else:
             everything = False

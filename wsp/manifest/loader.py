@@ -935,8 +935,8 @@ def _parse(manifest_path: Path, text: str) -> dict[str, Any]:
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError
 
-    try:
-        doc = tomlkit.parse(text)
+    try:  # a CRLF file's multi-line strings hold "\n" line ends, as tomllib reads them
+        doc = tomlkit.parse(text.replace("\r\n", "\n"))
     except TOMLKitError as exc:  # a syntax error, or a key or table given twice
         scan = TomlPositions(text)
         if not scan.duplicates:
