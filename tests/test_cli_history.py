@@ -64,6 +64,10 @@ def test_history_lists_every_build_and_rollback_goes_to_any_kept_one(
     people = ws.wsp("history", "webdev")
     assert people.code == 0, people
     assert "3 (current)" in people.stdout and "1 (kept)" in people.stdout, people
+    # piped: a build a line, its changes whole (not folded into a pipe's 80 columns)
+    piped = ws.wsp("history", "webdev", COLUMNS="80").stdout
+    row = next(ln for ln in piped.splitlines() if "1 (kept)" in ln)
+    assert "create" in row and "+ starlette 0.37.2, … 1 more" in row, piped
 
     back = ws.wsp("rollback", "webdev", "--to", "1", "--yes")
     assert back.code == 0, back

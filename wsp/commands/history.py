@@ -101,8 +101,15 @@ def _render(env: str, rows: list[dict[str, Any]], kept_bytes: int, keep: int) ->
             ui.esc(r.get("source") or "—"),
             ui.esc(shown),
         )
-    ui.out().print(table)
-    ui.out().print(
+    console = ui.out()
+    width = console.width
+    if not console.is_terminal:  # piped (a pager, a CI log): a build a line, as wide as it is
+        console.width = 10_000
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+    console.print(
         f"[dim]{ui.esc(env)} keeps {len([r for r in rows if r['kept']])} earlier build(s) "
         f"for `wsp rollback --to N` ({kept_bytes:,} bytes of package records; keep-builds = "
         f"{keep})[/]"
