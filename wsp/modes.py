@@ -137,12 +137,16 @@ def fix_modes(
                 if in_meta and st.st_nlink == 1:
                     mode = (current & 0o111) | file_mode
                 else:
-                    mode = current | read_bits
-                    if current & stat.S_IXUSR:
-                        mode |= exec_bits
+                    mode = _linked_mode(current, read_bits, exec_bits)
                 _set(e.path, st, mode, gid if in_meta or st.st_nlink == 1 else None)
                 if linked is not None and st.st_nlink > 1:  # its mode is the env's no more
                     linked.add((dev, e.inode()))  # as the check above reads it (readdir's)
+
+
+def _linked_mode(current: int, read_bits: int, exec_bits: int) -> int:
+    """A package's file (hard-linked from the cache): the read bits the umask allows, and
+    the execute bits where its owner may execute it; never fewer bits than it has."""
+    return current | read_bits | (exec_bits if current & stat.S_IXUSR else 0)
 
 
 def _own_gid(st: os.stat_result) -> int | None:
@@ -212,7 +216,7 @@ def _package_modes(folder: str, mask: int, linked: set[tuple[int, int]]) -> None
                     complete = False
                     continue
                 current = stat.S_IMODE(st.st_mode)
-                mode = current | read_bits | (exec_bits if current & stat.S_IXUSR else 0)
+                mode = _linked_mode(current, read_bits, exec_bits)
                 if mode == current:
                     continue
                 if me and st.st_uid != me:
