@@ -225,7 +225,6 @@ def _history_entry(action: Action, marker: Marker, before: Marker | None) -> his
     from wsp import history
     from wsp.engines import Package
     from wsp.planner import diff_packages, pip_packages
-    from wsp.reasons import ReasonCode
 
     def lines(diff: PackageDiff, tag: str) -> list[str]:
         return (
@@ -242,12 +241,12 @@ def _history_entry(action: Action, marker: Marker, before: Marker | None) -> his
     pins = diff_packages(
         pip_packages(before.pip if before is not None else {}), pip_packages(marker.pip)
     )
-    codes = {r.code for r in action.reasons}
     data = {k: v for r in action.reasons for k, v in r.data().items()}
-    if ReasonCode.ROLLBACK in codes:
-        kind, source = "rollback", f"rollback to build {data.get('build', '?')}"
-    elif ReasonCode.UNPACK in codes:
-        kind, source = "unpack", f"pack {data.get('archive', '?')}"
+    kind = _made_by(action)
+    if kind == "rollback":
+        source = f"rollback to build {data.get('build', '?')}"
+    elif kind == "unpack":
+        source = f"pack {data.get('archive', '?')}"
     else:
         kind = str(action.kind)
         source = "wsp.lock" if action.lock_id else "workspace.toml"
@@ -286,26 +285,29 @@ def _for_conda(ctx: Context, action: Action, prefix: Path, linked: set[tuple[int
     """What makes the env conda's own too: its history (the declared specs, as conda
     records requested specs), its variables (conda-meta/state), the frozen marker (CEP 22:
     conda refuses to change it) and conda's file modes, readable by the machine's users."""
-    from wsp.reasons import ReasonCode
-
     declared = action.declared or Declared()
-    codes = {r.code for r in action.reasons}
-    command = (  # what made this build, as `conda list --revisions` shows it
-        "wsp rollback"
-        if ReasonCode.ROLLBACK in codes
-        else "wsp unpack"
-        if ReasonCode.UNPACK in codes
-        else "wsp apply"
-    )
     condameta.record_change(
         prefix,
         declared.dependencies,
-        cmd=f"{command} (workspace {ctx.ws.name}, project {action.project})",
+        # what made this build, as `conda list --revisions` shows it
+        cmd=f"wsp {_made_by(action)} (workspace {ctx.ws.name}, project {action.project})",
         conda_version=_conda_version(),
     )
     condameta.write_env_vars(prefix, _env_vars(action))
     freeze(ctx, prefix, action.project or action.env)
     fix_modes(prefix, linked=linked)
+
+
+def _made_by(action: Action) -> str:
+    """The command that made the build `action` makes: rollback, unpack or apply."""
+    from wsp.reasons import ReasonCode
+
+    codes = {r.code for r in action.reasons}
+    if ReasonCode.ROLLBACK in codes:
+        return "rollback"
+    if ReasonCode.UNPACK in codes:
+        return "unpack"
+    return "apply"
 
 
 def _env_vars(action: Action) -> dict[str, str]:
