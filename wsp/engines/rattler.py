@@ -741,13 +741,12 @@ class RattlerEngine:
         records = self._fetchable(self._records.of(packages), routes)
         current = self._prefix_records(prefix)
         _check_inside(prefix, current, records)
-        pkgs = self._cache_dir / "pkgs"
+        pkgs = self._usable_cache()
         for record in records:  # what rattler will take from a local channel as it is
             if str(record.url).startswith("file:") and not (pkgs / _stem(record)).exists():
                 _check_local_archive(record)
         again = _clobbered(current, records)
         reporter = _Reporter(progress) if progress else None
-        pkgs = self._usable_cache()
         try:
             _run(
                 rattler.install(
